@@ -1,0 +1,49 @@
+"""Git-style sessions for LangGraph agents.
+
+Wrap any checkpointer and every conversation becomes a session; every rollback
+opens a new branch (a fresh thread starting at the chosen checkpoint); nothing
+is overwritten.
+
+Example:
+    ```python
+    from agentgit_langgraph import AgentGitSaver
+
+    with AgentGitSaver.from_conn_string("agent.db") as saver:
+        graph = builder.compile(checkpointer=saver)
+    ```
+"""
+
+from agentgit_langgraph.errors import (
+    AgentGitError,
+    CheckpointNotFoundError,
+    InvalidConfigError,
+    SessionAccessError,
+    SessionNotFoundError,
+    StoreError,
+    ThreadNotFoundError,
+)
+from agentgit_langgraph.saver import AgentGitSaver
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.stores import (
+    AsyncSqliteSessionStore,
+    BaseSessionStore,
+    InMemorySessionStore,
+    SqliteSessionStore,
+)
+
+__all__ = [
+    "AgentGitError",
+    "AgentGitSaver",
+    "AsyncSqliteSessionStore",
+    "BaseSessionStore",
+    "CheckpointNotFoundError",
+    "ExternalSession",
+    "InMemorySessionStore",
+    "InternalSession",
+    "InvalidConfigError",
+    "SessionAccessError",
+    "SessionNotFoundError",
+    "SqliteSessionStore",
+    "StoreError",
+    "ThreadNotFoundError",
+]

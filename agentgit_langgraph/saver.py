@@ -1,0 +1,502 @@
+"""`AgentGitSaver`: git-style sessions around any LangGraph checkpointer.
+
+Example:
+    >>> from langgraph.checkpoint.memory import InMemorySaver
+    >>> saver = AgentGitSaver(InMemorySaver())
+    >>> graph = builder.compile(checkpointer=saver)          # doctest: +SKIP
+    >>> graph.invoke(inputs, {"configurable": {"thread_id": "chat"}})  # doctest: +SKIP
+    >>> history = list(graph.get_state_history({"configurable": {"thread_id": "chat"}}))
+    >>> branch = saver.rollback(history[2].config)            # doctest: +SKIP
+    >>> graph.invoke(new_inputs, branch)                      # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    DeltaChannelHistory,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+
+from agentgit_langgraph._copy import copy_into_thread
+from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
+from agentgit_langgraph.errors import (
+    CheckpointNotFoundError,
+    InvalidConfigError,
+    SessionAccessError,
+    SessionNotFoundError,
+    ThreadNotFoundError,
+)
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.stores.base import BaseSessionStore
+from agentgit_langgraph.stores.memory import InMemorySessionStore
+
+__all__ = ["AgentGitSaver"]
+
+
+def _new_thread_id() -> str:
+    return str(uuid.uuid4())
+
+
+# -- plans: the logic of each public method, shared by its sync and async twin --
+
+
+def _session_plan(session_id: Any, user_id: int | None) -> Plan[ExternalSession]:
+    if isinstance(session_id, ExternalSession):
+        session_id = session_id.id
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        raise SessionNotFoundError(f"session {session_id!r} not found (session ids are ints)")
+    session: ExternalSession | None = yield Call("store", "get_session", (session_id,))
+    if session is None:
+        raise SessionNotFoundError(f"session {session_id} not found")
+    if user_id is not None and session.user_id != user_id:
+        raise SessionAccessError(f"user {user_id} does not own session {session_id}")
+    return session
+
+
+def _thread_plan(thread_id: str, user_id: int | None) -> Plan[InternalSession]:
+    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    if thread is None:
+        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
+    if user_id is not None:
+        yield from _session_plan(thread.session_id, user_id)
+    return thread
+
+
+def _create_session_plan(
+    user_id: int, session_name: str, metadata: Mapping[str, Any] | None
+) -> Plan[ExternalSession]:
+    if not isinstance(user_id, int) or isinstance(user_id, bool):
+        raise InvalidConfigError(f"user_id must be an int, got {user_id!r}")
+    session: ExternalSession = yield Call(
+        "store",
+        "create_session",
+        kwargs={
+            "user_id": user_id,
+            "session_name": session_name,
+            "metadata": metadata,
+            "thread_id": _new_thread_id(),
+        },
+    )
+    return session
+
+
+def _session_for_thread_plan(thread_id: str, user_id: int | None) -> Plan[ExternalSession]:
+    thread = yield from _thread_plan(thread_id, None)
+    return (yield from _session_plan(thread.session_id, user_id))
+
+
+def _config_for_plan(session_or_id: Any, user_id: int | None) -> Plan[RunnableConfig]:
+    session = yield from _session_plan(session_or_id, user_id)
+    assert session.current_internal_session_id is not None
+    return thread_config(session.current_internal_session_id)
+
+
+def _branches_plan(session_id: Any, user_id: int | None) -> Plan[list[InternalSession]]:
+    session = yield from _session_plan(session_id, user_id)
+    threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
+    return threads
+
+
+def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[RunnableConfig]:
+    session = yield from _session_plan(session_id, user_id)
+    switched = yield Call("store", "set_current", (session.id, str(thread_id)))
+    if not switched:
+        raise ThreadNotFoundError(f"thread {thread_id!r} is not a branch of session {session.id}")
+    return thread_config(str(thread_id))
+
+
+def _rollback_plan(
+    config: Any, user_id: int | None, name: str | None
+) -> Plan[RunnableConfig]:
+    ref = checkpoint_ref(config)
+    if ref.checkpoint_ns:
+        raise InvalidConfigError(
+            f"rollback takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
+            f"subgraph namespace {ref.checkpoint_ns!r} (roll back to the parent's checkpoint)"
+        )
+    parent = yield from _thread_plan(ref.thread_id, user_id)
+    source: CheckpointTuple | None = yield Call("saver", "get_tuple", (ref.config(),))
+    if source is None or source.checkpoint["id"] != ref.checkpoint_id:
+        raise CheckpointNotFoundError(
+            f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
+        )
+    new_thread_id = _new_thread_id()
+    try:
+        yield from copy_into_thread(source, new_thread_id)
+        branch = InternalSession(
+            thread_id=new_thread_id,
+            session_id=parent.session_id,
+            parent_thread_id=ref.thread_id,
+            branch_checkpoint_id=ref.checkpoint_id,
+            name=name,
+            checkpoint_count=1,
+            is_branch=True,
+        )
+        yield Call("store", "add_branch", (branch,))
+    except BaseException:
+        # All or nothing: the branch was not registered, so its thread must go.
+        try:
+            yield Call("saver", "delete_thread", (new_thread_id,))
+        except Exception:  # the original error is the one to report
+            pass
+        raise
+    return thread_config(new_thread_id, config)
+
+
+class AgentGitSaver(BaseCheckpointSaver[Any]):
+    """A checkpointer that wraps another one and adds sessions and branches.
+
+    Every `BaseCheckpointSaver` method is delegated to `saver` unchanged; each
+    successful `put` into a thread of a session is also counted in `store`.
+    `rollback` opens a new thread at any checkpoint, leaving the old one as it
+    was.
+
+    Args:
+        saver: The LangGraph checkpointer to wrap (InMemorySaver, SqliteSaver,
+            AsyncSqliteSaver, PostgresSaver, AsyncPostgresSaver, ...).
+        store: Where sessions live; an `InMemorySessionStore` when None.
+        auto_session: Create a session for the first checkpoint of an unknown
+            thread, so an existing agent gets sessions without code changes.
+
+    Example:
+        ```python
+        from langgraph.checkpoint.memory import InMemorySaver
+        from agentgit_langgraph import AgentGitSaver
+
+        saver = AgentGitSaver(InMemorySaver())
+        graph = builder.compile(checkpointer=saver)
+        config = {"configurable": {"thread_id": "chat-1"}}
+        graph.invoke({"messages": [("user", "hi")]}, config)
+        earlier = list(graph.get_state_history(config))[-2]
+        branch = saver.rollback(earlier.config)   # a new thread starting there
+        graph.invoke({"messages": [("user", "try again")]}, branch)
+        ```
+    """
+
+    saver: BaseCheckpointSaver[Any]
+    store: BaseSessionStore
+    auto_session: bool
+
+    def __init__(
+        self,
+        saver: BaseCheckpointSaver[Any],
+        store: BaseSessionStore | None = None,
+        *,
+        auto_session: bool = True,
+    ) -> None:
+        # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
+        self.saver = saver
+        self.store = store if store is not None else InMemorySessionStore()
+        self.auto_session = auto_session
+        self._targets = {"saver": saver, "store": self.store}
+
+    # -- construction --------------------------------------------------------
+    @classmethod
+    @contextmanager
+    def from_conn_string(
+        cls, conn_string: str, *, auto_session: bool = True
+    ) -> Iterator[AgentGitSaver]:
+        """Open the LangGraph saver and the session store on one database.
+
+        A SQLite path (or `":memory:"`) opens `SqliteSaver`; a `postgresql://`
+        URI opens `PostgresSaver` (needs the `postgres` extra).
+
+        Example:
+            ```python
+            with AgentGitSaver.from_conn_string("agent.db") as saver:
+                graph = builder.compile(checkpointer=saver)
+            ```
+        """
+        from agentgit_langgraph.backends import open_sync
+
+        with open_sync(conn_string) as (saver, store):
+            yield cls(saver, store, auto_session=auto_session)
+
+    @classmethod
+    @asynccontextmanager
+    async def afrom_conn_string(
+        cls, conn_string: str, *, auto_session: bool = True
+    ) -> AsyncIterator[AgentGitSaver]:
+        """Async twin of `from_conn_string` (`AsyncSqliteSaver`, `AsyncPostgresSaver`)."""
+        from agentgit_langgraph.backends import open_async
+
+        async with open_async(conn_string) as (saver, store):
+            yield cls(saver, store, auto_session=auto_session)
+
+    def setup(self) -> None:
+        """Set up the wrapped saver (if it has `setup`) and the session store."""
+        setup = getattr(self.saver, "setup", None)
+        if callable(setup):
+            setup()
+        self.store.setup()
+
+    async def asetup(self) -> None:
+        """Async twin of `setup` (awaits the saver's async `setup` when it has one)."""
+        setup = getattr(self.saver, "asetup", None) or getattr(self.saver, "setup", None)
+        if callable(setup):
+            result = setup()
+            if hasattr(result, "__await__"):
+                await result
+        await self.store.asetup()
+
+    # -- delegation ----------------------------------------------------------
+    @property  # type: ignore[override]
+    def serde(self) -> SerializerProtocol:
+        return self.saver.serde
+
+    @serde.setter
+    def serde(self, value: SerializerProtocol) -> None:
+        self.saver.serde = value
+
+    @property
+    def config_specs(self) -> list[Any]:
+        return self.saver.config_specs
+
+    def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> AgentGitSaver:
+        inner = self.saver.with_allowlist(extra_allowlist)
+        if inner is self.saver:
+            return self
+        clone = copy.copy(self)
+        clone.saver = inner
+        clone._targets = {"saver": inner, "store": self.store}
+        return clone
+
+    def get_next_version(self, current: Any, channel: None) -> Any:
+        return self.saver.get_next_version(current, channel)
+
+    def get(self, config: RunnableConfig) -> Checkpoint | None:
+        return self.saver.get(config)
+
+    async def aget(self, config: RunnableConfig) -> Checkpoint | None:
+        return await self.saver.aget(config)
+
+    def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return self.saver.get_tuple(config)
+
+    async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        return await self.saver.aget_tuple(config)
+
+    def list(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> Iterator[CheckpointTuple]:
+        return self.saver.list(config, filter=filter, before=before, limit=limit)
+
+    def alist(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None = None,
+        before: RunnableConfig | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        return self.saver.alist(config, filter=filter, before=before, limit=limit)
+
+    def put(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        saved = self.saver.put(config, checkpoint, metadata, new_versions)
+        thread_id = str(config["configurable"]["thread_id"])
+        if not self.store.record_checkpoints(thread_id) and self.auto_session:
+            self.store.ensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+            self.store.record_checkpoints(thread_id)
+        return saved
+
+    async def aput(
+        self,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
+        thread_id = str(config["configurable"]["thread_id"])
+        if not await self.store.arecord_checkpoints(thread_id) and self.auto_session:
+            await self.store.aensure_session_for_thread(
+                thread_id, user_id=user_id_of(config) or 0
+            )
+            await self.store.arecord_checkpoints(thread_id)
+        return saved
+
+    def put_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        self.saver.put_writes(config, writes, task_id, task_path)
+
+    async def aput_writes(
+        self,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str = "",
+    ) -> None:
+        await self.saver.aput_writes(config, writes, task_id, task_path)
+
+    def delete_thread(self, thread_id: str) -> None:
+        self.saver.delete_thread(thread_id)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self.saver.adelete_thread(thread_id)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        self.saver.delete_for_runs(run_ids)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self.saver.adelete_for_runs(run_ids)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        self.saver.copy_thread(source_thread_id, target_thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self.saver.acopy_thread(source_thread_id, target_thread_id)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        self.saver.prune(thread_ids, strategy=strategy)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self.saver.aprune(thread_ids, strategy=strategy)
+
+    def get_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return self.saver.get_delta_channel_history(config=config, channels=channels)
+
+    async def aget_delta_channel_history(
+        self, *, config: RunnableConfig, channels: Sequence[str]
+    ) -> Mapping[str, DeltaChannelHistory]:
+        return await self.saver.aget_delta_channel_history(config=config, channels=channels)
+
+    def __getattr__(self, name: str) -> Any:
+        # Anything else (e.g. `conn`, `lock`) is the wrapped saver's.
+        if name.startswith("__") or name in ("saver", "store", "_targets"):
+            raise AttributeError(name)
+        return getattr(self.saver, name)
+
+    # -- rollback ------------------------------------------------------------
+    def rollback(
+        self, config: RunnableConfig, *, user_id: int | None = None, name: str | None = None
+    ) -> RunnableConfig:
+        """Open a new branch: a new thread that starts at the checkpoint `config` names.
+
+        Copies that one checkpoint and its pending writes (cost independent of
+        the history's length), registers the thread as a branch of the same
+        session (`branch_count` += 1, it becomes current) and returns its
+        config. The original thread is not touched. All or nothing.
+
+        Args:
+            config: Names `thread_id` and `checkpoint_id`, e.g. a
+                `StateSnapshot.config` from `graph.get_state_history()`.
+            user_id: When given, must own the session (`SessionAccessError`).
+            name: An optional label for the branch.
+
+        Raises:
+            InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
+            SessionAccessError: nothing is changed.
+        """
+        return run_sync(_rollback_plan(config, user_id, name), self._targets)
+
+    async def arollback(
+        self, config: RunnableConfig, *, user_id: int | None = None, name: str | None = None
+    ) -> RunnableConfig:
+        """Async twin of `rollback`."""
+        return await run_async(_rollback_plan(config, user_id, name), self._targets)
+
+    # -- sessions ------------------------------------------------------------
+    def create_session(
+        self, user_id: int = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> ExternalSession:
+        """Create a session with a fresh first thread; `config_for` gives its config."""
+        return run_sync(_create_session_plan(user_id, session_name, metadata), self._targets)
+
+    async def acreate_session(
+        self, user_id: int = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> ExternalSession:
+        return await run_async(
+            _create_session_plan(user_id, session_name, metadata), self._targets
+        )
+
+    def get_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
+        """The session, checked against `user_id` when given."""
+        return run_sync(_session_plan(session_id, user_id), self._targets)
+
+    async def aget_session(
+        self, session_id: int, *, user_id: int | None = None
+    ) -> ExternalSession:
+        return await run_async(_session_plan(session_id, user_id), self._targets)
+
+    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        """Every session, or only those of `user_id`."""
+        return self.store.list_sessions(user_id)
+
+    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        return await self.store.alist_sessions(user_id)
+
+    def session_for_thread(
+        self, thread_id: str, *, user_id: int | None = None
+    ) -> ExternalSession:
+        """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
+        return run_sync(_session_for_thread_plan(str(thread_id), user_id), self._targets)
+
+    async def asession_for_thread(
+        self, thread_id: str, *, user_id: int | None = None
+    ) -> ExternalSession:
+        return await run_async(_session_for_thread_plan(str(thread_id), user_id), self._targets)
+
+    def config_for(
+        self, session_or_id: ExternalSession | int, *, user_id: int | None = None
+    ) -> RunnableConfig:
+        """The config of the session's current thread, ready for `graph.invoke`."""
+        return run_sync(_config_for_plan(session_or_id, user_id), self._targets)
+
+    async def aconfig_for(
+        self, session_or_id: ExternalSession | int, *, user_id: int | None = None
+    ) -> RunnableConfig:
+        return await run_async(_config_for_plan(session_or_id, user_id), self._targets)
+
+    def branches(self, session_id: int, *, user_id: int | None = None) -> list[InternalSession]:
+        """The session's threads (its `InternalSession`s), first thread first."""
+        return run_sync(_branches_plan(session_id, user_id), self._targets)
+
+    async def abranches(
+        self, session_id: int, *, user_id: int | None = None
+    ) -> list[InternalSession]:
+        return await run_async(_branches_plan(session_id, user_id), self._targets)
+
+    def switch(
+        self, session_id: int, thread_id: str, *, user_id: int | None = None
+    ) -> RunnableConfig:
+        """Make one of the session's threads current and return its config."""
+        return run_sync(_switch_plan(session_id, thread_id, user_id), self._targets)
+
+    async def aswitch(
+        self, session_id: int, thread_id: str, *, user_id: int | None = None
+    ) -> RunnableConfig:
+        return await run_async(_switch_plan(session_id, thread_id, user_id), self._targets)
+
+
+

@@ -1,0 +1,142 @@
+"""Session records: pure data, no I/O.
+
+`ExternalSession` is the conversation a user sees; it stays API-compatible with
+agentgit's class of the same name. `InternalSession` is one LangGraph thread of
+that conversation: the first thread, or a branch opened by a rollback.
+
+Example:
+    >>> s = ExternalSession(user_id=1, session_name="trip")
+    >>> s.add_internal_session("thread-a")
+    >>> s.add_internal_session("thread-b", is_branch=True)
+    >>> s.get_branch_info()["total_branches"]
+    1
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+__all__ = ["ExternalSession", "InternalSession"]
+
+
+@dataclass
+class ExternalSession:
+    """A user-visible conversation holding one or more LangGraph threads.
+
+    Fields, defaults, methods and `to_dict` keys match agentgit's
+    `agentgit.sessions.external_session.ExternalSession`, so code written
+    against it keeps working. Per-branch detail lives in `InternalSession`.
+    """
+
+    id: int | None = None
+    user_id: int = 0
+    session_name: str = ""
+    created_at: datetime | None = None
+    updated_at: datetime | None = None
+    is_active: bool = True
+    internal_session_ids: list[str] = field(default_factory=list)
+    current_internal_session_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    branch_count: int = 0
+    total_checkpoints: int = 0
+
+    def add_internal_session(self, session_id: str, is_branch: bool = False) -> None:
+        """Add a thread to the session and make it current.
+
+        A branch (`is_branch=True`) also increments `branch_count`, even when the
+        id is already listed, exactly as agentgit does.
+        """
+        if session_id not in self.internal_session_ids:
+            self.internal_session_ids.append(session_id)
+        self.current_internal_session_id = session_id
+        if is_branch:
+            self.branch_count += 1
+        self.updated_at = datetime.now()
+
+    def set_current_internal_session(self, session_id: str) -> bool:
+        """Make a listed thread current; return False (and change nothing) otherwise."""
+        if session_id in self.internal_session_ids:
+            self.current_internal_session_id = session_id
+            self.updated_at = datetime.now()
+            return True
+        return False
+
+    def get_branch_info(self) -> dict[str, Any]:
+        """Branch statistics, with agentgit's keys."""
+        return {
+            "total_branches": self.branch_count,
+            "total_sessions": len(self.internal_session_ids),
+            "current_session": self.current_internal_session_id,
+            "is_branched": self.branch_count > 0,
+        }
+
+    def update_metadata(self, metadata: dict[str, Any]) -> None:
+        """Merge `metadata` into the session's metadata."""
+        self.metadata.update(metadata)
+        self.updated_at = datetime.now()
+
+    def increment_checkpoint_count(self) -> None:
+        """Add one to `total_checkpoints` (in memory; stores count in SQL)."""
+        self.total_checkpoints += 1
+        self.updated_at = datetime.now()
+
+    def get_session_age(self) -> float | None:
+        """Age in hours, or None when `created_at` is unset."""
+        if self.created_at:
+            return (datetime.now() - self.created_at).total_seconds() / 3600
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        """The agentgit dictionary form, with ISO-8601 datetimes."""
+        return {
+            "id": self.id,
+            "user_id": self.user_id,
+            "session_name": self.session_name,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "updated_at": self.updated_at.isoformat() if self.updated_at else None,
+            "is_active": self.is_active,
+            "internal_session_ids": self.internal_session_ids,
+            "current_internal_session_id": self.current_internal_session_id,
+            "metadata": self.metadata,
+            "branch_count": self.branch_count,
+            "total_checkpoints": self.total_checkpoints,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExternalSession:
+        """Build a session from `to_dict` output; missing keys take the defaults."""
+        session = cls()
+        session.id = data.get("id")
+        session.user_id = data.get("user_id", 0)
+        session.session_name = data.get("session_name", "")
+        session.is_active = data.get("is_active", True)
+        session.internal_session_ids = data.get("internal_session_ids", [])
+        session.current_internal_session_id = data.get("current_internal_session_id")
+        session.metadata = data.get("metadata", {})
+        session.branch_count = data.get("branch_count", 0)
+        session.total_checkpoints = data.get("total_checkpoints", 0)
+        if data.get("created_at"):
+            session.created_at = datetime.fromisoformat(data["created_at"])
+        if data.get("updated_at"):
+            session.updated_at = datetime.fromisoformat(data["updated_at"])
+        return session
+
+
+@dataclass
+class InternalSession:
+    """One LangGraph thread of an external session.
+
+    `parent_thread_id` and `branch_checkpoint_id` say where a branch split off;
+    both are None for the session's first thread.
+    """
+
+    thread_id: str
+    session_id: int
+    parent_thread_id: str | None = None
+    branch_checkpoint_id: str | None = None
+    name: str | None = None
+    created_at: datetime | None = None
+    checkpoint_count: int = 0
+    is_branch: bool = False

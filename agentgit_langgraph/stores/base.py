@@ -1,0 +1,220 @@
+"""The session-store contract and the row decoding every SQL store shares.
+
+A store keeps `ExternalSession` and `InternalSession` records. Counters change
+only through single SQL statements (`checkpoint_count = checkpoint_count + n`),
+so concurrent writers in any number of threads or processes never lose an
+update. `ExternalSession.total_checkpoints` is not stored: it is the sum of the
+session's thread counts, read in the same query, so it can never drift from them.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from agentgit_langgraph.errors import StoreError
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+
+__all__ = ["BaseSessionStore", "now"]
+
+
+def now() -> datetime:
+    """Naive local time, as agentgit stores it (its `get_session_age` needs naive)."""
+    return datetime.now()
+
+
+class BaseSessionStore(ABC):
+    """Sync and async operations every session store provides.
+
+    Implementations: `InMemorySessionStore`, `SqliteSessionStore`,
+    `AsyncSqliteSessionStore`, `PostgresSessionStore`, `AsyncPostgresSessionStore`.
+    A sync-only store raises `NotImplementedError` from the async twins, and the
+    other way round, as LangGraph's own savers do.
+    """
+
+    # -- setup ---------------------------------------------------------------
+    def setup(self) -> None:
+        """Create or migrate the store's tables. Safe to call more than once."""
+
+    async def asetup(self) -> None:
+        """Async twin of `setup`."""
+
+    # -- sessions ------------------------------------------------------------
+    @abstractmethod
+    def create_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession:
+        """Create a session whose first (current) thread is `thread_id`."""
+
+    @abstractmethod
+    async def acreate_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession: ...
+
+    @abstractmethod
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+        """Create a session for `thread_id` unless one already holds it (race-free)."""
+
+    @abstractmethod
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None: ...
+
+    @abstractmethod
+    def get_session(self, session_id: int) -> ExternalSession | None:
+        """The session with this id, or None."""
+
+    @abstractmethod
+    async def aget_session(self, session_id: int) -> ExternalSession | None: ...
+
+    @abstractmethod
+    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        """All sessions (of `user_id` when given), oldest first."""
+
+    @abstractmethod
+    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]: ...
+
+    @abstractmethod
+    def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        """Merge `metadata` into the session's; False when the session is unknown."""
+
+    @abstractmethod
+    async def aupdate_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool: ...
+
+    # -- threads -------------------------------------------------------------
+    @abstractmethod
+    def get_thread(self, thread_id: str) -> InternalSession | None:
+        """The thread record, or None when no session holds it."""
+
+    @abstractmethod
+    async def aget_thread(self, thread_id: str) -> InternalSession | None: ...
+
+    @abstractmethod
+    def list_threads(self, session_id: int) -> list[InternalSession]:
+        """The session's threads in the order they were added."""
+
+    @abstractmethod
+    async def alist_threads(self, session_id: int) -> list[InternalSession]: ...
+
+    @abstractmethod
+    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        """Atomically add `count` to the thread's checkpoint count.
+
+        Returns False, changing nothing, when no session holds the thread.
+        """
+
+    @abstractmethod
+    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool: ...
+
+    @abstractmethod
+    def add_branch(self, branch: InternalSession) -> None:
+        """In one transaction: add the thread, `branch_count += 1`, make it current.
+
+        Raises `SessionNotFoundError` if the session is gone, `StoreError` if the
+        thread id is taken; either way nothing is written.
+        """
+
+    @abstractmethod
+    async def aadd_branch(self, branch: InternalSession) -> None: ...
+
+    @abstractmethod
+    def set_current(self, session_id: int, thread_id: str) -> bool:
+        """Make a thread of the session current; False (no change) if it is not one."""
+
+    @abstractmethod
+    async def aset_current(self, session_id: int, thread_id: str) -> bool: ...
+
+
+# -- row decoding shared by the SQL stores -----------------------------------
+
+SESSION_COLUMNS = (
+    "id, user_id, session_name, created_at, updated_at, is_active, "
+    "current_thread_id, metadata, branch_count"
+)
+THREAD_COLUMNS = (
+    "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, "
+    "created_at, checkpoint_count, is_branch, updated_at"
+)
+
+
+def _as_datetime(value: Any) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    if isinstance(value, str):
+        return datetime.fromisoformat(value)
+    raise StoreError(f"corrupt timestamp in session store: {value!r}")
+
+
+def _as_metadata(value: Any, session_id: Any) -> dict[str, Any]:
+    if isinstance(value, dict):
+        return value
+    try:
+        loaded = json.loads(value) if value is not None else {}
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt metadata in session {session_id}: {exc}") from exc
+    if not isinstance(loaded, dict):
+        raise StoreError(f"corrupt metadata in session {session_id}: not an object")
+    return loaded
+
+
+def thread_from_row(row: Sequence[Any]) -> InternalSession:
+    """Decode a row selected with `THREAD_COLUMNS`."""
+    try:
+        return InternalSession(
+            thread_id=str(row[0]),
+            session_id=int(row[1]),
+            parent_thread_id=row[2],
+            branch_checkpoint_id=row[3],
+            name=row[4],
+            created_at=_as_datetime(row[5]),
+            checkpoint_count=int(row[6]),
+            is_branch=bool(row[7]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt thread row {row[0]!r}: {exc}") from exc
+
+
+def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) -> ExternalSession:
+    """Decode a row selected with `SESSION_COLUMNS` and its `THREAD_COLUMNS` rows."""
+    try:
+        updated = _as_datetime(row[4])
+        for t in thread_rows:
+            t_updated = _as_datetime(t[8])
+            if t_updated is not None and (updated is None or t_updated > updated):
+                updated = t_updated
+        return ExternalSession(
+            id=int(row[0]),
+            user_id=int(row[1]),
+            session_name=str(row[2]),
+            created_at=_as_datetime(row[3]),
+            updated_at=updated,
+            is_active=bool(row[5]),
+            internal_session_ids=[str(t[0]) for t in thread_rows],
+            current_internal_session_id=row[6],
+            metadata=_as_metadata(row[7], row[0]),
+            branch_count=int(row[8]),
+            total_checkpoints=sum(int(t[6]) for t in thread_rows),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt session row {row[0]!r}: {exc}") from exc
+
+
+def group_thread_rows(
+    thread_rows: Sequence[Sequence[Any]],
+) -> dict[int, list[Sequence[Any]]]:
+    """Thread rows by session id, keeping their order."""
+    grouped: dict[int, list[Sequence[Any]]] = {}
+    for t in thread_rows:
+        grouped.setdefault(int(t[1]), []).append(t)
+    return grouped

@@ -1,0 +1,201 @@
+"""In-process session store: the default when `AgentGitSaver` gets no store.
+
+It keeps rows in the same shape the SQL stores select, so records are decoded
+by the one shared decoder. Async methods do no I/O and simply run the sync ones,
+as LangGraph's `InMemorySaver` does.
+
+Example:
+    >>> store = InMemorySessionStore()
+    >>> s = store.create_session(user_id=1, session_name="demo", metadata=None, thread_id="t1")
+    >>> store.record_checkpoints("t1")
+    True
+    >>> store.get_session(s.id).total_checkpoints
+    1
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from agentgit_langgraph.errors import SessionNotFoundError, StoreError
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.stores.base import BaseSessionStore, now, session_from_rows, thread_from_row
+
+__all__ = ["InMemorySessionStore"]
+
+
+class InMemorySessionStore(BaseSessionStore):
+    """Sessions in a dict, guarded by a lock. Lost when the process ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._next_id = 1
+        # Rows in the column order of base.SESSION_COLUMNS / THREAD_COLUMNS.
+        self._sessions: dict[int, list[Any]] = {}
+        self._threads: dict[str, list[Any]] = {}
+
+    def _session(self, session_id: int) -> ExternalSession | None:
+        row = self._sessions.get(session_id)
+        if row is None:
+            return None
+        threads = [t for t in self._threads.values() if t[1] == session_id]
+        return copy.deepcopy(session_from_rows(row, threads))
+
+    def _insert_thread(self, branch: InternalSession) -> None:
+        stamp = branch.created_at or now()
+        self._threads[branch.thread_id] = [
+            branch.thread_id,
+            branch.session_id,
+            branch.parent_thread_id,
+            branch.branch_checkpoint_id,
+            branch.name,
+            stamp,
+            branch.checkpoint_count,
+            branch.is_branch,
+            stamp,
+        ]
+
+    def _insert_session(
+        self, user_id: int, session_name: str, metadata: Mapping[str, Any] | None, thread_id: str
+    ) -> int:
+        session_id = self._next_id
+        self._next_id += 1
+        stamp = now()
+        self._sessions[session_id] = [
+            session_id,
+            user_id,
+            session_name,
+            stamp,
+            stamp,
+            True,
+            thread_id,
+            json.dumps(dict(metadata or {})),
+            0,
+        ]
+        self._insert_thread(InternalSession(thread_id, session_id, created_at=stamp))
+        return session_id
+
+    def create_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession:
+        with self._lock:
+            if thread_id in self._threads:
+                raise StoreError(f"thread {thread_id!r} already belongs to a session")
+            session = self._session(
+                self._insert_session(user_id, session_name, metadata, thread_id)
+            )
+        assert session is not None
+        return session
+
+    async def acreate_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession:
+        return self.create_session(
+            user_id=user_id, session_name=session_name, metadata=metadata, thread_id=thread_id
+        )
+
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+        with self._lock:
+            if thread_id not in self._threads:
+                self._insert_session(user_id, thread_id, None, thread_id)
+
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+        self.ensure_session_for_thread(thread_id, user_id=user_id)
+
+    def get_session(self, session_id: int) -> ExternalSession | None:
+        with self._lock:
+            return self._session(session_id)
+
+    async def aget_session(self, session_id: int) -> ExternalSession | None:
+        return self.get_session(session_id)
+
+    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        with self._lock:
+            sessions = [self._session(sid) for sid in self._sessions]
+        return [s for s in sessions if s is not None and (user_id is None or s.user_id == user_id)]
+
+    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        return self.list_sessions(user_id)
+
+    def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        with self._lock:
+            row = self._sessions.get(session_id)
+            if row is None:
+                return False
+            merged = json.loads(row[7])
+            merged.update(metadata)
+            row[7] = json.dumps(merged)
+            row[4] = now()
+            return True
+
+    async def aupdate_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        return self.update_metadata(session_id, metadata)
+
+    def get_thread(self, thread_id: str) -> InternalSession | None:
+        with self._lock:
+            row = self._threads.get(thread_id)
+            return thread_from_row(row) if row is not None else None
+
+    async def aget_thread(self, thread_id: str) -> InternalSession | None:
+        return self.get_thread(thread_id)
+
+    def list_threads(self, session_id: int) -> list[InternalSession]:
+        with self._lock:
+            return [thread_from_row(t) for t in self._threads.values() if t[1] == session_id]
+
+    async def alist_threads(self, session_id: int) -> list[InternalSession]:
+        return self.list_threads(session_id)
+
+    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        with self._lock:
+            row = self._threads.get(thread_id)
+            if row is None:
+                return False
+            row[6] += count
+            row[8] = now()
+            return True
+
+    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        return self.record_checkpoints(thread_id, count)
+
+    def add_branch(self, branch: InternalSession) -> None:
+        with self._lock:
+            session = self._sessions.get(branch.session_id)
+            if session is None:
+                raise SessionNotFoundError(f"session {branch.session_id} not found")
+            if branch.thread_id in self._threads:
+                raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")
+            self._insert_thread(branch)
+            session[8] += 1
+            session[6] = branch.thread_id
+            session[4] = now()
+
+    async def aadd_branch(self, branch: InternalSession) -> None:
+        self.add_branch(branch)
+
+    def set_current(self, session_id: int, thread_id: str) -> bool:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            thread = self._threads.get(thread_id)
+            if session is None or thread is None or thread[1] != session_id:
+                return False
+            session[6] = thread_id
+            session[4] = now()
+            return True
+
+    async def aset_current(self, session_id: int, thread_id: str) -> bool:
+        return self.set_current(session_id, thread_id)

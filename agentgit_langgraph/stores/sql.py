@@ -1,0 +1,432 @@
+"""One implementation of every store operation, for every SQL backend.
+
+Each operation is a generator that yields `Statement`s and receives each one's
+`Result`; it holds all the logic (SQL, parameters, checks, decoding). A store
+class only *drives* it: `SqlSessionStore._run` with a blocking connection, or
+`_arun` with an async one, always inside one transaction that is rolled back
+if the operation raises. So sync and async twins cannot drift apart: they share
+every line but the I/O.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Generator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar
+
+from agentgit_langgraph.errors import SessionNotFoundError, StoreError
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.stores.base import (
+    SESSION_COLUMNS,
+    THREAD_COLUMNS,
+    BaseSessionStore,
+    group_thread_rows,
+    now,
+    session_from_rows,
+    thread_from_row,
+)
+
+__all__ = ["Dialect", "Result", "SqlSessionStore", "Statement"]
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Statement:
+    sql: str
+    params: Sequence[Any] = ()
+
+
+@dataclass(frozen=True)
+class Result:
+    rowcount: int
+    rows: list[Sequence[Any]]
+
+
+Op = Generator[Statement, Result, T]
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """What differs between SQL backends: placeholders, timestamps, DDL, locking."""
+
+    name: str
+    placeholder: str
+    migrations: tuple[str, ...]
+    for_update: str = ""
+    timestamps_as_text: bool = False
+
+    def sql(self, text: str) -> str:
+        return text if self.placeholder == "?" else text.replace("?", self.placeholder)
+
+    def ts(self, value: datetime) -> Any:
+        return value.isoformat() if self.timestamps_as_text else value
+
+
+# Migrations are append-only: version N is the N-th statement. Never edit one
+# that has shipped; add a new one.
+SQLITE = Dialect(
+    name="sqlite",
+    placeholder="?",
+    timestamps_as_text=True,
+    migrations=(
+        """CREATE TABLE IF NOT EXISTS agentgit_migrations (v INTEGER PRIMARY KEY)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_sessions (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            user_id INTEGER NOT NULL DEFAULT 0,
+            session_name TEXT NOT NULL DEFAULT '',
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            is_active INTEGER NOT NULL DEFAULT 1,
+            current_thread_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            branch_count INTEGER NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE IF NOT EXISTS agentgit_threads (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            thread_id TEXT NOT NULL UNIQUE,
+            session_id INTEGER NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            parent_thread_id TEXT,
+            branch_checkpoint_id TEXT,
+            name TEXT,
+            created_at TEXT NOT NULL,
+            checkpoint_count INTEGER NOT NULL DEFAULT 0,
+            is_branch INTEGER NOT NULL DEFAULT 0,
+            updated_at TEXT NOT NULL
+        )""",
+        """CREATE INDEX IF NOT EXISTS agentgit_threads_session_idx
+            ON agentgit_threads(session_id, seq)""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_user_idx
+            ON agentgit_sessions(user_id)""",
+    ),
+)
+
+POSTGRES = Dialect(
+    name="postgres",
+    placeholder="%s",
+    for_update=" FOR UPDATE",
+    migrations=(
+        """CREATE TABLE IF NOT EXISTS agentgit_migrations (v INTEGER PRIMARY KEY)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_sessions (
+            id BIGSERIAL PRIMARY KEY,
+            user_id BIGINT NOT NULL DEFAULT 0,
+            session_name TEXT NOT NULL DEFAULT '',
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            is_active BOOLEAN NOT NULL DEFAULT TRUE,
+            current_thread_id TEXT,
+            metadata TEXT NOT NULL DEFAULT '{}',
+            branch_count BIGINT NOT NULL DEFAULT 0
+        )""",
+        """CREATE TABLE IF NOT EXISTS agentgit_threads (
+            seq BIGSERIAL PRIMARY KEY,
+            thread_id TEXT NOT NULL UNIQUE,
+            session_id BIGINT NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            parent_thread_id TEXT,
+            branch_checkpoint_id TEXT,
+            name TEXT,
+            created_at TIMESTAMP NOT NULL,
+            checkpoint_count BIGINT NOT NULL DEFAULT 0,
+            is_branch BOOLEAN NOT NULL DEFAULT FALSE,
+            updated_at TIMESTAMP NOT NULL
+        )""",
+        """CREATE INDEX IF NOT EXISTS agentgit_threads_session_idx
+            ON agentgit_threads(session_id, seq)""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_user_idx
+            ON agentgit_sessions(user_id)""",
+    ),
+)
+
+
+# -- operations --------------------------------------------------------------
+
+_SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE id = ?"
+_SELECT_THREADS = (
+    f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
+)
+_INSERT_SESSION = (
+    "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
+    "is_active, current_thread_id, metadata, branch_count) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id"
+)
+_INSERT_THREAD = (
+    "INSERT INTO agentgit_threads (thread_id, session_id, parent_thread_id, "
+    "branch_checkpoint_id, name, created_at, checkpoint_count, is_branch, updated_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING"
+)
+
+
+def migrate(d: Dialect) -> Op[None]:
+    yield Statement(d.migrations[0])
+    done = yield Statement("SELECT v FROM agentgit_migrations")
+    applied = {int(r[0]) for r in done.rows}
+    for version, ddl in enumerate(d.migrations):
+        if version not in applied:
+            yield Statement(ddl)
+            yield Statement(
+                d.sql("INSERT INTO agentgit_migrations (v) VALUES (?) ON CONFLICT (v) DO NOTHING"),
+                (version,),
+            )
+
+
+def _load_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
+    res = yield Statement(d.sql(_SELECT_SESSION), (session_id,))
+    if not res.rows:
+        return None
+    threads = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
+    return session_from_rows(res.rows[0], threads.rows)
+
+
+def _thread_params(d: Dialect, t: InternalSession, stamp: datetime) -> tuple[Any, ...]:
+    created = d.ts(t.created_at or stamp)
+    return (
+        t.thread_id,
+        t.session_id,
+        t.parent_thread_id,
+        t.branch_checkpoint_id,
+        t.name,
+        created,
+        t.checkpoint_count,
+        t.is_branch,
+        created,
+    )
+
+
+def _insert_session(
+    d: Dialect,
+    user_id: int,
+    session_name: str,
+    metadata: Mapping[str, Any] | None,
+    thread_id: str,
+) -> Op[int | None]:
+    """Insert a session and its first thread; None if the thread is already held."""
+    stamp = now()
+    res = yield Statement(
+        d.sql(_INSERT_SESSION),
+        (user_id, session_name, d.ts(stamp), d.ts(stamp), True, thread_id,
+         json.dumps(dict(metadata or {}))),
+    )
+    session_id = int(res.rows[0][0])
+    first = InternalSession(thread_id=thread_id, session_id=session_id, created_at=stamp)
+    inserted = yield Statement(d.sql(_INSERT_THREAD), _thread_params(d, first, stamp))
+    if inserted.rowcount == 0:
+        yield Statement(d.sql("DELETE FROM agentgit_sessions WHERE id = ?"), (session_id,))
+        return None
+    return session_id
+
+
+def create_session(
+    d: Dialect,
+    user_id: int,
+    session_name: str,
+    metadata: Mapping[str, Any] | None,
+    thread_id: str,
+) -> Op[ExternalSession]:
+    session_id = yield from _insert_session(d, user_id, session_name, metadata, thread_id)
+    if session_id is None:
+        raise StoreError(f"thread {thread_id!r} already belongs to a session")
+    session = yield from _load_session(d, session_id)
+    assert session is not None
+    return session
+
+
+def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: int) -> Op[None]:
+    held = yield Statement(
+        d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+    )
+    if not held.rows:
+        yield from _insert_session(d, user_id, thread_id, None, thread_id)
+
+
+def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
+    return (yield from _load_session(d, session_id))
+
+
+def list_sessions(d: Dialect, user_id: int | None) -> Op[list[ExternalSession]]:
+    if user_id is None:
+        sessions = yield Statement(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions ORDER BY id")
+        threads = yield Statement(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads ORDER BY seq")
+    else:
+        sessions = yield Statement(
+            d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE user_id = ? ORDER BY id"),
+            (user_id,),
+        )
+        threads = yield Statement(
+            d.sql(
+                f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id IN "
+                "(SELECT id FROM agentgit_sessions WHERE user_id = ?) ORDER BY seq"
+            ),
+            (user_id,),
+        )
+    by_session = group_thread_rows(threads.rows)
+    return [session_from_rows(row, by_session.get(int(row[0]), [])) for row in sessions.rows]
+
+
+def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) -> Op[bool]:
+    res = yield Statement(
+        d.sql("SELECT metadata FROM agentgit_sessions WHERE id = ?" + d.for_update),
+        (session_id,),
+    )
+    if not res.rows:
+        return False
+    try:
+        merged = json.loads(res.rows[0][0])
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt metadata in session {session_id}: {exc}") from exc
+    merged.update(metadata)
+    yield Statement(
+        d.sql("UPDATE agentgit_sessions SET metadata = ?, updated_at = ? WHERE id = ?"),
+        (json.dumps(merged), d.ts(now()), session_id),
+    )
+    return True
+
+
+def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
+    res = yield Statement(
+        d.sql(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+    )
+    return thread_from_row(res.rows[0]) if res.rows else None
+
+
+def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
+    res = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
+    return [thread_from_row(r) for r in res.rows]
+
+
+def record_checkpoints(d: Dialect, thread_id: str, count: int) -> Op[bool]:
+    res = yield Statement(
+        d.sql(
+            "UPDATE agentgit_threads SET checkpoint_count = checkpoint_count + ?, "
+            "updated_at = ? WHERE thread_id = ?"
+        ),
+        (count, d.ts(now()), thread_id),
+    )
+    return res.rowcount > 0
+
+
+def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
+    stamp = now()
+    res = yield Statement(
+        d.sql(
+            "UPDATE agentgit_sessions SET branch_count = branch_count + 1, "
+            "current_thread_id = ?, updated_at = ? WHERE id = ?"
+        ),
+        (branch.thread_id, d.ts(stamp), branch.session_id),
+    )
+    if res.rowcount == 0:
+        raise SessionNotFoundError(f"session {branch.session_id} not found")
+    inserted = yield Statement(d.sql(_INSERT_THREAD), _thread_params(d, branch, stamp))
+    if inserted.rowcount == 0:
+        raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")
+
+
+def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
+    res = yield Statement(
+        d.sql(
+            "UPDATE agentgit_sessions SET current_thread_id = ?, updated_at = ? "
+            "WHERE id = ? AND EXISTS (SELECT 1 FROM agentgit_threads "
+            "WHERE thread_id = ? AND session_id = ?)"
+        ),
+        (thread_id, d.ts(now()), session_id, thread_id, session_id),
+    )
+    return res.rowcount > 0
+
+
+# -- the shared store --------------------------------------------------------
+
+
+class SqlSessionStore(BaseSessionStore):
+    """Every store method, over `_run` (blocking) and `_arun` (async) drivers.
+
+    A backend subclass sets `dialect` and implements at least one driver; the
+    other one bridges (`asyncio.to_thread` for a blocking connection, the
+    owning event loop for an async one).
+    """
+
+    dialect: Dialect
+
+    def _run(self, op: Op[T], *, immediate: bool) -> T:
+        raise NotImplementedError
+
+    async def _arun(self, op: Op[T], *, immediate: bool) -> T:
+        return await asyncio.to_thread(self._run, op, immediate=immediate)
+
+    # Each method below is one operation run in one transaction.
+    def create_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession:
+        op = create_session(self.dialect, user_id, session_name, metadata, thread_id)
+        return self._run(op, immediate=True)
+
+    async def acreate_session(
+        self,
+        *,
+        user_id: int,
+        session_name: str,
+        metadata: Mapping[str, Any] | None,
+        thread_id: str,
+    ) -> ExternalSession:
+        op = create_session(self.dialect, user_id, session_name, metadata, thread_id)
+        return await self._arun(op, immediate=True)
+
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+        self._run(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
+
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+        await self._arun(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
+
+    def get_session(self, session_id: int) -> ExternalSession | None:
+        return self._run(get_session(self.dialect, session_id), immediate=False)
+
+    async def aget_session(self, session_id: int) -> ExternalSession | None:
+        return await self._arun(get_session(self.dialect, session_id), immediate=False)
+
+    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        return self._run(list_sessions(self.dialect, user_id), immediate=False)
+
+    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+        return await self._arun(list_sessions(self.dialect, user_id), immediate=False)
+
+    def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        return self._run(update_metadata(self.dialect, session_id, metadata), immediate=True)
+
+    async def aupdate_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        return await self._arun(update_metadata(self.dialect, session_id, metadata), immediate=True)
+
+    def get_thread(self, thread_id: str) -> InternalSession | None:
+        return self._run(get_thread(self.dialect, thread_id), immediate=False)
+
+    async def aget_thread(self, thread_id: str) -> InternalSession | None:
+        return await self._arun(get_thread(self.dialect, thread_id), immediate=False)
+
+    def list_threads(self, session_id: int) -> list[InternalSession]:
+        return self._run(list_threads(self.dialect, session_id), immediate=False)
+
+    async def alist_threads(self, session_id: int) -> list[InternalSession]:
+        return await self._arun(list_threads(self.dialect, session_id), immediate=False)
+
+    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        return self._run(record_checkpoints(self.dialect, thread_id, count), immediate=False)
+
+    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        return await self._arun(record_checkpoints(self.dialect, thread_id, count), immediate=False)
+
+    def add_branch(self, branch: InternalSession) -> None:
+        self._run(add_branch(self.dialect, branch), immediate=True)
+
+    async def aadd_branch(self, branch: InternalSession) -> None:
+        await self._arun(add_branch(self.dialect, branch), immediate=True)
+
+    def set_current(self, session_id: int, thread_id: str) -> bool:
+        return self._run(set_current(self.dialect, session_id, thread_id), immediate=True)
+
+    async def aset_current(self, session_id: int, thread_id: str) -> bool:
+        return await self._arun(set_current(self.dialect, session_id, thread_id), immediate=True)

@@ -1,0 +1,200 @@
+"""Session stores on SQLite: `SqliteSessionStore` (sqlite3) and
+`AsyncSqliteSessionStore` (aiosqlite).
+
+Both run the shared operations of `stores.sql`; they differ only in how a
+statement reaches the database. Tables are prefixed `agentgit_` and created by
+versioned migrations on first use (lazy `setup()`), next to, never inside,
+LangGraph's own `checkpoints` and `writes` tables.
+
+Example:
+    >>> import sqlite3
+    >>> store = SqliteSessionStore(sqlite3.connect(":memory:", check_same_thread=False))
+    >>> s = store.create_session(user_id=0, session_name="demo", metadata=None, thread_id="t1")
+    >>> store.get_thread("t1").session_id == s.id
+    True
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, closing, contextmanager
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from agentgit_langgraph.errors import AgentGitError, StoreError
+from agentgit_langgraph.stores.sql import SQLITE, Op, Result, SqlSessionStore, migrate
+
+__all__ = ["AsyncSqliteSessionStore", "SqliteSessionStore"]
+
+T = TypeVar("T")
+
+
+def _drive(op: Op[T], execute: Any) -> T:
+    try:
+        stmt = next(op)
+        while True:
+            stmt = op.send(execute(stmt.sql, stmt.params))
+    except StopIteration as stop:
+        return stop.value  # type: ignore[no-any-return]
+
+
+def _store_error(exc: Exception) -> StoreError:
+    return StoreError(f"SQLite session store: {exc}")
+
+
+class SqliteSessionStore(SqlSessionStore):
+    """Sessions in a SQLite database through a `sqlite3` connection.
+
+    The connection may be shared with a `SqliteSaver`; pass the saver's `lock`
+    so the two never interleave statements on it.
+
+    Args:
+        conn: An open connection (`check_same_thread=False` if used from threads).
+        lock: Guards the connection; a new lock when None.
+    """
+
+    dialect = SQLITE
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        *,
+        lock: threading.Lock | threading.RLock | None = None,
+    ) -> None:
+        self.conn = conn
+        self.lock = lock or threading.Lock()
+        self.is_setup = False
+
+    @classmethod
+    @contextmanager
+    def from_conn_string(cls, conn_string: str) -> Iterator[SqliteSessionStore]:
+        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards."""
+        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
+            yield cls(conn)
+
+    def setup(self) -> None:
+        with self.lock:
+            self._setup_locked()
+
+    async def asetup(self) -> None:
+        await asyncio.to_thread(self.setup)
+
+    def _setup_locked(self) -> None:
+        if not self.is_setup:
+            self._execute_in_transaction(migrate(self.dialect), immediate=True)
+            self.is_setup = True
+
+    def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
+        cur = self.conn.cursor()
+
+        def execute(sql: str, params: Any) -> Result:
+            cur.execute(sql, params)
+            rows = cur.fetchall() if cur.description else []
+            return Result(cur.rowcount, rows)
+
+        try:
+            if immediate and not self.conn.in_transaction:
+                cur.execute("BEGIN IMMEDIATE")
+            result = _drive(op, execute)
+            self.conn.commit()
+            return result
+        except BaseException as exc:
+            self.conn.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc) from exc
+            raise
+        finally:
+            cur.close()
+
+    def _run(self, op: Op[T], *, immediate: bool) -> T:
+        with self.lock:
+            self._setup_locked()
+            return self._execute_in_transaction(op, immediate=immediate)
+
+
+class AsyncSqliteSessionStore(SqlSessionStore):
+    """Sessions in a SQLite database through an `aiosqlite` connection.
+
+    No blocking I/O runs in the async methods. The sync twins may be called
+    only from a thread other than the event loop's (as with LangGraph's
+    `AsyncSqliteSaver`); they hand the work to that loop.
+
+    Args:
+        conn: An `aiosqlite` connection, possibly shared with an `AsyncSqliteSaver`.
+        lock: Guards the connection; pass the saver's `lock` when sharing it.
+    """
+
+    dialect = SQLITE
+
+    def __init__(self, conn: aiosqlite.Connection, *, lock: asyncio.Lock | None = None) -> None:
+        self.conn = conn
+        self.lock = lock or asyncio.Lock()
+        self.loop = asyncio.get_running_loop()
+        self.is_setup = False
+
+    @classmethod
+    @asynccontextmanager
+    async def from_conn_string(cls, conn_string: str) -> AsyncIterator[AsyncSqliteSessionStore]:
+        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards."""
+        async with aiosqlite.connect(conn_string) as conn:
+            yield cls(conn)
+
+    async def asetup(self) -> None:
+        async with self.lock:
+            await self._setup_locked()
+
+    def setup(self) -> None:
+        _block_on(self.loop, self.asetup())
+
+    async def _setup_locked(self) -> None:
+        if not self.is_setup:
+            await self._execute_in_transaction(migrate(self.dialect), immediate=True)
+            self.is_setup = True
+
+    async def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
+        try:
+            if immediate and not self.conn.in_transaction:
+                await self.conn.execute("BEGIN IMMEDIATE")
+            try:
+                stmt = next(op)
+                while True:
+                    async with self.conn.execute(stmt.sql, stmt.params) as cur:
+                        rows = list(await cur.fetchall()) if cur.description else []
+                        result = Result(cur.rowcount, rows)
+                    stmt = op.send(result)
+            except StopIteration as stop:
+                value: T = stop.value
+            await self.conn.commit()
+            return value
+        except BaseException as exc:
+            await self.conn.rollback()
+            if isinstance(exc, sqlite3.Error):
+                raise _store_error(exc) from exc
+            raise
+
+    async def _arun(self, op: Op[T], *, immediate: bool) -> T:
+        async with self.lock:
+            await self._setup_locked()
+            return await self._execute_in_transaction(op, immediate=immediate)
+
+    def _run(self, op: Op[T], *, immediate: bool) -> T:
+        return _block_on(self.loop, self._arun(op, immediate=immediate))
+
+
+def _block_on(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+    """Run `coro` on `loop` from another thread and wait for it."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        coro.close()
+        raise AgentGitError(
+            "synchronous calls to an async session store are only allowed from a thread "
+            "other than its event loop's; use the async methods (e.g. `await ...aget_session()`)"
+        )
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()
