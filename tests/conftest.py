@@ -1,0 +1,124 @@
+"""Backends for the suite: every test that takes `backend` / `abackend` runs on each.
+
+A backend opens an `AgentGitSaver` and can open it again on the same data
+(`reopen`), which for the file and server backends means new connections.
+PostgreSQL tests use a fresh schema per test run; with CI=true an unreachable
+server fails the run instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agentgit_langgraph import AgentGitSaver, InMemorySessionStore
+
+POSTGRES_URI = os.environ.get(
+    "AGENTGIT_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+@dataclass
+class Backend:
+    """Opens wrapped savers on one set of data; `open()` again to reopen."""
+
+    name: str
+    open: Callable[[], AbstractContextManager[AgentGitSaver]]
+
+
+@dataclass
+class AsyncBackend:
+    name: str
+    open: Callable[[], AbstractAsyncContextManager[AgentGitSaver]]
+
+
+def _memory_backend() -> tuple[Backend, AsyncBackend]:
+    saver = AgentGitSaver(InMemorySaver(), InMemorySessionStore())
+
+    @contextmanager
+    def open_sync() -> Iterator[AgentGitSaver]:
+        yield saver
+
+    @asynccontextmanager
+    async def open_async() -> AsyncIterator[AgentGitSaver]:
+        yield saver
+
+    return Backend("memory", open_sync), AsyncBackend("memory", open_async)
+
+
+def _conn_string_backend(name: str, conn_string: str) -> tuple[Backend, AsyncBackend]:
+    return (
+        Backend(name, lambda: AgentGitSaver.from_conn_string(conn_string)),
+        AsyncBackend(name, lambda: AgentGitSaver.afrom_conn_string(conn_string)),
+    )
+
+
+def postgres_available() -> bool:
+    """True when the test server answers; with CI=true a silent server is an error."""
+    try:
+        import psycopg
+
+        with psycopg.connect(POSTGRES_URI, connect_timeout=3):
+            return True
+    except Exception as exc:  # ImportError or any connection failure
+        if IN_CI:
+            raise RuntimeError(f"CI=true and PostgreSQL at {POSTGRES_URI} is unreachable: {exc}")
+        return False
+
+
+def postgres_backends_enabled() -> bool:
+    try:
+        import agentgit_langgraph.stores.postgres  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+@pytest.fixture(scope="session")
+def postgres_schema_uri() -> Iterator[str]:
+    """A URI whose search_path is a schema made for this test run, dropped after."""
+    if not postgres_available():
+        pytest.skip(f"no PostgreSQL server at {POSTGRES_URI}")
+    import psycopg
+
+    schema = f"agentgit_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in POSTGRES_URI else "?"
+    try:
+        yield f"{POSTGRES_URI}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(POSTGRES_URI, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+BACKEND_NAMES = ["memory", "sqlite"] + (["postgres"] if postgres_backends_enabled() else [])
+
+
+def _backends(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Backend, AsyncBackend]:
+    if name == "memory":
+        return _memory_backend()
+    if name == "sqlite":
+        return _conn_string_backend("sqlite", str(tmp_path / "agent.db"))
+    uri = request.getfixturevalue("postgres_schema_uri")
+    return _conn_string_backend("postgres", uri)
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """A sync backend: memory, a SQLite file, PostgreSQL (when enabled)."""
+    return _backends(request.param, tmp_path, request)[0]
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def abackend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncBackend:
+    """The async twin of `backend` (AsyncSqliteSaver, AsyncPostgresSaver)."""
+    return _backends(request.param, tmp_path, request)[1]
