@@ -135,14 +135,14 @@ def _rollback_plan(
         )
     new_thread_id = _new_thread_id()
     try:
-        yield from copy_into_thread(source, new_thread_id)
+        copied = yield from copy_into_thread(source, new_thread_id)
         branch = InternalSession(
             thread_id=new_thread_id,
             session_id=parent.session_id,
             parent_thread_id=ref.thread_id,
             branch_checkpoint_id=ref.checkpoint_id,
             name=name,
-            checkpoint_count=1,
+            checkpoint_count=copied,
             is_branch=True,
         )
         yield Call("store", "add_branch", (branch,))
