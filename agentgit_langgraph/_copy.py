@@ -49,11 +49,7 @@ def _writes_at(tup: CheckpointTuple, *, is_head: bool) -> list[PendingWrite]:
     writes = tup.pending_writes or []
     if is_head:
         return list(writes)
-    return [
-        w
-        for w in writes
-        if w[1] == _INTERRUPT or (w[0] == _NULL_TASK_ID and w[1] != _RESUME)
-    ]
+    return [w for w in writes if w[1] == _INTERRUPT or (w[0] == _NULL_TASK_ID and w[1] != _RESUME)]
 
 
 def _writes_by_task(writes: Sequence[PendingWrite]) -> dict[str, list[tuple[str, Any]]]:
@@ -81,7 +77,7 @@ def _node_names(tup: CheckpointTuple) -> set[str]:
     checkpoint = tup.checkpoint
     names = {n for n in checkpoint["versions_seen"] if not n.startswith("__")}
     names.update(
-        ch[len(_BRANCH_PREFIX):]
+        ch[len(_BRANCH_PREFIX) :]
         for ch in checkpoint["channel_versions"]
         if ch.startswith(_BRANCH_PREFIX)
     )

@@ -34,7 +34,8 @@ class CheckpointRef:
 def _configurable(config: Any) -> Mapping[str, Any]:
     if not isinstance(config, Mapping):
         raise InvalidConfigError(
-            f"config must be a mapping like {{'configurable': {{...}}}}, got {type(config).__name__}"
+            "config must be a mapping like {'configurable': {...}}, "
+            f"got {type(config).__name__}"
         )
     configurable = config.get("configurable")
     if not isinstance(configurable, Mapping):
@@ -84,8 +85,6 @@ def thread_config(thread_id: str, base: Any = None) -> RunnableConfig:
     """A config for the head of `thread_id`, keeping `base`'s other configurable keys."""
     configurable: dict[str, Any] = {}
     if isinstance(base, Mapping) and isinstance(base.get("configurable"), Mapping):
-        configurable = {
-            k: v for k, v in base["configurable"].items() if k not in _ADDRESSING_KEYS
-        }
+        configurable = {k: v for k, v in base["configurable"].items() if k not in _ADDRESSING_KEYS}
     configurable["thread_id"] = thread_id
     return {"configurable": configurable}

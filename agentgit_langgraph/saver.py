@@ -12,6 +12,8 @@ Example:
 
 from __future__ import annotations
 
+import builtins
+import contextlib
 import copy
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
@@ -118,9 +120,7 @@ def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[R
     return thread_config(str(thread_id))
 
 
-def _rollback_plan(
-    config: Any, user_id: int | None, name: str | None
-) -> Plan[RunnableConfig]:
+def _rollback_plan(config: Any, user_id: int | None, name: str | None) -> Plan[RunnableConfig]:
     ref = checkpoint_ref(config)
     if ref.checkpoint_ns:
         raise InvalidConfigError(
@@ -148,10 +148,8 @@ def _rollback_plan(
         yield Call("store", "add_branch", (branch,))
     except BaseException:
         # All or nothing: the branch was not registered, so its thread must go.
-        try:
+        with contextlib.suppress(Exception):  # the original error is the one to report
             yield Call("saver", "delete_thread", (new_thread_id,))
-        except Exception:  # the original error is the one to report
-            pass
         raise
     return thread_config(new_thread_id, config)
 
@@ -253,7 +251,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         await self.store.asetup()
 
     # -- delegation ----------------------------------------------------------
-    @property  # type: ignore[override]
+    @property
     def serde(self) -> SerializerProtocol:
         return self.saver.serde
 
@@ -262,7 +260,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         self.saver.serde = value
 
     @property
-    def config_specs(self) -> list[Any]:
+    def config_specs(self) -> builtins.list[Any]:
         return self.saver.config_specs
 
     def with_allowlist(self, extra_allowlist: Collection[tuple[str, ...]]) -> AgentGitSaver:
@@ -333,9 +331,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
         thread_id = str(config["configurable"]["thread_id"])
         if not await self.store.arecord_checkpoints(thread_id) and self.auto_session:
-            await self.store.aensure_session_for_thread(
-                thread_id, user_id=user_id_of(config) or 0
-            )
+            await self.store.aensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
             await self.store.arecord_checkpoints(thread_id)
         return saved
 
@@ -436,29 +432,23 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     async def acreate_session(
         self, user_id: int = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
     ) -> ExternalSession:
-        return await run_async(
-            _create_session_plan(user_id, session_name, metadata), self._targets
-        )
+        return await run_async(_create_session_plan(user_id, session_name, metadata), self._targets)
 
     def get_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
         """The session, checked against `user_id` when given."""
         return run_sync(_session_plan(session_id, user_id), self._targets)
 
-    async def aget_session(
-        self, session_id: int, *, user_id: int | None = None
-    ) -> ExternalSession:
+    async def aget_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
         return await run_async(_session_plan(session_id, user_id), self._targets)
 
-    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    def list_sessions(self, user_id: int | None = None) -> builtins.list[ExternalSession]:
         """Every session, or only those of `user_id`."""
         return self.store.list_sessions(user_id)
 
-    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    async def alist_sessions(self, user_id: int | None = None) -> builtins.list[ExternalSession]:
         return await self.store.alist_sessions(user_id)
 
-    def session_for_thread(
-        self, thread_id: str, *, user_id: int | None = None
-    ) -> ExternalSession:
+    def session_for_thread(self, thread_id: str, *, user_id: int | None = None) -> ExternalSession:
         """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
         return run_sync(_session_for_thread_plan(str(thread_id), user_id), self._targets)
 
@@ -478,13 +468,15 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     ) -> RunnableConfig:
         return await run_async(_config_for_plan(session_or_id, user_id), self._targets)
 
-    def branches(self, session_id: int, *, user_id: int | None = None) -> list[InternalSession]:
+    def branches(
+        self, session_id: int, *, user_id: int | None = None
+    ) -> builtins.list[InternalSession]:
         """The session's threads (its `InternalSession`s), first thread first."""
         return run_sync(_branches_plan(session_id, user_id), self._targets)
 
     async def abranches(
         self, session_id: int, *, user_id: int | None = None
-    ) -> list[InternalSession]:
+    ) -> builtins.list[InternalSession]:
         return await run_async(_branches_plan(session_id, user_id), self._targets)
 
     def switch(
@@ -497,6 +489,3 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         self, session_id: int, thread_id: str, *, user_id: int | None = None
     ) -> RunnableConfig:
         return await run_async(_switch_plan(session_id, thread_id, user_id), self._targets)
-
-
-

@@ -36,10 +36,10 @@ class BaseSessionStore(ABC):
     """
 
     # -- setup ---------------------------------------------------------------
-    def setup(self) -> None:
+    def setup(self) -> None:  # noqa: B027 - a store without tables needs no setup
         """Create or migrate the store's tables. Safe to call more than once."""
 
-    async def asetup(self) -> None:
+    async def asetup(self) -> None:  # noqa: B027
         """Async twin of `setup`."""
 
     # -- sessions ------------------------------------------------------------

@@ -43,7 +43,7 @@ class Statement:
 @dataclass(frozen=True)
 class Result:
     rowcount: int
-    rows: list[Sequence[Any]]
+    rows: Sequence[Sequence[Any]]
 
 
 Op = Generator[Statement, Result, T]
@@ -144,9 +144,7 @@ POSTGRES = Dialect(
 # -- operations --------------------------------------------------------------
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE id = ?"
-_SELECT_THREADS = (
-    f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
-)
+_SELECT_THREADS = f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
 _INSERT_SESSION = (
     "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
     "is_active, current_thread_id, metadata, branch_count) "
@@ -206,8 +204,15 @@ def _insert_session(
     stamp = now()
     res = yield Statement(
         d.sql(_INSERT_SESSION),
-        (user_id, session_name, d.ts(stamp), d.ts(stamp), True, thread_id,
-         json.dumps(dict(metadata or {}))),
+        (
+            user_id,
+            session_name,
+            d.ts(stamp),
+            d.ts(stamp),
+            True,
+            thread_id,
+            json.dumps(dict(metadata or {})),
+        ),
     )
     session_id = int(res.rows[0][0])
     first = InternalSession(thread_id=thread_id, session_id=session_id, created_at=stamp)
@@ -381,7 +386,9 @@ class SqlSessionStore(BaseSessionStore):
         self._run(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
 
     async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
-        await self._arun(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
+        await self._arun(
+            ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True
+        )
 
     def get_session(self, session_id: int) -> ExternalSession | None:
         return self._run(get_session(self.dialect, session_id), immediate=False)

@@ -163,7 +163,7 @@ class AsyncSqliteSessionStore(SqlSessionStore):
                 stmt = next(op)
                 while True:
                     async with self.conn.execute(stmt.sql, stmt.params) as cur:
-                        rows = list(await cur.fetchall()) if cur.description else []
+                        rows: list[Any] = list(await cur.fetchall()) if cur.description else []
                         result = Result(cur.rowcount, rows)
                     stmt = op.send(result)
             except StopIteration as stop:
@@ -182,7 +182,8 @@ class AsyncSqliteSessionStore(SqlSessionStore):
             return await self._execute_in_transaction(op, immediate=immediate)
 
     def _run(self, op: Op[T], *, immediate: bool) -> T:
-        return _block_on(self.loop, self._arun(op, immediate=immediate))
+        result: T = _block_on(self.loop, self._arun(op, immediate=immediate))
+        return result
 
 
 def _block_on(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
