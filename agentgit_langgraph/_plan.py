@@ -39,7 +39,9 @@ def run_sync(plan: Plan[T], targets: Mapping[str, Any]) -> T:
                 result = getattr(targets[call.target], call.method)(*call.args, **call.kwargs)
                 if call.collect:
                     result = list(result)
-            except Exception as exc:
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # cancellation too: the plan must clean up
                 call = plan.throw(exc)
             else:
                 call = plan.send(result)
@@ -58,7 +60,9 @@ async def run_async(plan: Plan[T], targets: Mapping[str, Any]) -> T:
                     result = [item async for item in method(*call.args, **call.kwargs)]
                 else:
                     result = await method(*call.args, **call.kwargs)
-            except Exception as exc:
+            except GeneratorExit:
+                raise
+            except BaseException as exc:  # cancellation too: the plan must clean up
                 call = plan.throw(exc)
             else:
                 call = plan.send(result)

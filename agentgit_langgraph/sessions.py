@@ -43,17 +43,17 @@ class ExternalSession:
     total_checkpoints: int = 0
 
     def add_internal_session(self, session_id: str, is_branch: bool = False) -> None:
-        """Add a thread to the session and make it current.
+        """Add a new thread to the session and make it current.
 
-        A branch (`is_branch=True`) also increments `branch_count`, even when the
-        id is already listed, exactly as agentgit does.
+        A branch (`is_branch=True`) also increments `branch_count`. An id that is
+        already listed changes nothing, as in agentgit.
         """
         if session_id not in self.internal_session_ids:
             self.internal_session_ids.append(session_id)
-        self.current_internal_session_id = session_id
-        if is_branch:
-            self.branch_count += 1
-        self.updated_at = datetime.now()
+            self.current_internal_session_id = session_id
+            if is_branch:
+                self.branch_count += 1
+            self.updated_at = datetime.now()
 
     def set_current_internal_session(self, session_id: str) -> bool:
         """Make a listed thread current; return False (and change nothing) otherwise."""

@@ -18,7 +18,7 @@ from typing import Any
 from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 
-__all__ = ["BaseSessionStore", "now"]
+__all__ = ["BaseSessionStore", "as_metadata", "now"]
 
 
 def now() -> datetime:
@@ -156,7 +156,7 @@ def _as_datetime(value: Any) -> datetime | None:
     raise StoreError(f"corrupt timestamp in session store: {value!r}")
 
 
-def _as_metadata(value: Any, session_id: Any) -> dict[str, Any]:
+def as_metadata(value: Any, session_id: Any) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
     try:
@@ -202,7 +202,7 @@ def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) 
             is_active=bool(row[5]),
             internal_session_ids=[str(t[0]) for t in thread_rows],
             current_internal_session_id=row[6],
-            metadata=_as_metadata(row[7], row[0]),
+            metadata=as_metadata(row[7], row[0]),
             branch_count=int(row[8]),
             total_checkpoints=sum(int(t[6]) for t in thread_rows),
         )

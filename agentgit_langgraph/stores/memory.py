@@ -23,7 +23,13 @@ from typing import Any
 
 from agentgit_langgraph.errors import SessionNotFoundError, StoreError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
-from agentgit_langgraph.stores.base import BaseSessionStore, now, session_from_rows, thread_from_row
+from agentgit_langgraph.stores.base import (
+    BaseSessionStore,
+    as_metadata,
+    now,
+    session_from_rows,
+    thread_from_row,
+)
 
 __all__ = ["InMemorySessionStore"]
 
@@ -136,7 +142,7 @@ class InMemorySessionStore(BaseSessionStore):
             row = self._sessions.get(session_id)
             if row is None:
                 return False
-            merged = json.loads(row[7])
+            merged = as_metadata(row[7], session_id)
             merged.update(metadata)
             row[7] = json.dumps(merged)
             row[4] = now()

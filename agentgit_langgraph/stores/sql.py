@@ -23,6 +23,7 @@ from agentgit_langgraph.stores.base import (
     SESSION_COLUMNS,
     THREAD_COLUMNS,
     BaseSessionStore,
+    as_metadata,
     group_thread_rows,
     now,
     session_from_rows,
@@ -277,10 +278,7 @@ def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) ->
     )
     if not res.rows:
         return False
-    try:
-        merged = json.loads(res.rows[0][0])
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt metadata in session {session_id}: {exc}") from exc
+    merged = as_metadata(res.rows[0][0], session_id)
     merged.update(metadata)
     yield Statement(
         d.sql("UPDATE agentgit_sessions SET metadata = ?, updated_at = ? WHERE id = ?"),

@@ -1,0 +1,1153 @@
+"""The session-store contract, for every store, sync and async.
+
+Sync tests run over `InMemorySessionStore` and `SqliteSessionStore` (a sqlite3
+file); their async twins over those two and `AsyncSqliteSessionStore`
+(aiosqlite). SQLite-only properties (persistence, versioned migrations, table
+prefix, corrupt rows) are checked on the file directly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+import pytest
+from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+from agentgit_langgraph import (
+    AgentGitError,
+    AsyncSqliteSessionStore,
+    ExternalSession,
+    InMemorySessionStore,
+    InternalSession,
+    SessionNotFoundError,
+    SqliteSessionStore,
+    StoreError,
+)
+from agentgit_langgraph.stores.base import BaseSessionStore
+from agentgit_langgraph.stores.sql import SQLITE
+
+MISSING_SESSION = 987654
+
+# -- fixtures ----------------------------------------------------------------
+
+
+@contextmanager
+def open_sync_store(path: Path) -> Iterator[SqliteSessionStore]:
+    conn = sqlite3.connect(path, check_same_thread=False)
+    try:
+        yield SqliteSessionStore(conn)
+    finally:
+        conn.close()
+
+
+@asynccontextmanager
+async def open_async_store(kind: str, path: Path) -> AsyncIterator[BaseSessionStore]:
+    """`sqlite`: the sync store's async twins; `aiosqlite`: AsyncSqliteSessionStore."""
+    if kind == "sqlite":
+        with open_sync_store(path) as store:
+            yield store
+        return
+    async with aiosqlite.connect(path) as conn:
+        yield AsyncSqliteSessionStore(conn)
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseSessionStore]:
+    if request.param == "memory":
+        yield InMemorySessionStore()
+        return
+    with open_sync_store(tmp_path / "sessions.db") as s:
+        yield s
+
+
+@pytest.fixture(params=["memory", "sqlite", "aiosqlite"])
+async def astore(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BaseSessionStore]:
+    if request.param == "memory":
+        yield InMemorySessionStore()
+        return
+    async with open_async_store(request.param, tmp_path / "sessions.db") as s:
+        yield s
+
+
+def new_session(
+    store: BaseSessionStore,
+    thread_id: str = "t1",
+    *,
+    user_id: int = 0,
+    name: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> ExternalSession:
+    return store.create_session(
+        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
+    )
+
+
+async def anew_session(
+    store: BaseSessionStore,
+    thread_id: str = "t1",
+    *,
+    user_id: int = 0,
+    name: str = "",
+    metadata: dict[str, Any] | None = None,
+) -> ExternalSession:
+    return await store.acreate_session(
+        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
+    )
+
+
+def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> InternalSession:
+    return InternalSession(
+        thread_id=thread_id,
+        session_id=session_id,
+        parent_thread_id=parent,
+        branch_checkpoint_id=kw.pop("checkpoint", f"cp-of-{thread_id}"),
+        checkpoint_count=kw.pop("checkpoint_count", 1),
+        is_branch=True,
+        **kw,
+    )
+
+
+def dump(sessions: list[ExternalSession]) -> list[dict[str, Any]]:
+    return [s.to_dict() for s in sessions]
+
+
+# -- create / get / list -------------------------------------------------------
+
+
+def _check_new_session(s: ExternalSession, before: datetime, after: datetime) -> None:
+    assert isinstance(s.id, int)
+    assert s.user_id == 3
+    assert s.session_name == "trip"
+    assert s.is_active is True
+    assert s.internal_session_ids == ["t1"]
+    assert s.current_internal_session_id == "t1"
+    assert s.metadata == {"model": "echo"}
+    assert s.branch_count == 0
+    assert s.total_checkpoints == 0
+    assert isinstance(s.created_at, datetime)
+    assert s.created_at.tzinfo is None  # naive, as agentgit's get_session_age needs
+    assert before <= s.created_at <= after
+    assert s.updated_at is not None
+    assert s.updated_at >= s.created_at
+    assert s.get_session_age() is not None
+
+
+def _check_first_thread(t: InternalSession | None, session_id: int) -> None:
+    assert t is not None
+    assert t.thread_id == "t1"
+    assert t.session_id == session_id
+    assert t.parent_thread_id is None
+    assert t.branch_checkpoint_id is None
+    assert t.name is None
+    assert isinstance(t.created_at, datetime)
+    assert t.checkpoint_count == 0
+    assert t.is_branch is False
+
+
+def test_create_session(store):
+    before = datetime.now()
+    s = new_session(store, user_id=3, name="trip", metadata={"model": "echo"})
+    _check_new_session(s, before, datetime.now())
+    assert store.get_session(s.id) == s
+    _check_first_thread(store.get_thread("t1"), s.id)
+
+
+async def test_acreate_session(astore):
+    before = datetime.now()
+    s = await anew_session(astore, user_id=3, name="trip", metadata={"model": "echo"})
+    _check_new_session(s, before, datetime.now())
+    assert await astore.aget_session(s.id) == s
+    _check_first_thread(await astore.aget_thread("t1"), s.id)
+
+
+def test_create_session_ids_are_distinct(store):
+    a = new_session(store, "a")
+    b = new_session(store, "b")
+    assert a.id != b.id
+    assert store.get_session(a.id).internal_session_ids == ["a"]
+    assert store.get_session(b.id).internal_session_ids == ["b"]
+
+
+async def test_acreate_session_ids_are_distinct(astore):
+    a = await anew_session(astore, "a")
+    b = await anew_session(astore, "b")
+    assert a.id != b.id
+    assert (await astore.aget_session(a.id)).internal_session_ids == ["a"]
+    assert (await astore.aget_session(b.id)).internal_session_ids == ["b"]
+
+
+def test_create_session_with_taken_thread_raises_and_writes_nothing(store):
+    s = new_session(store, "t1", user_id=1)
+    before = dump(store.list_sessions())
+    with pytest.raises(StoreError, match="'t1'"):
+        new_session(store, "t1", user_id=2, name="dup")
+    assert dump(store.list_sessions()) == before
+    assert store.list_sessions(2) == []
+    assert store.get_thread("t1").session_id == s.id
+
+
+async def test_acreate_session_with_taken_thread_raises_and_writes_nothing(astore):
+    s = await anew_session(astore, "t1", user_id=1)
+    before = dump(await astore.alist_sessions())
+    with pytest.raises(StoreError, match="'t1'"):
+        await anew_session(astore, "t1", user_id=2, name="dup")
+    assert dump(await astore.alist_sessions()) == before
+    assert await astore.alist_sessions(2) == []
+    assert (await astore.aget_thread("t1")).session_id == s.id
+
+
+def test_unknown_ids_give_none_or_empty(store):
+    new_session(store)
+    assert store.get_session(MISSING_SESSION) is None
+    assert store.get_thread("nope") is None
+    assert store.list_threads(MISSING_SESSION) == []
+
+
+async def test_aunknown_ids_give_none_or_empty(astore):
+    await anew_session(astore)
+    assert await astore.aget_session(MISSING_SESSION) is None
+    assert await astore.aget_thread("nope") is None
+    assert await astore.alist_threads(MISSING_SESSION) == []
+
+
+def test_list_sessions_user_filter_oldest_first(store):
+    assert store.list_sessions() == []
+    a = new_session(store, "a", user_id=1)
+    b = new_session(store, "b", user_id=2)
+    c = new_session(store, "c", user_id=1)
+    assert [s.id for s in store.list_sessions()] == [a.id, b.id, c.id]
+    assert [s.id for s in store.list_sessions(1)] == [a.id, c.id]
+    assert [s.id for s in store.list_sessions(2)] == [b.id]
+    assert store.list_sessions(3) == []
+    # Listed records are the same as the ones get_session returns.
+    assert store.list_sessions(1) == [store.get_session(a.id), store.get_session(c.id)]
+    assert store.list_sessions(0) == []
+
+
+async def test_alist_sessions_user_filter_oldest_first(astore):
+    assert await astore.alist_sessions() == []
+    a = await anew_session(astore, "a", user_id=1)
+    b = await anew_session(astore, "b", user_id=2)
+    c = await anew_session(astore, "c", user_id=1)
+    assert [s.id for s in await astore.alist_sessions()] == [a.id, b.id, c.id]
+    assert [s.id for s in await astore.alist_sessions(1)] == [a.id, c.id]
+    assert [s.id for s in await astore.alist_sessions(2)] == [b.id]
+    assert await astore.alist_sessions(3) == []
+    assert await astore.alist_sessions(1) == [
+        await astore.aget_session(a.id),
+        await astore.aget_session(c.id),
+    ]
+    assert await astore.alist_sessions(0) == []
+
+
+def test_list_sessions_with_branches_filtered(store):
+    a = new_session(store, "a", user_id=1)
+    b = new_session(store, "b", user_id=2)
+    store.add_branch(branch(a.id, "a2", parent="a"))
+    store.add_branch(branch(b.id, "b2", parent="b"))
+    store.record_checkpoints("b2", 4)
+    [only_b] = store.list_sessions(2)
+    assert only_b.internal_session_ids == ["b", "b2"]
+    assert only_b.total_checkpoints == 5
+    assert only_b.branch_count == 1
+
+
+async def test_alist_sessions_with_branches_filtered(astore):
+    a = await anew_session(astore, "a", user_id=1)
+    b = await anew_session(astore, "b", user_id=2)
+    await astore.aadd_branch(branch(a.id, "a2", parent="a"))
+    await astore.aadd_branch(branch(b.id, "b2", parent="b"))
+    await astore.arecord_checkpoints("b2", 4)
+    [only_b] = await astore.alist_sessions(2)
+    assert only_b.internal_session_ids == ["b", "b2"]
+    assert only_b.total_checkpoints == 5
+    assert only_b.branch_count == 1
+
+
+def test_returned_records_are_snapshots(store):
+    s = new_session(store, metadata={"a": 1})
+    s.metadata["a"] = 2
+    s.internal_session_ids.append("fake")
+    s.branch_count = 99
+    fresh = store.get_session(s.id)
+    assert fresh.metadata == {"a": 1}
+    assert fresh.internal_session_ids == ["t1"]
+    assert fresh.branch_count == 0
+
+
+async def test_areturned_records_are_snapshots(astore):
+    s = await anew_session(astore, metadata={"a": 1})
+    s.metadata["a"] = 2
+    s.internal_session_ids.append("fake")
+    s.branch_count = 99
+    fresh = await astore.aget_session(s.id)
+    assert fresh.metadata == {"a": 1}
+    assert fresh.internal_session_ids == ["t1"]
+    assert fresh.branch_count == 0
+
+
+# -- record_checkpoints / total_checkpoints -------------------------------------------
+
+
+def test_record_checkpoints(store):
+    s = new_session(store)
+    assert store.record_checkpoints("t1") is True
+    assert store.record_checkpoints("t1") is True
+    assert store.record_checkpoints("t1", 5) is True
+    assert store.get_thread("t1").checkpoint_count == 7
+    assert store.get_session(s.id).total_checkpoints == 7
+
+
+async def test_arecord_checkpoints(astore):
+    s = await anew_session(astore)
+    assert await astore.arecord_checkpoints("t1") is True
+    assert await astore.arecord_checkpoints("t1") is True
+    assert await astore.arecord_checkpoints("t1", 5) is True
+    assert (await astore.aget_thread("t1")).checkpoint_count == 7
+    assert (await astore.aget_session(s.id)).total_checkpoints == 7
+
+
+def test_record_checkpoints_unknown_thread_is_false_and_changes_nothing(store):
+    new_session(store)
+    store.record_checkpoints("t1", 2)
+    before = dump(store.list_sessions())
+    assert store.record_checkpoints("stranger") is False
+    assert store.record_checkpoints("stranger", 3) is False
+    assert dump(store.list_sessions()) == before
+    assert store.get_thread("stranger") is None
+
+
+async def test_arecord_checkpoints_unknown_thread_is_false_and_changes_nothing(astore):
+    await anew_session(astore)
+    await astore.arecord_checkpoints("t1", 2)
+    before = dump(await astore.alist_sessions())
+    assert await astore.arecord_checkpoints("stranger") is False
+    assert await astore.arecord_checkpoints("stranger", 3) is False
+    assert dump(await astore.alist_sessions()) == before
+    assert await astore.aget_thread("stranger") is None
+
+
+def test_total_checkpoints_is_sum_of_thread_counts(store):
+    s = new_session(store)
+    other = new_session(store, "other")
+    store.add_branch(branch(s.id, "b1", checkpoint_count=1))
+    store.add_branch(branch(s.id, "b2", checkpoint_count=0))
+    store.record_checkpoints("t1", 3)
+    store.record_checkpoints("b1", 2)
+    store.record_checkpoints("b2")
+    store.record_checkpoints("other", 10)
+    threads = store.list_threads(s.id)
+    assert [t.checkpoint_count for t in threads] == [3, 3, 1]
+    assert store.get_session(s.id).total_checkpoints == 7
+    assert store.get_session(s.id).total_checkpoints == sum(t.checkpoint_count for t in threads)
+    assert store.get_session(other.id).total_checkpoints == 10
+    totals = {x.id: x.total_checkpoints for x in store.list_sessions()}
+    assert totals == {s.id: 7, other.id: 10}
+
+
+async def test_atotal_checkpoints_is_sum_of_thread_counts(astore):
+    s = await anew_session(astore)
+    other = await anew_session(astore, "other")
+    await astore.aadd_branch(branch(s.id, "b1", checkpoint_count=1))
+    await astore.aadd_branch(branch(s.id, "b2", checkpoint_count=0))
+    await astore.arecord_checkpoints("t1", 3)
+    await astore.arecord_checkpoints("b1", 2)
+    await astore.arecord_checkpoints("b2")
+    await astore.arecord_checkpoints("other", 10)
+    threads = await astore.alist_threads(s.id)
+    assert [t.checkpoint_count for t in threads] == [3, 3, 1]
+    assert (await astore.aget_session(s.id)).total_checkpoints == 7
+    assert (await astore.aget_session(s.id)).total_checkpoints == sum(
+        t.checkpoint_count for t in threads
+    )
+    assert (await astore.aget_session(other.id)).total_checkpoints == 10
+    totals = {x.id: x.total_checkpoints for x in await astore.alist_sessions()}
+    assert totals == {s.id: 7, other.id: 10}
+
+
+# -- add_branch ------------------------------------------------------------------------
+
+
+def _check_branch_added(s: ExternalSession, t: InternalSession | None, session_id: int) -> None:
+    assert s.branch_count == 1
+    assert s.internal_session_ids == ["t1", "b1"]
+    assert s.current_internal_session_id == "b1"
+    assert s.total_checkpoints == 1
+    assert s.get_branch_info() == {
+        "total_branches": 1,
+        "total_sessions": 2,
+        "current_session": "b1",
+        "is_branched": True,
+    }
+    assert t is not None
+    assert t.thread_id == "b1"
+    assert t.session_id == session_id
+    assert t.parent_thread_id == "t1"
+    assert t.branch_checkpoint_id == "cp-7"
+    assert t.name == "retry"
+    assert t.checkpoint_count == 1
+    assert t.is_branch is True
+    assert isinstance(t.created_at, datetime)
+
+
+def test_add_branch(store):
+    s = new_session(store)
+    store.add_branch(branch(s.id, "b1", checkpoint="cp-7", name="retry"))
+    after = store.get_session(s.id)
+    _check_branch_added(after, store.get_thread("b1"), s.id)
+    assert after.updated_at >= s.updated_at
+    assert [t.thread_id for t in store.list_threads(s.id)] == ["t1", "b1"]
+    # A second branch, from the branch.
+    store.add_branch(branch(s.id, "b2", parent="b1"))
+    again = store.get_session(s.id)
+    assert again.branch_count == 2
+    assert again.current_internal_session_id == "b2"
+    assert [t.thread_id for t in store.list_threads(s.id)] == ["t1", "b1", "b2"]
+    assert store.get_thread("b2").parent_thread_id == "b1"
+
+
+async def test_aadd_branch(astore):
+    s = await anew_session(astore)
+    await astore.aadd_branch(branch(s.id, "b1", checkpoint="cp-7", name="retry"))
+    after = await astore.aget_session(s.id)
+    _check_branch_added(after, await astore.aget_thread("b1"), s.id)
+    assert after.updated_at >= s.updated_at
+    assert [t.thread_id for t in await astore.alist_threads(s.id)] == ["t1", "b1"]
+    await astore.aadd_branch(branch(s.id, "b2", parent="b1"))
+    again = await astore.aget_session(s.id)
+    assert again.branch_count == 2
+    assert again.current_internal_session_id == "b2"
+    assert [t.thread_id for t in await astore.alist_threads(s.id)] == ["t1", "b1", "b2"]
+    assert (await astore.aget_thread("b2")).parent_thread_id == "b1"
+
+
+def test_add_branch_to_missing_session_raises_and_writes_nothing(store):
+    new_session(store)
+    before = dump(store.list_sessions())
+    with pytest.raises(SessionNotFoundError, match=str(MISSING_SESSION)):
+        store.add_branch(branch(MISSING_SESSION, "orphan"))
+    assert store.get_thread("orphan") is None
+    assert store.list_threads(MISSING_SESSION) == []
+    assert dump(store.list_sessions()) == before
+    assert store.record_checkpoints("orphan") is False
+
+
+async def test_aadd_branch_to_missing_session_raises_and_writes_nothing(astore):
+    await anew_session(astore)
+    before = dump(await astore.alist_sessions())
+    with pytest.raises(SessionNotFoundError, match=str(MISSING_SESSION)):
+        await astore.aadd_branch(branch(MISSING_SESSION, "orphan"))
+    assert await astore.aget_thread("orphan") is None
+    assert await astore.alist_threads(MISSING_SESSION) == []
+    assert dump(await astore.alist_sessions()) == before
+    assert await astore.arecord_checkpoints("orphan") is False
+
+
+@pytest.mark.parametrize("taken", ["t1", "b1", "other"])
+def test_add_branch_with_taken_thread_raises_and_writes_nothing(store, taken):
+    s = new_session(store)
+    other = new_session(store, "other")
+    store.add_branch(branch(s.id, "b1"))
+    store.set_current(s.id, "t1")
+    before = dump(store.list_sessions())
+    threads_before = store.list_threads(s.id) + store.list_threads(other.id)
+    with pytest.raises(StoreError, match=repr(taken)):
+        store.add_branch(branch(s.id, taken, checkpoint="cp-x", checkpoint_count=5))
+    assert dump(store.list_sessions()) == before
+    assert store.list_threads(s.id) + store.list_threads(other.id) == threads_before
+    after = store.get_session(s.id)
+    assert after.branch_count == 1
+    assert after.current_internal_session_id == "t1"
+
+
+@pytest.mark.parametrize("taken", ["t1", "b1", "other"])
+async def test_aadd_branch_with_taken_thread_raises_and_writes_nothing(astore, taken):
+    s = await anew_session(astore)
+    other = await anew_session(astore, "other")
+    await astore.aadd_branch(branch(s.id, "b1"))
+    await astore.aset_current(s.id, "t1")
+    before = dump(await astore.alist_sessions())
+    threads_before = await astore.alist_threads(s.id) + await astore.alist_threads(other.id)
+    with pytest.raises(StoreError, match=repr(taken)):
+        await astore.aadd_branch(branch(s.id, taken, checkpoint="cp-x", checkpoint_count=5))
+    assert dump(await astore.alist_sessions()) == before
+    assert await astore.alist_threads(s.id) + await astore.alist_threads(other.id) == threads_before
+    after = await astore.aget_session(s.id)
+    assert after.branch_count == 1
+    assert after.current_internal_session_id == "t1"
+
+
+# -- set_current ----------------------------------------------------------------------
+
+
+def test_set_current(store):
+    s = new_session(store)
+    store.add_branch(branch(s.id, "b1"))
+    assert store.set_current(s.id, "t1") is True
+    after = store.get_session(s.id)
+    assert after.current_internal_session_id == "t1"
+    assert after.branch_count == 1
+    assert after.internal_session_ids == ["t1", "b1"]
+    assert store.set_current(s.id, "b1") is True
+    assert store.get_session(s.id).current_internal_session_id == "b1"
+
+
+async def test_aset_current(astore):
+    s = await anew_session(astore)
+    await astore.aadd_branch(branch(s.id, "b1"))
+    assert await astore.aset_current(s.id, "t1") is True
+    after = await astore.aget_session(s.id)
+    assert after.current_internal_session_id == "t1"
+    assert after.branch_count == 1
+    assert after.internal_session_ids == ["t1", "b1"]
+    assert await astore.aset_current(s.id, "b1") is True
+    assert (await astore.aget_session(s.id)).current_internal_session_id == "b1"
+
+
+def test_set_current_refuses_foreign_or_unknown_thread(store):
+    s = new_session(store)
+    other = new_session(store, "other")
+    store.add_branch(branch(other.id, "other-b", parent="other"))
+    before = dump(store.list_sessions())
+    assert store.set_current(s.id, "other") is False
+    assert store.set_current(s.id, "other-b") is False
+    assert store.set_current(s.id, "nope") is False
+    assert store.set_current(MISSING_SESSION, "t1") is False
+    assert dump(store.list_sessions()) == before
+    assert store.get_session(s.id).current_internal_session_id == "t1"
+
+
+async def test_aset_current_refuses_foreign_or_unknown_thread(astore):
+    s = await anew_session(astore)
+    other = await anew_session(astore, "other")
+    await astore.aadd_branch(branch(other.id, "other-b", parent="other"))
+    before = dump(await astore.alist_sessions())
+    assert await astore.aset_current(s.id, "other") is False
+    assert await astore.aset_current(s.id, "other-b") is False
+    assert await astore.aset_current(s.id, "nope") is False
+    assert await astore.aset_current(MISSING_SESSION, "t1") is False
+    assert dump(await astore.alist_sessions()) == before
+    assert (await astore.aget_session(s.id)).current_internal_session_id == "t1"
+
+
+# -- update_metadata -----------------------------------------------------------------
+
+
+def test_update_metadata_merges(store):
+    s = new_session(store, metadata={"model": "a", "keep": [1, 2]})
+    assert store.update_metadata(s.id, {"model": "b", "temperature": 0.5}) is True
+    assert store.update_metadata(s.id, {"nested": {"x": 1}}) is True
+    after = store.get_session(s.id)
+    assert after.metadata == {"model": "b", "keep": [1, 2], "temperature": 0.5, "nested": {"x": 1}}
+    assert after.updated_at >= s.updated_at
+    assert after.branch_count == 0
+    assert after.internal_session_ids == ["t1"]
+
+
+async def test_aupdate_metadata_merges(astore):
+    s = await anew_session(astore, metadata={"model": "a", "keep": [1, 2]})
+    assert await astore.aupdate_metadata(s.id, {"model": "b", "temperature": 0.5}) is True
+    assert await astore.aupdate_metadata(s.id, {"nested": {"x": 1}}) is True
+    after = await astore.aget_session(s.id)
+    assert after.metadata == {"model": "b", "keep": [1, 2], "temperature": 0.5, "nested": {"x": 1}}
+    assert after.updated_at >= s.updated_at
+    assert after.branch_count == 0
+    assert after.internal_session_ids == ["t1"]
+
+
+def test_update_metadata_unknown_session_is_false(store):
+    s = new_session(store, metadata={"a": 1})
+    before = dump(store.list_sessions())
+    assert store.update_metadata(MISSING_SESSION, {"a": 2}) is False
+    assert dump(store.list_sessions()) == before
+    assert store.get_session(s.id).metadata == {"a": 1}
+
+
+async def test_aupdate_metadata_unknown_session_is_false(astore):
+    s = await anew_session(astore, metadata={"a": 1})
+    before = dump(await astore.alist_sessions())
+    assert await astore.aupdate_metadata(MISSING_SESSION, {"a": 2}) is False
+    assert dump(await astore.alist_sessions()) == before
+    assert (await astore.aget_session(s.id)).metadata == {"a": 1}
+
+
+# -- ensure_session_for_thread ---------------------------------------------------------
+
+
+def test_ensure_session_for_thread_is_idempotent(store):
+    store.ensure_session_for_thread("auto", user_id=5)
+    store.ensure_session_for_thread("auto", user_id=5)
+    store.ensure_session_for_thread("auto", user_id=6)
+    [s] = store.list_sessions()
+    assert s.user_id == 5
+    assert s.session_name == "auto"
+    assert s.internal_session_ids == ["auto"]
+    assert s.current_internal_session_id == "auto"
+    assert s.branch_count == 0
+    assert s.total_checkpoints == 0
+    assert s.metadata == {}
+    assert store.list_sessions(6) == []
+    assert store.record_checkpoints("auto") is True
+    assert store.get_session(s.id).total_checkpoints == 1
+
+
+async def test_aensure_session_for_thread_is_idempotent(astore):
+    await astore.aensure_session_for_thread("auto", user_id=5)
+    await astore.aensure_session_for_thread("auto", user_id=5)
+    await astore.aensure_session_for_thread("auto", user_id=6)
+    [s] = await astore.alist_sessions()
+    assert s.user_id == 5
+    assert s.session_name == "auto"
+    assert s.internal_session_ids == ["auto"]
+    assert s.current_internal_session_id == "auto"
+    assert s.branch_count == 0
+    assert s.total_checkpoints == 0
+    assert s.metadata == {}
+    assert await astore.alist_sessions(6) == []
+    assert await astore.arecord_checkpoints("auto") is True
+    assert (await astore.aget_session(s.id)).total_checkpoints == 1
+
+
+def test_ensure_session_for_held_thread_creates_nothing(store):
+    s = new_session(store, user_id=1)
+    store.add_branch(branch(s.id, "b1"))
+    before = dump(store.list_sessions())
+    store.ensure_session_for_thread("t1", user_id=2)
+    store.ensure_session_for_thread("b1", user_id=2)
+    assert dump(store.list_sessions()) == before
+
+
+async def test_aensure_session_for_held_thread_creates_nothing(astore):
+    s = await anew_session(astore, user_id=1)
+    await astore.aadd_branch(branch(s.id, "b1"))
+    before = dump(await astore.alist_sessions())
+    await astore.aensure_session_for_thread("t1", user_id=2)
+    await astore.aensure_session_for_thread("b1", user_id=2)
+    assert dump(await astore.alist_sessions()) == before
+
+
+# -- the async SQLite store's sync twins ----------------------------------------------
+
+
+async def test_async_sqlite_store_sync_twins_work_from_another_thread(tmp_path):
+    async with open_async_store("aiosqlite", tmp_path / "s.db") as st:
+        s = await anew_session(st, user_id=2)
+        got = await asyncio.to_thread(st.get_session, s.id)
+        assert got == s
+        assert await asyncio.to_thread(st.record_checkpoints, "t1", 2) is True
+        assert (await st.aget_session(s.id)).total_checkpoints == 2
+        # On the event loop's own thread a sync call would deadlock: refused.
+        with pytest.raises(AgentGitError):
+            st.get_session(s.id)
+
+
+# -- SQLite: persistence --------------------------------------------------------------
+
+
+def _fill(store: BaseSessionStore) -> int:
+    s = new_session(store, user_id=4, name="kept", metadata={"k": "v"})
+    store.add_branch(branch(s.id, "b1", name="alt"))
+    store.record_checkpoints("t1", 3)
+    store.set_current(s.id, "t1")
+    store.update_metadata(s.id, {"k2": 2})
+    return s.id
+
+
+async def _afill(store: BaseSessionStore) -> int:
+    s = await anew_session(store, user_id=4, name="kept", metadata={"k": "v"})
+    await store.aadd_branch(branch(s.id, "b1", name="alt"))
+    await store.arecord_checkpoints("t1", 3)
+    await store.aset_current(s.id, "t1")
+    await store.aupdate_metadata(s.id, {"k2": 2})
+    return s.id
+
+
+def _check_kept(s: ExternalSession | None, threads: list[InternalSession]) -> None:
+    assert s is not None
+    assert s.user_id == 4
+    assert s.session_name == "kept"
+    assert s.metadata == {"k": "v", "k2": 2}
+    assert s.internal_session_ids == ["t1", "b1"]
+    assert s.current_internal_session_id == "t1"
+    assert s.branch_count == 1
+    assert s.total_checkpoints == 4
+    assert [(t.thread_id, t.checkpoint_count, t.is_branch, t.name) for t in threads] == [
+        ("t1", 3, False, None),
+        ("b1", 1, True, "alt"),
+    ]
+
+
+def test_sqlite_data_survives_reopen(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        sid = _fill(st)
+        first = st.get_session(sid)
+        first_threads = st.list_threads(sid)
+    with open_sync_store(path) as st:
+        again = st.get_session(sid)
+        _check_kept(again, st.list_threads(sid))
+        assert again == first
+        assert st.list_threads(sid) == first_threads
+        # And it keeps working: ids keep growing, counts keep adding.
+        nxt = new_session(st, "t2")
+        assert nxt.id > sid
+        st.record_checkpoints("b1")
+        assert st.get_session(sid).total_checkpoints == 5
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_data_survives_reopen(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        sid = await _afill(st)
+        first = await st.aget_session(sid)
+        first_threads = await st.alist_threads(sid)
+    async with open_async_store(kind, path) as st:
+        again = await st.aget_session(sid)
+        _check_kept(again, await st.alist_threads(sid))
+        assert again == first
+        assert await st.alist_threads(sid) == first_threads
+        nxt = await anew_session(st, "t2")
+        assert nxt.id > sid
+        await st.arecord_checkpoints("b1")
+        assert (await st.aget_session(sid)).total_checkpoints == 5
+
+
+async def test_sync_and_async_sqlite_stores_share_one_format(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        sid = _fill(st)
+    async with open_async_store("aiosqlite", path) as st:
+        _check_kept(await st.aget_session(sid), await st.alist_threads(sid))
+
+
+# -- SQLite: migrations and tables --------------------------------------------------------
+
+
+def _versions(path: Path) -> list[int]:
+    with sqlite3.connect(path) as conn:
+        return [r[0] for r in conn.execute("SELECT v FROM agentgit_migrations ORDER BY v")]
+
+
+def _objects(path: Path) -> dict[str, tuple[str, str, str | None]]:
+    with sqlite3.connect(path) as conn:
+        return {
+            name: (type_, tbl, sql)
+            for type_, name, tbl, sql in conn.execute(
+                "SELECT type, name, tbl_name, sql FROM sqlite_master"
+            )
+        }
+
+
+ALL_VERSIONS = list(range(len(SQLITE.migrations)))
+
+
+def test_sqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path):
+    path = tmp_path / "s.db"
+    assert len(ALL_VERSIONS) >= 3
+    with open_sync_store(path) as st:
+        st.setup()
+        assert _versions(path) == ALL_VERSIONS
+        sid = _fill(st)
+        snapshot = st.get_session(sid)
+        st.setup()
+        st.setup()
+        assert _versions(path) == ALL_VERSIONS
+    with open_sync_store(path) as st:
+        st.setup()
+        st.setup()
+        assert _versions(path) == ALL_VERSIONS
+        assert st.get_session(sid) == snapshot
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+        assert _versions(path) == ALL_VERSIONS
+        sid = await _afill(st)
+        snapshot = await st.aget_session(sid)
+        await st.asetup()
+        await st.asetup()
+        assert _versions(path) == ALL_VERSIONS
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+        assert _versions(path) == ALL_VERSIONS
+        assert await st.aget_session(sid) == snapshot
+
+
+def test_sqlite_setup_is_lazy(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        assert "agentgit_sessions" not in _objects(path)
+        assert st.get_session(1) is None  # first use migrates
+        assert _versions(path) == ALL_VERSIONS
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_setup_is_lazy(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        assert "agentgit_sessions" not in _objects(path)
+        assert await st.aget_session(1) is None  # first use migrates
+        assert _versions(path) == ALL_VERSIONS
+
+
+def _downgrade_last_migration(path: Path) -> None:
+    """Make the file look like one written before the last migration shipped."""
+    last = ALL_VERSIONS[-1]
+    ddl = SQLITE.migrations[last]
+    assert "CREATE INDEX IF NOT EXISTS agentgit_sessions_user_idx" in ddl
+    with sqlite3.connect(path) as conn:
+        conn.execute("DELETE FROM agentgit_migrations WHERE v = ?", (last,))
+        conn.execute("DROP INDEX agentgit_sessions_user_idx")
+
+
+def test_sqlite_migrations_apply_only_missing_versions(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        sid = _fill(st)
+        snapshot = st.get_session(sid)
+    _downgrade_last_migration(path)
+    assert "agentgit_sessions_user_idx" not in _objects(path)
+    with open_sync_store(path) as st:
+        st.setup()
+        assert _versions(path) == ALL_VERSIONS
+        assert "agentgit_sessions_user_idx" in _objects(path)
+        assert st.get_session(sid) == snapshot
+    # An applied version is not run again: drop its object but keep its row.
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX agentgit_sessions_user_idx")
+    with open_sync_store(path) as st:
+        st.setup()
+        assert "agentgit_sessions_user_idx" not in _objects(path)
+        assert _versions(path) == ALL_VERSIONS
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_migrations_apply_only_missing_versions(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        sid = await _afill(st)
+        snapshot = await st.aget_session(sid)
+    _downgrade_last_migration(path)
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+        assert _versions(path) == ALL_VERSIONS
+        assert "agentgit_sessions_user_idx" in _objects(path)
+        assert await st.aget_session(sid) == snapshot
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP INDEX agentgit_sessions_user_idx")
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+        assert "agentgit_sessions_user_idx" not in _objects(path)
+
+
+def _langgraph_state(path: Path) -> dict[str, Any]:
+    """LangGraph's own schema objects and every row of its tables."""
+    objects = {k: v for k, v in _objects(path).items() if not _is_ours(k, v[1])}
+    with sqlite3.connect(path) as conn:
+        rows = {
+            table: sorted(conn.execute(f'SELECT * FROM "{table}"').fetchall(), key=repr)
+            for table, (type_, _, _) in objects.items()
+            if type_ == "table" and not table.startswith("sqlite_")
+        }
+    return {"objects": objects, "rows": rows}
+
+
+def _is_ours(name: str, table: str) -> bool:
+    return table.startswith("agentgit_") or name == "sqlite_sequence"
+
+
+def _check_only_prefixed_objects_added(before: dict[str, Any], path: Path) -> None:
+    added = set(_objects(path)) - set(before)
+    assert {"agentgit_migrations", "agentgit_sessions", "agentgit_threads"} <= added
+    for name in added:
+        type_, table, _ = _objects(path)[name]
+        # sqlite_sequence is SQLite's own bookkeeping for AUTOINCREMENT.
+        assert name == "sqlite_sequence" or (
+            table.startswith("agentgit_")
+            and (name.startswith("agentgit_") or name.startswith("sqlite_autoindex_agentgit_"))
+        ), (name, type_, table)
+
+
+def _put_langgraph_checkpoint(saver: SqliteSaver) -> None:
+    cfg = saver.put(
+        {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
+        empty_checkpoint(),
+        {"source": "input", "step": -1},
+        {},
+    )
+    saver.put_writes(cfg, [("ch", "value")], "task-1")
+
+
+def test_sqlite_store_leaves_langgraph_tables_untouched(tmp_path):
+    path = tmp_path / "agent.db"
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        saver.setup()
+        _put_langgraph_checkpoint(saver)
+    objects_before = _objects(path)
+    lg_before = _langgraph_state(path)
+    assert {"checkpoints", "writes"} <= set(lg_before["rows"])
+    assert len(lg_before["rows"]["checkpoints"]) == 1
+    assert len(lg_before["rows"]["writes"]) == 1
+    with open_sync_store(path) as st:
+        st.setup()
+        sid = _fill(st)
+        st.ensure_session_for_thread("lg", user_id=0)
+        st.record_checkpoints("lg")
+        assert st.get_session(sid).total_checkpoints == 4
+    assert _langgraph_state(path) == lg_before
+    _check_only_prefixed_objects_added(objects_before, path)
+    # And LangGraph still reads its own data.
+    with SqliteSaver.from_conn_string(str(path)) as saver:
+        t = saver.get_tuple({"configurable": {"thread_id": "lg"}})
+        assert t is not None
+        assert [w[1:] for w in t.pending_writes] == [("ch", "value")]
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_store_leaves_langgraph_tables_untouched(tmp_path, kind):
+    path = tmp_path / "agent.db"
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        await saver.setup()
+        cfg = await saver.aput(
+            {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
+            empty_checkpoint(),
+            {"source": "input", "step": -1},
+            {},
+        )
+        await saver.aput_writes(cfg, [("ch", "value")], "task-1")
+    objects_before = _objects(path)
+    lg_before = _langgraph_state(path)
+    assert len(lg_before["rows"]["checkpoints"]) == 1
+    assert len(lg_before["rows"]["writes"]) == 1
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+        sid = await _afill(st)
+        await st.aensure_session_for_thread("lg", user_id=0)
+        await st.arecord_checkpoints("lg")
+        assert (await st.aget_session(sid)).total_checkpoints == 4
+    assert _langgraph_state(path) == lg_before
+    _check_only_prefixed_objects_added(objects_before, path)
+
+
+def test_sqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        st.setup()
+    _check_only_prefixed_objects_added({}, path)
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        await st.asetup()
+    _check_only_prefixed_objects_added({}, path)
+
+
+# -- SQLite: corrupt rows --------------------------------------------------------------
+
+
+def _tamper(path: Path, sql: str, params: tuple[Any, ...] = ()) -> None:
+    with sqlite3.connect(path) as conn:
+        assert conn.execute(sql, params).rowcount == 1
+
+
+CORRUPT_SESSION_ROWS = [
+    pytest.param(
+        "UPDATE agentgit_sessions SET metadata = 'not json' WHERE id = ?",
+        "metadata",
+        id="metadata-not-json",
+    ),
+    pytest.param(
+        "UPDATE agentgit_sessions SET metadata = '[1, 2]' WHERE id = ?",
+        "metadata",
+        id="metadata-not-object",
+    ),
+    pytest.param(
+        "UPDATE agentgit_sessions SET created_at = 'yesterday-ish' WHERE id = ?",
+        "",
+        id="bad-created-at",
+    ),
+    pytest.param(
+        "UPDATE agentgit_sessions SET updated_at = 'later' WHERE id = ?",
+        "",
+        id="bad-updated-at",
+    ),
+]
+
+
+def _two_sessions(st: BaseSessionStore) -> tuple[int, int]:
+    good = new_session(st, "good")
+    bad = new_session(st, "bad", metadata={"a": 1})
+    return good.id, bad.id
+
+
+async def _atwo_sessions(st: BaseSessionStore) -> tuple[int, int]:
+    good = await anew_session(st, "good")
+    bad = await anew_session(st, "bad", metadata={"a": 1})
+    return good.id, bad.id
+
+
+@pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
+def test_corrupt_session_row_gives_store_error(tmp_path, sql, what):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        good, bad = _two_sessions(st)
+        _tamper(path, sql, (bad,))
+        with pytest.raises(StoreError, match="corrupt") as err:
+            st.get_session(bad)
+        assert str(bad) in str(err.value)
+        assert what in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            st.list_sessions()
+        # Other sessions stay readable.
+        assert st.get_session(good).internal_session_ids == ["good"]
+
+
+@pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_acorrupt_session_row_gives_store_error(tmp_path, kind, sql, what):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        good, bad = await _atwo_sessions(st)
+        _tamper(path, sql, (bad,))
+        with pytest.raises(StoreError, match="corrupt") as err:
+            await st.aget_session(bad)
+        assert str(bad) in str(err.value)
+        assert what in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            await st.alist_sessions()
+        assert (await st.aget_session(good)).internal_session_ids == ["good"]
+
+
+@pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
+def test_update_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
+    tmp_path, bad_metadata
+):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        _, bad = _two_sessions(st)
+        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
+        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
+            st.update_metadata(bad, {"x": 1})
+    with sqlite3.connect(path) as conn:
+        [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
+    assert stored == bad_metadata
+
+
+@pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_aupdate_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
+    tmp_path, kind, bad_metadata
+):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        _, bad = await _atwo_sessions(st)
+        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
+        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
+            await st.aupdate_metadata(bad, {"x": 1})
+    with sqlite3.connect(path) as conn:
+        [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
+    assert stored == bad_metadata
+
+
+# Which records are decoded from the bad column: the thread record (created_at,
+# count) and/or the session record (its updated_at and total use the thread's
+# updated_at and count; the thread's created_at is not part of it).
+CORRUPT_THREAD_ROWS = [
+    pytest.param(
+        "UPDATE agentgit_threads SET created_at = 'when?' WHERE thread_id = 'bad'",
+        True,
+        False,
+        id="bad-created-at",
+    ),
+    pytest.param(
+        "UPDATE agentgit_threads SET updated_at = 'when?' WHERE thread_id = 'bad'",
+        False,
+        True,
+        id="bad-updated-at",
+    ),
+    pytest.param(
+        "UPDATE agentgit_threads SET checkpoint_count = 'many' WHERE thread_id = 'bad'",
+        True,
+        True,
+        id="bad-count",
+    ),
+]
+
+
+@pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
+def test_corrupt_thread_row_gives_store_error(tmp_path, sql, in_thread, in_session):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        good, bad = _two_sessions(st)
+        _tamper(path, sql)
+        if in_thread:
+            with pytest.raises(StoreError, match="corrupt") as err:
+                st.get_thread("bad")
+            assert "'bad'" in str(err.value)
+            with pytest.raises(StoreError, match="corrupt"):
+                st.list_threads(bad)
+        if in_session:
+            with pytest.raises(StoreError, match="corrupt") as err:
+                st.get_session(bad)
+            assert str(bad) in str(err.value)
+            with pytest.raises(StoreError, match="corrupt"):
+                st.list_sessions()
+        assert st.get_thread("good").session_id == good
+
+
+@pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_acorrupt_thread_row_gives_store_error(tmp_path, kind, sql, in_thread, in_session):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        good, bad = await _atwo_sessions(st)
+        _tamper(path, sql)
+        if in_thread:
+            with pytest.raises(StoreError, match="corrupt") as err:
+                await st.aget_thread("bad")
+            assert "'bad'" in str(err.value)
+            with pytest.raises(StoreError, match="corrupt"):
+                await st.alist_threads(bad)
+        if in_session:
+            with pytest.raises(StoreError, match="corrupt") as err:
+                await st.aget_session(bad)
+            assert str(bad) in str(err.value)
+            with pytest.raises(StoreError, match="corrupt"):
+                await st.alist_sessions()
+        assert (await st.aget_thread("good")).session_id == good
+
+
+def test_sqlite_failure_is_a_store_error(tmp_path):
+    path = tmp_path / "s.db"
+    with open_sync_store(path) as st:
+        new_session(st)
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TABLE agentgit_threads")
+        with pytest.raises(StoreError, match="agentgit_threads"):
+            st.get_thread("t1")
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
+async def test_asqlite_failure_is_a_store_error(tmp_path, kind):
+    path = tmp_path / "s.db"
+    async with open_async_store(kind, path) as st:
+        await anew_session(st)
+        with sqlite3.connect(path) as conn:
+            conn.execute("DROP TABLE agentgit_threads")
+        with pytest.raises(StoreError, match="agentgit_threads"):
+            await st.aget_thread("t1")
