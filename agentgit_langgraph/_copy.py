@@ -13,9 +13,11 @@ length of the history):
   ancestors back to the nearest one that stores a snapshot of it, with their
   writes: the channel is rebuilt from exactly those, so the copy does not
   depend on the original thread (at most `snapshot_frequency` updates back);
-* for each subgraph task of that checkpoint that has started, the subgraph's
-  latest checkpoint in its namespace (recursively, with the same two rules):
-  an interrupted subgraph resumes where it stopped instead of starting over.
+* if it is the thread's latest checkpoint, for each subgraph task of it that
+  has started, the subgraph's latest checkpoint in its namespace (recursively,
+  with the same rules): an interrupted subgraph resumes where it stopped.
+  Under a checkpoint the thread has moved past, subgraphs start over, as in
+  LangGraph's replay.
 """
 
 from __future__ import annotations
@@ -173,7 +175,11 @@ def copy_into_thread(
         parent_id = tup.checkpoint["id"]
     written = len(chain)
 
-    for child_ns in _child_namespaces(source, source_writes):
+    # A subgraph under a checkpoint the thread has moved past starts over, as in
+    # LangGraph's replay (it loads the child's state from *before* the parent
+    # checkpoint, and there is none): copying its later state would resume it.
+    child_namespaces = _child_namespaces(source, source_writes) if is_head else []
+    for child_ns in child_namespaces:
         child: CheckpointTuple | None = yield Call(
             "saver",
             "get_tuple",
