@@ -47,3 +47,13 @@ __all__ = [
     "StoreError",
     "ThreadNotFoundError",
 ]
+
+try:  # the `postgres` extra (psycopg 3) is optional
+    from agentgit_langgraph.stores.postgres import (
+        AsyncPostgresSessionStore,
+        PostgresSessionStore,
+    )
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+else:
+    __all__ += ["AsyncPostgresSessionStore", "PostgresSessionStore"]

@@ -10,3 +10,13 @@ __all__ = [
     "InMemorySessionStore",
     "SqliteSessionStore",
 ]
+
+try:  # the `postgres` extra (psycopg 3) is optional
+    from agentgit_langgraph.stores.postgres import (
+        AsyncPostgresSessionStore,
+        PostgresSessionStore,
+    )
+except ImportError:  # pragma: no cover - depends on the environment
+    pass
+else:
+    __all__ += ["AsyncPostgresSessionStore", "PostgresSessionStore"]

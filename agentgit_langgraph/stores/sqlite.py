@@ -97,8 +97,10 @@ class SqliteSessionStore(SqlSessionStore):
             return Result(cur.rowcount, rows)
 
         try:
-            if immediate and not self.conn.in_transaction:
-                cur.execute("BEGIN IMMEDIATE")
+            if not self.conn.in_transaction:
+                # Reads too run in a transaction: a session row and its threads
+                # must come from one snapshot.
+                cur.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             result = _drive(op, execute)
             self.conn.commit()
             return result
@@ -157,8 +159,8 @@ class AsyncSqliteSessionStore(SqlSessionStore):
 
     async def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
         try:
-            if immediate and not self.conn.in_transaction:
-                await self.conn.execute("BEGIN IMMEDIATE")
+            if not self.conn.in_transaction:
+                await self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
             try:
                 stmt = next(op)
                 while True:

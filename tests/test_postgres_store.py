@@ -1,0 +1,852 @@
+"""PostgreSQL session stores on a real server.
+
+The store contract on `PostgresSessionStore` and `AsyncPostgresSessionStore`,
+each over a single connection and over a pool; failures that write nothing;
+versioned, idempotent, race-free setup; connections killed by the server; and
+`AgentGitSaver.from_conn_string("postgresql://...")` with a real chat graph.
+Every test gets an empty schema of its own (inside the run's server).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+psycopg = pytest.importorskip("psycopg")
+pytest.importorskip("psycopg_pool")
+
+from psycopg import AsyncConnection, Connection  # noqa: E402
+from psycopg_pool import AsyncConnectionPool, ConnectionPool  # noqa: E402
+
+from agentgit_langgraph import (  # noqa: E402
+    AgentGitError,
+    AgentGitSaver,
+    CheckpointNotFoundError,
+    InternalSession,
+    SessionNotFoundError,
+    StoreError,
+)
+from agentgit_langgraph.stores.postgres import (  # noqa: E402
+    AsyncPostgresSessionStore,
+    PostgresSessionStore,
+    open_postgres_async,
+    open_postgres_sync,
+)
+from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
+from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
+
+pytestmark = pytest.mark.postgres
+
+TABLES = ("agentgit_migrations", "agentgit_sessions", "agentgit_threads")
+
+
+# -- a fresh schema per test ---------------------------------------------------
+
+
+@dataclass
+class Pg:
+    """One test's schema: `uri` for the code under test, admin helpers for the test."""
+
+    uri: str  # search_path = the schema; application_name = `app`
+    admin_uri: str  # the same schema, another application_name
+    schema: str
+    app: str
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        with psycopg.connect(self.admin_uri, autocommit=True) as conn:
+            cur = conn.execute(sql, params or None)
+            return cur.fetchall() if cur.description else []
+
+    def snapshot(self) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+        """Every row of the session tables, to show a failed call wrote nothing."""
+        return (
+            self.rows("SELECT * FROM agentgit_sessions ORDER BY id"),
+            self.rows("SELECT * FROM agentgit_threads ORDER BY seq"),
+        )
+
+    def versions(self) -> list[int]:
+        return [r[0] for r in self.rows("SELECT v FROM agentgit_migrations ORDER BY v")]
+
+    def exists(self, table: str) -> bool:
+        return self.rows("SELECT to_regclass(%s) IS NOT NULL", (table,))[0][0]  # type: ignore[no-any-return]
+
+    def backend_pids(self, *, waiting_on_lock: bool = False) -> list[int]:
+        sql = "SELECT pid FROM pg_stat_activity WHERE application_name = %s"
+        if waiting_on_lock:
+            sql += " AND wait_event_type = 'Lock'"
+        return [r[0] for r in self.rows(sql, (self.app,))]
+
+    def kill(self, pids: list[int]) -> None:
+        """`pg_terminate_backend`, from another connection, as a server restart would."""
+        for pid in pids:
+            self.rows("SELECT pg_terminate_backend(%s)", (pid,))
+
+    def kill_all(self) -> int:
+        pids = self.backend_pids()
+        self.kill(pids)
+        return len(pids)
+
+    def wait_for_blocked_backend(self, timeout: float = 10.0) -> int:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pids = self.backend_pids(waiting_on_lock=True)
+            if pids:
+                return pids[0]
+            time.sleep(0.02)
+        raise AssertionError("the store's statement never blocked")
+
+
+@pytest.fixture
+def pg(postgres_schema_uri: str) -> Iterator[Pg]:
+    base, sep, run_schema = postgres_schema_uri.rpartition("search_path%3D")
+    assert sep, postgres_schema_uri
+    tag = uuid.uuid4().hex[:8]
+    schema = f"{run_schema}_{tag}"
+    admin_uri = f"{base}search_path%3D{schema}"
+    with psycopg.connect(postgres_schema_uri, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield Pg(
+            uri=f"{admin_uri}&application_name=agentgit-test-{tag}",
+            admin_uri=f"{admin_uri}&application_name=agentgit-admin-{tag}",
+            schema=schema,
+            app=f"agentgit-test-{tag}",
+        )
+    finally:
+        with psycopg.connect(postgres_schema_uri, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
+# -- both stores, over a connection and over a pool ------------------------------
+
+KINDS = ["sync-conn", "sync-pool", "async-conn", "async-pool"]
+
+
+@dataclass
+class Driver:
+    """Calls a store method: the sync one on a sync store, the `a` twin on an async one."""
+
+    store: SqlSessionStore
+    kind: str
+
+    @property
+    def is_async(self) -> bool:
+        return self.kind.startswith("async")
+
+    @property
+    def pooled(self) -> bool:
+        return self.kind.endswith("pool")
+
+    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
+        if self.is_async:
+            return await getattr(self.store, "a" + method)(*args, **kwargs)
+        return getattr(self.store, method)(*args, **kwargs)
+
+    async def in_background(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
+        """Start a call that may block; the loop stays free for the test."""
+        if self.is_async:
+            return asyncio.ensure_future(self(method, *args, **kwargs))
+        return asyncio.ensure_future(
+            asyncio.to_thread(getattr(self.store, method), *args, **kwargs)
+        )
+
+
+@pytest.fixture(params=KINDS)
+async def st(request: pytest.FixtureRequest, pg: Pg) -> AsyncIterator[Driver]:
+    kind = request.param
+    if kind == "sync-conn":
+        with Connection.connect(pg.uri, autocommit=True) as conn:
+            yield Driver(PostgresSessionStore(conn), kind)
+    elif kind == "sync-pool":
+        with ConnectionPool(
+            pg.uri, kwargs={"autocommit": True}, min_size=2, max_size=8, open=False
+        ) as pool:
+            yield Driver(PostgresSessionStore(pool), kind)
+    elif kind == "async-conn":
+        async with await AsyncConnection.connect(pg.uri, autocommit=True) as aconn:
+            yield Driver(AsyncPostgresSessionStore(aconn), kind)
+    else:
+        async with AsyncConnectionPool(
+            pg.uri, kwargs={"autocommit": True}, min_size=2, max_size=8, open=False
+        ) as apool:
+            yield Driver(AsyncPostgresSessionStore(apool), kind)
+
+
+def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> InternalSession:
+    fields: dict[str, Any] = {
+        "parent_thread_id": parent,
+        "branch_checkpoint_id": f"ckpt-of-{thread_id}",
+        "checkpoint_count": 1,
+        "is_branch": True,
+    }
+    fields.update(kw)
+    return InternalSession(thread_id=thread_id, session_id=session_id, **fields)
+
+
+async def new_session(st: Driver, thread_id: str = "t1", **kw: Any) -> Any:
+    args: dict[str, Any] = {"user_id": 7, "session_name": "demo", "metadata": None}
+    args.update(kw)
+    return await st("create_session", thread_id=thread_id, **args)
+
+
+# -- the store contract ----------------------------------------------------------
+
+
+async def test_create_and_get_session(st: Driver) -> None:
+    s = await new_session(st, metadata={"topic": "trip", "n": 1})
+    assert isinstance(s.id, int)
+    assert (s.user_id, s.session_name, s.metadata) == (7, "demo", {"topic": "trip", "n": 1})
+    assert s.internal_session_ids == ["t1"]
+    assert s.current_internal_session_id == "t1"
+    assert (s.branch_count, s.total_checkpoints, s.is_active) == (0, 0, True)
+    assert s.created_at is not None and s.created_at.tzinfo is None  # naive, as agentgit's
+    assert s.get_session_age() >= 0
+
+    again = await st("get_session", s.id)
+    assert again.to_dict() == s.to_dict()
+    first = await st("get_thread", "t1")
+    assert first == InternalSession(
+        thread_id="t1", session_id=s.id, created_at=first.created_at, checkpoint_count=0
+    )
+    assert first.parent_thread_id is None and first.is_branch is False
+    assert await st("list_threads", s.id) == [first]
+
+
+async def test_unknown_ids_change_nothing(st: Driver, pg: Pg) -> None:
+    s = await new_session(st)
+    before = pg.snapshot()
+    assert await st("get_session", s.id + 1000) is None
+    assert await st("get_thread", "nope") is None
+    assert await st("list_threads", s.id + 1000) == []
+    assert await st("record_checkpoints", "nope") is False
+    assert await st("update_metadata", s.id + 1000, {"a": 1}) is False
+    assert await st("set_current", s.id + 1000, "t1") is False
+    assert await st("set_current", s.id, "nope") is False
+    with pytest.raises(SessionNotFoundError, match=str(s.id + 1000)):
+        await st("add_branch", branch(s.id + 1000, "t9"))
+    assert pg.snapshot() == before
+
+
+async def test_create_session_on_a_taken_thread_writes_nothing(st: Driver, pg: Pg) -> None:
+    await new_session(st)
+    before = pg.snapshot()
+    with pytest.raises(StoreError, match="'t1' already belongs"):
+        await new_session(st, session_name="other")
+    assert pg.snapshot() == before
+    assert [s.session_name for s in await st("list_sessions")] == ["demo"]
+
+
+async def test_list_sessions_oldest_first_and_by_user(st: Driver) -> None:
+    a = await new_session(st, "a1", user_id=1, session_name="a")
+    b = await new_session(st, "b1", user_id=2, session_name="b")
+    c = await new_session(st, "a2", user_id=1, session_name="c")
+    await st("add_branch", branch(a.id, "a1-x", parent="a1"))
+    await st("record_checkpoints", "a1", 2)
+    await st("record_checkpoints", "b1", 5)
+
+    everyone = await st("list_sessions")
+    assert [s.id for s in everyone] == [a.id, b.id, c.id]
+    by_id = {s.id: s for s in everyone}
+    assert by_id[a.id].internal_session_ids == ["a1", "a1-x"]
+    assert (by_id[a.id].total_checkpoints, by_id[b.id].total_checkpoints) == (3, 5)
+    assert [s.id for s in await st("list_sessions", 1)] == [a.id, c.id]
+    assert [s.to_dict() for s in await st("list_sessions", 2)] == [by_id[b.id].to_dict()]
+    assert await st("list_sessions", 99) == []
+
+
+async def test_record_checkpoints_adds_atomically(st: Driver) -> None:
+    s = await new_session(st)
+    assert await st("record_checkpoints", "t1") is True
+    assert await st("record_checkpoints", "t1", 3) is True
+    await st("add_branch", branch(s.id, "t2"))
+    await st("record_checkpoints", "t2")
+    assert (await st("get_thread", "t1")).checkpoint_count == 4
+    assert (await st("get_thread", "t2")).checkpoint_count == 2
+    assert (await st("get_session", s.id)).total_checkpoints == 6
+
+
+async def test_add_branch_registers_and_makes_current(st: Driver) -> None:
+    s = await new_session(st)
+    await st("add_branch", branch(s.id, "t2", name="retry"))
+    await st("add_branch", branch(s.id, "t3", parent="t2"))
+    after = await st("get_session", s.id)
+    assert after.internal_session_ids == ["t1", "t2", "t3"]
+    assert (after.branch_count, after.current_internal_session_id) == (2, "t3")
+    assert after.updated_at >= s.updated_at
+    t2 = await st("get_thread", "t2")
+    assert (t2.parent_thread_id, t2.branch_checkpoint_id, t2.name) == ("t1", "ckpt-of-t2", "retry")
+    assert (t2.is_branch, t2.checkpoint_count, t2.session_id) == (True, 1, s.id)
+    assert [t.thread_id for t in await st("list_threads", s.id)] == ["t1", "t2", "t3"]
+
+
+async def test_add_branch_on_a_taken_thread_rolls_back_the_session_update(
+    st: Driver, pg: Pg
+) -> None:
+    s = await new_session(st)
+    other = await new_session(st, "o1")
+    before = pg.snapshot()
+    # The UPDATE of the session runs first; the INSERT then finds the thread taken.
+    with pytest.raises(StoreError, match="'o1' already belongs"):
+        await st("add_branch", branch(s.id, "o1"))
+    assert pg.snapshot() == before
+    again = await st("get_session", s.id)
+    assert (again.branch_count, again.current_internal_session_id) == (0, "t1")
+    assert (await st("get_thread", "o1")).session_id == other.id
+
+
+async def test_set_current_only_to_own_threads(st: Driver, pg: Pg) -> None:
+    s = await new_session(st)
+    other = await new_session(st, "o1")
+    await st("add_branch", branch(s.id, "t2"))
+    assert await st("set_current", s.id, "t1") is True
+    assert (await st("get_session", s.id)).current_internal_session_id == "t1"
+    before = pg.snapshot()
+    assert await st("set_current", s.id, "o1") is False  # another session's thread
+    assert await st("set_current", other.id, "t2") is False
+    assert pg.snapshot() == before
+
+
+async def test_update_metadata_merges(st: Driver) -> None:
+    s = await new_session(st, metadata={"a": 1, "b": {"x": 1}})
+    assert await st("update_metadata", s.id, {"b": 2, "c": [1, "two"]}) is True
+    after = await st("get_session", s.id)
+    assert after.metadata == {"a": 1, "b": 2, "c": [1, "two"]}
+    assert after.updated_at > s.updated_at
+
+
+async def test_ensure_session_for_thread(st: Driver) -> None:
+    await st("ensure_session_for_thread", "chat", user_id=5)
+    await st("ensure_session_for_thread", "chat", user_id=6)  # already held: no-op
+    sessions = await st("list_sessions")
+    assert len(sessions) == 1
+    s = sessions[0]
+    assert (s.user_id, s.session_name, s.internal_session_ids) == (5, "chat", ["chat"])
+    await st("add_branch", branch(s.id, "chat-b", parent="chat"))
+    await st("ensure_session_for_thread", "chat-b", user_id=0)  # a branch is held too
+    assert [x.id for x in await st("list_sessions")] == [s.id]
+
+
+async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
+    st: Driver, pg: Pg
+) -> None:
+    s = await new_session(st)
+    before = pg.snapshot()
+    # Raised by the server (bigint out of range) in the first statement.
+    with pytest.raises(StoreError, match=r"create_session failed, nothing was written") as err:
+        await new_session(st, "t2", user_id=2**70)
+    assert isinstance(err.value.__cause__, psycopg.Error)
+    # Raised by psycopg after the session UPDATE already ran in the transaction.
+    with pytest.raises(StoreError, match=r"add_branch failed.*NUL"):
+        await st("add_branch", branch(s.id, "bad\x00id"))
+    assert pg.snapshot() == before
+    # The same connection (or pool) carries on.
+    await st("add_branch", branch(s.id, "t2"))
+    assert (await st("get_session", s.id)).branch_count == 1
+
+
+async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
+    s = await new_session(st)
+    good = await new_session(st, "g1")
+    pg.rows("UPDATE agentgit_sessions SET metadata = 'not json' WHERE id = %s", (s.id,))
+    before = pg.snapshot()
+    with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
+        await st("get_session", s.id)
+    with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
+        await st("update_metadata", s.id, {"a": 1})
+    assert pg.snapshot() == before
+    assert (await st("get_session", good.id)).internal_session_ids == ["g1"]
+
+
+async def test_reads_see_one_snapshot_writes_do_not(st: Driver) -> None:
+    """Multi-statement reads (a session row, then its threads) run in one
+    REPEATABLE READ, READ ONLY snapshot, so they never see half of a concurrent
+    `add_branch`; writes stay READ COMMITTED so concurrent counters never fail."""
+
+    def probe(first: str) -> Any:
+        res = yield Statement(first)
+        res = yield Statement(
+            "SELECT current_setting('transaction_isolation'), "
+            "current_setting('transaction_read_only')"
+        )
+        return tuple(res.rows[0])
+
+    await new_session(st)
+    read = probe("SELECT 1")
+    write = probe("UPDATE agentgit_threads SET checkpoint_count = checkpoint_count")
+    if st.is_async:
+        assert await st.store._arun(read, immediate=False) == ("repeatable read", "on")
+        assert await st.store._arun(write, immediate=False) == ("read committed", "off")
+    else:
+        assert st.store._run(read, immediate=False) == ("repeatable read", "on")
+        assert st.store._run(write, immediate=False) == ("read committed", "off")
+
+
+# -- sync and async twins ----------------------------------------------------------
+
+
+async def test_sync_store_async_twins(pg: Pg) -> None:
+    with Connection.connect(pg.uri, autocommit=True) as conn:
+        store = PostgresSessionStore(conn)
+        await store.asetup()
+        s = await store.acreate_session(user_id=1, session_name="n", metadata=None, thread_id="t1")
+        assert await store.arecord_checkpoints("t1", 2)
+        assert (await store.aget_session(s.id)).total_checkpoints == 2
+        assert store.get_session(s.id).to_dict() == (await store.aget_session(s.id)).to_dict()
+
+
+async def test_async_store_sync_twins_run_on_its_loop(pg: Pg) -> None:
+    async with AsyncConnectionPool(pg.uri, kwargs={"autocommit": True}, open=False) as pool:
+        store = AsyncPostgresSessionStore(pool)
+        s = await asyncio.to_thread(
+            store.create_session, user_id=1, session_name="n", metadata=None, thread_id="t1"
+        )
+        assert await asyncio.to_thread(store.record_checkpoints, "t1")
+        assert (await store.aget_session(s.id)).total_checkpoints == 1
+        with pytest.raises(AgentGitError, match="thread other than its event loop"):
+            store.get_session(s.id)  # from the loop itself: refused, not deadlocked
+
+
+async def test_constructors_check_the_connection_type(pg: Pg) -> None:
+    with pytest.raises(TypeError, match="Connection or ConnectionPool, got str"):
+        PostgresSessionStore("postgresql://x")  # type: ignore[arg-type]
+    async with await AsyncConnection.connect(pg.uri, autocommit=True) as aconn:
+        with pytest.raises(TypeError, match="use AsyncPostgresSessionStore"):
+            PostgresSessionStore(aconn)  # type: ignore[arg-type]
+    with (
+        Connection.connect(pg.uri, autocommit=True) as conn,
+        pytest.raises(TypeError, match="use PostgresSessionStore"),
+    ):
+        AsyncPostgresSessionStore(conn)  # type: ignore[arg-type]
+
+
+# -- concurrency -------------------------------------------------------------------
+
+
+def test_concurrent_counting_loses_no_update(pg: Pg) -> None:
+    threads, each = 8, 25
+    with ConnectionPool(pg.uri, kwargs={"autocommit": True}, min_size=4, max_size=8) as pool:
+        shared = PostgresSessionStore(pool)
+        s = shared.create_session(user_id=0, session_name="c", metadata=None, thread_id="hot")
+        barrier = threading.Barrier(threads)
+        errors: list[BaseException] = []
+
+        def work(i: int) -> None:
+            try:
+                barrier.wait()
+                if i % 2:  # half on the pool, half on connections of their own
+                    for _ in range(each):
+                        shared.record_checkpoints("hot")
+                else:
+                    with PostgresSessionStore.from_conn_string(pg.uri) as own:
+                        for _ in range(each):
+                            own.record_checkpoints("hot")
+            except BaseException as exc:  # pragma: no cover - reported below
+                errors.append(exc)
+
+        workers = [threading.Thread(target=work, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        assert errors == []
+        assert shared.get_session(s.id).total_checkpoints == threads * each
+
+
+async def test_concurrent_async_counting_loses_no_update(pg: Pg) -> None:
+    async with AsyncConnectionPool(
+        pg.uri, kwargs={"autocommit": True}, min_size=4, max_size=8, open=False
+    ) as pool:
+        store = AsyncPostgresSessionStore(pool)
+        s = await store.acreate_session(user_id=0, session_name="c", metadata=None, thread_id="h")
+        await asyncio.gather(*(store.arecord_checkpoints("h") for _ in range(100)))
+        assert (await store.aget_session(s.id)).total_checkpoints == 100
+
+
+def test_concurrent_ensure_session_creates_exactly_one(pg: Pg) -> None:
+    n = 8
+    barrier = threading.Barrier(n)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            with PostgresSessionStore.from_conn_string(pg.uri) as store:
+                store.setup()
+                barrier.wait()
+                store.ensure_session_for_thread("contended", user_id=0)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    workers = [threading.Thread(target=work) for _ in range(n)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    assert errors == []
+    assert pg.rows("SELECT count(*) FROM agentgit_sessions")[0][0] == 1
+    assert pg.rows("SELECT count(*) FROM agentgit_threads")[0][0] == 1
+
+
+# -- setup: lazy, idempotent, versioned, race-free -----------------------------------
+
+
+def test_setup_is_lazy_idempotent_and_versioned(pg: Pg) -> None:
+    with Connection.connect(pg.uri, autocommit=True) as conn:
+        store = PostgresSessionStore(conn)
+        assert not any(pg.exists(t) for t in TABLES)  # nothing until first use
+        assert store.list_sessions() == []
+        assert pg.versions() == list(range(len(POSTGRES.migrations)))
+        store.setup()
+        store.setup()
+    with Connection.connect(pg.uri, autocommit=True) as conn:
+        PostgresSessionStore(conn).setup()  # a new store on the same schema
+    assert pg.versions() == list(range(len(POSTGRES.migrations)))
+    tables = {
+        r[0]
+        for r in pg.rows(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s",
+            (pg.schema,),
+        )
+    }
+    assert tables == set(TABLES)  # only its own, prefixed tables
+
+
+def test_setup_applies_only_missing_migrations(pg: Pg) -> None:
+    # A database left by an older release: versions 0..2 only, with data.
+    with psycopg.connect(pg.admin_uri, autocommit=True) as conn:
+        for v, ddl in enumerate(POSTGRES.migrations[:3]):
+            conn.execute(ddl)
+            conn.execute("INSERT INTO agentgit_migrations (v) VALUES (%s)", (v,))
+        conn.execute(
+            "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
+            "current_thread_id) VALUES (3, 'old', now(), now(), 'old-t')"
+        )
+    with PostgresSessionStore.from_conn_string(pg.uri) as store:
+        store.setup()
+        assert [s.session_name for s in store.list_sessions(3)] == ["old"]
+    assert pg.versions() == list(range(len(POSTGRES.migrations)))
+    assert pg.exists("agentgit_threads_session_idx")
+    assert pg.exists("agentgit_sessions_user_idx")
+
+
+def test_setup_failure_is_a_store_error_and_retried(pg: Pg) -> None:
+    # A table in the way of migration 1 (wrong shape): setup fails, atomically.
+    pg.rows("CREATE TABLE agentgit_sessions (id INTEGER PRIMARY KEY)")
+    with PostgresSessionStore.from_conn_string(pg.uri) as store:
+        with pytest.raises(StoreError, match="setup failed, nothing was written"):
+            store.get_session(1)
+        assert not pg.exists("agentgit_migrations")  # the whole migration rolled back
+        pg.rows("DROP TABLE agentgit_sessions")
+        assert store.get_session(1) is None  # setup runs again, now succeeds
+    assert pg.versions() == list(range(len(POSTGRES.migrations)))
+
+
+def test_concurrent_first_setup_from_several_processes(pg: Pg) -> None:
+    """Processes opening saver + store on an empty schema at the same moment.
+
+    LangGraph's own `PostgresSaver.setup()` fails when raced like this
+    (duplicate catalog rows); `open_postgres_sync` serializes it.
+    """
+    script = (
+        "import sys\n"
+        "from agentgit_langgraph.stores.postgres import open_postgres_sync\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"  # the start gun
+        "with open_postgres_sync(sys.argv[1]) as (saver, store):\n"
+        "    store.ensure_session_for_thread('p', user_id=0)\n"
+        "    print(len(store.list_sessions()))\n"
+    )
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, pg.uri],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(4)
+    ]
+    try:
+        for p in procs:
+            assert p.stdout is not None and p.stdout.readline().strip() == "ready"
+        for p in procs:
+            assert p.stdin is not None
+            p.stdin.write("go\n")
+            p.stdin.flush()
+        outputs = [p.communicate(timeout=120) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:  # pragma: no cover - only after a failure above
+                p.kill()
+    for p, (out, err) in zip(procs, outputs, strict=True):
+        assert p.returncode == 0, err
+        assert out.strip() == "1"
+    assert pg.versions() == list(range(len(POSTGRES.migrations)))
+    langgraph_versions = pg.rows("SELECT v, count(*) FROM checkpoint_migrations GROUP BY v")
+    assert langgraph_versions and all(n == 1 for _, n in langgraph_versions)
+
+
+# -- killed connections --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("method", ["add_branch", "record_checkpoints"])
+async def test_connection_killed_mid_transaction(st: Driver, pg: Pg, method: str) -> None:
+    s = await new_session(st)
+    await st("record_checkpoints", "t1")
+    before = pg.snapshot()
+    with psycopg.connect(pg.admin_uri) as blocker:  # not autocommit: holds its locks
+        if method == "add_branch":
+            # An uncommitted row for the same thread: the store's UPDATE of the
+            # session has run when its INSERT waits on this.
+            blocker.execute(
+                "INSERT INTO agentgit_threads (thread_id, session_id, created_at, updated_at) "
+                "VALUES ('t2', %s, now(), now())",
+                (s.id,),
+            )
+            call = await st.in_background("add_branch", branch(s.id, "t2"))
+        else:
+            blocker.execute("SELECT 1 FROM agentgit_threads WHERE thread_id = 't1' FOR UPDATE")
+            call = await st.in_background("record_checkpoints", "t1", 5)
+        pid = await asyncio.to_thread(pg.wait_for_blocked_backend)
+        await asyncio.to_thread(pg.kill, [pid])
+        with pytest.raises(StoreError, match=f"{method} failed, nothing was written") as err:
+            await asyncio.wait_for(call, 30)
+        assert isinstance(err.value.__cause__, psycopg.OperationalError)
+        blocker.rollback()
+    assert pg.snapshot() == before  # nothing half-written
+
+    if st.pooled:
+        # The pool dropped the dead connection: the next call just works.
+        assert (await st("get_session", s.id)).total_checkpoints == 1
+        await st("add_branch", branch(s.id, "t2"))
+        assert await st("record_checkpoints", "t1", 5)
+        after = await st("get_session", s.id)
+        assert (after.branch_count, after.total_checkpoints) == (1, 7)
+    else:
+        # A single connection cannot come back (as with LangGraph's savers):
+        # each call says so, typed, and still writes nothing.
+        with pytest.raises(StoreError, match=r"get_session failed.*connection is (lost|closed)"):
+            await st("get_session", s.id)
+        assert pg.snapshot() == before
+
+
+async def test_killed_idle_connections_between_calls(st: Driver, pg: Pg) -> None:
+    s = await new_session(st)
+    assert pg.kill_all() >= 1
+    if st.pooled:
+        # The pool in the fixture does not check connections, so a dead idle one
+        # may fail one call, typed and harmless; a later call gets a live one.
+        for _ in range(10):
+            try:
+                assert await st("record_checkpoints", "t1")
+                break
+            except StoreError as exc:
+                assert "nothing was written" in str(exc)
+        else:  # pragma: no cover
+            pytest.fail("the pool never recovered")
+        assert (await st("get_session", s.id)).total_checkpoints == 1
+    else:
+        with pytest.raises(StoreError, match=r"record_checkpoints failed.*connection"):
+            await st("record_checkpoints", "t1")
+    assert pg.rows("SELECT checkpoint_count FROM agentgit_threads")[0][0] == (1 if st.pooled else 0)
+
+
+# -- AgentGitSaver.from_conn_string on PostgreSQL ------------------------------------
+
+
+def _checkpoint_count(saver: AgentGitSaver, thread_ids: list[str]) -> int:
+    return sum(len(list(saver.saver.list({"configurable": {"thread_id": t}}))) for t in thread_ids)
+
+
+def _threads_in_saver(pg: Pg) -> set[str]:
+    return {r[0] for r in pg.rows("SELECT DISTINCT thread_id FROM checkpoints")}
+
+
+def test_from_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "chat", "user_id": 42}}
+    with AgentGitSaver.from_conn_string(pg.uri) as saver:
+        assert type(saver.saver).__name__ == "PostgresSaver"
+        assert isinstance(saver.store, PostgresSessionStore)
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for n in range(3):
+            graph.invoke(human(f"hi {n}", n), config)
+        session = saver.session_for_thread("chat")
+        assert (session.user_id, session.session_name) == (42, "chat")
+        assert session.total_checkpoints == _checkpoint_count(saver, ["chat"]) == 9
+
+        history = list(graph.get_state_history(config))
+        target = history[3]
+        new_config = saver.rollback(target.config, name="retry")
+        new_thread = new_config["configurable"]["thread_id"]
+        assert new_thread != "chat"
+        state = graph.get_state(new_config)
+        assert (contents(state.values), state.next) == (contents(target.values), target.next)
+        assert [h.config for h in graph.get_state_history(config)] == [h.config for h in history]
+
+        session = saver.get_session(session.id, user_id=42)
+        assert session.internal_session_ids == ["chat", new_thread]
+        assert (session.branch_count, session.current_internal_session_id) == (1, new_thread)
+        (_, b) = saver.branches(session.id)
+        assert (b.parent_thread_id, b.branch_checkpoint_id, b.name, b.is_branch) == (
+            "chat",
+            target.config["configurable"]["checkpoint_id"],
+            "retry",
+            True,
+        )
+
+        graph.invoke(human("again", 9), new_config)
+        assert contents(graph.get_state(new_config).values)[-2:] == [
+            "again",
+            "echo: again (#3)",
+        ]
+        threads = ["chat", new_thread]
+        total = saver.get_session(session.id).total_checkpoints
+        assert total == _checkpoint_count(saver, threads)
+        assert saver.switch(session.id, "chat")["configurable"]["thread_id"] == "chat"
+
+    # Reopened (new pool, new connections, SQLAlchemy-style URI): all still there.
+    sqlalchemy_style = pg.uri.replace("postgresql://", "postgresql+psycopg://", 1)
+    with AgentGitSaver.from_conn_string(sqlalchemy_style) as saver:
+        again = saver.get_session(session.id)
+        assert again.internal_session_ids == threads
+        assert again.current_internal_session_id == "chat"
+        assert again.total_checkpoints == total == _checkpoint_count(saver, threads)
+
+
+async def test_afrom_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "achat"}}
+    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
+        assert type(saver.saver).__name__ == "AsyncPostgresSaver"
+        assert isinstance(saver.store, AsyncPostgresSessionStore)
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for n in range(3):
+            await graph.ainvoke(human(f"hi {n}", n), config)
+        history = [s async for s in graph.aget_state_history(config)]
+        target = history[3]
+        new_config = await saver.arollback(target.config)
+        state = await graph.aget_state(new_config)
+        assert (contents(state.values), state.next) == (contents(target.values), target.next)
+        await graph.ainvoke(human("again", 9), new_config)
+
+        session = await saver.asession_for_thread("achat")
+        new_thread = new_config["configurable"]["thread_id"]
+        assert session.internal_session_ids == ["achat", new_thread]
+        count = 0
+        for t in session.internal_session_ids:
+            count += len([c async for c in saver.alist({"configurable": {"thread_id": t}})])
+        assert session.total_checkpoints == count
+        # The sync twins work from another thread (as AsyncPostgresSaver's do).
+        same = await asyncio.to_thread(saver.get_session, session.id)
+        assert same.to_dict() == session.to_dict()
+
+
+def test_failed_rollback_leaves_no_orphan_thread(pg: Pg, monkeypatch: pytest.MonkeyPatch) -> None:
+    config = {"configurable": {"thread_id": "chat"}}
+    with AgentGitSaver.from_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for n in range(2):
+            graph.invoke(human(f"hi {n}", n), config)
+        target = list(graph.get_state_history(config))[2]
+        threads_before, sessions_before = _threads_in_saver(pg), pg.snapshot()
+
+        with pytest.raises(CheckpointNotFoundError, match="no-such-checkpoint"):
+            saver.rollback(
+                {"configurable": {"thread_id": "chat", "checkpoint_id": "no-such-checkpoint"}}
+            )
+
+        def refuse(branch: InternalSession) -> None:
+            raise StoreError(f"injected failure registering {branch.thread_id}")
+
+        monkeypatch.setattr(saver.store, "add_branch", refuse)
+        with pytest.raises(StoreError, match="injected failure"):
+            saver.rollback(target.config)
+        assert _threads_in_saver(pg) == threads_before  # the copied thread was deleted
+        assert pg.snapshot() == sessions_before
+        monkeypatch.undo()
+        assert saver.rollback(target.config)  # and a real one still works
+
+
+def test_from_conn_string_survives_killed_connections(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "k"}}
+    with AgentGitSaver.from_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        graph.invoke(human("hi 0", 0), config)
+        assert pg.kill_all() >= 1  # the saver's and the store's connections alike
+        graph.invoke(human("hi 1", 1), config)  # the pool replaces dead ones: no failure
+        assert contents(graph.get_state(config).values)[-1] == "echo: hi 1 (#2)"
+        total = saver.session_for_thread("k").total_checkpoints
+        assert total == _checkpoint_count(saver, ["k"]) > 0
+
+
+async def test_afrom_conn_string_survives_killed_connections(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "k"}}
+    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        await graph.ainvoke(human("hi 0", 0), config)
+        assert await asyncio.to_thread(pg.kill_all) >= 1
+        await graph.ainvoke(human("hi 1", 1), config)
+        count = len([c async for c in saver.alist(config)])
+        assert (await saver.asession_for_thread("k")).total_checkpoints == count > 0
+
+
+def test_store_sharing_one_connection_with_postgres_saver(pg: Pg) -> None:
+    """Built by hand on the saver's own connection, with the saver's lock."""
+    from langgraph.checkpoint.postgres import PostgresSaver
+
+    config: Any = {"configurable": {"thread_id": "shared"}}
+    with PostgresSaver.from_conn_string(pg.uri) as inner:
+        inner.setup()
+        saver = AgentGitSaver(inner, PostgresSessionStore(inner.conn, lock=inner.lock))
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for n in range(2):
+            graph.invoke(human(f"hi {n}", n), config)
+        target = list(graph.get_state_history(config))[2]
+        branch_config = saver.rollback(target.config)
+        graph.invoke(human("b", 5), branch_config)
+        session = saver.session_for_thread("shared")
+        threads = session.internal_session_ids
+        assert session.total_checkpoints == _checkpoint_count(saver, threads)
+
+
+async def test_async_store_sharing_one_connection_with_async_saver(pg: Pg) -> None:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    config: Any = {"configurable": {"thread_id": "ashared"}}
+    async with AsyncPostgresSaver.from_conn_string(pg.uri) as inner:
+        await inner.setup()
+        store = AsyncPostgresSessionStore(inner.conn, lock=inner.lock)
+        saver = AgentGitSaver(inner, store)
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for n in range(2):
+            await graph.ainvoke(human(f"hi {n}", n), config)
+        target = [s async for s in graph.aget_state_history(config)][2]
+        await graph.ainvoke(human("b", 5), await saver.arollback(target.config))
+        session = await saver.asession_for_thread("ashared")
+        count = 0
+        for t in session.internal_session_ids:
+            count += len([c async for c in saver.alist({"configurable": {"thread_id": t}})])
+        assert session.total_checkpoints == count
+
+
+async def test_open_postgres_pairs_share_one_pool(pg: Pg) -> None:
+    with open_postgres_sync(pg.uri) as (saver, store):
+        assert saver.conn is store.conn
+        assert pg.versions() == list(range(len(POSTGRES.migrations)))
+    async with open_postgres_async(pg.uri) as (asaver, astore):
+        assert asaver.conn is astore.conn
+
+
+def test_open_postgres_unreachable_server_is_a_store_error() -> None:
+    with (
+        pytest.raises(StoreError, match="could not connect or set up"),
+        open_postgres_sync("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
+    ):
+        pass  # pragma: no cover
