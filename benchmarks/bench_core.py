@@ -1,0 +1,423 @@
+"""What the wrapper costs, measured in one run on SQLite files.
+
+`AgentGitSaver.from_conn_string(a.db)` against a bare `SqliteSaver` on `b.db`
+(same `sqlite3.connect` settings, same `setup()`: WAL, default synchronous):
+
+(a) `put` per call, wrapped / bare, with the checkpoints a compiled chat graph
+    (tests/graphs.py, 5 turns, up to 10 messages) produces, replayed into one
+    thread with a parent chain;
+(b) `get_tuple` per call (latest checkpoint of a thread), wrapped / bare;
+(c) `rollback` at the head of a 10,000-checkpoint thread / at the head of a
+    10-checkpoint thread (both heads: the same checkpoint and pending write);
+(d) bytes one rollback adds to the database / bytes of the checkpoint it copies.
+
+Wrapped and bare rounds alternate (the order flips every round) and each figure
+is the median of the rounds' per-call means, with the garbage collector off
+while timing. Rounds are short (a few ms) and many, so drift in fsync latency
+or CPU contention hits both sides alike; `--rounds` sets the scale (put runs 6x
+that many rounds, get_tuple 30x, rollback 2x). Run it from the repository root:
+
+    .venv/bin/python -m benchmarks.bench_core            # about a minute
+    .venv/bin/python -m benchmarks.bench_core --quick    # fewer rounds, a smoke run
+
+Exits 1 when a ratio misses its target (useful in CI as a tripwire, not a gate:
+timings on shared machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `tests` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, copy_checkpoint
+from langgraph.checkpoint.base.id import uuid6
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+
+from agentgit_langgraph import AgentGitSaver
+from tests.graphs import chat_graph_builder, human
+
+BIG_THREAD = 10_000
+SMALL_THREAD = 10
+
+
+# -- realistic checkpoints ---------------------------------------------------
+
+
+def chat_checkpoints(turns: int = 5) -> list[CheckpointTuple]:
+    """Every checkpoint of a `turns`-turn chat (2 messages per turn), oldest first."""
+    memory = InMemorySaver()
+    graph = chat_graph_builder().compile(checkpointer=memory)
+    config: RunnableConfig = {"configurable": {"thread_id": "bench-source"}}
+    for n in range(turns):
+        text = f"Turn {n}: could you check the forecast for Lisbon and suggest what to wear?"
+        graph.invoke(human(text, n), config)
+    return list(reversed(list(memory.list(config))))
+
+
+def head_template(series: Sequence[CheckpointTuple]) -> CheckpointTuple:
+    """The most recent checkpoint that has pending writes: what a rollback copies."""
+    found: CheckpointTuple = next(t for t in reversed(series) if t.pending_writes)
+    return found
+
+
+class Chain:
+    """Puts checkpoints into one thread, each the child of the previous one."""
+
+    def __init__(self, saver: BaseCheckpointSaver[Any], thread_id: str) -> None:
+        self.saver = saver
+        self.thread_id = thread_id
+        self.parent_id: str | None = None
+
+    def put(self, template: CheckpointTuple) -> dict[str, Any]:
+        checkpoint = copy_checkpoint(template.checkpoint)
+        checkpoint["id"] = str(uuid6())
+        configurable = {"thread_id": self.thread_id, "checkpoint_ns": ""}
+        if self.parent_id is not None:
+            configurable["checkpoint_id"] = self.parent_id
+        saved = self.saver.put(
+            {"configurable": configurable},
+            checkpoint,
+            dict(template.metadata),  # type: ignore[arg-type]
+            dict(checkpoint["channel_versions"]),
+        )
+        self.parent_id = checkpoint["id"]
+        return dict(saved)
+
+    def put_with_writes(self, template: CheckpointTuple) -> dict[str, Any]:
+        saved = self.put(template)
+        by_task: dict[str, list[tuple[str, Any]]] = {}
+        for task_id, channel, value in template.pending_writes or []:
+            by_task.setdefault(task_id, []).append((channel, value))
+        for task_id, writes in by_task.items():
+            self.saver.put_writes(saved, writes, task_id)  # type: ignore[arg-type]
+        return saved
+
+
+# -- timing ------------------------------------------------------------------
+
+
+def per_call(fn: Callable[[], int]) -> float:
+    """Seconds per call of a block that runs `n` calls and returns n."""
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        n = fn()
+        return (time.perf_counter() - start) / n
+    finally:
+        gc.enable()
+
+
+def interleaved(
+    rounds: int, a: Callable[[], int], b: Callable[[], int], warmup: int = 2
+) -> tuple[float, float]:
+    """Medians of per-call times of `a` and `b`, alternating which goes first."""
+    times_a: list[float] = []
+    times_b: list[float] = []
+    for r in range(warmup + rounds):
+        if r % 2:
+            tb, ta = per_call(b), per_call(a)
+        else:
+            ta, tb = per_call(a), per_call(b)
+        if r >= warmup:
+            times_a.append(ta)
+            times_b.append(tb)
+    return statistics.median(times_a), statistics.median(times_b)
+
+
+# -- storage accounting ------------------------------------------------------
+
+_ROW_BYTES = {
+    "checkpoints": "length(thread_id) + length(checkpoint_ns) + length(checkpoint_id) + "
+    "ifnull(length(parent_checkpoint_id), 0) + ifnull(length(type), 0) + "
+    "ifnull(length(checkpoint), 0) + ifnull(length(metadata), 0)",
+    "writes": "length(thread_id) + length(checkpoint_ns) + length(checkpoint_id) + "
+    "length(task_id) + length(task_path) + length(idx) + length(channel) + "
+    "ifnull(length(type), 0) + ifnull(length(value), 0)",
+}
+
+
+def _agentgit_bytes(conn: sqlite3.Connection) -> int:
+    """Every column of every agentgit_ row (integers counted by their text length)."""
+    total = 0
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name LIKE 'agentgit_%'"
+        )
+    ]
+    for table in tables:
+        columns = [r[1] for r in conn.execute(f"PRAGMA table_info({table})")]
+        expr = " + ".join(f"ifnull(length({c}), 0)" for c in columns)
+        total += conn.execute(f"SELECT ifnull(sum({expr}), 0) FROM {table}").fetchone()[0]
+    return int(total)
+
+
+def checkpoint_bytes(conn: sqlite3.Connection, thread_id: str, checkpoint_id: str) -> int:
+    """One stored checkpoint: its `checkpoints` row plus its pending `writes` rows."""
+    row = conn.execute(
+        f"SELECT {_ROW_BYTES['checkpoints']} FROM checkpoints "
+        "WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ?",
+        (thread_id, checkpoint_id),
+    ).fetchone()[0]
+    writes = conn.execute(
+        f"SELECT ifnull(sum({_ROW_BYTES['writes']}), 0) FROM writes "
+        "WHERE thread_id = ? AND checkpoint_ns = '' AND checkpoint_id = ?",
+        (thread_id, checkpoint_id),
+    ).fetchone()[0]
+    return int(row) + int(writes)
+
+
+def logical_bytes(conn: sqlite3.Connection) -> int:
+    """Payload of every LangGraph and agentgit row in the database."""
+    total = _agentgit_bytes(conn)
+    for table, expr in _ROW_BYTES.items():
+        total += conn.execute(f"SELECT ifnull(sum({expr}), 0) FROM {table}").fetchone()[0]
+    return int(total)
+
+
+def used_pages_bytes(conn: sqlite3.Connection) -> int:
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    free = conn.execute("PRAGMA freelist_count").fetchone()[0]
+    return int((pages - free) * page_size)
+
+
+# -- the benchmark -----------------------------------------------------------
+
+
+@dataclass
+class Row:
+    name: str
+    wrapped: str
+    bare: str
+    ratio: float
+    target: float | None
+
+    @property
+    def verdict(self) -> str:
+        if self.target is None:
+            return "info"
+        return "pass" if self.ratio <= self.target else "MISS"
+
+
+def _us(seconds: float) -> str:
+    return f"{seconds * 1e6:,.0f} us"
+
+
+@contextmanager
+def _fast_sync(conn: sqlite3.Connection) -> Iterator[None]:
+    """`synchronous=OFF` while filling a thread (not timed), restored afterwards."""
+    before = conn.execute("PRAGMA synchronous").fetchone()[0]
+    conn.execute("PRAGMA synchronous=OFF")
+    try:
+        yield
+    finally:
+        conn.execute(f"PRAGMA synchronous={int(before)}")
+
+
+def fill_thread(
+    saver: BaseCheckpointSaver[Any],
+    conn: sqlite3.Connection,
+    thread_id: str,
+    n: int,
+    series: Sequence[CheckpointTuple],
+    head: CheckpointTuple,
+) -> dict[str, Any]:
+    """`n` checkpoints (the chat's series over and over, `head` last, with its writes)."""
+    chain = Chain(saver, thread_id)
+    with _fast_sync(conn):
+        for i in range(n - 1):
+            chain.put(series[i % len(series)])
+        return chain.put_with_writes(head)
+
+
+def run(rounds: int, workdir: Path) -> list[Row]:
+    series = chat_checkpoints()
+    head = head_template(series)
+    rows: list[Row] = []
+    with ExitStack() as stack:
+        wrapped = stack.enter_context(AgentGitSaver.from_conn_string(str(workdir / "wrapped.db")))
+        bare = stack.enter_context(SqliteSaver.from_conn_string(str(workdir / "bare.db")))
+        wrapped.setup()
+        bare.setup()
+        inner = wrapped.saver
+        assert isinstance(inner, SqliteSaver)
+
+        # Threads: a 10,000-checkpoint and a 10-checkpoint one in each database, filled
+        # through the wrapped saver's inner saver and registered in the store directly.
+        t0 = time.perf_counter()
+        heads: dict[str, dict[str, Any]] = {}
+        for thread_id, n in (("big", BIG_THREAD), ("small", SMALL_THREAD)):
+            heads[thread_id] = fill_thread(inner, inner.conn, thread_id, n, series, head)
+            wrapped.store.ensure_session_for_thread(thread_id, user_id=0)
+            wrapped.store.record_checkpoints(thread_id, n)
+            fill_thread(bare, bare.conn, thread_id, n, series, head)
+        assert wrapped.session_for_thread("big").total_checkpoints == BIG_THREAD
+        fill_seconds = time.perf_counter() - t0
+        store_conn = getattr(wrapped.store, "conn", None)
+        settings = {
+            name: tuple(
+                conn.execute(f"PRAGMA {p}").fetchone()[0] for p in ("journal_mode", "synchronous")
+            )
+            for name, conn in (
+                ("wrapped saver", inner.conn),
+                ("store", store_conn),
+                ("bare", bare.conn),
+            )
+            if isinstance(conn, sqlite3.Connection)
+        }
+
+        # (a) put: replay the chat's checkpoints, one pass per block. Blocks are short
+        # (~5 ms) and many: the cost is mostly fsync, whose latency drifts on shared disks.
+        w_chain, b_chain = Chain(wrapped, "put-thread"), Chain(bare, "put-thread")
+        w_chain.put(series[0])  # the first put into a thread also creates its session
+        b_chain.put(series[0])
+
+        def put_block(chain: Chain) -> Callable[[], int]:
+            def block() -> int:
+                for template in series:
+                    chain.put(template)
+                return len(series)
+
+            return block
+
+        w_put, b_put = interleaved(rounds * 6, put_block(w_chain), put_block(b_chain))
+        rows.append(Row("put (per call)", _us(w_put), _us(b_put), w_put / b_put, 1.10))
+
+        # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread, in
+        # blocks of 20 calls (~2 ms) so that a preempted block skews only one round.
+        latest = {"configurable": {"thread_id": "big", "checkpoint_ns": ""}}
+
+        def get_block(saver: BaseCheckpointSaver[Any]) -> Callable[[], int]:
+            def block() -> int:
+                for _ in range(20):
+                    saver.get_tuple(latest)  # type: ignore[arg-type]
+                return 20
+
+            return block
+
+        w_get, b_get = interleaved(rounds * 30, get_block(wrapped), get_block(bare))
+        rows.append(Row("get_tuple (per call)", _us(w_get), _us(b_get), w_get / b_get, 1.02))
+
+        # (c) rollback at the head of the long thread vs of the short one.
+        def rollback_block(config: dict[str, Any]) -> Callable[[], int]:
+            def block() -> int:
+                for _ in range(2):
+                    wrapped.rollback(config)  # type: ignore[arg-type]
+                return 2
+
+            return block
+
+        t_big, t_small = interleaved(
+            rounds * 2, rollback_block(heads["big"]), rollback_block(heads["small"])
+        )
+        rows.append(
+            Row(
+                f"rollback: {BIG_THREAD:,}-ckpt / {SMALL_THREAD}-ckpt thread",
+                _us(t_big),
+                _us(t_small),
+                t_big / t_small,
+                1.5,
+            )
+        )
+
+        # (d) storage: one more rollback of the short thread's head.
+        conn = inner.conn
+        src = heads["small"]["configurable"]
+        one = checkpoint_bytes(conn, "small", src["checkpoint_id"])
+        before_logical, before_pages = logical_bytes(conn), used_pages_bytes(conn)
+        wrapped.rollback(heads["small"])  # type: ignore[arg-type]
+        added = logical_bytes(conn) - before_logical
+        rows.append(
+            Row("rollback bytes / checkpoint bytes", f"{added:,} B", f"{one:,} B", added / one, 1.2)
+        )
+        # The same on pages (B-tree pages, indexes, slack), averaged over 20 rollbacks
+        # against 20 plain puts of the same checkpoint and writes into fresh threads.
+        n = 20
+        before_pages = used_pages_bytes(conn)
+        for _ in range(n):
+            wrapped.rollback(heads["small"])  # type: ignore[arg-type]
+        rb_pages = (used_pages_bytes(conn) - before_pages) / n
+        before_pages = used_pages_bytes(conn)
+        for i in range(n):
+            Chain(inner, f"page-probe-{i}").put_with_writes(head)
+        put_pages = (used_pages_bytes(conn) - before_pages) / n
+        rows.append(
+            Row(
+                "  on pages: rollback / put+writes",
+                f"{rb_pages:,.0f} B",
+                f"{put_pages:,.0f} B",
+                rb_pages / put_pages if put_pages else float("nan"),
+                None,
+            )
+        )
+    print(
+        f"setup: {BIG_THREAD:,}+{SMALL_THREAD} checkpoints per database in {fill_seconds:.1f}s; "
+        f"checkpoint series: {len(series)} checkpoints of a 5-turn chat, "
+        f"{min(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)}-"
+        f"{max(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)} "
+        "messages"
+    )
+    print("(journal_mode, synchronous) per connection:", settings)
+    return rows
+
+
+def print_table(rows: list[Row]) -> None:
+    header = ("measure", "wrapped / numerator", "bare / denominator", "ratio", "target", "")
+    table = [header] + [
+        (
+            r.name,
+            r.wrapped,
+            r.bare,
+            f"{r.ratio:.3f}",
+            f"<= {r.target:.2f}" if r.target is not None else "-",
+            r.verdict,
+        )
+        for r in rows
+    ]
+    widths = [max(len(row[i]) for row in table) for i in range(len(header))]
+    for i, row in enumerate(table):
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        if i == 0:
+            print("  ".join("-" * w for w in widths))
+    print(
+        "\nbytes: sum of length() of every column of the rows a rollback adds (the new "
+        "thread's checkpoints and writes rows, agentgit_ rows and growth of updated ones), "
+        "over the same sum for the copied checkpoint's row plus its pending writes rows."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per measure")
+    parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke run")
+    parser.add_argument("--dir", type=Path, default=None, help="where to put the databases")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=args.dir, prefix="agentgit-bench-") as workdir:
+        rows = run(rounds, Path(workdir))
+    print()
+    print_table(rows)
+    print(f"\ntotal: {time.perf_counter() - start:.1f}s, {rounds} rounds per timing")
+    return 0 if all(r.verdict != "MISS" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
