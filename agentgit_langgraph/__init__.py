@@ -17,13 +17,14 @@ from agentgit_langgraph.errors import (
     AgentGitError,
     CheckpointNotFoundError,
     InvalidConfigError,
+    NameConflictError,
     SessionAccessError,
     SessionNotFoundError,
     StoreError,
     ThreadNotFoundError,
 )
 from agentgit_langgraph.saver import AgentGitSaver
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores import (
     AsyncSqliteSessionStore,
     BaseSessionStore,
@@ -41,10 +42,12 @@ __all__ = [
     "InMemorySessionStore",
     "InternalSession",
     "InvalidConfigError",
+    "NameConflictError",
     "SessionAccessError",
     "SessionNotFoundError",
     "SqliteSessionStore",
     "StoreError",
+    "Tag",
     "ThreadNotFoundError",
 ]
 

@@ -6,6 +6,7 @@ __all__ = [
     "AgentGitError",
     "CheckpointNotFoundError",
     "InvalidConfigError",
+    "NameConflictError",
     "SessionAccessError",
     "SessionNotFoundError",
     "StoreError",
@@ -39,3 +40,7 @@ class StoreError(AgentGitError):
 
 class ThreadNotFoundError(SessionNotFoundError):
     """No session holds this thread, or it is not a thread of the given session."""
+
+
+class NameConflictError(AgentGitError, ValueError):
+    """The session already has a branch or tag of this name."""

@@ -15,6 +15,7 @@ from __future__ import annotations
 import builtins
 import contextlib
 import copy
+import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -41,6 +42,8 @@ from agentgit_langgraph.errors import (
     SessionNotFoundError,
     ThreadNotFoundError,
 )
+from agentgit_langgraph.history import HistoryMixin
+from agentgit_langgraph.maintenance import MaintenanceMixin
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.memory import InMemorySessionStore
@@ -109,7 +112,8 @@ def _config_for_plan(session_or_id: Any, user_id: int | None) -> Plan[RunnableCo
 def _branches_plan(session_id: Any, user_id: int | None) -> Plan[list[InternalSession]]:
     session = yield from _session_plan(session_id, user_id)
     threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
-    return threads
+    current = session.current_internal_session_id
+    return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
 def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[RunnableConfig]:
@@ -154,7 +158,7 @@ def _rollback_plan(config: Any, user_id: int | None, name: str | None) -> Plan[R
     return thread_config(new_thread_id, config)
 
 
-class AgentGitSaver(BaseCheckpointSaver[Any]):
+class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     """A checkpointer that wraps another one and adds sessions and branches.
 
     Every `BaseCheckpointSaver` method is delegated to `saver` unchanged; each

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ExternalSession", "InternalSession"]
+__all__ = ["ExternalSession", "InternalSession", "Tag"]
 
 
 @dataclass
@@ -140,3 +140,17 @@ class InternalSession:
     created_at: datetime | None = None
     checkpoint_count: int = 0
     is_branch: bool = False
+    is_current: bool = False
+    """Whether it is its session's current thread (filled in by `branches()`)."""
+
+
+@dataclass(frozen=True)
+class Tag:
+    """A name for one checkpoint, unique within its session."""
+
+    session_id: int
+    name: str
+    thread_id: str
+    checkpoint_id: str
+    checkpoint_ns: str = ""
+    created_at: datetime | None = None

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 
 __all__ = ["BaseSessionStore", "as_metadata", "now"]
 
@@ -135,6 +135,42 @@ class BaseSessionStore(ABC):
     @abstractmethod
     async def aset_current(self, session_id: int, thread_id: str) -> bool: ...
 
+    # -- tags and deletion ---------------------------------------------------
+    @abstractmethod
+    def add_tag(self, tag: Tag) -> None:
+        """Name a checkpoint; `NameConflictError` if the session has that tag."""
+
+    @abstractmethod
+    async def aadd_tag(self, tag: Tag) -> None: ...
+
+    @abstractmethod
+    def list_tags(self, session_id: int) -> list[Tag]:
+        """The session's tags, oldest first."""
+
+    @abstractmethod
+    async def alist_tags(self, session_id: int) -> list[Tag]: ...
+
+    @abstractmethod
+    def delete_tag(self, session_id: int, name: str) -> bool:
+        """Remove a tag; False if there was none."""
+
+    @abstractmethod
+    async def adelete_tag(self, session_id: int, name: str) -> bool: ...
+
+    @abstractmethod
+    def delete_session(self, session_id: int) -> bool:
+        """Remove the session, its threads and tags; False if there was none."""
+
+    @abstractmethod
+    async def adelete_session(self, session_id: int) -> bool: ...
+
+    @abstractmethod
+    def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        """Forget threads of the session and their tags; refuses the current one."""
+
+    @abstractmethod
+    async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int: ...
+
 
 # -- row decoding shared by the SQL stores -----------------------------------
 
@@ -142,6 +178,7 @@ SESSION_COLUMNS = (
     "id, user_id, session_name, created_at, updated_at, is_active, "
     "current_thread_id, metadata, branch_count"
 )
+TAG_COLUMNS = "session_id, name, thread_id, checkpoint_ns, checkpoint_id, created_at"
 THREAD_COLUMNS = (
     "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, "
     "created_at, checkpoint_count, is_branch, updated_at"
@@ -183,6 +220,21 @@ def thread_from_row(row: Sequence[Any]) -> InternalSession:
         )
     except (TypeError, ValueError) as exc:
         raise StoreError(f"corrupt thread row {row[0]!r}: {exc}") from exc
+
+
+def tag_from_row(row: Sequence[Any]) -> Tag:
+    """Decode a row selected with `TAG_COLUMNS`."""
+    try:
+        return Tag(
+            session_id=int(row[0]),
+            name=str(row[1]),
+            thread_id=str(row[2]),
+            checkpoint_ns=str(row[3]),
+            checkpoint_id=str(row[4]),
+            created_at=_as_datetime(row[5]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt tag row {row[1]!r}: {exc}") from exc
 
 
 def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) -> ExternalSession:

@@ -16,13 +16,14 @@ Example:
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import threading
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from agentgit_langgraph.errors import SessionNotFoundError, StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import (
     BaseSessionStore,
     as_metadata,
@@ -43,6 +44,7 @@ class InMemorySessionStore(BaseSessionStore):
         # Rows in the column order of base.SESSION_COLUMNS / THREAD_COLUMNS.
         self._sessions: dict[int, list[Any]] = {}
         self._threads: dict[str, list[Any]] = {}
+        self._tags: dict[tuple[int, str], Tag] = {}
 
     def _session(self, session_id: int) -> ExternalSession | None:
         row = self._sessions.get(session_id)
@@ -185,6 +187,12 @@ class InMemorySessionStore(BaseSessionStore):
                 raise SessionNotFoundError(f"session {branch.session_id} not found")
             if branch.thread_id in self._threads:
                 raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")
+            if branch.name is not None and any(
+                t[1] == branch.session_id and t[4] == branch.name for t in self._threads.values()
+            ):
+                raise NameConflictError(
+                    f"session {branch.session_id} already has a branch named {branch.name!r}"
+                )
             self._insert_thread(branch)
             session[8] += 1
             session[6] = branch.thread_id
@@ -205,3 +213,56 @@ class InMemorySessionStore(BaseSessionStore):
 
     async def aset_current(self, session_id: int, thread_id: str) -> bool:
         return self.set_current(session_id, thread_id)
+
+    def add_tag(self, tag: Tag) -> None:
+        with self._lock:
+            key = (tag.session_id, tag.name)
+            if key in self._tags:
+                raise NameConflictError(
+                    f"session {tag.session_id} already has a tag named {tag.name!r}"
+                )
+            self._tags[key] = dataclasses.replace(tag, created_at=tag.created_at or now())
+
+    async def aadd_tag(self, tag: Tag) -> None:
+        self.add_tag(tag)
+
+    def list_tags(self, session_id: int) -> list[Tag]:
+        with self._lock:
+            return [t for (sid, _), t in self._tags.items() if sid == session_id]
+
+    async def alist_tags(self, session_id: int) -> list[Tag]:
+        return self.list_tags(session_id)
+
+    def delete_tag(self, session_id: int, name: str) -> bool:
+        with self._lock:
+            return self._tags.pop((session_id, name), None) is not None
+
+    async def adelete_tag(self, session_id: int, name: str) -> bool:
+        return self.delete_tag(session_id, name)
+
+    def delete_session(self, session_id: int) -> bool:
+        with self._lock:
+            self._tags = {k: t for k, t in self._tags.items() if k[0] != session_id}
+            self._threads = {k: t for k, t in self._threads.items() if t[1] != session_id}
+            return self._sessions.pop(session_id, None) is not None
+
+    async def adelete_session(self, session_id: int) -> bool:
+        return self.delete_session(session_id)
+
+    def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        with self._lock:
+            session = self._sessions.get(session_id)
+            if session is not None and session[6] in thread_ids:
+                raise StoreError(f"thread {session[6]!r} is current in session {session_id}")
+            doomed = [k for k, t in self._threads.items() if t[1] == session_id and k in thread_ids]
+            for k in doomed:
+                del self._threads[k]
+            self._tags = {
+                k: t
+                for k, t in self._tags.items()
+                if not (k[0] == session_id and t.thread_id in thread_ids)
+            }
+            return len(doomed)
+
+    async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        return self.delete_threads(session_id, thread_ids)

@@ -17,16 +17,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from agentgit_langgraph.errors import SessionNotFoundError, StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import (
     SESSION_COLUMNS,
+    TAG_COLUMNS,
     THREAD_COLUMNS,
     BaseSessionStore,
     as_metadata,
     group_thread_rows,
     now,
     session_from_rows,
+    tag_from_row,
     thread_from_row,
 )
 
@@ -102,6 +104,17 @@ SQLITE = Dialect(
             ON agentgit_threads(session_id, seq)""",
         """CREATE INDEX IF NOT EXISTS agentgit_sessions_user_idx
             ON agentgit_sessions(user_id)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_tags (
+            session_id INTEGER NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            checkpoint_id TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, name)
+        )""",
+        """CREATE UNIQUE INDEX IF NOT EXISTS agentgit_threads_name_idx
+            ON agentgit_threads(session_id, name)""",
     ),
 )
 
@@ -138,6 +151,17 @@ POSTGRES = Dialect(
             ON agentgit_threads(session_id, seq)""",
         """CREATE INDEX IF NOT EXISTS agentgit_sessions_user_idx
             ON agentgit_sessions(user_id)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_tags (
+            session_id BIGINT NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            name TEXT NOT NULL,
+            thread_id TEXT NOT NULL,
+            checkpoint_ns TEXT NOT NULL DEFAULT '',
+            checkpoint_id TEXT NOT NULL,
+            created_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (session_id, name)
+        )""",
+        """CREATE UNIQUE INDEX IF NOT EXISTS agentgit_threads_name_idx
+            ON agentgit_threads(session_id, name)""",
     ),
 )
 
@@ -321,6 +345,15 @@ def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
     )
     if res.rowcount == 0:
         raise SessionNotFoundError(f"session {branch.session_id} not found")
+    if branch.name is not None:
+        taken = yield Statement(
+            d.sql("SELECT 1 FROM agentgit_threads WHERE session_id = ? AND name = ?"),
+            (branch.session_id, branch.name),
+        )
+        if taken.rows:
+            raise NameConflictError(
+                f"session {branch.session_id} already has a branch named {branch.name!r}"
+            )
     inserted = yield Statement(d.sql(_INSERT_THREAD), _thread_params(d, branch, stamp))
     if inserted.rowcount == 0:
         raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")
@@ -336,6 +369,80 @@ def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
         (thread_id, d.ts(now()), session_id, thread_id, session_id),
     )
     return res.rowcount > 0
+
+
+def _in_list(values: Sequence[Any]) -> str:
+    return ", ".join("?" for _ in values)
+
+
+def add_tag(d: Dialect, tag: Tag) -> Op[None]:
+    res = yield Statement(
+        d.sql(
+            "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, "
+            "checkpoint_id, created_at) VALUES (?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (session_id, name) DO NOTHING"
+        ),
+        (
+            tag.session_id,
+            tag.name,
+            tag.thread_id,
+            tag.checkpoint_ns,
+            tag.checkpoint_id,
+            d.ts(tag.created_at or now()),
+        ),
+    )
+    if res.rowcount == 0:
+        raise NameConflictError(f"session {tag.session_id} already has a tag named {tag.name!r}")
+
+
+def list_tags(d: Dialect, session_id: int) -> Op[list[Tag]]:
+    res = yield Statement(
+        d.sql(
+            f"SELECT {TAG_COLUMNS} FROM agentgit_tags "
+            "WHERE session_id = ? ORDER BY created_at, name"
+        ),
+        (session_id,),
+    )
+    return [tag_from_row(r) for r in res.rows]
+
+
+def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
+    res = yield Statement(
+        d.sql("DELETE FROM agentgit_tags WHERE session_id = ? AND name = ?"), (session_id, name)
+    )
+    return res.rowcount > 0
+
+
+def delete_session(d: Dialect, session_id: int) -> Op[bool]:
+    # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
+    yield Statement(d.sql("DELETE FROM agentgit_tags WHERE session_id = ?"), (session_id,))
+    yield Statement(d.sql("DELETE FROM agentgit_threads WHERE session_id = ?"), (session_id,))
+    res = yield Statement(d.sql("DELETE FROM agentgit_sessions WHERE id = ?"), (session_id,))
+    return res.rowcount > 0
+
+
+def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op[int]:
+    """Forget threads of a session (never its current one) and their tags."""
+    if not thread_ids:
+        return 0
+    ids = list(thread_ids)
+    current = yield Statement(
+        d.sql("SELECT current_thread_id FROM agentgit_sessions WHERE id = ?" + d.for_update),
+        (session_id,),
+    )
+    if current.rows and current.rows[0][0] in ids:
+        raise StoreError(f"thread {current.rows[0][0]!r} is current in session {session_id}")
+    yield Statement(
+        d.sql(f"DELETE FROM agentgit_tags WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"),
+        (session_id, *ids),
+    )
+    res = yield Statement(
+        d.sql(
+            f"DELETE FROM agentgit_threads WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"
+        ),
+        (session_id, *ids),
+    )
+    return res.rowcount
 
 
 # -- the shared store --------------------------------------------------------
@@ -435,3 +542,35 @@ class SqlSessionStore(BaseSessionStore):
 
     async def aset_current(self, session_id: int, thread_id: str) -> bool:
         return await self._arun(set_current(self.dialect, session_id, thread_id), immediate=True)
+
+    def add_tag(self, tag: Tag) -> None:
+        self._run(add_tag(self.dialect, tag), immediate=True)
+
+    async def aadd_tag(self, tag: Tag) -> None:
+        await self._arun(add_tag(self.dialect, tag), immediate=True)
+
+    def list_tags(self, session_id: int) -> list[Tag]:
+        return self._run(list_tags(self.dialect, session_id), immediate=False)
+
+    async def alist_tags(self, session_id: int) -> list[Tag]:
+        return await self._arun(list_tags(self.dialect, session_id), immediate=False)
+
+    def delete_tag(self, session_id: int, name: str) -> bool:
+        return self._run(delete_tag(self.dialect, session_id, name), immediate=True)
+
+    async def adelete_tag(self, session_id: int, name: str) -> bool:
+        return await self._arun(delete_tag(self.dialect, session_id, name), immediate=True)
+
+    def delete_session(self, session_id: int) -> bool:
+        return self._run(delete_session(self.dialect, session_id), immediate=True)
+
+    async def adelete_session(self, session_id: int) -> bool:
+        return await self._arun(delete_session(self.dialect, session_id), immediate=True)
+
+    def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        return self._run(delete_threads(self.dialect, session_id, thread_ids), immediate=True)
+
+    async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        return await self._arun(
+            delete_threads(self.dialect, session_id, thread_ids), immediate=True
+        )
