@@ -24,7 +24,7 @@ from agentgit_langgraph.errors import (
     ThreadNotFoundError,
 )
 from agentgit_langgraph.saver import AgentGitSaver
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
 from agentgit_langgraph.stores import (
     AsyncSqliteSessionStore,
     BaseSessionStore,
@@ -43,6 +43,7 @@ __all__ = [
     "InternalSession",
     "InvalidConfigError",
     "NameConflictError",
+    "Reversal",
     "SessionAccessError",
     "SessionNotFoundError",
     "SqliteSessionStore",

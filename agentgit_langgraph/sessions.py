@@ -18,7 +18,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-__all__ = ["ExternalSession", "InternalSession", "Tag"]
+__all__ = [
+    "FAILED",
+    "NO_HANDLER",
+    "PENDING",
+    "REVERSED",
+    "ExternalSession",
+    "InternalSession",
+    "Reversal",
+    "Tag",
+]
 
 
 @dataclass
@@ -154,3 +163,30 @@ class Tag:
     checkpoint_id: str
     checkpoint_ns: str = ""
     created_at: datetime | None = None
+
+
+# Statuses of a tool-call reversal.
+PENDING = "pending"
+"""Claimed; its handler is running (or the process died while it ran)."""
+REVERSED = "reversed"
+"""The handler ran and returned: final, never reversed again."""
+NO_HANDLER = "no_handler"
+"""No handler is registered for the tool."""
+FAILED = "failed"
+"""The handler raised; `error` says what."""
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """What was done to undo one tool call when a rollback went past it."""
+
+    session_id: int
+    tool_call_id: str
+    tool_name: str
+    args: dict[str, Any]
+    thread_id: str
+    checkpoint_id: str | None = None
+    status: str = PENDING
+    error: str | None = None
+    created_at: datetime | None = None
+    updated_at: datetime | None = None

@@ -46,7 +46,13 @@ from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
 
 pytestmark = pytest.mark.postgres
 
-TABLES = ("agentgit_migrations", "agentgit_sessions", "agentgit_tags", "agentgit_threads")
+TABLES = (
+    "agentgit_migrations",
+    "agentgit_reversals",
+    "agentgit_sessions",
+    "agentgit_tags",
+    "agentgit_threads",
+)
 
 
 # -- a fresh schema per test ---------------------------------------------------

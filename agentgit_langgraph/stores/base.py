@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
 
 __all__ = ["BaseSessionStore", "as_metadata", "now"]
 
@@ -171,12 +171,47 @@ class BaseSessionStore(ABC):
     @abstractmethod
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int: ...
 
+    # -- tool-call reversals -------------------------------------------------
+    @abstractmethod
+    def claim_reversal(self, rec: Reversal) -> Reversal | None:
+        """Mark a call `pending` before undoing it; None if claimed, else the
+        existing final (`reversed`) record, which must not be undone again."""
+
+    @abstractmethod
+    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None: ...
+
+    @abstractmethod
+    def finish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None:
+        """Record how a claimed reversal ended."""
+
+    @abstractmethod
+    async def afinish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None: ...
+
+    @abstractmethod
+    def list_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]:
+        """Reversal records of a session, or of rollbacks from one thread."""
+
+    @abstractmethod
+    async def alist_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]: ...
+
 
 # -- row decoding shared by the SQL stores -----------------------------------
 
 SESSION_COLUMNS = (
     "id, user_id, session_name, created_at, updated_at, is_active, "
     "current_thread_id, metadata, branch_count"
+)
+REVERSAL_COLUMNS = (
+    "session_id, tool_call_id, tool_name, args, thread_id, checkpoint_id, status, error, "
+    "created_at, updated_at"
 )
 TAG_COLUMNS = "session_id, name, thread_id, checkpoint_ns, checkpoint_id, created_at"
 THREAD_COLUMNS = (
@@ -220,6 +255,26 @@ def thread_from_row(row: Sequence[Any]) -> InternalSession:
         )
     except (TypeError, ValueError) as exc:
         raise StoreError(f"corrupt thread row {row[0]!r}: {exc}") from exc
+
+
+def reversal_from_row(row: Sequence[Any]) -> Reversal:
+    """Decode a row selected with `REVERSAL_COLUMNS`."""
+    try:
+        args = json.loads(row[3]) if isinstance(row[3], str) else row[3]
+        return Reversal(
+            session_id=int(row[0]),
+            tool_call_id=str(row[1]),
+            tool_name=str(row[2]),
+            args=dict(args or {}),
+            thread_id=str(row[4]),
+            checkpoint_id=row[5],
+            status=str(row[6]),
+            error=row[7],
+            created_at=_as_datetime(row[8]),
+            updated_at=_as_datetime(row[9]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt reversal row {row[1]!r}: {exc}") from exc
 
 
 def tag_from_row(row: Sequence[Any]) -> Tag:

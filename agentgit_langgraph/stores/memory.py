@@ -23,7 +23,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
+from agentgit_langgraph.sessions import (
+    PENDING,
+    REVERSED,
+    ExternalSession,
+    InternalSession,
+    Reversal,
+    Tag,
+)
 from agentgit_langgraph.stores.base import (
     BaseSessionStore,
     as_metadata,
@@ -45,6 +52,7 @@ class InMemorySessionStore(BaseSessionStore):
         self._sessions: dict[int, list[Any]] = {}
         self._threads: dict[str, list[Any]] = {}
         self._tags: dict[tuple[int, str], Tag] = {}
+        self._reversals: dict[tuple[int, str], Reversal] = {}
 
     def _session(self, session_id: int) -> ExternalSession | None:
         row = self._sessions.get(session_id)
@@ -243,6 +251,7 @@ class InMemorySessionStore(BaseSessionStore):
     def delete_session(self, session_id: int) -> bool:
         with self._lock:
             self._tags = {k: t for k, t in self._tags.items() if k[0] != session_id}
+            self._reversals = {k: r for k, r in self._reversals.items() if k[0] != session_id}
             self._threads = {k: t for k, t in self._threads.items() if t[1] != session_id}
             return self._sessions.pop(session_id, None) is not None
 
@@ -266,3 +275,54 @@ class InMemorySessionStore(BaseSessionStore):
 
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
         return self.delete_threads(session_id, thread_ids)
+
+    def claim_reversal(self, rec: Reversal) -> Reversal | None:
+        with self._lock:
+            key = (rec.session_id, rec.tool_call_id)
+            found = self._reversals.get(key)
+            if found is not None and found.status == REVERSED:
+                return found
+            stamp = now()
+            created = found.created_at if found is not None else stamp
+            self._reversals[key] = dataclasses.replace(
+                rec, status=PENDING, error=None, created_at=created, updated_at=stamp
+            )
+            return None
+
+    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None:
+        return self.claim_reversal(rec)
+
+    def finish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None:
+        with self._lock:
+            key = (session_id, tool_call_id)
+            if key in self._reversals:
+                self._reversals[key] = dataclasses.replace(
+                    self._reversals[key], status=status, error=error, updated_at=now()
+                )
+
+    async def afinish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None:
+        self.finish_reversal(session_id, tool_call_id, status, error)
+
+    def list_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]:
+        with self._lock:
+            found = [
+                r
+                for r in self._reversals.values()
+                if (
+                    r.thread_id == thread_id
+                    if thread_id is not None
+                    else r.session_id == session_id
+                )
+            ]
+        return sorted(found, key=lambda r: (r.created_at or now(), r.tool_call_id))
+
+    async def alist_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]:
+        return self.list_reversals(session_id=session_id, thread_id=thread_id)

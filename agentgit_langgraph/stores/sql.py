@@ -18,8 +18,16 @@ from datetime import datetime
 from typing import Any, TypeVar
 
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
+from agentgit_langgraph.sessions import (
+    PENDING,
+    REVERSED,
+    ExternalSession,
+    InternalSession,
+    Reversal,
+    Tag,
+)
 from agentgit_langgraph.stores.base import (
+    REVERSAL_COLUMNS,
     SESSION_COLUMNS,
     TAG_COLUMNS,
     THREAD_COLUMNS,
@@ -27,6 +35,7 @@ from agentgit_langgraph.stores.base import (
     as_metadata,
     group_thread_rows,
     now,
+    reversal_from_row,
     session_from_rows,
     tag_from_row,
     thread_from_row,
@@ -115,6 +124,21 @@ SQLITE = Dialect(
         )""",
         """CREATE UNIQUE INDEX IF NOT EXISTS agentgit_threads_name_idx
             ON agentgit_threads(session_id, name)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_reversals (
+            session_id INTEGER NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            tool_call_id TEXT NOT NULL,
+            tool_name TEXT NOT NULL,
+            args TEXT NOT NULL DEFAULT '{}',
+            thread_id TEXT NOT NULL,
+            checkpoint_id TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, tool_call_id)
+        )""",
+        """CREATE INDEX IF NOT EXISTS agentgit_reversals_thread_idx
+            ON agentgit_reversals(thread_id)""",
     ),
 )
 
@@ -162,6 +186,21 @@ POSTGRES = Dialect(
         )""",
         """CREATE UNIQUE INDEX IF NOT EXISTS agentgit_threads_name_idx
             ON agentgit_threads(session_id, name)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_reversals (
+            session_id BIGINT NOT NULL REFERENCES agentgit_sessions(id) ON DELETE CASCADE,
+            tool_call_id TEXT NOT NULL,
+            tool_name TEXT NOT NULL,
+            args TEXT NOT NULL DEFAULT '{}',
+            thread_id TEXT NOT NULL,
+            checkpoint_id TEXT,
+            status TEXT NOT NULL,
+            error TEXT,
+            created_at TIMESTAMP NOT NULL,
+            updated_at TIMESTAMP NOT NULL,
+            PRIMARY KEY (session_id, tool_call_id)
+        )""",
+        """CREATE INDEX IF NOT EXISTS agentgit_reversals_thread_idx
+            ON agentgit_reversals(thread_id)""",
     ),
 )
 
@@ -445,6 +484,83 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
     return res.rowcount
 
 
+def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
+    """Record a call as `pending` before its handler runs.
+
+    Returns None when claimed; else the existing record, whose status decides:
+    a `reversed` call is never reversed again.
+    """
+    stamp = d.ts(now())
+    res = yield Statement(
+        d.sql(
+            "INSERT INTO agentgit_reversals (session_id, tool_call_id, tool_name, args, "
+            "thread_id, checkpoint_id, status, error, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, ?) "
+            "ON CONFLICT (session_id, tool_call_id) DO NOTHING"
+        ),
+        (
+            rec.session_id,
+            rec.tool_call_id,
+            rec.tool_name,
+            json.dumps(rec.args, default=str),
+            rec.thread_id,
+            rec.checkpoint_id,
+            PENDING,
+            stamp,
+            stamp,
+        ),
+    )
+    if res.rowcount > 0:
+        return None
+    existing = yield Statement(
+        d.sql(
+            f"SELECT {REVERSAL_COLUMNS} FROM agentgit_reversals "
+            "WHERE session_id = ? AND tool_call_id = ?" + d.for_update
+        ),
+        (rec.session_id, rec.tool_call_id),
+    )
+    found = reversal_from_row(existing.rows[0])
+    if found.status != REVERSED:
+        # Not final (pending after a crash, failed, no handler): take it over.
+        yield Statement(
+            d.sql(
+                "UPDATE agentgit_reversals SET status = ?, error = NULL, thread_id = ?, "
+                "checkpoint_id = ?, updated_at = ? WHERE session_id = ? AND tool_call_id = ?"
+            ),
+            (PENDING, rec.thread_id, rec.checkpoint_id, stamp, rec.session_id, rec.tool_call_id),
+        )
+        return None
+    return found
+
+
+def finish_reversal(
+    d: Dialect, session_id: int, tool_call_id: str, status: str, error: str | None
+) -> Op[None]:
+    yield Statement(
+        d.sql(
+            "UPDATE agentgit_reversals SET status = ?, error = ?, updated_at = ? "
+            "WHERE session_id = ? AND tool_call_id = ?"
+        ),
+        (status, error, d.ts(now()), session_id, tool_call_id),
+    )
+
+
+def list_reversals(
+    d: Dialect, *, session_id: int | None, thread_id: str | None
+) -> Op[list[Reversal]]:
+    where, params = (
+        ("session_id = ?", (session_id,)) if thread_id is None else ("thread_id = ?", (thread_id,))
+    )
+    res = yield Statement(
+        d.sql(
+            f"SELECT {REVERSAL_COLUMNS} FROM agentgit_reversals WHERE {where} "
+            "ORDER BY created_at, tool_call_id"
+        ),
+        params,
+    )
+    return [reversal_from_row(r) for r in res.rows]
+
+
 # -- the shared store --------------------------------------------------------
 
 
@@ -574,3 +690,33 @@ class SqlSessionStore(BaseSessionStore):
         return await self._arun(
             delete_threads(self.dialect, session_id, thread_ids), immediate=True
         )
+
+    def claim_reversal(self, rec: Reversal) -> Reversal | None:
+        return self._run(claim_reversal(self.dialect, rec), immediate=True)
+
+    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None:
+        return await self._arun(claim_reversal(self.dialect, rec), immediate=True)
+
+    def finish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None:
+        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error)
+        self._run(op, immediate=True)
+
+    async def afinish_reversal(
+        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
+    ) -> None:
+        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error)
+        await self._arun(op, immediate=True)
+
+    def list_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]:
+        op = list_reversals(self.dialect, session_id=session_id, thread_id=thread_id)
+        return self._run(op, immediate=False)
+
+    async def alist_reversals(
+        self, *, session_id: int | None = None, thread_id: str | None = None
+    ) -> list[Reversal]:
+        op = list_reversals(self.dialect, session_id=session_id, thread_id=thread_id)
+        return await self._arun(op, immediate=False)
