@@ -428,6 +428,7 @@ def test_internal_session_fields():
         "created_at",
         "checkpoint_count",
         "is_branch",
+        "is_current",  # beyond DESIGN's list: filled by branches() (issue 6)
     ]
 
 
@@ -441,6 +442,7 @@ def test_internal_session_defaults():
     assert t.created_at is None
     assert t.checkpoint_count == 0
     assert t.is_branch is False
+    assert t.is_current is False
 
 
 def test_internal_session_requires_thread_and_session():
