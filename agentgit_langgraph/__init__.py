@@ -21,8 +21,11 @@ from agentgit_langgraph.errors import (
     SessionAccessError,
     SessionNotFoundError,
     StoreError,
+    ThreadBusyError,
     ThreadNotFoundError,
+    ToolReversalError,
 )
+from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
 from agentgit_langgraph.stores import (
@@ -49,7 +52,13 @@ __all__ = [
     "SqliteSessionStore",
     "StoreError",
     "Tag",
+    "ThreadBusyError",
     "ThreadNotFoundError",
+    "ToolReversalError",
+    "ToolReversers",
+    "reversers_from",
+    "reversible_tool",
+    "with_undo",
 ]
 
 try:  # the `postgres` extra (psycopg 3) is optional

@@ -11,6 +11,7 @@ __all__ = [
     "SessionNotFoundError",
     "StoreError",
     "ThreadNotFoundError",
+    "ToolReversalError",
 ]
 
 
@@ -44,3 +45,20 @@ class ThreadNotFoundError(SessionNotFoundError):
 
 class NameConflictError(AgentGitError, ValueError):
     """The session already has a branch or tag of this name."""
+
+
+class ToolReversalError(AgentGitError, RuntimeError):
+    """Undoing a tool call failed during `rollback(..., reverse_tools=True, strict=True)`.
+
+    Names the call (`tool_name`, `tool_call_id`); the rollback stopped there and
+    created no branch. Calls undone before it stay recorded as `reversed`.
+    """
+
+    def __init__(self, message: str, *, tool_name: str = "", tool_call_id: str = "") -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.tool_call_id = tool_call_id
+
+
+class ThreadBusyError(AgentGitError, RuntimeError):
+    """A thread kept changing while it was being rewritten (prune); nothing was removed."""

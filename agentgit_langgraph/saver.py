@@ -32,19 +32,25 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from agentgit_langgraph._access import (
+    OwnerCache,
+    access_error,
+    owner_plan,
+    session_plan,
+    thread_plan,
+)
 from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
 from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
     InvalidConfigError,
-    SessionAccessError,
-    SessionNotFoundError,
     ThreadNotFoundError,
 )
 from agentgit_langgraph.history import HistoryMixin
 from agentgit_langgraph.maintenance import MaintenanceMixin
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.memory import InMemorySessionStore
 
@@ -58,26 +64,9 @@ def _new_thread_id() -> str:
 # -- plans: the logic of each public method, shared by its sync and async twin --
 
 
-def _session_plan(session_id: Any, user_id: int | None) -> Plan[ExternalSession]:
-    if isinstance(session_id, ExternalSession):
-        session_id = session_id.id
-    if not isinstance(session_id, int) or isinstance(session_id, bool):
-        raise SessionNotFoundError(f"session {session_id!r} not found (session ids are ints)")
-    session: ExternalSession | None = yield Call("store", "get_session", (session_id,))
-    if session is None:
-        raise SessionNotFoundError(f"session {session_id} not found")
-    if user_id is not None and session.user_id != user_id:
-        raise SessionAccessError(f"user {user_id} does not own session {session_id}")
-    return session
-
-
-def _thread_plan(thread_id: str, user_id: int | None) -> Plan[InternalSession]:
-    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
-    if thread is None:
-        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
-    if user_id is not None:
-        yield from _session_plan(thread.session_id, user_id)
-    return thread
+# Shared with the mixins (history, maintenance); kept under their old names.
+_session_plan = session_plan
+_thread_plan = thread_plan
 
 
 def _create_session_plan(
@@ -124,19 +113,32 @@ def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[R
     return thread_config(str(thread_id))
 
 
-def _rollback_plan(config: Any, user_id: int | None, name: str | None) -> Plan[RunnableConfig]:
+def _rollback_plan(
+    config: Any,
+    user_id: int | None,
+    name: str | None,
+    *,
+    reverse_tools: bool = False,
+    strict: bool = False,
+) -> Plan[RunnableConfig]:
     ref = checkpoint_ref(config)
     if ref.checkpoint_ns:
         raise InvalidConfigError(
             f"rollback takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
             f"subgraph namespace {ref.checkpoint_ns!r} (roll back to the parent's checkpoint)"
         )
+    if user_id is None:
+        user_id = user_id_of(config)  # a run's user may only branch its own threads
     parent = yield from _thread_plan(ref.thread_id, user_id)
     source: CheckpointTuple | None = yield Call("saver", "get_tuple", (ref.config(),))
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
             f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
         )
+    if reverse_tools:
+        # Undo what the tools did after the checkpoint, newest first, before the
+        # branch exists: with `strict`, a failure leaves no branch behind.
+        yield from reverse_tool_calls(source, parent.session_id, strict=strict)
     new_thread_id = _new_thread_id()
     try:
         copied = yield from copy_into_thread(source, new_thread_id)
@@ -198,12 +200,22 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         store: BaseSessionStore | None = None,
         *,
         auto_session: bool = True,
+        reversers: Mapping[str, Reverser] | None = None,
     ) -> None:
+        """See the class docstring.
+
+        `reversers` maps a tool name to the handler that undoes a call of it
+        (`handler(args[, result[, artifact]])`, sync or async), run by
+        `rollback(..., reverse_tools=True)`; see `agentgit_langgraph.reversal`.
+        More can be added with `register_reverser`.
+        """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self.saver = saver
         self.store = store if store is not None else InMemorySessionStore()
         self.auto_session = auto_session
-        self._targets = {"saver": saver, "store": self.store}
+        self.reversers = ToolReversers(reversers)
+        self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
+        self._owners = OwnerCache()  # thread -> (session, user), for user isolation
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -273,22 +285,67 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             return self
         clone = copy.copy(self)
         clone.saver = inner
-        clone._targets = {"saver": inner, "store": self.store}
+        clone._targets = {**self._targets, "saver": inner}
         return clone
 
     def get_next_version(self, current: Any, channel: None) -> Any:
         return self.saver.get_next_version(current, channel)
 
+    # -- user isolation ------------------------------------------------------
+    def _check_access(self, config: Any) -> None:
+        """Refuse a config whose int `user_id` does not own the thread's session.
+
+        Free when the config has no int `user_id`; one store read the first
+        time a thread is seen, none after (`OwnerCache`).
+        """
+        user_id = user_id_of(config)
+        if user_id is None:
+            return
+        thread_id = config["configurable"].get("thread_id")
+        if thread_id is None:
+            return
+        thread_id = str(thread_id)
+        owner = self._owners.get(thread_id)
+        if owner is None:
+            owner = run_sync(owner_plan(thread_id), self._targets)
+            if owner is None:
+                return
+            self._owners.put(thread_id, owner)
+        if owner[1] != user_id:
+            raise access_error(thread_id, owner, user_id)
+
+    async def _acheck_access(self, config: Any) -> None:
+        """Async twin of `_check_access`."""
+        user_id = user_id_of(config)
+        if user_id is None:
+            return
+        thread_id = config["configurable"].get("thread_id")
+        if thread_id is None:
+            return
+        thread_id = str(thread_id)
+        owner = self._owners.get(thread_id)
+        if owner is None:
+            owner = await run_async(owner_plan(thread_id), self._targets)
+            if owner is None:
+                return
+            self._owners.put(thread_id, owner)
+        if owner[1] != user_id:
+            raise access_error(thread_id, owner, user_id)
+
     def get(self, config: RunnableConfig) -> Checkpoint | None:
+        self._check_access(config)
         return self.saver.get(config)
 
     async def aget(self, config: RunnableConfig) -> Checkpoint | None:
+        await self._acheck_access(config)
         return await self.saver.aget(config)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        self._check_access(config)
         return self.saver.get_tuple(config)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
+        await self._acheck_access(config)
         return await self.saver.aget_tuple(config)
 
     def list(
@@ -299,6 +356,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> Iterator[CheckpointTuple]:
+        self._check_access(config)
         return self.saver.list(config, filter=filter, before=before, limit=limit)
 
     def alist(
@@ -309,7 +367,27 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        return self.saver.alist(config, filter=filter, before=before, limit=limit)
+        if user_id_of(config) is None:
+            return self.saver.alist(config, filter=filter, before=before, limit=limit)
+        return self._alist_checked(config, filter=filter, before=before, limit=limit)
+
+    async def _alist_checked(
+        self,
+        config: RunnableConfig | None,
+        *,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> AsyncIterator[CheckpointTuple]:
+        await self._acheck_access(config)
+        inner = self.saver.alist(config, filter=filter, before=before, limit=limit)
+        try:
+            async for item in inner:
+                yield item
+        finally:
+            aclose = getattr(inner, "aclose", None)
+            if aclose is not None:
+                await aclose()
 
     def put(
         self,
@@ -318,6 +396,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        self._check_access(config)
         saved = self.saver.put(config, checkpoint, metadata, new_versions)
         thread_id = str(config["configurable"]["thread_id"])
         if not self.store.record_checkpoints(thread_id) and self.auto_session:
@@ -332,6 +411,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        await self._acheck_access(config)
         saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
         thread_id = str(config["configurable"]["thread_id"])
         if not await self.store.arecord_checkpoints(thread_id) and self.auto_session:
@@ -346,6 +426,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        self._check_access(config)
         self.saver.put_writes(config, writes, task_id, task_path)
 
     async def aput_writes(
@@ -355,51 +436,38 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
+        await self._acheck_access(config)
         await self.saver.aput_writes(config, writes, task_id, task_path)
 
-    def delete_thread(self, thread_id: str) -> None:
-        self.saver.delete_thread(thread_id)
-
-    async def adelete_thread(self, thread_id: str) -> None:
-        await self.saver.adelete_thread(thread_id)
-
-    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        self.saver.delete_for_runs(run_ids)
-
-    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await self.saver.adelete_for_runs(run_ids)
-
-    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        self.saver.copy_thread(source_thread_id, target_thread_id)
-
-    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await self.saver.acopy_thread(source_thread_id, target_thread_id)
-
-    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        self.saver.prune(thread_ids, strategy=strategy)
-
-    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await self.saver.aprune(thread_ids, strategy=strategy)
+    # delete_thread, delete_for_runs, copy_thread, prune: MaintenanceMixin.
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
+        self._check_access(config)
         return self.saver.get_delta_channel_history(config=config, channels=channels)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
+        await self._acheck_access(config)
         return await self.saver.aget_delta_channel_history(config=config, channels=channels)
 
     def __getattr__(self, name: str) -> Any:
         # Anything else (e.g. `conn`, `lock`) is the wrapped saver's.
-        if name.startswith("__") or name in ("saver", "store", "_targets"):
+        if name.startswith("__") or name in ("saver", "store", "_targets", "_owners"):
             raise AttributeError(name)
         return getattr(self.saver, name)
 
     # -- rollback ------------------------------------------------------------
     def rollback(
-        self, config: RunnableConfig, *, user_id: int | None = None, name: str | None = None
+        self,
+        config: RunnableConfig,
+        *,
+        user_id: int | None = None,
+        name: str | None = None,
+        reverse_tools: bool = False,
+        strict: bool = False,
     ) -> RunnableConfig:
         """Open a new branch: a new thread that starts at the checkpoint `config` names.
 
@@ -412,19 +480,78 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             config: Names `thread_id` and `checkpoint_id`, e.g. a
                 `StateSnapshot.config` from `graph.get_state_history()`.
             user_id: When given, must own the session (`SessionAccessError`).
+                When not, an int `configurable.user_id` in `config` must.
             name: An optional label for the branch.
+            reverse_tools: First undo, newest first, every tool call the thread
+                executed after that checkpoint, with the handlers registered
+                for the tools (`reversers=`, `register_reverser`). Each call is
+                recorded (`reversals()`) and never undone twice.
+            strict: With `reverse_tools`, stop at the first failing handler and
+                raise `ToolReversalError` without creating the branch (by
+                default the failure is recorded and the rollback goes on).
 
         Raises:
             InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
             SessionAccessError: nothing is changed.
+            ToolReversalError: with `strict=True`; no branch, and the calls
+                undone before the failing one stay recorded as `reversed`.
+
+        Example:
+            ```python
+            saver.register_reverser("book_flight", lambda args, result: cancel(result))
+            branch = saver.rollback(earlier.config, reverse_tools=True)
+            saver.reversals(earlier.config["configurable"]["thread_id"])
+            ```
         """
-        return run_sync(_rollback_plan(config, user_id, name), self._targets)
+        plan = _rollback_plan(config, user_id, name, reverse_tools=reverse_tools, strict=strict)
+        return run_sync(plan, self._targets)
 
     async def arollback(
-        self, config: RunnableConfig, *, user_id: int | None = None, name: str | None = None
+        self,
+        config: RunnableConfig,
+        *,
+        user_id: int | None = None,
+        name: str | None = None,
+        reverse_tools: bool = False,
+        strict: bool = False,
     ) -> RunnableConfig:
         """Async twin of `rollback`."""
-        return await run_async(_rollback_plan(config, user_id, name), self._targets)
+        plan = _rollback_plan(config, user_id, name, reverse_tools=reverse_tools, strict=strict)
+        return await run_async(plan, self._targets)
+
+    def register_reverser(self, name: str, fn: Reverser) -> None:
+        """Undo calls of the tool `name` with `fn` when a rollback reverses tools.
+
+        `fn(args)`, `fn(args, result)` or `fn(args, result, artifact)`: the
+        call's arguments, the `ToolMessage`'s content and artifact. Sync or
+        async. Replaces an earlier handler of that tool.
+        """
+        self.reversers.register(name, fn)
+
+    def reversals(
+        self, thread_id: str | None = None, *, session_id: int | None = None
+    ) -> builtins.list[Reversal]:
+        """Reversal records of rollbacks from `thread_id`, or of a whole session.
+
+        One per tool call (`tool_name`, `tool_call_id`, `args`, `status`:
+        `reversed` / `no_handler` / `failed` with `error`, or `pending` while a
+        handler runs or after a crash), oldest first.
+        """
+        if (thread_id is None) == (session_id is None):
+            raise InvalidConfigError("reversals() takes a thread_id or a session_id")
+        if thread_id is not None:
+            return self.store.list_reversals(thread_id=str(thread_id))
+        return self.store.list_reversals(session_id=session_id)
+
+    async def areversals(
+        self, thread_id: str | None = None, *, session_id: int | None = None
+    ) -> builtins.list[Reversal]:
+        """Async twin of `reversals`."""
+        if (thread_id is None) == (session_id is None):
+            raise InvalidConfigError("areversals() takes a thread_id or a session_id")
+        if thread_id is not None:
+            return await self.store.alist_reversals(thread_id=str(thread_id))
+        return await self.store.alist_reversals(session_id=session_id)
 
     # -- sessions ------------------------------------------------------------
     def create_session(

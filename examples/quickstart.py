@@ -51,7 +51,9 @@ def main(db_path: str) -> None:
 
         # Go back to just after the first answer and try another path.
         history = list(graph.get_state_history(config))  # newest first
-        after_first_answer = next(s for s in reversed(history) if len(s.values.get("messages", [])) == 2)
+        after_first_answer = next(
+            s for s in reversed(history) if len(s.values.get("messages", [])) == 2
+        )
         branch = saver.rollback(after_first_answer.config, name="train-instead")
         graph.invoke({"messages": [HumanMessage("Take the train instead")]}, branch)
         show("Branch 'train-instead':", graph.get_state(branch).values)
@@ -62,7 +64,8 @@ def main(db_path: str) -> None:
         print("total_checkpoints:", session.total_checkpoints)
         for thread in saver.branches(session.id):
             kind = "branch" if thread.is_branch else "first "
-            print(f"  {kind} {thread.thread_id}  name={thread.name}  checkpoints={thread.checkpoint_count}")
+            counts = f"checkpoints={thread.checkpoint_count}"
+            print(f"  {kind} {thread.thread_id}  name={thread.name}  {counts}")
 
 
 if __name__ == "__main__":

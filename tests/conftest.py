@@ -11,7 +11,12 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, asynccontextmanager, contextmanager
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,7 +75,9 @@ def postgres_available() -> bool:
             return True
     except Exception as exc:  # ImportError or any connection failure
         if IN_CI:
-            raise RuntimeError(f"CI=true and PostgreSQL at {POSTGRES_URI} is unreachable: {exc}")
+            raise RuntimeError(
+                f"CI=true and PostgreSQL at {POSTGRES_URI} is unreachable: {exc}"
+            ) from exc
         return False
 
 
@@ -133,7 +140,9 @@ def postgres_schema_uri(postgres_run_uri: str) -> str:
 BACKEND_NAMES = ["memory", "sqlite"] + (["postgres"] if postgres_backends_enabled() else [])
 
 
-def _backends(name: str, tmp_path: Path, request: pytest.FixtureRequest) -> tuple[Backend, AsyncBackend]:
+def _backends(
+    name: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> tuple[Backend, AsyncBackend]:
     if name == "memory":
         return _memory_backend()
     if name == "sqlite":

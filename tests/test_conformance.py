@@ -25,13 +25,13 @@ from tests.conformance_helpers import (
     ConformanceComparison,
     SaverFactory,
     assert_wrapped_conforms,
-    assert_wrapper_only_capabilities_delegate,
+    assert_wrapper_only_capabilities_fall_back,
     compare_conformance,
     wrap,
 )
 
-# What the bare savers lack today, so the wrapper's delegation must raise
-# NotImplementedError for it. Update when LangGraph implements one of these.
+# What the bare savers lack today, so the wrapper's own fallbacks (over the
+# saver's primitives) provide it. Update when LangGraph implements one of these.
 EXPECTED_WRAPPER_ONLY = ["copy_thread", "delete_for_runs", "prune"]
 
 
@@ -131,12 +131,12 @@ def test_wrapped_passes_every_capability_the_bare_saver_passes(
     assert comparison.bare.report.passed_all_base(), comparison.summary()
 
 
-async def test_wrapper_only_capabilities_raise_not_implemented_like_the_bare_saver(
+async def test_wrapper_only_capabilities_are_fallbacks_that_pass(
     case: ConformanceCase,
     comparison: ConformanceComparison,
     record_property: Callable[[str, Any], None],
 ) -> None:
-    only = await assert_wrapper_only_capabilities_delegate(comparison, case)
+    only = await assert_wrapper_only_capabilities_fall_back(comparison, case)
     record_property("wrapper_only_capabilities", ",".join(only))
-    print(f"{case.name}: wrapper-only capabilities (delegated, NotImplementedError): {only}")
+    print(f"{case.name}: wrapper-only capabilities (fallbacks, passing): {only}")
     assert only == EXPECTED_WRAPPER_ONLY, comparison.summary()

@@ -1,0 +1,103 @@
+"""Finding sessions and threads, and checking who owns them.
+
+The plans here are shared by every module that looks a session up on behalf of
+a user (`saver.py`, `maintenance.py`, `history.py`): a `user_id` that does not
+own the session raises `SessionAccessError` before anything is read or changed.
+
+`OwnerCache` remembers which user owns a thread, so a graph run whose config
+carries `user_id` is checked on every checkpointer call without a store read
+after the first one: an owner never changes while the thread exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph.errors import (
+    SessionAccessError,
+    SessionNotFoundError,
+    ThreadNotFoundError,
+)
+from agentgit_langgraph.sessions import ExternalSession, InternalSession
+
+__all__ = ["Owner", "OwnerCache", "owner_plan", "session_plan", "thread_plan"]
+
+Owner = tuple[int, int]
+"""`(session_id, user_id)` of the session that holds a thread."""
+
+
+def session_plan(session_id: object, user_id: int | None) -> Plan[ExternalSession]:
+    """The session, checked against `user_id` when given."""
+    if isinstance(session_id, ExternalSession):
+        session_id = session_id.id
+    if not isinstance(session_id, int) or isinstance(session_id, bool):
+        raise SessionNotFoundError(f"session {session_id!r} not found (session ids are ints)")
+    session: ExternalSession | None = yield Call("store", "get_session", (session_id,))
+    if session is None:
+        raise SessionNotFoundError(f"session {session_id} not found")
+    if user_id is not None and session.user_id != user_id:
+        raise SessionAccessError(f"user {user_id} does not own session {session_id}")
+    return session
+
+
+def thread_plan(thread_id: str, user_id: int | None) -> Plan[InternalSession]:
+    """The thread's record (`ThreadNotFoundError` if no session holds it)."""
+    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    if thread is None:
+        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
+    if user_id is not None:
+        yield from session_plan(thread.session_id, user_id)
+    return thread
+
+
+def owner_plan(thread_id: str) -> Plan[Owner | None]:
+    """`(session_id, user_id)` of the session holding `thread_id`, or None."""
+    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    if thread is None:
+        return None
+    session: ExternalSession | None = yield Call("store", "get_session", (thread.session_id,))
+    if session is None or session.id is None:
+        return None
+    return (session.id, session.user_id)
+
+
+class OwnerCache:
+    """Thread id -> `(session_id, user_id)`, for threads known to be in a session.
+
+    Only positive answers are kept: a thread that no session holds yet may be
+    adopted by one at any time (auto sessions, rollbacks), so it is looked up
+    again on the next call. Bounded: past `max_size` entries it starts over.
+    Entries of threads this process deletes are dropped (`evict`); a thread id
+    deleted by another process and then reused for another user's session is
+    the one case a stale entry could matter (thread ids are random UUIDs).
+    """
+
+    def __init__(self, max_size: int = 65536) -> None:
+        self._owners: dict[str, Owner] = {}
+        self._max_size = max_size
+        self._lock = threading.Lock()
+
+    def get(self, thread_id: str) -> Owner | None:
+        return self._owners.get(thread_id)
+
+    def put(self, thread_id: str, owner: Owner) -> None:
+        with self._lock:
+            if len(self._owners) >= self._max_size:
+                self._owners.clear()
+            self._owners[thread_id] = owner
+
+    def evict(self, thread_ids: Iterable[str]) -> None:
+        with self._lock:
+            for thread_id in thread_ids:
+                self._owners.pop(thread_id, None)
+
+    def __len__(self) -> int:
+        return len(self._owners)
+
+
+def access_error(thread_id: str, owner: Owner, user_id: int) -> SessionAccessError:
+    return SessionAccessError(
+        f"user {user_id} does not own session {owner[0]} (thread {thread_id!r})"
+    )

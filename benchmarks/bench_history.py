@@ -1,0 +1,290 @@
+"""What reading a big session's history costs: `tree()` + `log()` against one `list()`.
+
+The session, in one SQLite file opened with `AgentGitSaver.from_conn_string`:
+
+* `main`: 100 checkpoints;
+* 1,000 branches of 10 checkpoints each (the copied checkpoint it starts from
+  plus 9 of its own), in chains of 10: every 10th branch starts from a
+  checkpoint of `main`, each of the 9 others from the 5th checkpoint of the
+  branch before it, so the last branch of a chain lies 10 branches deep;
+* a tag on every 50th branch.
+
+It is built the fast way (not timed): checkpoints of a real 5-turn chat
+(tests/graphs.py) are put straight into the wrapped `SqliteSaver`, copies with
+the same id and lineage metadata a rollback writes, and the threads are
+registered with the store's own calls (`create_session`, `add_branch`,
+`record_checkpoints`, `add_tag`).
+
+Timed, alternating, medians over rounds:
+
+* `tree()`: reads the session store only (no checkpoint);
+* `log()` of the deepest branch of the last chain: its 10 checkpoints, then
+  back through 9 parent branches and `main` (reads the checkpoints it returns,
+  plus one per thread it crosses into);
+* the baseline, "the same checkpoints": one `saver.list(None)` over the
+  database, i.e. every checkpoint of the session (10,100), which is what
+  drawing the tree or stitching the log from checkpoints alone would read.
+
+Prints the ratio (tree + log) / list, target <= 2, and exits 1 if it misses.
+Run from the repository root:
+
+    .venv/bin/python -m benchmarks.bench_history            # under a minute (list() dominates)
+    .venv/bin/python -m benchmarks.bench_history --quick    # a smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `tests` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, copy_checkpoint
+from langgraph.checkpoint.base.id import uuid6
+from langgraph.checkpoint.memory import InMemorySaver
+
+from agentgit_langgraph import AgentGitSaver, InternalSession, Tag
+from agentgit_langgraph._copy import LINEAGE_CHECKPOINT_KEY, LINEAGE_THREAD_KEY
+from tests.graphs import chat_graph_builder, human
+
+MAIN = 100
+BRANCHES = 1_000
+PER_BRANCH = 10
+CHAIN = 10  # branches per chain: the last one is CHAIN deep
+BRANCH_AT = 5  # a chained branch starts from its parent's checkpoint number 5 (0 = the copy)
+TAG_EVERY = 50
+TARGET = 2.0
+
+
+def chat_series() -> list[tuple[Checkpoint, dict[str, Any]]]:
+    """Checkpoints and metadata of a 5-turn chat (15 checkpoints), oldest first."""
+    memory = InMemorySaver()
+    graph = chat_graph_builder().compile(checkpointer=memory)
+    config: RunnableConfig = {"configurable": {"thread_id": "source"}}
+    for n in range(5):
+        graph.invoke(human(f"Turn {n}: what should I pack for Lisbon in May?", n), config)
+    return [(t.checkpoint, dict(t.metadata)) for t in reversed(list(memory.list(config)))]
+
+
+class Builder:
+    """Puts checkpoints straight into the wrapped saver and remembers them by id."""
+
+    def __init__(self, saver: BaseCheckpointSaver[Any]) -> None:
+        self.saver = saver
+        self.series = chat_series()
+        self.saved: dict[str, tuple[Checkpoint, dict[str, Any]]] = {}
+        self.n = 0
+
+    def put(
+        self,
+        thread_id: str,
+        parent_id: str | None,
+        checkpoint: Checkpoint | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> str:
+        if checkpoint is None:  # a new checkpoint: the next of the chat's series
+            template, meta = self.series[self.n % len(self.series)]
+            self.n += 1
+            checkpoint = copy_checkpoint(template)
+            checkpoint["id"] = str(uuid6(clock_seq=int(meta.get("step", 0))))
+            metadata = dict(meta)
+        configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+        if parent_id is not None:
+            configurable["checkpoint_id"] = parent_id
+        self.saver.put(
+            {"configurable": configurable},
+            checkpoint,
+            metadata or {},  # type: ignore[arg-type]
+            dict(checkpoint["channel_versions"]),
+        )
+        self.saved[checkpoint["id"]] = (checkpoint, metadata or {})
+        return checkpoint["id"]
+
+    def copy(self, thread_id: str, parent_thread: str, checkpoint_id: str) -> str:
+        """What a rollback writes for a checkpoint without delta channels."""
+        checkpoint, metadata = self.saved[checkpoint_id]
+        lineage = {LINEAGE_THREAD_KEY: parent_thread, LINEAGE_CHECKPOINT_KEY: checkpoint_id}
+        return self.put(thread_id, None, copy_checkpoint(checkpoint), {**metadata, **lineage})
+
+
+@contextmanager
+def fast_sync(saver: AgentGitSaver) -> Iterator[None]:
+    """`synchronous=OFF` on both connections while building (not timed)."""
+    conns = [
+        conn
+        for conn in (getattr(saver.saver, "conn", None), getattr(saver.store, "conn", None))
+        if isinstance(conn, sqlite3.Connection)
+    ]
+    for conn in conns:
+        conn.execute("PRAGMA synchronous=OFF")
+    try:
+        yield
+    finally:
+        for conn in conns:
+            conn.execute("PRAGMA synchronous=FULL")
+
+
+def build(saver: AgentGitSaver) -> tuple[int, str, int]:
+    """The session described above; returns its id, the deepest branch, checkpoints."""
+    store = saver.store
+    builder = Builder(saver.saver)
+    main = "main-thread"
+    session = store.create_session(user_id=0, session_name="bench", metadata=None, thread_id=main)
+    assert session.id is not None
+    main_ids: list[str] = []
+    parent: str | None = None
+    for _ in range(MAIN):
+        parent = builder.put(main, parent)
+        main_ids.append(parent)
+    store.record_checkpoints(main, MAIN)
+
+    previous: list[str] = []  # checkpoint ids of the branch before, oldest first
+    previous_thread = main
+    deepest = main
+    for i in range(BRANCHES):
+        thread_id = f"branch-{i:04d}"
+        if i % CHAIN == 0:
+            parent_thread, at = main, main_ids[10 + (i // CHAIN * 7) % (MAIN - 20)]
+        else:
+            parent_thread, at = previous_thread, previous[BRANCH_AT]
+        ids = [builder.copy(thread_id, parent_thread, at)]
+        for _ in range(PER_BRANCH - 1):
+            ids.append(builder.put(thread_id, ids[-1]))
+        store.add_branch(
+            InternalSession(
+                thread_id=thread_id,
+                session_id=session.id,
+                parent_thread_id=parent_thread,
+                branch_checkpoint_id=at,
+                name=f"b{i:04d}",
+                checkpoint_count=PER_BRANCH,
+                is_branch=True,
+            )
+        )
+        if i % TAG_EVERY == 0:
+            store.add_tag(Tag(session.id, f"t{i:04d}", thread_id, ids[3]))
+        previous, previous_thread, deepest = ids, thread_id, thread_id
+    return session.id, deepest, MAIN + BRANCHES * PER_BRANCH
+
+
+class ReadCounter:
+    """Stands in for the wrapped saver to count the checkpoints a call reads."""
+
+    def __init__(self, inner: BaseCheckpointSaver[Any]) -> None:
+        self.inner = inner
+        self.read = 0
+
+    def list(self, config: Any, **kwargs: Any) -> Iterator[Any]:
+        items = list(self.inner.list(config, **kwargs))
+        self.read += len(items)
+        return iter(items)
+
+    def get_tuple(self, config: Any) -> Any:
+        found = self.inner.get_tuple(config)
+        self.read += found is not None
+        return found
+
+
+def timed(fn: Callable[[], Any]) -> float:
+    gc.collect()
+    gc.disable()
+    try:
+        start = time.perf_counter()
+        fn()
+        return time.perf_counter() - start
+    finally:
+        gc.enable()
+
+
+def medians(rounds: int, fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
+    """Median seconds of each function, the order rotating every round (after a warm-up)."""
+    times: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    for name in names:
+        fns[name]()
+    for r in range(rounds):
+        order = names[r % len(names) :] + names[: r % len(names)]
+        for name in order:
+            times[name].append(timed(fns[name]))
+    return {name: statistics.median(ts) for name, ts in times.items()}
+
+
+def run(rounds: int, workdir: Path) -> bool:
+    with AgentGitSaver.from_conn_string(str(workdir / "history.db")) as saver:
+        saver.setup()
+        t0 = time.perf_counter()
+        with fast_sync(saver):
+            sid, deepest, total = build(saver)
+        built = time.perf_counter() - t0
+        session = saver.get_session(sid)
+        assert session.total_checkpoints == total and session.branch_count == BRANCHES
+        everything = list(saver.saver.list(None))
+        assert len(everything) == total
+
+        deep_config: RunnableConfig = {"configurable": {"thread_id": deepest}}
+        log = saver.log(deep_config)
+        real = saver._targets["saver"]
+        counter = ReadCounter(real)
+        saver._targets["saver"] = counter
+        try:
+            assert saver.log(deep_config) == log
+        finally:
+            saver._targets["saver"] = real
+        threads_crossed = len({e.thread_id for e in log}) - 1
+
+        figures = medians(
+            rounds,
+            {
+                "tree": lambda: saver.tree(sid),
+                "log": lambda: saver.log(deep_config),
+                "list": lambda: list(saver.saver.list(None)),
+                "mermaid": lambda: saver.mermaid(sid),
+                "log-20": lambda: saver.log(deep_config, limit=20),
+            },
+        )
+        tree_lines = saver.tree(sid).count("\n") + 1
+
+    ratio = (figures["tree"] + figures["log"]) / figures["list"]
+    ms = {name: f"{seconds * 1e3:8.1f} ms" for name, seconds in figures.items()}
+    print(
+        f"session: {MAIN} checkpoints on main + {BRANCHES:,} branches x {PER_BRANCH} "
+        f"(chains of {CHAIN}) = {total:,} checkpoints, built in {built:.1f}s; "
+        f"median of {rounds} rounds"
+    )
+    print(f"  tree()                      {ms['tree']}   ({tree_lines:,} lines, store reads only)")
+    print(f"  mermaid()                   {ms['mermaid']}")
+    print(
+        f"  log(deepest branch)         {ms['log']}   ({len(log)} entries across "
+        f"{threads_crossed + 1} threads; {counter.read} checkpoints read)"
+    )
+    print(f"  log(deepest, limit=20)      {ms['log-20']}")
+    print(f"  saver.list(None)            {ms['list']}   (every checkpoint: {total:,})")
+    verdict = "pass" if ratio <= TARGET else "MISS"
+    print(f"(tree + log) / list = {ratio:.4f}   target <= {TARGET:.0f}   {verdict}")
+    return ratio <= TARGET
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--rounds", type=int, default=7, help="timed rounds (default 7)")
+    parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke run")
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    with tempfile.TemporaryDirectory() as tmp:
+        ok = run(rounds, Path(tmp))
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,405 @@
+"""User isolation, adversarially: user B tries everything on user A's sessions.
+
+Every public operation of `AgentGitSaver` that acts on a session (sessions API,
+rollback, switch, branches, history, erasure, pruning) is called by B with
+`user_id=B`, every checkpointer method and graph call (`invoke`, `get_state`,
+`get_state_history`, `update_state`) with B's `configurable.user_id`, on A's
+threads; each is refused with `SessionAccessError`, and everything the store
+and the wrapped saver hold (sessions, thread records, tags, every checkpoint
+and write as bytes) is unchanged. Sync and async, every backend. The CLI with
+`--user B` is refused too (non-zero exit, a message naming the session).
+
+A meta-test keeps the list honest: every public method of `AgentGitSaver` is
+either exercised here or listed as not acting for a user, with the reason.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
+
+from agentgit_langgraph import AgentGitSaver, SessionAccessError
+from tests.graphs import chat_graph_builder, contents, human
+from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, snapshot
+
+A, B = 1, 2
+
+
+@dataclass
+class World:
+    saver: AgentGitSaver
+    graph: Any
+    a_session: int
+    a_other_session: int
+    a_thread: str
+    a_branch: str
+    a_checkpoint: dict[str, Any]  # a checkpoint config on A's first thread
+    a_head: dict[str, Any]
+    b_session: int
+
+
+def build_world(saver: AgentGitSaver) -> Flow[World]:
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    a_thread = "a-main"
+    for n in range(3):
+        yield Op(graph, "invoke", (human(f"a {n}", n), cfg(a_thread, user_id=A)))
+    history = yield Op(graph, "get_state_history", (cfg(a_thread),), collect=True)
+    branch = yield Op(saver, "rollback", (history[3].config,), {"user_id": A, "name": "retry"})
+    yield Op(graph, "invoke", (human("a on branch", 9), branch))
+    session = yield Op(saver, "session_for_thread", (a_thread,), {"user_id": A})
+    yield Op(saver, "tag", (history[3].config, "v1"), {"user_id": A})
+    other = yield Op(saver, "create_session", (A, "a's second"))
+    yield Op(graph, "invoke", (human("b 0", 0), cfg("b-main", user_id=B)))
+    b_session = yield Op(saver, "session_for_thread", ("b-main",), {"user_id": B})
+    return World(
+        saver=saver,
+        graph=graph,
+        a_session=session.id,
+        a_other_session=other.id,
+        a_thread=a_thread,
+        a_branch=branch["configurable"]["thread_id"],
+        a_checkpoint=history[3].config,
+        a_head=history[0].config,
+        b_session=b_session.id,
+    )
+
+
+def b_cfg(thread_id: str, **extra: Any) -> dict[str, Any]:
+    return cfg(thread_id, user_id=B, **extra)
+
+
+def with_b(config: dict[str, Any]) -> dict[str, Any]:
+    return {**config, "configurable": {**config["configurable"], "user_id": B}}
+
+
+# Each attack: (the AgentGitSaver / graph method it exercises, how B calls it).
+Attack = tuple[str, Callable[[World], Op]]
+
+
+def _saver(method: str, *args: Callable[[World], Any], **kwargs: Any) -> Attack:
+    def make(w: World) -> Op:
+        return Op(w.saver, method, tuple(a(w) for a in args), {"user_id": B, **kwargs})
+
+    return method, make
+
+
+def _sid(w: World) -> int:
+    return w.a_session
+
+
+SESSION_ATTACKS: list[Attack] = [
+    _saver("get_session", _sid),
+    _saver("get_session", lambda w: w.a_other_session),
+    _saver("session_for_thread", lambda w: w.a_thread),
+    _saver("session_for_thread", lambda w: w.a_branch),
+    _saver("config_for", _sid),
+    _saver("config_for", lambda w: w.a_other_session),
+    _saver("branches", _sid),
+    _saver("switch", _sid, lambda w: w.a_thread),
+    _saver("rollback", lambda w: w.a_checkpoint),
+    _saver("rollback", lambda w: w.a_head, name="b-branch"),
+    ("rollback", lambda w: Op(w.saver, "rollback", (with_b(w.a_checkpoint),))),
+    _saver("delete_session", _sid),
+    _saver("delete_session", lambda w: w.a_other_session),
+    _saver("prune_branches", _sid),
+    _saver("log", _sid),
+    _saver("log", lambda w: w.a_checkpoint),
+    _saver("log", lambda w: cfg(w.a_branch)),
+    _saver("diff", lambda w: w.a_checkpoint, lambda w: w.a_head),
+    _saver("resolve", _sid, lambda w: "v1"),
+    _saver("resolve", _sid, lambda w: "HEAD"),
+    _saver("tag", lambda w: w.a_checkpoint, lambda w: "b-tag"),
+    _saver("tags", _sid),
+    _saver("untag", _sid, lambda w: "v1"),
+    _saver("tree", _sid),
+    _saver("tree_data", _sid),
+    _saver("mermaid", _sid),
+]
+
+
+def _checkpointer(
+    method: str, make: Callable[[World], tuple[tuple[Any, ...], dict[str, Any]]]
+) -> Attack:
+    def op(w: World) -> Op:
+        args, kwargs = make(w)
+        return Op(w.saver, method, args, kwargs, collect=method == "list")
+
+    return method, op
+
+
+CHECKPOINTER_ATTACKS: list[Attack] = [
+    _checkpointer("get_tuple", lambda w: ((b_cfg(w.a_thread),), {})),
+    _checkpointer("get_tuple", lambda w: ((with_b(w.a_checkpoint),), {})),
+    _checkpointer("get_tuple", lambda w: ((b_cfg(w.a_branch),), {})),
+    _checkpointer("get", lambda w: ((b_cfg(w.a_thread),), {})),
+    _checkpointer("list", lambda w: ((b_cfg(w.a_thread),), {})),
+    _checkpointer("list", lambda w: ((b_cfg(w.a_branch, checkpoint_ns=""),), {"limit": 1})),
+    _checkpointer(
+        "put",
+        lambda w: ((b_cfg(w.a_thread, checkpoint_ns=""), empty_checkpoint(), {}, {}), {}),
+    ),
+    _checkpointer(
+        "put_writes",
+        lambda w: ((with_b(w.a_head), [("messages", [HumanMessage("b")])], "task-b"), {}),
+    ),
+    _checkpointer(
+        "get_delta_channel_history",
+        lambda w: ((), {"config": with_b(w.a_head), "channels": ["messages"]}),
+    ),
+]
+
+
+def _graph(method: str, make: Callable[[World], tuple[Any, ...]]) -> Attack:
+    def op(w: World) -> Op:
+        return Op(w.graph, method, make(w), collect=method == "get_state_history")
+
+    return f"graph.{method}", op
+
+
+GRAPH_ATTACKS: list[Attack] = [
+    _graph("invoke", lambda w: (human("b", 5), b_cfg(w.a_thread))),
+    _graph("invoke", lambda w: (human("b", 5), b_cfg(w.a_branch))),
+    _graph("invoke", lambda w: (None, with_b(w.a_checkpoint))),  # time travel
+    _graph("get_state", lambda w: (b_cfg(w.a_thread),)),
+    _graph("get_state", lambda w: (with_b(w.a_checkpoint),)),
+    _graph("get_state_history", lambda w: (b_cfg(w.a_thread),)),
+    _graph("update_state", lambda w: (b_cfg(w.a_thread), {"messages": [HumanMessage("b")]})),
+    _graph("update_state", lambda w: (with_b(w.a_checkpoint), {"messages": []})),
+]
+
+ATTACKS = SESSION_ATTACKS + CHECKPOINTER_ATTACKS + GRAPH_ATTACKS
+
+# Public methods that act for no user, and why they are not attacked above.
+NOT_FOR_A_USER = {
+    "create_session": "creates the caller's own session (checked below: A's are untouched)",
+    "list_sessions": "filters by user (checked below)",
+    "setup": "creates tables",
+    "from_conn_string": "opens a database",
+    "with_allowlist": "serializer configuration",
+    "get_next_version": "pure function of a channel version",
+    "copy_thread": "LangGraph primitive by thread id, no user (trusted caller)",
+    "prune": "LangGraph primitive by thread id, no user (trusted caller)",
+    "delete_thread": "LangGraph primitive by thread id, no user (trusted caller)",
+    "delete_for_runs": "LangGraph primitive by run id, no user (trusted caller)",
+    "register_reverser": "registers a tool handler in this process",
+    "reversals": "takes no user_id (records of tool reversals; trusted caller)",
+}
+
+
+def attack_flow(saver: AgentGitSaver) -> Flow[None]:
+    w = yield from build_world(saver)
+    before = yield from snapshot(saver)
+    assert set(before) == {w.a_session, w.a_other_session, w.b_session}
+    for name, make in ATTACKS:
+        op = make(w)
+        with pytest.raises(SessionAccessError) as refused:
+            yield op
+        message = str(refused.value)
+        assert f"user {B}" in message, (name, message)
+        assert str(w.a_session) in message or str(w.a_other_session) in message, (name, message)
+    assert (yield from snapshot(saver)) == before
+
+    # B sees only B's sessions; A still works as before, and so does B.
+    assert [s.id for s in (yield Op(saver, "list_sessions", (B,)))] == [w.b_session]
+    assert [s.id for s in (yield Op(saver, "list_sessions", (A,)))] == [
+        w.a_session,
+        w.a_other_session,
+    ]
+    mine = yield Op(saver, "create_session", (B, "b's second"))
+    assert mine.user_id == B
+    result = yield Op(w.graph, "invoke", (human("a again", 7), cfg(w.a_branch, user_id=A)))
+    assert contents(result)[-1].startswith("echo: a again")
+    state = yield Op(w.graph, "get_state", (cfg("b-main", user_id=B),))
+    assert contents(state.values) == ["b 0", "echo: b 0 (#1)"]
+    # ... and A is refused on B's thread.
+    with pytest.raises(SessionAccessError):
+        yield Op(w.graph, "get_state", (cfg("b-main", user_id=A),))
+    # A config without an int user_id is not checked (existing agents keep working).
+    yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="2"),))
+    yield Op(w.saver, "get_tuple", (cfg(w.a_thread),))
+
+
+def test_user_b_is_refused_everything(backend: Any) -> None:
+    with backend.open() as saver:
+        drive(attack_flow(saver))
+
+
+async def test_user_b_is_refused_everything_async(abackend: Any) -> None:
+    async with abackend.open() as saver:
+        await adrive(attack_flow(saver))
+
+
+def test_every_public_method_is_covered() -> None:
+    attacked = {name for name, _ in SESSION_ATTACKS + CHECKPOINTER_ATTACKS}
+    public = set()
+    for name, member in inspect.getmembers(AgentGitSaver):
+        if name.startswith("_") or not callable(member):
+            continue
+        twin = name[1:]
+        if name.startswith("a") and (hasattr(AgentGitSaver, twin) or name == "afrom_conn_string"):
+            assert twin in attacked or twin in NOT_FOR_A_USER or name == "afrom_conn_string"
+            continue
+        public.add(name)
+    missing = public - attacked - set(NOT_FOR_A_USER)
+    assert not missing, f"public methods neither attacked nor listed as user-free: {missing}"
+    # Every method with a `user_id` parameter is attacked.
+    with_user = {
+        name
+        for name in public
+        if "user_id" in inspect.signature(getattr(AgentGitSaver, name)).parameters
+    }
+    assert with_user - {"create_session", "list_sessions"} <= attacked
+    # Every checkpointer read/write that takes a config is attacked.
+    config_methods = {
+        name
+        for name in public
+        if hasattr(BaseCheckpointSaver, name)
+        and "config" in inspect.signature(getattr(BaseCheckpointSaver, name)).parameters
+    }
+    assert config_methods <= attacked, config_methods - attacked
+
+
+# -- the owner check is cheap: one store lookup per thread, then none -------------------
+
+
+class CountingStore:
+    """Counts the store reads the owner check makes (`get_thread`, `get_session`)."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
+        self.reads = 0
+        for name in ("get_thread", "aget_thread", "get_session", "aget_session"):
+            original = getattr(store, name)
+            if name.startswith("a"):
+
+                async def counted(*args: Any, _f: Any = original) -> Any:
+                    self.reads += 1
+                    return await _f(*args)
+
+            else:
+
+                def counted(*args: Any, _f: Any = original) -> Any:  # type: ignore[misc]
+                    self.reads += 1
+                    return _f(*args)
+
+            monkeypatch.setattr(store, name, counted)
+
+
+def cheap_flow(saver: AgentGitSaver, counter: Callable[[], int]) -> Flow[None]:
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    yield Op(graph, "invoke", (human("first", 0), cfg("cheap", user_id=A)))
+    start = counter()
+    for n in range(1, 4):
+        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("cheap", user_id=A)))
+        yield Op(graph, "get_state", (cfg("cheap", user_id=A),))
+    assert counter() - start <= 2, "the owner was looked up again"
+    with pytest.raises(SessionAccessError):
+        yield Op(graph, "get_state", (cfg("cheap", user_id=B),))
+    assert counter() - start <= 2
+
+
+def test_owner_check_reads_the_store_once(backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    with backend.open() as saver:
+        counting = CountingStore(monkeypatch, saver.store)
+        drive(cheap_flow(saver, lambda: counting.reads))
+
+
+async def test_owner_check_reads_the_store_once_async(
+    abackend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with abackend.open() as saver:
+        counting = CountingStore(monkeypatch, saver.store)
+        await adrive(cheap_flow(saver, lambda: counting.reads))
+
+
+def test_deleted_session_forgets_its_owners() -> None:
+    """A thread id erased with its session can start a new session for another user."""
+    from langgraph.checkpoint.memory import InMemorySaver
+
+    saver = AgentGitSaver(InMemorySaver())
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    graph.invoke(human("a", 0), cfg("reused", user_id=A))
+    session = saver.session_for_thread("reused")
+    saver.delete_session(session.id, user_id=A)
+    graph.invoke(human("b", 0), cfg("reused", user_id=B))
+    assert saver.session_for_thread("reused").user_id == B
+    with pytest.raises(SessionAccessError):
+        graph.get_state(cfg("reused", user_id=A))
+
+
+# -- the command line with --user B -------------------------------------------------------
+
+
+def _cli_attacks(w: World) -> list[list[str]]:
+    s = str(w.a_session)
+    return [
+        ["branches", s],
+        ["log", s],
+        ["log", w.a_branch],
+        ["tree", s],
+        ["tree", s, "--mermaid"],
+        ["diff", s, "main", "HEAD"],
+        ["tags", s],
+        ["tag", s, "main", "b-tag"],
+        ["untag", s, "v1"],
+        ["rollback", s, "v1"],
+        ["rollback", s, "main", "--name", "b-branch"],
+        ["switch", s, w.a_thread],
+        ["delete", s, "--yes"],
+        ["delete", str(w.a_other_session), "--yes"],
+        ["--json", "branches", s],
+    ]
+
+
+# Commands that act on no session of someone else (checked separately).
+CLI_NOT_SESSION = {"sessions"}
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def conn_string(request: pytest.FixtureRequest, tmp_path: Any) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "agent.db")
+    return str(request.getfixturevalue("postgres_schema_uri"))
+
+
+def test_cli_user_b_is_refused(conn_string: str) -> None:
+    cli = pytest.importorskip("agentgit_langgraph.cli", reason="the CLI is not there yet")
+    from typer.testing import CliRunner
+
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        saver.setup()
+        w = drive(build_world(saver))
+        before = drive(snapshot(saver))
+    runner = CliRunner()
+
+    def run(*args: str) -> Any:
+        return runner.invoke(
+            cli.app, ["--db", conn_string, "--user", str(B), *args], env={"AGENTGIT_DB": None}
+        )
+
+    attacks = _cli_attacks(w)
+    commands = {info.name for info in cli.app.registered_commands}
+    attacked = {next(a for a in args if not a.startswith("--")) for args in attacks}
+    assert commands - CLI_NOT_SESSION <= attacked, (
+        f"CLI commands not tried by user B: {commands - CLI_NOT_SESSION - attacked}"
+    )
+    for args in attacks:
+        result = run(*args)
+        assert result.exit_code == 1, (args, result.exit_code, result.output)
+        assert "does not own" in result.stderr and f"user {B}" in result.stderr, (
+            args,
+            result.stderr,
+        )
+        assert "Traceback" not in result.output
+
+    listed = run("--json", "sessions")
+    assert listed.exit_code == 0, listed.output
+    assert [s["id"] for s in json.loads(listed.stdout)] == [w.b_session]
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        assert drive(snapshot(saver)) == before

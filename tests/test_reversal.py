@@ -1,0 +1,904 @@
+"""Undoing tool side effects on rollback: real files, real SQLite rows, every backend.
+
+The agent is a `ToolNode` loop driven by a scripted chat model (no network):
+each human turn names the tool calls the model makes, all at once (parallel
+calls in one `AIMessage`). The tools write files under `tmp_path` and insert
+rows into a SQLite table; their undo handlers delete them. After a rollback
+with `reverse_tools=True` the folder and the table must be exactly as they
+were at the chosen checkpoint.
+
+Every scenario runs through the sync API on `backend` and the async API on
+`abackend`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import sqlite3
+import threading
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from functools import reduce
+from pathlib import Path
+from typing import Annotated, Any, TypedDict
+
+import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models.chat_models import BaseChatModel
+from langchain_core.messages import (
+    AIMessage,
+    AnyMessage,
+    BaseMessage,
+    HumanMessage,
+    ToolMessage,
+)
+from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.runnables import RunnableLambda
+from langchain_core.tools import BaseTool, tool
+from langgraph.channels import DeltaChannel
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
+from langgraph.prebuilt import ToolNode, tools_condition
+from langgraph.types import StateSnapshot
+from pydantic import PrivateAttr
+
+from agentgit_langgraph import AgentGitError, AgentGitSaver, InMemorySessionStore
+from agentgit_langgraph.errors import InvalidConfigError, ToolReversalError
+from agentgit_langgraph.reversal import (
+    ExecutedToolCall,
+    ToolReversers,
+    reversers_from,
+    reversible_tool,
+    with_undo,
+)
+from agentgit_langgraph.sessions import FAILED, NO_HANDLER, PENDING, REVERSED
+
+# -- the scripted agent --------------------------------------------------------
+
+Script = dict[str, list[tuple[str, dict[str, Any]]]]
+
+
+class ScriptedChatModel(BaseChatModel):
+    """On a human turn, makes the tool calls `script[text]` lists (all in one
+    `AIMessage`); after tool results, or for an unscripted turn, answers `done`."""
+
+    script: Script
+    prefix: str = "call"
+    _ids: Any = PrivateAttr(default_factory=lambda: itertools.count(1))
+
+    @property
+    def _llm_type(self) -> str:
+        return "scripted"
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        last = messages[-1]
+        calls = self.script.get(str(last.content), []) if isinstance(last, HumanMessage) else []
+        if calls:
+            reply = AIMessage(
+                content="",
+                tool_calls=[
+                    {"name": name, "args": args, "id": f"{self.prefix}_{next(self._ids)}"}
+                    for name, args in calls
+                ],
+            )
+        else:
+            humans = [m for m in messages if isinstance(m, HumanMessage)]
+            reply = AIMessage(content=f"done: {humans[-1].content if humans else ''}")
+        return ChatResult(generations=[ChatGeneration(message=reply)])
+
+
+class State(TypedDict):
+    messages: Annotated[list[AnyMessage], add_messages]
+
+
+def _add_all(state: list[AnyMessage], writes: Sequence[Any]) -> list[AnyMessage]:
+    return reduce(add_messages, writes, state)  # type: ignore[arg-type]
+
+
+class DeltaState(TypedDict):
+    messages: Annotated[list[AnyMessage], DeltaChannel(_add_all, snapshot_frequency=100)]
+
+
+def agent_builder(model: BaseChatModel, tools: list[BaseTool], *, delta: bool = False) -> Any:
+    def agent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    async def aagent(state: dict[str, Any]) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    builder: StateGraph[Any] = StateGraph(DeltaState if delta else State)
+    builder.add_node("agent", RunnableLambda(agent, afunc=aagent))
+    builder.add_node("tools", ToolNode(tools))
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition, ["tools", END])
+    builder.add_edge("tools", "agent")
+    return builder
+
+
+# -- the world the tools change ------------------------------------------------
+
+
+class World:
+    """A folder and a SQLite table, the tools that change them, and their undos.
+
+    `undone` lists the undone calls in the order their handlers finished;
+    `undo_counts` counts successful undos per call id; `fail` and `crash` make
+    the handler of a call (by file name / item) raise an error or a
+    KeyboardInterrupt-like `Crash`.
+    """
+
+    def __init__(self, root: Path, *, async_undo: bool = False) -> None:
+        self.folder = root / "files"
+        self.folder.mkdir()
+        self.db = root / "ledger.db"
+        with sqlite3.connect(self.db) as conn:
+            conn.execute("CREATE TABLE expenses (id INTEGER PRIMARY KEY, item TEXT, amount REAL)")
+        conn.close()
+        self.undone: list[str] = []
+        self.undo_counts: Counter[str] = Counter()
+        self.fail: set[str] = set()
+        self.crash: set[str] = set()
+        self.undo_threads: set[int] = set()
+        world = self
+
+        def undo_file(args: dict[str, Any], result: str) -> None:
+            world._check(args["name"])
+            (world.folder / args["name"]).unlink()
+            world._done(args["name"])
+
+        def undo_expense(args: dict[str, Any], result: str, artifact: int) -> None:
+            world._check(args["item"])
+            with sqlite3.connect(world.db) as conn:
+                conn.execute("DELETE FROM expenses WHERE id = ?", (artifact,))
+            conn.close()
+            world._done(args["item"])
+
+        async def aundo_file(args: dict[str, Any], result: str) -> None:
+            await asyncio.sleep(0)
+            undo_file(args, result)
+
+        async def aundo_expense(args: dict[str, Any], result: str, artifact: int) -> None:
+            await asyncio.sleep(0)
+            undo_expense(args, result, artifact)
+
+        @reversible_tool(undo=aundo_file if async_undo else undo_file)
+        def write_file(name: str, text: str) -> str:
+            """Write a file."""
+            (world.folder / name).write_text(text)
+            return f"wrote {name}"
+
+        @reversible_tool(
+            undo=aundo_expense if async_undo else undo_expense,
+            response_format="content_and_artifact",
+        )
+        def add_expense(item: str, amount: float) -> tuple[str, int]:
+            """Record an expense."""
+            with sqlite3.connect(world.db) as conn:
+                row_id = conn.execute(
+                    "INSERT INTO expenses (item, amount) VALUES (?, ?)", (item, amount)
+                ).lastrowid
+            conn.close()
+            assert row_id is not None
+            return f"added {item}", row_id
+
+        @tool
+        def log_note(text: str) -> str:
+            """Note something down (no undo)."""
+            return f"noted {text}"
+
+        self.tools: list[BaseTool] = [write_file, add_expense, log_note]
+
+    def _check(self, key: str) -> None:
+        self.undo_threads.add(threading.get_ident())
+        if key in self.crash:
+            raise Crash(f"killed while undoing {key}")
+        if key in self.fail:
+            raise RuntimeError(f"cannot undo {key}")
+
+    def _done(self, key: str) -> None:
+        self.undone.append(key)
+        self.undo_counts[key] += 1
+
+    def snapshot(self) -> tuple[dict[str, str], list[tuple[str, float]]]:
+        files = {p.name: p.read_text() for p in sorted(self.folder.iterdir())}
+        with sqlite3.connect(self.db) as conn:
+            rows = conn.execute("SELECT item, amount FROM expenses ORDER BY id").fetchall()
+        conn.close()
+        return files, rows
+
+
+class Crash(BaseException):
+    """Like KeyboardInterrupt: the process dies half way through a rollback."""
+
+
+SCRIPT: Script = {
+    "t1": [
+        ("write_file", {"name": "a.txt", "text": "A"}),
+        ("add_expense", {"item": "coffee", "amount": 3}),
+    ],
+    "t2": [("add_expense", {"item": "lunch", "amount": 12})],
+    "t3": [
+        ("write_file", {"name": "b.txt", "text": "B"}),
+        ("add_expense", {"item": "taxi", "amount": 30}),
+    ],
+    "t4": [("log_note", {"text": "remember"}), ("write_file", {"name": "c.txt", "text": "C"})],
+}
+# Call ids in order: t1 -> 1 (a.txt), 2 (coffee); t2 -> 3 (lunch); t3 -> 4 (b.txt), 5 (taxi);
+# t4 -> the next two ids (log_note, c.txt).
+AFTER_T1 = (["t1"], {"a.txt": "A"}, [("coffee", 3.0)])
+
+
+def unique(prefix: str) -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:10]}"
+
+
+def cfg(thread_id: str) -> dict[str, Any]:
+    return {"configurable": {"thread_id": thread_id}}
+
+
+def human(text: str) -> dict[str, Any]:
+    return {"messages": [HumanMessage(text, id=f"human-{text}")]}
+
+
+def end_of_turn(history: list[StateSnapshot], turns: int) -> StateSnapshot:
+    """The checkpoint where turn `turns` is fully answered."""
+    return next(
+        s
+        for s in history
+        if not s.next
+        and sum(isinstance(m, HumanMessage) for m in s.values.get("messages", [])) == turns
+    )
+
+
+def before_tools(history: list[StateSnapshot], turns: int) -> StateSnapshot:
+    """The checkpoint of turn `turns` where the model has asked and the tools have not run."""
+    return next(
+        s
+        for s in history
+        if s.next == ("tools",)
+        and sum(isinstance(m, HumanMessage) for m in s.values["messages"]) == turns
+    )
+
+
+def statuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
+    return {r.tool_call_id.split("_")[-1]: r.status for r in saver.reversals(thread_id)}
+
+
+async def astatuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
+    return {r.tool_call_id.split("_")[-1]: r.status for r in await saver.areversals(thread_id)}
+
+
+class Run:
+    """One test's agent: world, model, graph on `saver`, and a fresh thread."""
+
+    def __init__(
+        self, saver: AgentGitSaver, tmp_path: Path, *, async_undo: bool = False, delta: bool = False
+    ) -> None:
+        self.world = World(tmp_path, async_undo=async_undo)
+        self.saver = saver
+        for name, fn in reversers_from(self.world.tools).items():
+            saver.register_reverser(name, fn)
+        model = ScriptedChatModel(script=SCRIPT, prefix=unique("call"))
+        self.graph = agent_builder(model, self.world.tools, delta=delta).compile(checkpointer=saver)
+        self.thread = unique("chat")
+        self.config = cfg(self.thread)
+
+    def turns(self, *texts: str) -> None:
+        for text in texts:
+            self.graph.invoke(human(text), self.config)
+
+    async def aturns(self, *texts: str) -> None:
+        for text in texts:
+            await self.graph.ainvoke(human(text), self.config)
+
+    def history(self, config: Any = None) -> list[StateSnapshot]:
+        return list(self.graph.get_state_history(config or self.config))
+
+    async def ahistory(self, config: Any = None) -> list[StateSnapshot]:
+        return [s async for s in self.graph.aget_state_history(config or self.config)]
+
+
+# -- the main scenario ---------------------------------------------------------
+
+
+def test_rollback_undoes_files_and_rows(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1")
+        at_t1 = run.world.snapshot()
+        run.turns("t2", "t3")
+        assert run.world.snapshot() != at_t1
+        target = end_of_turn(run.history(), 1)
+        session = saver.session_for_thread(run.thread)
+
+        branch = saver.rollback(target.config, reverse_tools=True)
+
+        assert run.world.snapshot() == at_t1 == ({"a.txt": "A"}, [("coffee", 3.0)])
+        # Newest first; the parallel calls of t3 in reverse order of the AIMessage.
+        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
+        assert {k: r.status for k, r in records.items()} == {
+            "3": REVERSED,
+            "4": REVERSED,
+            "5": REVERSED,
+        }
+        assert records["5"].tool_name == "add_expense"
+        assert records["5"].args == {"item": "taxi", "amount": 30}
+        assert records["4"].tool_name == "write_file"
+        assert records["4"].args == {"name": "b.txt", "text": "B"}
+        assert all(r.thread_id == run.thread for r in records.values())
+        assert all(
+            r.checkpoint_id == target.config["configurable"]["checkpoint_id"]
+            for r in records.values()
+        )
+        assert all(r.error is None and r.session_id == session.id for r in records.values())
+        assert [r.tool_call_id for r in saver.reversals(session_id=session.id)] == [
+            r.tool_call_id for r in saver.reversals(run.thread)
+        ]
+        # The branch is the usual branch: at turn 1, and it goes on from there.
+        assert run.graph.get_state(branch).values == target.values
+        assert saver.get_session(session.id).branch_count == 1
+        run.graph.invoke(human("t2"), branch)
+        assert run.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0), ("lunch", 12.0)])
+        assert saver.reversals(branch["configurable"]["thread_id"]) == []
+
+
+async def test_arollback_undoes_files_and_rows_with_async_handlers(
+    abackend: Any, tmp_path: Path
+) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        await run.aturns("t1")
+        at_t1 = run.world.snapshot()
+        await run.aturns("t2", "t3")
+        target = end_of_turn(await run.ahistory(), 1)
+        session = await saver.asession_for_thread(run.thread)
+
+        branch = await saver.arollback(target.config, reverse_tools=True)
+
+        assert run.world.snapshot() == at_t1
+        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        assert await astatuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+        assert len(await saver.areversals(session_id=session.id)) == 3
+        assert (await run.graph.aget_state(branch)).values == target.values
+        assert (await saver.aget_session(session.id)).branch_count == 1
+
+
+def test_rollback_to_before_the_tools_ran(backend: Any, tmp_path: Path) -> None:
+    """The chosen checkpoint holds the AIMessage that asked: its calls are undone."""
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2")
+        at_t2 = run.world.snapshot()
+        run.turns("t3")
+        target = before_tools(run.history(), 3)
+        saver.rollback(target.config, reverse_tools=True)
+        assert run.world.snapshot() == at_t2
+        assert run.world.undone == ["taxi", "b.txt"]
+        assert statuses(saver, run.thread) == {"4": REVERSED, "5": REVERSED}
+
+
+async def test_arollback_to_before_the_tools_ran(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path)
+        await run.aturns("t1", "t2")
+        at_t2 = run.world.snapshot()
+        await run.aturns("t3")
+        target = before_tools(await run.ahistory(), 3)
+        await saver.arollback(target.config, reverse_tools=True)
+        assert run.world.snapshot() == at_t2
+        assert run.world.undone == ["taxi", "b.txt"]
+
+
+def test_sync_rollback_runs_async_handlers(backend: Any, tmp_path: Path) -> None:
+    """Without a running loop, and from inside one (a fresh loop in a worker thread)."""
+    with backend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        run.turns("t1", "t2")
+        at_t2 = run.world.snapshot()
+        run.turns("t3")
+        saver.rollback(end_of_turn(run.history(), 2).config, reverse_tools=True)
+        assert run.world.snapshot() == at_t2
+
+        at_t1 = end_of_turn(run.history(), 1).config
+
+        async def inside_a_loop() -> None:
+            saver.rollback(at_t1, reverse_tools=True)  # a sync call, a loop running
+
+        asyncio.run(inside_a_loop())
+        assert len(run.world.undo_threads) == 2  # this thread, then a worker thread
+        assert run.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0)])
+        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+
+
+async def test_async_rollback_runs_sync_handlers_in_a_thread(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path)
+        await run.aturns("t1")
+        at_t1 = run.world.snapshot()
+        await run.aturns("t2")
+        await saver.arollback(end_of_turn(await run.ahistory(), 1).config, reverse_tools=True)
+        assert run.world.snapshot() == at_t1
+        assert run.world.undo_threads and threading.get_ident() not in run.world.undo_threads
+
+
+# -- failure policies ----------------------------------------------------------
+
+
+def test_failing_handler_is_recorded_and_the_rollback_goes_on(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2", "t3")
+        run.world.fail.add("b.txt")
+        target = end_of_turn(run.history(), 1)
+        session = saver.session_for_thread(run.thread)
+
+        branch = saver.rollback(target.config, reverse_tools=True)
+
+        assert saver.get_session(session.id).branch_count == 1
+        assert run.graph.get_state(branch).values == target.values
+        assert run.world.undone == ["taxi", "lunch"]
+        assert run.world.snapshot() == ({"a.txt": "A", "b.txt": "B"}, [("coffee", 3.0)])
+        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
+        assert records["4"].status == FAILED
+        assert records["4"].error == "RuntimeError: cannot undo b.txt"
+        assert records["5"].status == records["3"].status == REVERSED
+
+        # A failed call is retried by the next rollback past it; the others are not.
+        run.world.fail.clear()
+        saver.rollback(target.config, reverse_tools=True)
+        assert run.world.snapshot() == AFTER_T1[1:]
+        assert run.world.undo_counts == Counter({"taxi": 1, "lunch": 1, "b.txt": 1})
+        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+
+
+async def test_afailing_handler_is_recorded_and_the_rollback_goes_on(
+    abackend: Any, tmp_path: Path
+) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        await run.aturns("t1", "t2", "t3")
+        run.world.fail.add("b.txt")
+        target = end_of_turn(await run.ahistory(), 1)
+        session = await saver.asession_for_thread(run.thread)
+        await saver.arollback(target.config, reverse_tools=True)
+        assert (await saver.aget_session(session.id)).branch_count == 1
+        assert run.world.snapshot() == ({"a.txt": "A", "b.txt": "B"}, [("coffee", 3.0)])
+        records = {r.tool_call_id.split("_")[-1]: r for r in await saver.areversals(run.thread)}
+        assert records["4"].status == FAILED
+        assert records["4"].error == "RuntimeError: cannot undo b.txt"
+        assert await astatuses(saver, run.thread) == {"3": REVERSED, "4": FAILED, "5": REVERSED}
+
+
+def test_strict_stops_at_the_first_failure_without_a_branch(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2", "t3")
+        run.world.fail.add("b.txt")
+        target = end_of_turn(run.history(), 1)
+        session = saver.session_for_thread(run.thread)
+        threads_before = saver.get_session(session.id).internal_session_ids
+
+        with pytest.raises(ToolReversalError) as raised:
+            saver.rollback(target.config, reverse_tools=True, strict=True)
+
+        err = raised.value
+        assert isinstance(err, AgentGitError)
+        assert "write_file" in str(err) and err.tool_name == "write_file"
+        assert err.tool_call_id.endswith("_4") and err.tool_call_id in str(err)
+        assert isinstance(err.__cause__, RuntimeError)
+        after = saver.get_session(session.id)
+        assert after.branch_count == 0
+        assert after.internal_session_ids == threads_before
+        # Newer calls were undone (and stay recorded); older ones were not tried.
+        assert run.world.undone == ["taxi"]
+        assert statuses(saver, run.thread) == {"5": REVERSED, "4": FAILED}
+        assert run.world.snapshot() == (
+            {"a.txt": "A", "b.txt": "B"},
+            [("coffee", 3.0), ("lunch", 12.0)],
+        )
+
+        # Fixed, the retry skips what was undone and finishes the job.
+        run.world.fail.clear()
+        saver.rollback(target.config, reverse_tools=True, strict=True)
+        assert run.world.snapshot() == AFTER_T1[1:]
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert saver.get_session(session.id).branch_count == 1
+
+
+async def test_astrict_stops_at_the_first_failure_without_a_branch(
+    abackend: Any, tmp_path: Path
+) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        await run.aturns("t1", "t2", "t3")
+        run.world.fail.add("b.txt")
+        target = end_of_turn(await run.ahistory(), 1)
+        session = await saver.asession_for_thread(run.thread)
+
+        with pytest.raises(ToolReversalError, match="write_file") as raised:
+            await saver.arollback(target.config, reverse_tools=True, strict=True)
+
+        assert raised.value.tool_name == "write_file"
+        assert raised.value.tool_call_id.endswith("_4")
+        assert raised.value.tool_call_id in str(raised.value)
+        assert (await saver.aget_session(session.id)).branch_count == 0
+        assert len((await saver.aget_session(session.id)).internal_session_ids) == 1
+        assert await astatuses(saver, run.thread) == {"5": REVERSED, "4": FAILED}
+        assert run.world.undone == ["taxi"]
+
+        run.world.fail.clear()
+        await saver.arollback(target.config, reverse_tools=True, strict=True)
+        assert run.world.snapshot() == AFTER_T1[1:]
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+
+
+# -- idempotence -----------------------------------------------------------------
+
+
+def test_two_rollbacks_past_the_same_calls_undo_them_once(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2", "t3")
+        history = run.history()
+        saver.rollback(end_of_turn(history, 1).config, reverse_tools=True)
+        saver.rollback(end_of_turn(history, 1).config, reverse_tools=True)
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        # Further back: only the calls not undone yet.
+        first = next(s for s in history if s.next == ("agent",) and len(s.values["messages"]) == 1)
+        saver.rollback(first.config, reverse_tools=True)
+        assert run.world.undo_counts == Counter(
+            {"taxi": 1, "b.txt": 1, "lunch": 1, "a.txt": 1, "coffee": 1}
+        )
+        assert run.world.undone[-2:] == ["coffee", "a.txt"]
+        assert run.world.snapshot() == ({}, [])
+        assert set(statuses(saver, run.thread).values()) == {REVERSED}
+        assert len(saver.reversals(run.thread)) == 5
+        assert saver.get_session(saver.session_for_thread(run.thread).id).branch_count == 3
+
+
+async def test_atwo_rollbacks_past_the_same_calls_undo_them_once(
+    abackend: Any, tmp_path: Path
+) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        await run.aturns("t1", "t2", "t3")
+        history = await run.ahistory()
+        await saver.arollback(end_of_turn(history, 1).config, reverse_tools=True)
+        await saver.arollback(end_of_turn(history, 2).config, reverse_tools=True)
+        await saver.arollback(end_of_turn(history, 1).config, reverse_tools=True)
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert run.world.snapshot() == AFTER_T1[1:]
+
+
+def test_a_branch_holding_copies_of_undone_calls_does_not_undo_them_again(
+    backend: Any, tmp_path: Path
+) -> None:
+    """With a `DeltaChannel`, a branch copies the checkpoints (and writes) its
+    messages are rebuilt from, so rolling back inside the branch goes past
+    copies of the calls: they are the same calls, undone once in all."""
+    with backend.open() as saver:
+        run = Run(saver, tmp_path, delta=True)
+        run.turns("t1", "t2", "t3")
+        history = run.history()
+        at_t1 = end_of_turn(history, 1)
+
+        def branch_at_head() -> tuple[str, Any]:
+            # A branch at the head (nothing to undo there), and its copy of turn 1.
+            copy = saver.rollback(history[0].config, reverse_tools=True)
+            copied_t1 = end_of_turn(run.history(copy), 1)
+            assert (
+                copied_t1.config["configurable"]["checkpoint_id"]
+                == (at_t1.config["configurable"]["checkpoint_id"])
+            )
+            return copy["configurable"]["thread_id"], copied_t1.config
+
+        # Undone from a branch holding copies: found there, recorded there...
+        first_copy, copied_t1 = branch_at_head()
+        saver.rollback(copied_t1, reverse_tools=True)
+        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        assert statuses(saver, first_copy) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+        assert run.world.snapshot() == AFTER_T1[1:]
+
+        # ... then never again: not from the original thread, not from another copy.
+        saver.rollback(at_t1.config, reverse_tools=True)
+        second_copy, copied_again = branch_at_head()
+        saver.rollback(copied_again, reverse_tools=True)
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert saver.reversals(run.thread) == saver.reversals(second_copy) == []
+        assert len(saver.reversals(session_id=saver.session_for_thread(run.thread).id)) == 3
+
+
+async def test_adelta_channel_messages_are_found(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, delta=True)
+        await run.aturns("t1", "t2")
+        at_t2 = run.world.snapshot()
+        await run.aturns("t3")
+        await saver.arollback(before_tools(await run.ahistory(), 3).config, reverse_tools=True)
+        assert run.world.snapshot() == at_t2
+        records = {r.tool_call_id.split("_")[-1]: r for r in await saver.areversals(run.thread)}
+        assert records["4"].args == {"name": "b.txt", "text": "B"}
+        assert records["5"].args == {"item": "taxi", "amount": 30}
+
+
+def test_a_retry_after_a_crash_skips_what_was_undone(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2", "t3")
+        run.world.crash.add("b.txt")
+        target = end_of_turn(run.history(), 1)
+        session = saver.session_for_thread(run.thread)
+
+        with pytest.raises(Crash):
+            saver.rollback(target.config, reverse_tools=True)
+
+        assert statuses(saver, run.thread) == {"5": REVERSED, "4": PENDING}
+        assert saver.get_session(session.id).branch_count == 0
+        run.world.crash.clear()
+    with backend.open() as saver:  # a new process, on the same data
+        for name, fn in reversers_from(run.world.tools).items():
+            saver.register_reverser(name, fn)
+        saver.rollback(target.config, reverse_tools=True)
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert run.world.snapshot() == AFTER_T1[1:]
+        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+        assert saver.get_session(session.id).branch_count == 1
+
+
+async def test_aretry_after_a_crash_skips_what_was_undone(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path, async_undo=True)
+        await run.aturns("t1", "t2", "t3")
+        run.world.crash.add("b.txt")
+        target = end_of_turn(await run.ahistory(), 1)
+        with pytest.raises(Crash):
+            await saver.arollback(target.config, reverse_tools=True)
+        assert await astatuses(saver, run.thread) == {"5": REVERSED, "4": PENDING}
+        run.world.crash.clear()
+    async with abackend.open() as saver:
+        for name, fn in reversers_from(run.world.tools).items():
+            saver.register_reverser(name, fn)
+        await saver.arollback(target.config, reverse_tools=True)
+        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert run.world.snapshot() == AFTER_T1[1:]
+
+
+# -- no handler, no reversal -------------------------------------------------------
+
+
+def test_a_tool_without_handler_is_recorded_and_skipped(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2")
+        at_t2 = run.world.snapshot()
+        run.turns("t4")
+        branch = saver.rollback(
+            end_of_turn(run.history(), 2).config, reverse_tools=True, strict=True
+        )
+        assert run.world.snapshot() == at_t2
+        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
+        # t4 makes calls 4 (log_note, no handler) and 5 (c.txt).
+        assert records["4"].status == NO_HANDLER and records["4"].tool_name == "log_note"
+        assert records["4"].args == {"text": "remember"}
+        assert records["5"].status == REVERSED
+        assert run.world.undone == ["c.txt"]
+        assert run.graph.get_state(branch).values["messages"][-1].content == "done: t2"
+
+
+async def test_atool_without_handler_is_recorded_and_skipped(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path)
+        await run.aturns("t1", "t2", "t4")
+        await saver.arollback(end_of_turn(await run.ahistory(), 2).config, reverse_tools=True)
+        assert await astatuses(saver, run.thread) == {"4": NO_HANDLER, "5": REVERSED}
+
+
+def test_without_reverse_tools_nothing_is_undone(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2", "t3")
+        at_head = run.world.snapshot()
+        saver.rollback(end_of_turn(run.history(), 1).config)
+        assert run.world.snapshot() == at_head
+        assert run.world.undone == []
+        assert saver.reversals(run.thread) == []
+
+
+async def test_awithout_reverse_tools_nothing_is_undone(abackend: Any, tmp_path: Path) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path)
+        await run.aturns("t1", "t2", "t3")
+        at_head = run.world.snapshot()
+        await saver.arollback(end_of_turn(await run.ahistory(), 1).config)
+        assert run.world.snapshot() == at_head
+        assert await saver.areversals(run.thread) == []
+
+
+def test_calls_of_runs_without_stored_writes_are_found(backend: Any, tmp_path: Path) -> None:
+    """`durability="exit"` keeps no writes between checkpoints: the head's state tells."""
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.graph.invoke(human("t1"), run.config, durability="exit")
+        at_t1 = run.world.snapshot()
+        for text in ("t2", "t3"):
+            run.graph.invoke(human(text), run.config, durability="exit")
+        saver.rollback(end_of_turn(run.history(), 1).config, reverse_tools=True)
+        assert run.world.snapshot() == at_t1
+        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+
+
+async def test_acalls_of_runs_without_stored_writes_are_found(
+    abackend: Any, tmp_path: Path
+) -> None:
+    async with abackend.open() as saver:
+        run = Run(saver, tmp_path)
+        await run.graph.ainvoke(human("t1"), run.config, durability="exit")
+        at_t1 = run.world.snapshot()
+        await run.graph.ainvoke(human("t3"), run.config, durability="exit")
+        await saver.arollback(end_of_turn(await run.ahistory(), 1).config, reverse_tools=True)
+        assert run.world.snapshot() == at_t1
+        assert run.world.undone == ["taxi", "b.txt"]
+
+
+def test_results_of_an_unfinished_step_are_undone(backend: Any, tmp_path: Path) -> None:
+    """The tools ran, a node beside them failed: their results wait at the head as
+    pending writes, never applied, yet the side effects happened."""
+    with backend.open() as saver:
+        world = World(tmp_path)
+        for name, fn in reversers_from(world.tools).items():
+            saver.register_reverser(name, fn)
+        model = ScriptedChatModel(script=SCRIPT, prefix=unique("call"))
+        broken = {"audit": False}
+
+        def agent(state: State) -> dict[str, Any]:
+            return {"messages": [model.invoke(state["messages"])]}
+
+        def audit(state: State) -> dict[str, Any]:
+            if broken["audit"]:
+                raise RuntimeError("audit service down")
+            return {}
+
+        def route(state: State) -> list[str] | str:
+            last = state["messages"][-1]
+            return ["tools", "audit"] if isinstance(last, AIMessage) and last.tool_calls else END
+
+        builder: StateGraph[Any] = StateGraph(State)
+        builder.add_node("agent", agent)
+        builder.add_node("tools", ToolNode(world.tools))
+        builder.add_node("audit", audit)
+        builder.add_edge(START, "agent")
+        builder.add_conditional_edges("agent", route, ["tools", "audit", END])
+        builder.add_edge("tools", "agent")
+        builder.add_edge("audit", END)
+        graph = builder.compile(checkpointer=saver)
+        config = cfg(unique("chat"))
+        graph.invoke(human("t1"), config)
+        at_t1 = world.snapshot()
+        broken["audit"] = True
+        with pytest.raises(RuntimeError, match="audit service down"):
+            graph.invoke(human("t3"), config)
+        history = list(graph.get_state_history(config))
+        assert set(history[0].next) == {"audit", "tools"}  # the step did not finish
+        assert world.snapshot() != at_t1
+
+        # To the head itself: the branch keeps those results, nothing to undo.
+        saver.rollback(history[0].config, reverse_tools=True)
+        assert world.undone == []
+        saver.rollback(end_of_turn(history, 1).config, reverse_tools=True)
+        assert world.snapshot() == at_t1
+        assert world.undone == ["taxi", "b.txt"]
+
+
+def test_rollback_to_the_head_undoes_nothing(backend: Any, tmp_path: Path) -> None:
+    with backend.open() as saver:
+        run = Run(saver, tmp_path)
+        run.turns("t1", "t2")
+        at_head = run.world.snapshot()
+        saver.rollback(run.history()[0].config, reverse_tools=True)
+        assert run.world.snapshot() == at_head
+        assert saver.reversals(run.thread) == []
+
+
+# -- a custom tool node, and the pieces on their own -----------------------------------
+
+
+def test_tool_messages_from_a_custom_node(tmp_path: Path) -> None:
+    """No ToolNode: a node of our own answers the calls with ToolMessages."""
+    world = World(tmp_path)
+    model = ScriptedChatModel(script=SCRIPT)
+    tools = {t.name: t for t in world.tools}
+
+    def agent(state: State) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    def run_tools(state: State) -> dict[str, Any]:
+        last = state["messages"][-1]
+        assert isinstance(last, AIMessage)
+        out: list[ToolMessage] = []
+        for call in last.tool_calls:
+            out.append(tools[call["name"]].invoke({**call, "type": "tool_call"}))
+        return {"messages": out}
+
+    builder: StateGraph[Any] = StateGraph(State)
+    builder.add_node("agent", agent)
+    builder.add_node("tools", run_tools)
+    builder.add_edge(START, "agent")
+    builder.add_conditional_edges("agent", tools_condition, ["tools", END])
+    builder.add_edge("tools", "agent")
+    saver = AgentGitSaver(InMemorySaver(), reversers=reversers_from(world.tools))
+    graph = builder.compile(checkpointer=saver)
+    config = cfg("custom")
+    graph.invoke(human("t1"), config)
+    at_t1 = world.snapshot()
+    graph.invoke(human("t3"), config)
+    saver.rollback(end_of_turn(list(graph.get_state_history(config)), 1).config, reverse_tools=True)
+    assert world.snapshot() == at_t1
+    assert world.undone == ["taxi", "b.txt"]
+
+
+def test_reversers_registry_and_handler_shapes() -> None:
+    seen: list[tuple[Any, ...]] = []
+    reversers = ToolReversers(
+        {
+            "one": lambda args: seen.append((args,)),
+            "two": lambda args, result: seen.append((args, result)),
+            "three": lambda args, result, artifact: seen.append((args, result, artifact)),
+            "star": lambda *a: seen.append(a),
+        }
+    )
+    for name in ("one", "two", "three", "star"):
+        call = ExecutedToolCall("id", name, {"x": 1}, "out", artifact=7)
+        assert reversers.run(call) == REVERSED
+    assert seen == [({"x": 1},), ({"x": 1}, "out"), ({"x": 1}, "out", 7), ({"x": 1}, "out", 7)]
+    assert reversers.run(ExecutedToolCall("id", "other", {}, "")) == NO_HANDLER
+    assert asyncio.run(reversers.arun(ExecutedToolCall("id", "other", {}, ""))) == NO_HANDLER
+    assert set(reversers) == {"one", "two", "three", "star"} and len(reversers) == 4
+    with pytest.raises(InvalidConfigError):
+        reversers.register("bad", lambda: None)
+    with pytest.raises(InvalidConfigError):
+        reversers.register("bad", "not callable")  # type: ignore[arg-type]
+    with pytest.raises(InvalidConfigError):
+        AgentGitSaver(InMemorySaver()).reversals()
+
+
+def test_reversible_tool_and_reversers_from() -> None:
+    def undo(args: dict[str, Any], result: str) -> None: ...
+
+    @reversible_tool(undo=undo)
+    def book(flight: str) -> str:
+        """Book a flight."""
+        return flight
+
+    @reversible_tool("cancel_it", undo=undo, description="Cancel.")
+    def cancel(flight: str) -> str:
+        return flight
+
+    @tool
+    def search(q: str) -> str:
+        """Search."""
+        return q
+
+    tagged = with_undo(search.model_copy(update={"name": "search2"}), undo)
+    assert isinstance(book, BaseTool) and book.invoke({"flight": "LIS"}) == "LIS"
+    assert cancel.name == "cancel_it" and cancel.description == "Cancel."
+    assert reversers_from([book, cancel, search, tagged]) == {
+        "book": undo,
+        "cancel_it": undo,
+        "search2": undo,
+    }
+    assert "undo" not in str(book.model_dump())  # not a field: kept out of schemas and dumps
+    saver = AgentGitSaver(InMemorySaver(), InMemorySessionStore(), reversers=reversers_from([book]))
+    assert "book" in saver.reversers and "search" not in saver.reversers
+    saver.register_reverser("search", undo)
+    assert saver.reversers.get("search") is undo
