@@ -23,27 +23,32 @@ length of the history):
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple, PendingWrite, copy_checkpoint
+from langgraph.checkpoint.base import Checkpoint, CheckpointTuple, PendingWrite
 
+from agentgit_langgraph._langgraph import (
+    BRANCH_PREFIX,
+    INTERRUPT,
+    NS_END,
+    NS_SEP,
+    NULL_TASK_ID,
+    RESUME,
+    TASKS_CHANNEL,
+)
 from agentgit_langgraph._plan import Call, Plan
 
-__all__ = ["LINEAGE_CHECKPOINT_KEY", "LINEAGE_THREAD_KEY", "copy_into_thread"]
+__all__ = [
+    "LINEAGE_CHECKPOINT_KEY",
+    "LINEAGE_THREAD_KEY",
+    "copy_into_thread",
+    "exact_copy",
+    "writes_in_order",
+]
 
 LINEAGE_THREAD_KEY = "agentgit_parent_thread_id"
 LINEAGE_CHECKPOINT_KEY = "agentgit_parent_checkpoint_id"
-
-# LangGraph's own spellings (langgraph._internal._constants), kept here so a
-# private import cannot break us.
-_NS_SEP = "|"
-_NS_END = ":"
-_NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
-_BRANCH_PREFIX = "branch:to:"
-_TASKS_CHANNEL = "__pregel_tasks"
-_INTERRUPT = "__interrupt__"
-_RESUME = "__resume__"
 
 
 def _writes_at(tup: CheckpointTuple, *, is_head: bool) -> list[PendingWrite]:
@@ -51,19 +56,46 @@ def _writes_at(tup: CheckpointTuple, *, is_head: bool) -> list[PendingWrite]:
     writes = tup.pending_writes or []
     if is_head:
         return list(writes)
-    return [w for w in writes if w[1] == _INTERRUPT or (w[0] == _NULL_TASK_ID and w[1] != _RESUME)]
+    return [w for w in writes if w[1] == INTERRUPT or (w[0] == NULL_TASK_ID and w[1] != RESUME)]
 
 
-def _writes_by_task(writes: Sequence[PendingWrite]) -> dict[str, list[tuple[str, Any]]]:
-    # One put_writes per task, in stored order: a saver numbers a task's writes
-    # by position, so splitting them would collide on (task_id, idx).
+def writes_in_order(
+    writes: Sequence[PendingWrite],
+) -> list[tuple[str, str, list[tuple[str, Any]]]]:
+    """`(task_id, task_path, writes)` per task, to `put_writes` in stored order.
+
+    One call per task: a saver numbers a task's writes by position, so
+    splitting them would collide on `(task_id, idx)`. A read-back write has no
+    `task_path`, and savers sort writes by `(task_path, task_id, idx)`, so
+    each task gets a path that keeps the order they were read in (the order
+    LangGraph applies them); null-task writes (graph input, `update_state`)
+    keep `""` and sort first, as LangGraph stores them.
+    """
     by_task: dict[str, list[tuple[str, Any]]] = {}
     for task_id, channel, value in writes:
         by_task.setdefault(task_id, []).append((channel, value))
-    return by_task
+    ordered = []
+    rank = 0
+    for task_id, task_writes in by_task.items():
+        if task_id == NULL_TASK_ID:
+            path = ""
+        else:
+            path = f"~{rank:010d}"
+            rank += 1
+        ordered.append((task_id, path, task_writes))
+    return ordered
 
 
-def _delta_channels_missing(tup: CheckpointTuple) -> set[str]:
+def exact_copy(checkpoint: Checkpoint) -> Checkpoint:
+    """A copy with exactly the same keys (`copy_checkpoint` adds `pending_sends`)."""
+    copied = dict(checkpoint)
+    copied["channel_values"] = dict(checkpoint["channel_values"])
+    copied["channel_versions"] = dict(checkpoint["channel_versions"])
+    copied["versions_seen"] = {k: dict(v) for k, v in checkpoint["versions_seen"].items()}
+    return cast(Checkpoint, copied)
+
+
+def delta_channels_missing(tup: CheckpointTuple) -> set[str]:
     """Delta channels with a value at `tup` that `tup` itself does not store."""
     counters = tup.metadata.get("counters_since_delta_snapshot") or {}
     checkpoint = tup.checkpoint
@@ -79,11 +111,11 @@ def _node_names(tup: CheckpointTuple) -> set[str]:
     checkpoint = tup.checkpoint
     names = {n for n in checkpoint["versions_seen"] if not n.startswith("__")}
     names.update(
-        ch[len(_BRANCH_PREFIX) :]
+        ch[len(BRANCH_PREFIX) :]
         for ch in checkpoint["channel_versions"]
-        if ch.startswith(_BRANCH_PREFIX)
+        if ch.startswith(BRANCH_PREFIX)
     )
-    sends = checkpoint["channel_values"].get(_TASKS_CHANNEL)
+    sends = checkpoint["channel_values"].get(TASKS_CHANNEL)
     if isinstance(sends, Iterable) and not isinstance(sends, str | bytes):
         names.update(str(s.node) for s in sends if hasattr(s, "node"))
     return names
@@ -92,19 +124,19 @@ def _node_names(tup: CheckpointTuple) -> set[str]:
 def _child_namespaces(tup: CheckpointTuple, writes: Sequence[PendingWrite]) -> list[str]:
     """Namespaces where the tasks of `tup` with `writes` keep subgraph state."""
     ns = tup.config["configurable"].get("checkpoint_ns", "")
-    task_ids = {w[0] for w in writes if w[0] != _NULL_TASK_ID}
+    task_ids = {w[0] for w in writes if w[0] != NULL_TASK_ID}
     if not task_ids:
         return []
-    prefix = f"{ns}{_NS_SEP}" if ns else ""
+    prefix = f"{ns}{NS_SEP}" if ns else ""
     return sorted(
-        f"{prefix}{node}{_NS_END}{task_id}" for node in _node_names(tup) for task_id in task_ids
+        f"{prefix}{node}{NS_END}{task_id}" for node in _node_names(tup) for task_id in task_ids
     )
 
 
 def _chain(source: CheckpointTuple) -> Plan[list[CheckpointTuple]]:
     """`source` and the ancestors its delta channels need, newest first."""
     chain = [source]
-    missing = _delta_channels_missing(source)
+    missing = delta_channels_missing(source)
     cursor = source
     while missing and cursor.parent_config is not None:
         parent: CheckpointTuple | None = yield Call("saver", "get_tuple", (cursor.parent_config,))
@@ -134,15 +166,15 @@ def _put_copy(
     }
     if parent_id is not None:
         target["checkpoint_id"] = parent_id
-    checkpoint = copy_checkpoint(tup.checkpoint)
+    checkpoint = exact_copy(tup.checkpoint)
     # Every channel counts as new: savers that store values per version
     # (InMemorySaver, PostgresSaver) then write them all into the new thread.
     versions = dict(checkpoint["channel_versions"])
     saved: RunnableConfig = yield Call(
         "saver", "put", ({"configurable": target}, checkpoint, metadata, versions)
     )
-    for task_id, task_writes in _writes_by_task(writes).items():
-        yield Call("saver", "put_writes", (saved, task_writes, task_id))
+    for task_id, task_path, task_writes in writes_in_order(writes):
+        yield Call("saver", "put_writes", (saved, task_writes, task_id, task_path))
     return saved
 
 

@@ -66,19 +66,18 @@ import builtins
 import contextlib
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
-    Checkpoint,
     CheckpointTuple,
-    PendingWrite,
     empty_checkpoint,
 )
 
 from agentgit_langgraph._access import OwnerCache, session_plan
-from agentgit_langgraph._copy import _delta_channels_missing
+from agentgit_langgraph._copy import delta_channels_missing, exact_copy, writes_in_order
+from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
 from agentgit_langgraph.errors import InvalidConfigError, ThreadBusyError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
@@ -95,9 +94,6 @@ _BACKUP_COMPLETE = "complete"
 _BACKUP_OF_KEY = "agentgit_backup_of"
 _REWRITE_ATTEMPTS = 3
 
-# LangGraph's own spellings (langgraph._internal._constants).
-_NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"
-_TASKS_CHANNEL = "__pregel_tasks"
 _SENDS_VERSION = 4  # checkpoints before v4 read pending sends from their parent's writes
 
 
@@ -152,34 +148,6 @@ def _read_thread(thread_id: str) -> Plan[list[CheckpointTuple]]:
     return tuples
 
 
-def _writes_in_order(
-    writes: Sequence[PendingWrite],
-) -> builtins.list[tuple[str, str, builtins.list[tuple[str, Any]]]]:
-    """`(task_id, task_path, writes)` per task, keeping the stored order (module doc)."""
-    by_task: dict[str, builtins.list[tuple[str, Any]]] = {}
-    for task_id, channel, value in writes:
-        by_task.setdefault(task_id, []).append((channel, value))
-    out = []
-    rank = 0
-    for task_id, task_writes in by_task.items():
-        if task_id == _NULL_TASK_ID:
-            path = ""
-        else:
-            path = f"~{rank:010d}"
-            rank += 1
-        out.append((task_id, path, task_writes))
-    return out
-
-
-def _copy_of(checkpoint: Checkpoint) -> Checkpoint:
-    """A copy with exactly the same keys (`copy_checkpoint` adds `pending_sends`)."""
-    copied = dict(checkpoint)
-    copied["channel_values"] = dict(checkpoint["channel_values"])
-    copied["channel_versions"] = dict(checkpoint["channel_versions"])
-    copied["versions_seen"] = {k: dict(v) for k, v in checkpoint["versions_seen"].items()}
-    return cast(Checkpoint, copied)
-
-
 def _put_tuples(
     thread_id: str, tuples: Sequence[CheckpointTuple], *, drop_dangling_parents: bool
 ) -> Plan[None]:
@@ -196,12 +164,12 @@ def _put_tuples(
         at_checkpoint = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": _id(tup)}
         }
-        for task_id, path, task_writes in _writes_in_order(tup.pending_writes or []):
+        for task_id, path, task_writes in writes_in_order(tup.pending_writes or []):
             yield Call("saver", "put_writes", (at_checkpoint, task_writes, task_id, path))
         parent = _parent_id(tup)
         if parent is not None and not (drop_dangling_parents and (ns, parent) not in present):
             target["configurable"]["checkpoint_id"] = parent
-        checkpoint = _copy_of(tup.checkpoint)
+        checkpoint = exact_copy(tup.checkpoint)
         # Every channel counts as new: savers that keep values per version
         # (InMemorySaver, PostgresSaver) then store them all again.
         versions = dict(checkpoint["channel_versions"])
@@ -318,7 +286,7 @@ def _keep_latest(tuples: builtins.list[CheckpointTuple]) -> builtins.list[Checkp
     for checkpoints in by_ns.values():
         head = checkpoints[max(checkpoints)]
         chain = [head]
-        missing = _delta_channels_missing(head)
+        missing = delta_channels_missing(head)
         cursor = head
         while missing:
             parent_id = _parent_id(cursor)
@@ -334,7 +302,7 @@ def _keep_latest(tuples: builtins.list[CheckpointTuple]) -> builtins.list[Checkp
             if (
                 parent is not None
                 and all(c is not parent for c in chain)
-                and any(w[1] == _TASKS_CHANNEL for w in parent.pending_writes or [])
+                and any(w[1] == TASKS_CHANNEL for w in parent.pending_writes or [])
             ):
                 chain.append(parent)
         kept.extend(chain)

@@ -91,6 +91,7 @@ from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as lc_tool
 from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
 
+from agentgit_langgraph._langgraph import NULL_TASK_ID
 from agentgit_langgraph._plan import Call, Plan
 from agentgit_langgraph.errors import InvalidConfigError, ToolReversalError
 from agentgit_langgraph.sessions import FAILED, NO_HANDLER, REVERSED, Reversal
@@ -111,7 +112,6 @@ Reverser = Callable[..., Any]
 """`handler(args)`, `handler(args, result)` or `handler(args, result, artifact)`, sync or async."""
 
 _UNDO_ATTR = "_agentgit_undo"
-_NULL_TASK_ID = "00000000-0000-0000-0000-000000000000"  # langgraph's NULL_TASK_ID
 _MAX_DEPTH = 4
 
 T = TypeVar("T", bound=BaseTool)
@@ -366,7 +366,7 @@ def _messages_in(value: Any, depth: int = 0) -> Iterator[BaseMessage]:
 def _write_messages(writes: Iterable[PendingWrite], *, tasks_only: bool) -> list[BaseMessage]:
     found: list[BaseMessage] = []
     for task_id, _channel, value in writes:
-        if tasks_only and task_id == _NULL_TASK_ID:
+        if tasks_only and task_id == NULL_TASK_ID:
             continue
         found.extend(_messages_in(value))
     return found
@@ -396,7 +396,7 @@ def _state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
     # Updates waiting at the checkpoint (`update_state`, `Command(update=...)`)
     # are part of its state: `get_state` shows them.
     found.extend(
-        m for w in tup.pending_writes or () if w[0] == _NULL_TASK_ID for m in _messages_in(w[2])
+        m for w in tup.pending_writes or () if w[0] == NULL_TASK_ID for m in _messages_in(w[2])
     )
     return found
 

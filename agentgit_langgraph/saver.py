@@ -64,11 +64,6 @@ def _new_thread_id() -> str:
 # -- plans: the logic of each public method, shared by its sync and async twin --
 
 
-# Shared with the mixins (history, maintenance); kept under their old names.
-_session_plan = session_plan
-_thread_plan = thread_plan
-
-
 def _create_session_plan(
     user_id: int, session_name: str, metadata: Mapping[str, Any] | None
 ) -> Plan[ExternalSession]:
@@ -88,25 +83,25 @@ def _create_session_plan(
 
 
 def _session_for_thread_plan(thread_id: str, user_id: int | None) -> Plan[ExternalSession]:
-    thread = yield from _thread_plan(thread_id, None)
-    return (yield from _session_plan(thread.session_id, user_id))
+    thread = yield from thread_plan(thread_id, None)
+    return (yield from session_plan(thread.session_id, user_id))
 
 
 def _config_for_plan(session_or_id: Any, user_id: int | None) -> Plan[RunnableConfig]:
-    session = yield from _session_plan(session_or_id, user_id)
+    session = yield from session_plan(session_or_id, user_id)
     assert session.current_internal_session_id is not None
     return thread_config(session.current_internal_session_id)
 
 
 def _branches_plan(session_id: Any, user_id: int | None) -> Plan[list[InternalSession]]:
-    session = yield from _session_plan(session_id, user_id)
+    session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
     current = session.current_internal_session_id
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
 def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[RunnableConfig]:
-    session = yield from _session_plan(session_id, user_id)
+    session = yield from session_plan(session_id, user_id)
     switched = yield Call("store", "set_current", (session.id, str(thread_id)))
     if not switched:
         raise ThreadNotFoundError(f"thread {thread_id!r} is not a branch of session {session.id}")
@@ -129,7 +124,7 @@ def _rollback_plan(
         )
     if user_id is None:
         user_id = user_id_of(config)  # a run's user may only branch its own threads
-    parent = yield from _thread_plan(ref.thread_id, user_id)
+    parent = yield from thread_plan(ref.thread_id, user_id)
     source: CheckpointTuple | None = yield Call("saver", "get_tuple", (ref.config(),))
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
@@ -158,6 +153,22 @@ def _rollback_plan(
             yield Call("saver", "delete_thread", (new_thread_id,))
         raise
     return thread_config(new_thread_id, config)
+
+
+def _reversals_plan(
+    thread_id: str | None, session_id: int | None, user_id: int | None
+) -> Plan[list[Reversal]]:
+    if (thread_id is None) == (session_id is None):
+        raise InvalidConfigError("reversals() takes a thread_id or a session_id")
+    if thread_id is not None:
+        yield from thread_plan(str(thread_id), user_id)
+        found: list[Reversal] = yield Call(
+            "store", "list_reversals", kwargs={"thread_id": str(thread_id)}
+        )
+        return found
+    session = yield from session_plan(session_id, user_id)
+    found = yield Call("store", "list_reversals", kwargs={"session_id": session.id})
+    return found
 
 
 class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
@@ -529,29 +540,30 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self.reversers.register(name, fn)
 
     def reversals(
-        self, thread_id: str | None = None, *, session_id: int | None = None
+        self,
+        thread_id: str | None = None,
+        *,
+        session_id: int | None = None,
+        user_id: int | None = None,
     ) -> builtins.list[Reversal]:
         """Reversal records of rollbacks from `thread_id`, or of a whole session.
 
         One per tool call (`tool_name`, `tool_call_id`, `args`, `status`:
         `reversed` / `no_handler` / `failed` with `error`, or `pending` while a
-        handler runs or after a crash), oldest first.
+        handler runs or after a crash), oldest first. With `user_id`, the
+        session must be theirs (`SessionAccessError`).
         """
-        if (thread_id is None) == (session_id is None):
-            raise InvalidConfigError("reversals() takes a thread_id or a session_id")
-        if thread_id is not None:
-            return self.store.list_reversals(thread_id=str(thread_id))
-        return self.store.list_reversals(session_id=session_id)
+        return run_sync(_reversals_plan(thread_id, session_id, user_id), self._targets)
 
     async def areversals(
-        self, thread_id: str | None = None, *, session_id: int | None = None
+        self,
+        thread_id: str | None = None,
+        *,
+        session_id: int | None = None,
+        user_id: int | None = None,
     ) -> builtins.list[Reversal]:
         """Async twin of `reversals`."""
-        if (thread_id is None) == (session_id is None):
-            raise InvalidConfigError("areversals() takes a thread_id or a session_id")
-        if thread_id is not None:
-            return await self.store.alist_reversals(thread_id=str(thread_id))
-        return await self.store.alist_reversals(session_id=session_id)
+        return await run_async(_reversals_plan(thread_id, session_id, user_id), self._targets)
 
     # -- sessions ------------------------------------------------------------
     def create_session(
@@ -567,10 +579,10 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
 
     def get_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
         """The session, checked against `user_id` when given."""
-        return run_sync(_session_plan(session_id, user_id), self._targets)
+        return run_sync(session_plan(session_id, user_id), self._targets)
 
     async def aget_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
-        return await run_async(_session_plan(session_id, user_id), self._targets)
+        return await run_async(session_plan(session_id, user_id), self._targets)
 
     def list_sessions(self, user_id: int | None = None) -> builtins.list[ExternalSession]:
         """Every session, or only those of `user_id`."""

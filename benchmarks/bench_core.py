@@ -378,7 +378,14 @@ def run(rounds: int, workdir: Path) -> list[Row]:
     return rows
 
 
-def print_table(rows: list[Row]) -> None:
+BYTES_NOTE = (
+    "bytes: sum of length() of every column of the rows a rollback adds (the new "
+    "thread's checkpoints and writes rows, agentgit_ rows and growth of updated ones), "
+    "over the same sum for the copied checkpoint's row plus its pending writes rows."
+)
+
+
+def print_table(rows: list[Row], note: str = BYTES_NOTE) -> None:
     header = ("measure", "wrapped / numerator", "bare / denominator", "ratio", "target", "")
     table = [header] + [
         (
@@ -396,11 +403,7 @@ def print_table(rows: list[Row]) -> None:
         print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
         if i == 0:
             print("  ".join("-" * w for w in widths))
-    print(
-        "\nbytes: sum of length() of every column of the rows a rollback adds (the new "
-        "thread's checkpoints and writes rows, agentgit_ rows and growth of updated ones), "
-        "over the same sum for the copied checkpoint's row plus its pending writes rows."
-    )
+    print(f"\n{note}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

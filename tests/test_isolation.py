@@ -121,6 +121,11 @@ SESSION_ATTACKS: list[Attack] = [
     _saver("tree", _sid),
     _saver("tree_data", _sid),
     _saver("mermaid", _sid),
+    _saver("reversals", lambda w: w.a_thread),
+    (
+        "reversals",
+        lambda w: Op(w.saver, "reversals", (), {"session_id": w.a_session, "user_id": B}),
+    ),
 ]
 
 
@@ -189,7 +194,6 @@ NOT_FOR_A_USER = {
     "delete_thread": "LangGraph primitive by thread id, no user (trusted caller)",
     "delete_for_runs": "LangGraph primitive by run id, no user (trusted caller)",
     "register_reverser": "registers a tool handler in this process",
-    "reversals": "takes no user_id (records of tool reversals; trusted caller)",
 }
 
 

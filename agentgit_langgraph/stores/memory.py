@@ -271,6 +271,11 @@ class InMemorySessionStore(BaseSessionStore):
                 for k, t in self._tags.items()
                 if not (k[0] == session_id and t.thread_id in thread_ids)
             }
+            self._reversals = {
+                k: r
+                for k, r in self._reversals.items()
+                if not (k[0] == session_id and r.thread_id in thread_ids)
+            }
             return len(doomed)
 
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:

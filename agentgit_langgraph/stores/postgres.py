@@ -4,9 +4,11 @@ and `AsyncPostgresSessionStore` (psycopg 3, asyncio).
 Both run the shared operations of `stores.sql` with the `POSTGRES` dialect;
 they differ only in how a statement reaches the server. Each operation runs in
 one transaction (`conn.transaction()`), rolled back if anything in it fails, so
-a failed call writes nothing. Every psycopg error (a lost connection, a pool
-timeout, a constraint) comes out as `StoreError`, and the connection or pool
-stays usable. Tables are prefixed `agentgit_` and created by versioned
+a failed call writes nothing; counting a put (`record_checkpoints`, on every
+put) is a single statement that runs alone, its own transaction, in one round
+trip (see "counting a put" below). Every psycopg error (a lost connection, a
+pool timeout, a constraint) comes out as `StoreError`, and the connection or
+pool stays usable. Tables are prefixed `agentgit_` and created by versioned
 migrations on first use (lazy `setup()`), next to LangGraph's `checkpoints`
 tables and never inside them.
 
@@ -37,14 +39,18 @@ Example:
 from __future__ import annotations
 
 import asyncio
+import select
 import threading
 import time
+import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, nullcontext
+from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection, Connection
+from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
@@ -57,6 +63,7 @@ from agentgit_langgraph.stores.sql import (
     SqlSessionStore,
     Statement,
     migrate,
+    record_checkpoints,
 )
 from agentgit_langgraph.stores.sqlite import _block_on
 
@@ -131,11 +138,11 @@ def _reads_only(first: Statement, immediate: bool) -> bool:
     return not immediate and first.sql.lstrip()[:6].upper() == "SELECT"
 
 
-def _op_name(op: Op[Any]) -> str:
-    return getattr(op, "__name__", "operation")
+def _op_name(op: Op[Any] | str) -> str:
+    return op if isinstance(op, str) else getattr(op, "__name__", "operation")
 
 
-def _store_error(op: Op[Any], exc: psycopg.Error, *, committing: bool) -> StoreError:
+def _store_error(op: Op[Any] | str, exc: psycopg.Error, *, committing: bool) -> StoreError:
     detail = str(exc).strip() or "no message"
     state = f" [SQLSTATE {exc.sqlstate}]" if getattr(exc, "sqlstate", None) else ""
     if committing and isinstance(exc, psycopg.OperationalError):
@@ -146,6 +153,151 @@ def _store_error(op: Op[Any], exc: psycopg.Error, *, committing: bool) -> StoreE
         f"PostgreSQL session store: {_op_name(op)} failed, {outcome} "
         f"({type(exc).__name__}{state}: {detail})"
     )
+
+
+# -- counting a put: one statement, alone ----------------------------------------
+#
+# `record_checkpoints` runs on every put, so it is the store's hot path. It is a
+# single UPDATE, so on an autocommit connection that is not inside a
+# transaction it runs alone: no BEGIN and COMMIT round trips, its own implicit
+# transaction (atomic; concurrent increments queue on the row lock, none is
+# lost). And it commits without waiting for its WAL flush (`SET LOCAL
+# synchronous_commit TO OFF`, carried in the statement: see
+# `Dialect.commit_without_flush`). That is safe for the count:
+#
+# * it is applied exactly once or not at all, in order with everything else:
+#   WAL is replayed in order, so a crash can lose only a suffix of the
+#   server's asynchronous commits, never apply a later one without an earlier
+#   one, never half of one;
+# * it is durable as soon as any later synchronous commit on the server is
+#   (flushing WAL flushes everything before it): the next put's checkpoint,
+#   for one. Otherwise the WAL writer flushes it within 3 x wal_writer_delay
+#   (600 ms by default). So only a server crash (not a client's) within that
+#   window after the last puts can lose their counts: the checkpoints survive
+#   (the saver commits with synchronous_commit as configured) and the thread's
+#   count is short by those puts. It is never too high;
+# * the setting is LOCAL: it ends with the statement's transaction, and the
+#   saver's commits on the same pooled connection keep the server's setting.
+#
+# The saver's put has just waited for a flush; a second one per put would
+# cost about one more fsync per checkpoint (see benchmarks/bench_postgres.py).
+# Where the statement would run inside someone else's transaction (a shared
+# connection in a transaction, or not in autocommit), it runs in the usual
+# transaction instead, and there without relaxing anything.
+#
+# On the pool `open_postgres_*` builds, which checks every connection with a
+# round trip before lending it (`_Sweep`), the count also skips that check
+# for a connection seen working less than `_TRUST_RECENT` seconds ago whose
+# socket has nothing to read. A server that ends a connection (restart,
+# `pg_terminate_backend`, `idle_session_timeout`, a crashed backend) closes
+# its socket, after a FATAL message: both make it readable, and the full
+# check runs. What the recency covers is a middlebox dropping a connection
+# idle for minutes, which only shows at the next packet; and the put's own
+# save, just before on the same pool, took a fully checked connection (a dead
+# one there sweeps every idle one). In the remaining window (the connection
+# lost between the poll and the statement, as it could be between a check
+# and the statement) the count fails like any store call on a broken
+# connection: a `StoreError` saying whether it may have been applied, the pool
+# replaces the connection, and the count is never applied twice. Setting
+# `_TRUST_RECENT` to 0 checks every connection (about one round trip more per
+# put: see benchmarks/bench_postgres.py, "alone, checked").
+_TRUST_RECENT = 5.0
+_ALIVE_AT: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+_LIGHT_CHECK: ContextVar[bool] = ContextVar("agentgit_light_check", default=False)
+
+
+@contextmanager
+def _lightly_checked() -> Iterator[None]:
+    """Connections taken from a `_Sweep` pool meanwhile may skip the round trip."""
+    token = _LIGHT_CHECK.set(True)
+    try:
+        yield
+    finally:
+        _LIGHT_CHECK.reset(token)
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    ready, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
+    return bool(ready)
+
+
+def _seen_working(conn: Connection[Any] | AsyncConnection[Any]) -> bool:
+    """Whether `conn` may skip the pool's check (see above)."""
+    if not _LIGHT_CHECK.get():
+        return False
+    seen = _ALIVE_AT.get(conn)
+    if seen is None or time.monotonic() - seen > _TRUST_RECENT:
+        return False
+    pgconn = conn.pgconn
+    if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
+        return False
+    return not _readable(pgconn.socket)
+
+
+def _outside_transaction(conn: Connection[Any] | AsyncConnection[Any]) -> bool:
+    return conn.info.transaction_status == TransactionStatus.IDLE
+
+
+def _may_have_run(exc: psycopg.Error, was_open: bool) -> bool:
+    """Whether a statement run alone may have committed although it raised.
+
+    An error the server reports (one with a SQLSTATE: a constraint, a
+    cancellation, 57P01 for a backend terminated while the statement waited on
+    a lock or before it arrived) means its implicit transaction did not commit:
+    the server reports a statement's failure before committing, and nothing
+    after. A connection that just broke (no SQLSTATE: reset, end of file, or a
+    backend that closed it after committing, as one terminated while waiting
+    for a synchronous standby does) may have broken after the commit. One that
+    was closed before the call sent nothing.
+    """
+    return was_open and isinstance(exc, psycopg.OperationalError) and not exc.sqlstate
+
+
+def _finish_alone(op: Op[T], result: Result) -> T:
+    try:
+        op.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+    raise AssertionError(f"{_op_name(op)} is not a single statement; it cannot run alone")
+
+
+def _run_alone(conn: Connection[Any], op: Op[T]) -> T:
+    """Run a one-statement operation in autocommit, its own transaction."""
+    try:
+        stmt = next(op)
+        was_open = not conn.closed
+        try:
+            with conn.cursor(row_factory=tuple_row) as cur:
+                cur.execute(stmt.sql, stmt.params or None)
+                result = Result(cur.rowcount, cur.fetchall() if cur.description else [])
+        except psycopg.Error as exc:
+            raise _store_error(op, exc, committing=_may_have_run(exc, was_open)) from exc
+        _ALIVE_AT[conn] = time.monotonic()
+        return _finish_alone(op, result)
+    finally:
+        op.close()
+
+
+async def _arun_alone(conn: AsyncConnection[Any], op: Op[T]) -> T:
+    try:
+        stmt = next(op)
+        was_open = not conn.closed
+        try:
+            async with conn.cursor(row_factory=tuple_row) as cur:
+                await cur.execute(stmt.sql, stmt.params or None)
+                rows = await cur.fetchall() if cur.description else []
+                result = Result(cur.rowcount, rows)
+        except psycopg.Error as exc:
+            raise _store_error(op, exc, committing=_may_have_run(exc, was_open)) from exc
+        _ALIVE_AT[conn] = time.monotonic()
+        return _finish_alone(op, result)
+    finally:
+        op.close()
 
 
 _SYNC_CONNS = (Connection, ConnectionPool)
@@ -232,7 +384,9 @@ class PostgresSessionStore(SqlSessionStore):
         else:
             yield self.conn
 
-    def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
+    def _execute_in_transaction(
+        self, op: Op[T], *, immediate: bool, conn: Connection[Any] | None = None
+    ) -> T:
         try:
             stmt = next(op)  # pure: an op that fails before any SQL touches nothing
         except StopIteration as stop:
@@ -240,7 +394,7 @@ class PostgresSessionStore(SqlSessionStore):
         committing = False
         try:
             with (
-                self._connection() as conn,
+                nullcontext(conn) if conn is not None else self._connection() as conn,
                 conn.transaction(),
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
@@ -267,6 +421,28 @@ class PostgresSessionStore(SqlSessionStore):
             return self._execute_in_transaction(op, immediate=immediate)
         with self.lock:
             return self._execute_in_transaction(op, immediate=immediate)
+
+    # The hot path: see "counting a put" above.
+    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        self.setup()
+        if isinstance(self.conn, ConnectionPool):
+            return self._record_checkpoints(thread_id, count)
+        with self.lock:
+            return self._record_checkpoints(thread_id, count)
+
+    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        return await asyncio.to_thread(self.record_checkpoints, thread_id, count)
+
+    def _record_checkpoints(self, thread_id: str, count: int) -> bool:
+        try:
+            with _lightly_checked(), self._connection() as conn:
+                alone = _outside_transaction(conn)
+                op = record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+                if alone and conn.autocommit:
+                    return _run_alone(conn, op)
+                return self._execute_in_transaction(op, immediate=False, conn=conn)
+        except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
+            raise _store_error("record_checkpoints", exc, committing=False) from exc
 
 
 class AsyncPostgresSessionStore(SqlSessionStore):
@@ -327,7 +503,9 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         else:
             yield self.conn
 
-    async def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
+    async def _execute_in_transaction(
+        self, op: Op[T], *, immediate: bool, conn: AsyncConnection[Any] | None = None
+    ) -> T:
         try:
             stmt = next(op)
         except StopIteration as stop:
@@ -335,7 +513,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         committing = False
         try:
             async with (
-                self._connection() as conn,
+                nullcontext(conn) if conn is not None else self._connection() as conn,
                 conn.transaction(),
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
@@ -366,6 +544,29 @@ class AsyncPostgresSessionStore(SqlSessionStore):
     def _run(self, op: Op[T], *, immediate: bool) -> T:
         return _block_on(self.loop, self._arun(op, immediate=immediate))  # type: ignore[no-any-return]
 
+    # The hot path: see "counting a put" above.
+    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        await self.asetup()
+        if isinstance(self.conn, AsyncConnectionPool):
+            return await self._record_checkpoints(thread_id, count)
+        async with self.lock:
+            return await self._record_checkpoints(thread_id, count)
+
+    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        return _block_on(self.loop, self.arecord_checkpoints(thread_id, count))  # type: ignore[no-any-return]
+
+    async def _record_checkpoints(self, thread_id: str, count: int) -> bool:
+        try:
+            with _lightly_checked():
+                async with self._connection() as conn:
+                    alone = _outside_transaction(conn)
+                    op = record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+                    if alone and conn.autocommit:
+                        return await _arun_alone(conn, op)
+                    return await self._execute_in_transaction(op, immediate=False, conn=conn)
+        except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
+            raise _store_error("record_checkpoints", exc, committing=False) from exc
+
 
 # -- saver and store on one pool ----------------------------------------------
 
@@ -375,18 +576,23 @@ class _Sweep:
     `ConnectionPool.check_connection` does, and when one is dead test every
     idle one at once. A server restart kills them all; without the sweep the
     pool would find them one by one, backing off 1, 2, 4... seconds in between.
+    The store's count of a put skips the round trip for a connection seen
+    working just before (see "counting a put").
     """
 
     def __init__(self) -> None:
         self.pool: ConnectionPool[Any] | None = None
 
     def __call__(self, conn: Connection[Any]) -> None:
+        if _seen_working(conn):
+            return
         try:
             ConnectionPool.check_connection(conn)
         except Exception:
             if self.pool is not None:
                 self.pool.check()
             raise
+        _ALIVE_AT[conn] = time.monotonic()
 
 
 class _ASweep:
@@ -396,12 +602,15 @@ class _ASweep:
         self.pool: AsyncConnectionPool[Any] | None = None
 
     async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        if _seen_working(conn):
+            return
         try:
             await AsyncConnectionPool.check_connection(conn)
         except Exception:
             if self.pool is not None:
                 await self.pool.check()
             raise
+        _ALIVE_AT[conn] = time.monotonic()
 
 
 def _pool_kwargs(conn_string: str) -> dict[str, Any]:

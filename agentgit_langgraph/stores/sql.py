@@ -70,6 +70,10 @@ class Dialect:
     migrations: tuple[str, ...]
     for_update: str = ""
     timestamps_as_text: bool = False
+    # A condition (always true) that makes the transaction evaluating it commit
+    # without waiting for its WAL flush; "" where the backend has no such thing.
+    # See `record_checkpoints`.
+    commit_without_flush: str = ""
 
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -146,6 +150,9 @@ POSTGRES = Dialect(
     name="postgres",
     placeholder="%s",
     for_update=" FOR UPDATE",
+    # `SET LOCAL synchronous_commit TO OFF`, as an expression: it can ride in
+    # the statement itself, which then needs no transaction block of its own.
+    commit_without_flush="set_config('synchronous_commit', 'off', true) = 'off'",
     migrations=(
         """CREATE TABLE IF NOT EXISTS agentgit_migrations (v INTEGER PRIMARY KEY)""",
         """CREATE TABLE IF NOT EXISTS agentgit_sessions (
@@ -362,14 +369,26 @@ def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
     return [thread_from_row(r) for r in res.rows]
 
 
-def record_checkpoints(d: Dialect, thread_id: str, count: int) -> Op[bool]:
-    res = yield Statement(
-        d.sql(
-            "UPDATE agentgit_threads SET checkpoint_count = checkpoint_count + ?, "
-            "updated_at = ? WHERE thread_id = ?"
-        ),
-        (count, d.ts(now()), thread_id),
+def record_checkpoints(
+    d: Dialect, thread_id: str, count: int, *, without_flush: bool = False
+) -> Op[bool]:
+    """Count `count` more checkpoints of a thread: one UPDATE, on every put.
+
+    One statement, so a store may run it alone in autocommit (it is its own
+    transaction, atomic; concurrent increments serialize on the row lock and
+    none is lost). With `without_flush` (only where the transaction is the
+    store's own), it also commits without waiting for its WAL flush when the
+    dialect can: the saver's put it counts has just waited for one, and the
+    next synchronous commit on the server flushes this one too (see
+    `stores/postgres.py`).
+    """
+    sql = (
+        "UPDATE agentgit_threads SET checkpoint_count = checkpoint_count + ?, "
+        "updated_at = ? WHERE thread_id = ?"
     )
+    if without_flush and d.commit_without_flush:
+        sql += " AND " + d.commit_without_flush
+    res = yield Statement(d.sql(sql), (count, d.ts(now()), thread_id))
     return res.rowcount > 0
 
 
@@ -454,6 +473,7 @@ def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
 
 def delete_session(d: Dialect, session_id: int) -> Op[bool]:
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
+    yield Statement(d.sql("DELETE FROM agentgit_reversals WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_tags WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_threads WHERE session_id = ?"), (session_id,))
     res = yield Statement(d.sql("DELETE FROM agentgit_sessions WHERE id = ?"), (session_id,))
@@ -471,10 +491,11 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
     )
     if current.rows and current.rows[0][0] in ids:
         raise StoreError(f"thread {current.rows[0][0]!r} is current in session {session_id}")
-    yield Statement(
-        d.sql(f"DELETE FROM agentgit_tags WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"),
-        (session_id, *ids),
-    )
+    for table in ("agentgit_tags", "agentgit_reversals"):
+        yield Statement(
+            d.sql(f"DELETE FROM {table} WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"),
+            (session_id, *ids),
+        )
     res = yield Statement(
         d.sql(
             f"DELETE FROM agentgit_threads WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"

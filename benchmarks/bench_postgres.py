@@ -1,0 +1,496 @@
+"""What the wrapper costs on PostgreSQL, measured in one run.
+
+`AgentGitSaver.from_conn_string(<schema A>)` (a `PostgresSaver` and a
+`PostgresSessionStore` on one pool, `open_postgres_sync`) against a bare
+`PostgresSaver` on a pool with the same settings (same connection kwargs, same
+`check` callback, same sizes) in schema B of the same server:
+
+(a) `put` per call, wrapped / bare, with the checkpoints a compiled chat graph
+    (tests/graphs.py, 5 turns, up to 10 messages) produces, replayed into one
+    thread with a parent chain;
+(b) `get_tuple` per call (latest checkpoint of a 10,000-checkpoint thread);
+(c) `rollback` at the head of a 10,000-checkpoint thread / at the head of a
+    10-checkpoint thread (both heads: the same checkpoint and pending writes);
+(d) bytes one rollback adds to the database / bytes of the checkpoint it copies
+    (`pg_column_size` of every live row: the checkpoint's row, its writes and
+    the blobs it references; for the rollback, the growth of every table).
+
+Every round runs each compared block once (the order rotates and flips from
+round to round), with the garbage collector off; rounds are short (a few to
+tens of ms) and many. A time is the median of the rounds' per-call means; a
+ratio is the median of the rounds' ratios (paired within a round, so load
+drifting on a shared machine cancels). The two schemas are created for the
+run and dropped afterwards. Run it from the repository root:
+
+    .venv/bin/python -m benchmarks.bench_postgres            # about a minute
+    .venv/bin/python -m benchmarks.bench_postgres --quick    # a smoke run
+    .venv/bin/python -m benchmarks.bench_postgres --before   # as before the hot path
+
+(a) also times, in the same interleaved rounds, the wrapped `put` with the
+store counting it the ways its hot path replaced (stores/postgres.py,
+"counting a put", says why the count stays exact):
+
+    alone                  the store's own: one autocommit UPDATE that commits
+                           without waiting for its WAL flush, on a connection
+                           the pool lends without a check round trip when it
+                           was seen working just before;
+    alone, checked         the same, the pool checking the connection first;
+    alone, checked, flush  ... and waiting for the WAL flush;
+    transaction            BEGIN, UPDATE, COMMIT (flushed) on a checked
+                           connection: the generic path of every other store
+                           operation, and what each put paid before.
+
+`--before` runs everything with the store counting the `transaction` way, as
+the code did before the hot path existed (the other measures do not count).
+
+The server is `--uri`, else `$AGENTGIT_BENCH_POSTGRES_URI`, else
+`postgresql://postgres@127.0.0.1:5432/postgres`. Exits 1 when a ratio misses
+its target (a tripwire, not a gate: timings on shared machines are noisy).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import gc
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `tests` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.checkpoint.postgres import PostgresSaver
+from psycopg.rows import dict_row
+from psycopg_pool import ConnectionPool
+
+from agentgit_langgraph import AgentGitSaver
+from agentgit_langgraph.stores import postgres as pg_store
+from agentgit_langgraph.stores.postgres import PostgresSessionStore, _pool_kwargs, _Sweep
+from agentgit_langgraph.stores.sql import SqlSessionStore
+from benchmarks.bench_core import (
+    BIG_THREAD,
+    SMALL_THREAD,
+    Chain,
+    Row,
+    _us,
+    chat_checkpoints,
+    head_template,
+    print_table,
+)
+
+DEFAULT_URI = os.environ.get(
+    "AGENTGIT_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+LANGGRAPH_TABLES = ("checkpoints", "checkpoint_blobs", "checkpoint_writes")
+AGENTGIT_TABLES = ("agentgit_sessions", "agentgit_threads", "agentgit_tags")
+
+BYTES_NOTE = (
+    "bytes: sum of pg_column_size(row) over the live rows a rollback adds (the new "
+    "thread's checkpoints, blobs and writes rows, agentgit_ rows and growth of updated "
+    "ones), over the same sum for the copied checkpoint's row, the blob rows its "
+    "channel_versions reference and its pending writes rows. Pages: growth of "
+    "the main fork of those tables, their TOAST tables and indexes."
+)
+
+
+# -- schemas -----------------------------------------------------------------
+
+
+def schema_uri(server: str, schema: str) -> str:
+    sep = "&" if "?" in server else "?"
+    return f"{server}{sep}options=-csearch_path%3D{schema}"
+
+
+@contextmanager
+def scratch_schemas(server: str, *names: str) -> Iterator[list[str]]:
+    """Fresh schemas for this run (one URI each), dropped afterwards."""
+    tag = uuid.uuid4().hex[:8]
+    schemas = [f"agentgit_bench_{tag}_{name}" for name in names]
+    with psycopg.connect(server, autocommit=True) as conn:
+        for schema in schemas:
+            conn.execute(f'CREATE SCHEMA "{schema}"')
+    try:
+        yield [schema_uri(server, s) for s in schemas]
+    finally:
+        with psycopg.connect(server, autocommit=True) as conn:
+            for schema in schemas:
+                conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+
+@contextmanager
+def bare_saver(uri: str) -> Iterator[PostgresSaver]:
+    """`PostgresSaver` on a pool built exactly as `open_postgres_sync` builds its own."""
+    sweep = _Sweep()
+    with ConnectionPool(check=sweep, **_pool_kwargs(uri)) as pool:
+        sweep.pool = pool
+        saver = PostgresSaver(pool)
+        saver.setup()
+        yield saver
+
+
+# -- filling (not timed) -----------------------------------------------------
+
+
+@contextmanager
+def filler(uri: str) -> Iterator[PostgresSaver]:
+    """A `PostgresSaver` on a connection of its own that commits without waiting
+    for the WAL flush (`synchronous_commit=off`), for filling threads fast."""
+    with psycopg.Connection.connect(
+        uri, autocommit=True, prepare_threshold=0, row_factory=dict_row
+    ) as conn:
+        conn.execute("SET synchronous_commit TO off")
+        yield PostgresSaver(conn)
+
+
+def fill_thread(
+    saver: BaseCheckpointSaver[Any],
+    thread_id: str,
+    n: int,
+    series: Sequence[CheckpointTuple],
+    head: CheckpointTuple,
+) -> dict[str, Any]:
+    """`n` checkpoints (the chat's series over and over, `head` last, with its writes)."""
+    chain = Chain(saver, thread_id)
+    for i in range(n - 1):
+        chain.put(series[i % len(series)])
+    return chain.put_with_writes(head)
+
+
+# -- storage accounting ------------------------------------------------------
+
+
+def _rows_bytes(conn: psycopg.Connection[Any], table: str) -> int:
+    row = conn.execute(f"SELECT coalesce(sum(pg_column_size(t.*)), 0) FROM {table} t").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def logical_bytes(conn: psycopg.Connection[Any]) -> int:
+    return sum(_rows_bytes(conn, t) for t in LANGGRAPH_TABLES + AGENTGIT_TABLES)
+
+
+def pages_bytes(conn: psycopg.Connection[Any]) -> int:
+    """Pages of the tables, their TOAST tables and every index (not the free space
+    and visibility maps, which appear all at once at some size)."""
+    row = conn.execute(
+        "SELECT sum(pg_relation_size(c.oid) + pg_indexes_size(c.oid) "
+        "+ coalesce(pg_relation_size(nullif(c.reltoastrelid, 0)), 0) "
+        "+ coalesce(pg_indexes_size(nullif(c.reltoastrelid, 0)), 0)) "
+        "FROM pg_class c WHERE c.oid = ANY(%s::regclass[])",
+        (list(LANGGRAPH_TABLES + AGENTGIT_TABLES),),
+    ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def checkpoint_bytes(conn: psycopg.Connection[Any], thread_id: str, checkpoint_id: str) -> int:
+    """One stored checkpoint: its row, the blobs it references and its pending writes."""
+    key = (thread_id, checkpoint_id)
+    where = "WHERE c.thread_id = %s AND c.checkpoint_ns = '' AND c.checkpoint_id = %s"
+    queries = (
+        f"SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM checkpoints c {where}",
+        "SELECT coalesce(sum(pg_column_size(b.*)), 0) FROM checkpoints c "
+        "CROSS JOIN LATERAL jsonb_each_text(c.checkpoint -> 'channel_versions') v "
+        "JOIN checkpoint_blobs b ON b.thread_id = c.thread_id "
+        "AND b.checkpoint_ns = c.checkpoint_ns AND b.channel = v.key AND b.version = v.value "
+        + where,
+        "SELECT coalesce(sum(pg_column_size(c.*)), 0) FROM checkpoint_writes c " + where,
+    )
+    total = 0
+    for sql in queries:
+        row = conn.execute(sql, key).fetchone()
+        assert row is not None
+        total += int(row[0])
+    return total
+
+
+# -- the benchmark -----------------------------------------------------------
+
+
+def _server_facts(conn: psycopg.Connection[Any]) -> str:
+    names = ("server_version", "synchronous_commit", "fsync", "wal_sync_method")
+    facts = {
+        n: conn.execute("SELECT current_setting(%s)", (n,)).fetchone()[0]  # type: ignore[index]
+        for n in names
+    }
+    return ", ".join(f"{k}={v}" for k, v in facts.items())
+
+
+# How the store counts a put (see the module doc); "alone" is its own way.
+COUNT_PATHS = ("alone", "alone, checked", "alone, checked, flush", "transaction")
+TRUST_RECENT = pg_store._TRUST_RECENT
+
+
+def use_count_path(store: PostgresSessionStore, path: str) -> None:
+    """Make `store` count puts the `path` way, from then on."""
+    store.__dict__.pop("dialect", None)
+    store.__dict__.pop("record_checkpoints", None)
+    pg_store._TRUST_RECENT = TRUST_RECENT if path == "alone" else -1.0
+    if path == "alone, checked, flush":
+        store.dialect = dataclasses.replace(store.dialect, commit_without_flush="")
+    elif path == "transaction":
+
+        def generic(thread_id: str, count: int = 1) -> bool:
+            return SqlSessionStore.record_checkpoints(store, thread_id, count)
+
+        store.record_checkpoints = generic  # type: ignore[method-assign]
+
+
+@dataclasses.dataclass
+class Timings:
+    """Per-call seconds of each block, one figure per round."""
+
+    rounds: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.rounds[name])
+
+    def ratio(self, a: str, b: str) -> float:
+        """Median over the rounds of a / b: paired, so drift in load cancels."""
+        return statistics.median(x / y for x, y in zip(self.rounds[a], self.rounds[b], strict=True))
+
+    def row(self, name: str, a: str, b: str, target: float | None) -> Row:
+        return Row(name, _us(self.median(a)), _us(self.median(b)), self.ratio(a, b), target)
+
+
+def interleaved_many(rounds: int, blocks: dict[str, Callable[[], int]], warmup: int = 2) -> Timings:
+    """Time each block once per round, in an order that rotates (and reverses every
+    other cycle), with the garbage collector off during the round."""
+    names = list(blocks)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(warmup + rounds):
+        shift = r % len(names)
+        order = names[shift:] + names[:shift]
+        if (r // len(names)) % 2:
+            order.reverse()
+        gc.collect()
+        gc.disable()
+        try:
+            for name in order:
+                start = time.perf_counter()
+                n = blocks[name]()
+                if r >= warmup:
+                    times[name].append((time.perf_counter() - start) / n)
+        finally:
+            gc.enable()
+    return Timings(times)
+
+
+class Phases:
+    """Wall time per phase of the run, to see where the minutes go."""
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self.last = time.perf_counter()
+
+    def done(self, name: str) -> None:
+        now = time.perf_counter()
+        self.seconds[name] = now - self.last
+        self.last = now
+
+    def __str__(self) -> str:
+        return ", ".join(f"{name} {sec:.1f}s" for name, sec in self.seconds.items())
+
+
+def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
+    phases = Phases()
+    series = chat_checkpoints()
+    head = head_template(series)
+    rows: list[Row] = []
+    with ExitStack() as stack:
+        w_uri, b_uri = stack.enter_context(scratch_schemas(server, "wrapped", "bare"))
+        wrapped = stack.enter_context(AgentGitSaver.from_conn_string(w_uri))
+        bare = stack.enter_context(bare_saver(b_uri))
+        phases.done("open")
+        assert isinstance(wrapped.saver, PostgresSaver)
+        assert isinstance(wrapped.store, PostgresSessionStore)
+        w_pool, b_pool = wrapped.saver.conn, bare.conn
+        assert isinstance(w_pool, ConnectionPool) and isinstance(b_pool, ConnectionPool)
+        admin = stack.enter_context(psycopg.Connection.connect(w_uri, autocommit=True))
+        print("server:", _server_facts(admin))
+        print(
+            "pools (wrapped, bare): "
+            + ", ".join(
+                f"min={p.min_size} max={p.max_size} check={type(p._check).__name__}"
+                for p in (w_pool, b_pool)
+            )
+        )
+
+        # Threads: a 10,000-checkpoint and a 10-checkpoint one in each schema, written by
+        # a PostgresSaver on the same schema and registered in the store directly.
+        t0 = time.perf_counter()
+        heads: dict[str, dict[str, Any]] = {}
+        w_fill = stack.enter_context(filler(w_uri))
+        b_fill = stack.enter_context(filler(b_uri))
+        for thread_id, n in (("big", BIG_THREAD), ("small", SMALL_THREAD)):
+            heads[thread_id] = fill_thread(w_fill, thread_id, n, series, head)
+            wrapped.store.ensure_session_for_thread(thread_id, user_id=0)
+            wrapped.store.record_checkpoints(thread_id, n)
+            fill_thread(b_fill, thread_id, n, series, head)
+        for conn in (w_fill.conn, b_fill.conn):
+            assert isinstance(conn, psycopg.Connection)
+            conn.execute("ANALYZE")
+        assert wrapped.session_for_thread("big").total_checkpoints == BIG_THREAD
+        fill_seconds = time.perf_counter() - t0
+        phases.done("fill")
+        # What exists now lives until the end: keep it out of every collection, so
+        # that collecting between rounds costs next to nothing.
+        gc.collect()
+        gc.freeze()
+
+        # (a) put: replay the chat's checkpoints, one pass per block; each count path
+        # into a thread of its own.
+        store = wrapped.store
+
+        def put_block(saver: BaseCheckpointSaver[Any], thread_id: str, path: str) -> Any:
+            chain = Chain(saver, thread_id)
+            if saver is wrapped:
+                use_count_path(store, path)
+            chain.put(series[0])  # the first put into a thread also creates its session
+
+            def block() -> int:
+                if saver is wrapped:
+                    use_count_path(store, path)
+                for template in series:
+                    chain.put(template)
+                return len(series)
+
+            return block
+
+        # The floor of any count made in a round trip of its own: the bare put and one
+        # `SELECT 1` on a connection of its own.
+        probe = stack.enter_context(
+            psycopg.Connection.connect(b_uri, autocommit=True, prepare_threshold=0)
+        )
+        floor_chain = Chain(bare, "put-floor")
+        floor_chain.put(series[0])
+
+        def floor_block() -> int:
+            for template in series:
+                floor_chain.put(template)
+                probe.execute("SELECT 1")
+            return len(series)
+
+        blocks = {"bare": put_block(bare, "put-bare", ""), "floor": floor_block}
+        paths = ("transaction",) if before else COUNT_PATHS
+        blocks.update({path: put_block(wrapped, f"put-{path}", path) for path in paths})
+        puts = interleaved_many(rounds * 10, blocks)
+        use_count_path(store, paths[0])
+        for path in paths:
+            headline = path == paths[0]
+            name = "put (per call)" if headline else f"  count {path}"
+            rows.append(puts.row(name, path, "bare", 1.05 if headline else None))
+            counted = wrapped.session_for_thread(f"put-{path}").total_checkpoints
+            row = admin.execute(
+                "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (f"put-{path}",)
+            ).fetchone()
+            assert row is not None and counted == row[0], (path, counted, row)  # exact too
+        rows.append(puts.row("  floor: bare + 1 round trip", "floor", "bare", None))
+
+        phases.done("put")
+
+        # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread.
+        latest = {"configurable": {"thread_id": "big", "checkpoint_ns": ""}}
+
+        def get_block(saver: BaseCheckpointSaver[Any]) -> Callable[[], int]:
+            def block() -> int:
+                for _ in range(20):
+                    saver.get_tuple(latest)  # type: ignore[arg-type]
+                return 20
+
+            return block
+
+        gets = interleaved_many(
+            rounds * 15, {"wrapped": get_block(wrapped), "bare": get_block(bare)}
+        )
+        phases.done("get_tuple")
+        rows.append(gets.row("get_tuple (per call)", "wrapped", "bare", 1.05))
+
+        # (c) rollback at the head of the long thread vs of the short one.
+        def rollback_block(config: dict[str, Any]) -> Callable[[], int]:
+            def block() -> int:
+                for _ in range(2):
+                    wrapped.rollback(config)  # type: ignore[arg-type]
+                return 2
+
+            return block
+
+        rollbacks = interleaved_many(
+            rounds * 4,
+            {"big": rollback_block(heads["big"]), "small": rollback_block(heads["small"])},
+        )
+        name = f"rollback: {BIG_THREAD:,}-ckpt / {SMALL_THREAD}-ckpt thread"
+        rows.append(rollbacks.row(name, "big", "small", 1.5))
+
+        phases.done("rollback")
+        # (d) storage: one more rollback of the short thread's head.
+        src = heads["small"]["configurable"]
+        one = checkpoint_bytes(admin, "small", src["checkpoint_id"])
+        start = logical_bytes(admin)
+        wrapped.rollback(heads["small"])  # type: ignore[arg-type]
+        added = logical_bytes(admin) - start
+        rows.append(
+            Row("rollback bytes / checkpoint bytes", f"{added:,} B", f"{one:,} B", added / one, 1.2)
+        )
+        # On pages, averaged over 100 rollbacks against 100 plain puts of the same
+        # checkpoint and writes into fresh threads.
+        n = 100
+        start = pages_bytes(admin)
+        for _ in range(n):
+            wrapped.rollback(heads["small"])  # type: ignore[arg-type]
+        rb_pages = (pages_bytes(admin) - start) / n
+        start = pages_bytes(admin)
+        for i in range(n):
+            Chain(wrapped.saver, f"page-probe-{i}").put_with_writes(head)
+        put_pages = (pages_bytes(admin) - start) / n
+        rows.append(
+            Row(
+                "  on pages: rollback / put+writes",
+                f"{rb_pages:,.0f} B",
+                f"{put_pages:,.0f} B",
+                rb_pages / put_pages if put_pages else float("nan"),
+                None,
+            )
+        )
+        phases.done("storage")
+    phases.done("close")
+    print("phases:", phases)
+    print(
+        f"setup: {BIG_THREAD:,}+{SMALL_THREAD} checkpoints per schema in {fill_seconds:.1f}s; "
+        f"checkpoint series: {len(series)} checkpoints of a 5-turn chat, "
+        f"{min(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)}-"
+        f"{max(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)} "
+        "messages"
+    )
+    return rows
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--uri", default=DEFAULT_URI, help="PostgreSQL server (any database)")
+    parser.add_argument("--rounds", type=int, default=15, help="timed rounds per measure")
+    parser.add_argument("--quick", action="store_true", help="3 rounds: a smoke run")
+    parser.add_argument(
+        "--before", action="store_true", help="count puts as before the store's hot path"
+    )
+    args = parser.parse_args(argv)
+    rounds = 3 if args.quick else args.rounds
+    start = time.perf_counter()
+    rows = run(rounds, args.uri, before=args.before)
+    print()
+    print_table(rows, note=BYTES_NOTE)
+    print(f"\ntotal: {time.perf_counter() - start:.1f}s, {rounds} rounds per timing")
+    return 0 if all(r.verdict != "MISS" for r in rows) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
