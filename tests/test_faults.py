@@ -26,6 +26,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 import agentgit_langgraph.saver as saver_module
 from agentgit_langgraph import AgentGitSaver, StoreError
 from agentgit_langgraph.testing import EchoChatModel
+from tests.conftest import _conn_string_backend
 from tests.graphs import chat_graph_builder, contents, human
 
 MAIN = "main-thread"
@@ -442,9 +443,10 @@ BEGIN SELECT RAISE(ABORT, 'injected: no new threads'); END
 """
 
 
-def _sqlite_only(name: str) -> None:
-    if name != "sqlite":
-        pytest.skip("a trigger in the SQLite session tables")
+@pytest.fixture
+def sqlite_backends(tmp_path):
+    """The SQLite-file backend alone: the fault is a trigger in its session tables."""
+    return _conn_string_backend("sqlite", str(tmp_path / "agent.db"))
 
 
 def _set_trigger(tmp_path: Path, on: bool) -> None:
@@ -452,9 +454,9 @@ def _set_trigger(tmp_path: Path, on: bool) -> None:
         conn.execute(_TRIGGER if on else "DROP TRIGGER agentgit_test_refuse_threads")
 
 
-def test_rollback_store_transaction_fails_midway(backend, tmp_path):
+def test_rollback_store_transaction_fails_midway(sqlite_backends, tmp_path):
     """add_branch bumps branch_count, then its INSERT fails: the whole of it is undone."""
-    _sqlite_only(backend.name)
+    backend = sqlite_backends[0]
     with backend.open() as saver:
         seeded = seed(saver, "failed-head")
         before_sessions = sessions_state(saver)
@@ -484,8 +486,8 @@ def test_rollback_store_transaction_fails_midway(backend, tmp_path):
         )
 
 
-async def test_arollback_store_transaction_fails_midway(abackend, tmp_path):
-    _sqlite_only(abackend.name)
+async def test_arollback_store_transaction_fails_midway(sqlite_backends, tmp_path):
+    abackend = sqlite_backends[1]
     async with abackend.open() as saver:
         seeded = await aseed(saver, "failed-head")
         before_sessions = await asessions_state(saver)
