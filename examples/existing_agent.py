@@ -11,20 +11,17 @@ Run:  python examples/existing_agent.py   (no API key: the model is scripted)
 
 from __future__ import annotations
 
-import hashlib
 from typing import Any
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
-from langchain_core.outputs import ChatGeneration, ChatResult
+from langchain_core.messages import HumanMessage
 from langchain_core.tools import tool
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.graph import START, MessagesState, StateGraph
 from langgraph.prebuilt import ToolNode, tools_condition
-from pydantic import Field
 
 from agentgit_langgraph import AgentGitSaver
+from agentgit_langgraph.testing import ScriptedToolModel
 
 # -- the existing agent: nothing here knows about agentgit ---------------------
 
@@ -55,56 +52,6 @@ def build_agent(model: BaseChatModel, checkpointer: Any) -> Any:
     builder.add_conditional_edges("agent", tools_condition)
     builder.add_edge("tools", "agent")
     return builder.compile(checkpointer=checkpointer)
-
-
-# -- a deterministic stand-in for a tool-calling chat model --------------------
-
-
-class ScriptedToolModel(BaseChatModel):
-    """Calls the tools `script` lists for a user message, then answers with their results.
-
-    The reply depends only on the conversation (tool call ids are a hash of
-    it), never on call order, so a branch replays exactly like the original.
-    """
-
-    script: dict[str, list[tuple[str, dict[str, Any]]]] = Field(default_factory=dict)
-
-    @property
-    def _llm_type(self) -> str:
-        return "scripted-tools"
-
-    def bind_tools(self, tools: Any, **kwargs: Any) -> Any:
-        return self  # the script already names the tools
-
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
-        last = messages[-1]
-        if isinstance(last, HumanMessage) and str(last.content) in self.script:
-            seed = "\n".join(f"{m.type}: {m.content}" for m in messages)
-            calls = [
-                {"name": name, "args": args, "id": "call_" + _digest(f"{seed}\n{i}")}
-                for i, (name, args) in enumerate(self.script[str(last.content)])
-            ]
-            reply = AIMessage(content="", tool_calls=calls)
-        elif isinstance(last, ToolMessage):
-            results = []
-            for m in reversed(messages):
-                if not isinstance(m, ToolMessage):
-                    break
-                results.insert(0, f"{m.name}: {m.content}")
-            reply = AIMessage(content="Here is what I found. " + "; ".join(results) + ".")
-        else:
-            reply = AIMessage(content=f"Noted: {last.content}")
-        return ChatResult(generations=[ChatGeneration(message=reply)])
-
-
-def _digest(text: str) -> str:
-    return hashlib.sha1(text.encode()).hexdigest()[:12]
 
 
 SCRIPT = {
