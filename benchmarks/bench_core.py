@@ -247,7 +247,10 @@ def fill_thread(
         return chain.put_with_writes(head)
 
 
-def run(rounds: int, workdir: Path) -> list[Row]:
+def run(
+    rounds: int, workdir: Path, *, big: int = BIG_THREAD, small: int = SMALL_THREAD
+) -> list[Row]:
+    """The rows above; `big` and `small` size the two threads rollback is timed on."""
     series = chat_checkpoints()
     head = head_template(series)
     rows: list[Row] = []
@@ -263,12 +266,12 @@ def run(rounds: int, workdir: Path) -> list[Row]:
         # through the wrapped saver's inner saver and registered in the store directly.
         t0 = time.perf_counter()
         heads: dict[str, dict[str, Any]] = {}
-        for thread_id, n in (("big", BIG_THREAD), ("small", SMALL_THREAD)):
+        for thread_id, n in (("big", big), ("small", small)):
             heads[thread_id] = fill_thread(inner, inner.conn, thread_id, n, series, head)
             wrapped.store.ensure_session_for_thread(thread_id, user_id=0)
             wrapped.store.record_checkpoints(thread_id, n)
             fill_thread(bare, bare.conn, thread_id, n, series, head)
-        assert wrapped.session_for_thread("big").total_checkpoints == BIG_THREAD
+        assert wrapped.session_for_thread("big").total_checkpoints == big
         fill_seconds = time.perf_counter() - t0
         store_conn = getattr(wrapped.store, "conn", None)
         settings = {
@@ -329,7 +332,7 @@ def run(rounds: int, workdir: Path) -> list[Row]:
         )
         rows.append(
             Row(
-                f"rollback: {BIG_THREAD:,}-ckpt / {SMALL_THREAD}-ckpt thread",
+                f"rollback: {big:,}-ckpt / {small}-ckpt thread",
                 _us(t_big),
                 _us(t_small),
                 t_big / t_small,
@@ -368,7 +371,7 @@ def run(rounds: int, workdir: Path) -> list[Row]:
             )
         )
     print(
-        f"setup: {BIG_THREAD:,}+{SMALL_THREAD} checkpoints per database in {fill_seconds:.1f}s; "
+        f"setup: {big:,}+{small} checkpoints per database in {fill_seconds:.1f}s; "
         f"checkpoint series: {len(series)} checkpoints of a 5-turn chat, "
         f"{min(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)}-"
         f"{max(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)} "

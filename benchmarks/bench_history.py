@@ -43,6 +43,7 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -135,27 +136,36 @@ def fast_sync(saver: AgentGitSaver) -> Iterator[None]:
             conn.execute("PRAGMA synchronous=FULL")
 
 
-def build(saver: AgentGitSaver) -> tuple[int, str, int]:
-    """The session described above; returns its id, the deepest branch, checkpoints."""
+def build(
+    saver: AgentGitSaver,
+    *,
+    main_size: int = MAIN,
+    branches: int = BRANCHES,
+    writer: BaseCheckpointSaver[Any] | None = None,
+) -> tuple[int, str, int]:
+    """The session described above (`main_size` > 20 checkpoints on main, `branches`
+    branches), its checkpoints put through `writer` (default: the wrapped saver's
+    inner saver); returns its id, the deepest branch, checkpoints."""
+    assert main_size > 20, main_size
     store = saver.store
-    builder = Builder(saver.saver)
+    builder = Builder(writer if writer is not None else saver.saver)
     main = "main-thread"
     session = store.create_session(user_id=0, session_name="bench", metadata=None, thread_id=main)
     assert session.id is not None
     main_ids: list[str] = []
     parent: str | None = None
-    for _ in range(MAIN):
+    for _ in range(main_size):
         parent = builder.put(main, parent)
         main_ids.append(parent)
-    store.record_checkpoints(main, MAIN)
+    store.record_checkpoints(main, main_size)
 
     previous: list[str] = []  # checkpoint ids of the branch before, oldest first
     previous_thread = main
     deepest = main
-    for i in range(BRANCHES):
+    for i in range(branches):
         thread_id = f"branch-{i:04d}"
         if i % CHAIN == 0:
-            parent_thread, at = main, main_ids[10 + (i // CHAIN * 7) % (MAIN - 20)]
+            parent_thread, at = main, main_ids[10 + (i // CHAIN * 7) % (main_size - 20)]
         else:
             parent_thread, at = previous_thread, previous[BRANCH_AT]
         ids = [builder.copy(thread_id, parent_thread, at)]
@@ -175,7 +185,7 @@ def build(saver: AgentGitSaver) -> tuple[int, str, int]:
         if i % TAG_EVERY == 0:
             store.add_tag(Tag(session.id, f"t{i:04d}", thread_id, ids[3]))
         previous, previous_thread, deepest = ids, thread_id, thread_id
-    return session.id, deepest, MAIN + BRANCHES * PER_BRANCH
+    return session.id, deepest, main_size + branches * PER_BRANCH
 
 
 class ReadCounter:
@@ -220,59 +230,114 @@ def medians(rounds: int, fns: dict[str, Callable[[], Any]]) -> dict[str, float]:
     return {name: statistics.median(ts) for name, ts in times.items()}
 
 
-def run(rounds: int, workdir: Path) -> bool:
-    with AgentGitSaver.from_conn_string(str(workdir / "history.db")) as saver:
-        saver.setup()
-        t0 = time.perf_counter()
-        with fast_sync(saver):
-            sid, deepest, total = build(saver)
-        built = time.perf_counter() - t0
-        session = saver.get_session(sid)
-        assert session.total_checkpoints == total and session.branch_count == BRANCHES
-        everything = list(saver.saver.list(None))
-        assert len(everything) == total
+@dataclass
+class HistoryResult:
+    """Median seconds per call (`figures`) and what the session and the log hold."""
 
-        deep_config: RunnableConfig = {"configurable": {"thread_id": deepest}}
-        log = saver.log(deep_config)
-        real = saver._targets["saver"]
-        counter = ReadCounter(real)
-        saver._targets["saver"] = counter
-        try:
-            assert saver.log(deep_config) == log
-        finally:
-            saver._targets["saver"] = real
-        threads_crossed = len({e.thread_id for e in log}) - 1
+    figures: dict[str, float]
+    total: int
+    branches: int
+    main_size: int
+    built: float
+    rounds: int
+    tree_lines: int
+    log_entries: int
+    threads_crossed: int
+    checkpoints_read: int
 
-        figures = medians(
-            rounds,
-            {
-                "tree": lambda: saver.tree(sid),
-                "log": lambda: saver.log(deep_config),
-                "list": lambda: list(saver.saver.list(None)),
-                "mermaid": lambda: saver.mermaid(sid),
-                "log-20": lambda: saver.log(deep_config, limit=20),
-            },
-        )
-        tree_lines = saver.tree(sid).count("\n") + 1
+    @property
+    def ratio(self) -> float:
+        return (self.figures["tree"] + self.figures["log"]) / self.figures["list"]
 
-    ratio = (figures["tree"] + figures["log"]) / figures["list"]
+
+def measure(
+    saver: AgentGitSaver,
+    rounds: int,
+    *,
+    main_size: int = MAIN,
+    branches: int = BRANCHES,
+    writer: BaseCheckpointSaver[Any] | None = None,
+    after_build: Callable[[], Any] | None = None,
+) -> HistoryResult:
+    """Build the session in `saver` (set up, empty) and time tree, log and list
+    (`after_build`, e.g. an ANALYZE, runs in between, not timed)."""
+    t0 = time.perf_counter()
+    with fast_sync(saver):
+        sid, deepest, total = build(saver, main_size=main_size, branches=branches, writer=writer)
+    built = time.perf_counter() - t0
+    if after_build is not None:
+        after_build()
+    session = saver.get_session(sid)
+    assert session.total_checkpoints == total and session.branch_count == branches
+    everything = list(saver.saver.list(None))
+    assert len(everything) == total
+    del everything
+
+    deep_config: RunnableConfig = {"configurable": {"thread_id": deepest}}
+    log = saver.log(deep_config)
+    real = saver._targets["saver"]
+    counter = ReadCounter(real)
+    saver._targets["saver"] = counter
+    try:
+        assert saver.log(deep_config) == log
+    finally:
+        saver._targets["saver"] = real
+    threads_crossed = len({e.thread_id for e in log}) - 1
+
+    figures = medians(
+        rounds,
+        {
+            "tree": lambda: saver.tree(sid),
+            "log": lambda: saver.log(deep_config),
+            "list": lambda: list(saver.saver.list(None)),
+            "mermaid": lambda: saver.mermaid(sid),
+            "log-20": lambda: saver.log(deep_config, limit=20),
+        },
+    )
+    return HistoryResult(
+        figures=figures,
+        total=total,
+        branches=branches,
+        main_size=main_size,
+        built=built,
+        rounds=rounds,
+        tree_lines=saver.tree(sid).count("\n") + 1,
+        log_entries=len(log),
+        threads_crossed=threads_crossed,
+        checkpoints_read=counter.read,
+    )
+
+
+def report(result: HistoryResult) -> bool:
+    """Print the figures; True when the ratio meets its target."""
+    figures, total = result.figures, result.total
     ms = {name: f"{seconds * 1e3:8.1f} ms" for name, seconds in figures.items()}
     print(
-        f"session: {MAIN} checkpoints on main + {BRANCHES:,} branches x {PER_BRANCH} "
-        f"(chains of {CHAIN}) = {total:,} checkpoints, built in {built:.1f}s; "
-        f"median of {rounds} rounds"
+        f"session: {result.main_size} checkpoints on main + {result.branches:,} branches x "
+        f"{PER_BRANCH} (chains of {CHAIN}) = {total:,} checkpoints, built in "
+        f"{result.built:.1f}s; median of {result.rounds} rounds"
     )
-    print(f"  tree()                      {ms['tree']}   ({tree_lines:,} lines, store reads only)")
+    print(
+        f"  tree()                      {ms['tree']}   ({result.tree_lines:,} lines, "
+        "store reads only)"
+    )
     print(f"  mermaid()                   {ms['mermaid']}")
     print(
-        f"  log(deepest branch)         {ms['log']}   ({len(log)} entries across "
-        f"{threads_crossed + 1} threads; {counter.read} checkpoints read)"
+        f"  log(deepest branch)         {ms['log']}   ({result.log_entries} entries across "
+        f"{result.threads_crossed + 1} threads; {result.checkpoints_read} checkpoints read)"
     )
     print(f"  log(deepest, limit=20)      {ms['log-20']}")
     print(f"  saver.list(None)            {ms['list']}   (every checkpoint: {total:,})")
-    verdict = "pass" if ratio <= TARGET else "MISS"
-    print(f"(tree + log) / list = {ratio:.4f}   target <= {TARGET:.0f}   {verdict}")
-    return ratio <= TARGET
+    verdict = "pass" if result.ratio <= TARGET else "MISS"
+    print(f"(tree + log) / list = {result.ratio:.4f}   target <= {TARGET:.0f}   {verdict}")
+    return result.ratio <= TARGET
+
+
+def run(rounds: int, workdir: Path) -> bool:
+    with AgentGitSaver.from_conn_string(str(workdir / "history.db")) as saver:
+        saver.setup()
+        result = measure(saver, rounds)
+    return report(result)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -301,7 +301,17 @@ class Phases:
         return ", ".join(f"{name} {sec:.1f}s" for name, sec in self.seconds.items())
 
 
-def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
+def run(
+    rounds: int,
+    server: str,
+    *,
+    before: bool = False,
+    big: int = BIG_THREAD,
+    small: int = SMALL_THREAD,
+    headline_only: bool = False,
+) -> list[Row]:
+    """The rows above; `big` and `small` size the two threads rollback is timed on;
+    `headline_only` times the put only the store's own way (no other count paths)."""
     phases = Phases()
     series = chat_checkpoints()
     head = head_template(series)
@@ -331,7 +341,7 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
         heads: dict[str, dict[str, Any]] = {}
         w_fill = stack.enter_context(filler(w_uri))
         b_fill = stack.enter_context(filler(b_uri))
-        for thread_id, n in (("big", BIG_THREAD), ("small", SMALL_THREAD)):
+        for thread_id, n in (("big", big), ("small", small)):
             heads[thread_id] = fill_thread(w_fill, thread_id, n, series, head)
             wrapped.store.ensure_session_for_thread(thread_id, user_id=0)
             wrapped.store.record_checkpoints(thread_id, n)
@@ -339,7 +349,7 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
         for conn in (w_fill.conn, b_fill.conn):
             assert isinstance(conn, psycopg.Connection)
             conn.execute("ANALYZE")
-        assert wrapped.session_for_thread("big").total_checkpoints == BIG_THREAD
+        assert wrapped.session_for_thread("big").total_checkpoints == big
         fill_seconds = time.perf_counter() - t0
         phases.done("fill")
         # What exists now lives until the end: keep it out of every collection, so
@@ -380,8 +390,10 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
                 probe.execute("SELECT 1")
             return len(series)
 
-        blocks = {"bare": put_block(bare, "put-bare", ""), "floor": floor_block}
-        paths = ("transaction",) if before else COUNT_PATHS
+        blocks = {"bare": put_block(bare, "put-bare", "")}
+        if not headline_only:
+            blocks["floor"] = floor_block
+        paths = ("transaction",) if before else COUNT_PATHS[:1] if headline_only else COUNT_PATHS
         blocks.update({path: put_block(wrapped, f"put-{path}", path) for path in paths})
         puts = interleaved_many(rounds * 10, blocks)
         use_count_path(store, paths[0])
@@ -394,7 +406,8 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
                 "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (f"put-{path}",)
             ).fetchone()
             assert row is not None and counted == row[0], (path, counted, row)  # exact too
-        rows.append(puts.row("  floor: bare + 1 round trip", "floor", "bare", None))
+        if not headline_only:
+            rows.append(puts.row("  floor: bare + 1 round trip", "floor", "bare", None))
 
         phases.done("put")
 
@@ -428,7 +441,7 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
             rounds * 4,
             {"big": rollback_block(heads["big"]), "small": rollback_block(heads["small"])},
         )
-        name = f"rollback: {BIG_THREAD:,}-ckpt / {SMALL_THREAD}-ckpt thread"
+        name = f"rollback: {big:,}-ckpt / {small}-ckpt thread"
         rows.append(rollbacks.row(name, "big", "small", 1.5))
 
         phases.done("rollback")
@@ -465,7 +478,7 @@ def run(rounds: int, server: str, *, before: bool = False) -> list[Row]:
     phases.done("close")
     print("phases:", phases)
     print(
-        f"setup: {BIG_THREAD:,}+{SMALL_THREAD} checkpoints per schema in {fill_seconds:.1f}s; "
+        f"setup: {big:,}+{small} checkpoints per schema in {fill_seconds:.1f}s; "
         f"checkpoint series: {len(series)} checkpoints of a 5-turn chat, "
         f"{min(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)}-"
         f"{max(len(t.checkpoint['channel_values'].get('messages', [])) for t in series)} "
