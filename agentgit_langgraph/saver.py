@@ -232,7 +232,11 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     @classmethod
     @contextmanager
     def from_conn_string(
-        cls, conn_string: str, *, auto_session: bool = True
+        cls,
+        conn_string: str,
+        *,
+        auto_session: bool = True,
+        reversers: Mapping[str, Reverser] | None = None,
     ) -> Iterator[AgentGitSaver]:
         """Open the LangGraph saver and the session store on one database.
 
@@ -248,18 +252,22 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         from agentgit_langgraph.backends import open_sync
 
         with open_sync(conn_string) as (saver, store):
-            yield cls(saver, store, auto_session=auto_session)
+            yield cls(saver, store, auto_session=auto_session, reversers=reversers)
 
     @classmethod
     @asynccontextmanager
     async def afrom_conn_string(
-        cls, conn_string: str, *, auto_session: bool = True
+        cls,
+        conn_string: str,
+        *,
+        auto_session: bool = True,
+        reversers: Mapping[str, Reverser] | None = None,
     ) -> AsyncIterator[AgentGitSaver]:
         """Async twin of `from_conn_string` (`AsyncSqliteSaver`, `AsyncPostgresSaver`)."""
         from agentgit_langgraph.backends import open_async
 
         async with open_async(conn_string) as (saver, store):
-            yield cls(saver, store, auto_session=auto_session)
+            yield cls(saver, store, auto_session=auto_session, reversers=reversers)
 
     def setup(self) -> None:
         """Set up the wrapped saver (if it has `setup`) and the session store."""

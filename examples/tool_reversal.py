@@ -148,9 +148,8 @@ def show_world(title: str, workdir: Path) -> None:
 
 def main(workdir: Path) -> None:
     tools = make_tools(workdir)
-    with AgentGitSaver.from_conn_string(str(workdir / "agent.db")) as saver:
-        for name, undo in reversers_from(tools).items():
-            saver.register_reverser(name, undo)
+    db = str(workdir / "agent.db")
+    with AgentGitSaver.from_conn_string(db, reversers=reversers_from(tools)) as saver:
         graph = build_graph(tools).compile(checkpointer=saver)
 
         config: RunnableConfig = {"configurable": {"thread_id": "trip"}}

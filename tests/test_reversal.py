@@ -902,3 +902,23 @@ def test_reversible_tool_and_reversers_from() -> None:
     assert "book" in saver.reversers and "search" not in saver.reversers
     saver.register_reverser("search", undo)
     assert saver.reversers.get("search") is undo
+
+
+def test_from_conn_string_takes_reversers(tmp_path):
+    def undo(args):
+        return None
+
+    with AgentGitSaver.from_conn_string(str(tmp_path / "r.db"), reversers={"book": undo}) as saver:
+        assert saver.reversers.get("book") is undo
+        assert saver.reversers.get("other") is None
+
+
+async def test_afrom_conn_string_takes_reversers(tmp_path):
+    async def undo(args):
+        return None
+
+    async with AgentGitSaver.afrom_conn_string(
+        str(tmp_path / "r.db"), reversers={"book": undo}
+    ) as saver:
+        assert saver.reversers.get("book") is undo
+        assert saver.reversers.get("other") is None
