@@ -19,6 +19,7 @@ import dataclasses
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
+from datetime import timedelta
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -51,7 +52,7 @@ from agentgit_langgraph.history import HistoryMixin
 from agentgit_langgraph.maintenance import MaintenanceMixin
 from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
-from agentgit_langgraph.stores.base import BaseSessionStore
+from agentgit_langgraph.stores.base import BaseSessionStore, now
 from agentgit_langgraph.stores.memory import InMemorySessionStore
 
 __all__ = ["AgentGitSaver"]
@@ -135,6 +136,9 @@ def _rollback_plan(
         # branch exists: with `strict`, a failure leaves no branch behind.
         yield from reverse_tool_calls(source, parent.session_id, strict=strict)
     new_thread_id = _new_thread_id()
+    # Noted first, so that if the process dies before the branch is registered,
+    # `recover_branches` finds the thread to delete.
+    yield Call("store", "begin_branch", (new_thread_id, parent.session_id))
     try:
         copied = yield from copy_into_thread(source, new_thread_id)
         branch = InternalSession(
@@ -147,12 +151,26 @@ def _rollback_plan(
             is_branch=True,
         )
         yield Call("store", "add_branch", (branch,))
+    except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
+        raise
     except BaseException:
         # All or nothing: the branch was not registered, so its thread must go.
+        # The note stays if the delete fails, for `recover_branches` to retry.
         with contextlib.suppress(Exception):  # the original error is the one to report
             yield Call("saver", "delete_thread", (new_thread_id,))
+            yield Call("store", "forget_pending_branch", (new_thread_id,))
         raise
     return thread_config(new_thread_id, config)
+
+
+def _recover_branches_plan(older_than: timedelta) -> Plan[list[str]]:
+    if not isinstance(older_than, timedelta) or older_than < timedelta(0):
+        raise InvalidConfigError(f"older_than must be a non-negative timedelta: {older_than!r}")
+    pending: list[str] = yield Call("store", "list_pending_branches", (now() - older_than,))
+    for thread_id in pending:
+        yield Call("saver", "delete_thread", (thread_id,))
+        yield Call("store", "forget_pending_branch", (thread_id,))
+    return pending
 
 
 def _reversals_plan(
@@ -537,6 +555,26 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         """Async twin of `rollback`."""
         plan = _rollback_plan(config, user_id, name, reverse_tools=reverse_tools, strict=strict)
         return await run_async(plan, self._targets)
+
+    def recover_branches(
+        self, *, older_than: timedelta = timedelta(minutes=10)
+    ) -> builtins.list[str]:
+        """Delete the threads of rollbacks that died before registering their branch.
+
+        A rollback notes its new thread before copying into it and clears the
+        note when the branch is registered, in the same transaction; a failure
+        in between deletes the thread at once. Only a process that dies there
+        (or a delete that fails) leaves a note behind: this deletes those
+        threads through the wrapped saver and returns their ids. `older_than`
+        spares rollbacks still running in other processes.
+        """
+        return run_sync(_recover_branches_plan(older_than), self._targets)
+
+    async def arecover_branches(
+        self, *, older_than: timedelta = timedelta(minutes=10)
+    ) -> builtins.list[str]:
+        """Async twin of `recover_branches`."""
+        return await run_async(_recover_branches_plan(older_than), self._targets)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

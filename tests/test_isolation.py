@@ -194,6 +194,7 @@ NOT_FOR_A_USER = {
     "delete_thread": "LangGraph primitive by thread id, no user (trusted caller)",
     "delete_for_runs": "LangGraph primitive by run id, no user (trusted caller)",
     "register_reverser": "registers a tool handler in this process",
+    "recover_branches": "operator clean-up of unregistered threads; touches no session",
 }
 
 

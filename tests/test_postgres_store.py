@@ -48,6 +48,7 @@ pytestmark = pytest.mark.postgres
 
 TABLES = (
     "agentgit_migrations",
+    "agentgit_pending_branches",
     "agentgit_reversals",
     "agentgit_sessions",
     "agentgit_tags",

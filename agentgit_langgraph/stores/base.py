@@ -171,6 +171,28 @@ class BaseSessionStore(ABC):
     @abstractmethod
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int: ...
 
+    # -- branches being made -------------------------------------------------
+    @abstractmethod
+    def begin_branch(self, thread_id: str, session_id: int) -> None:
+        """Note a branch thread before it is copied into; `add_branch` clears it."""
+
+    @abstractmethod
+    async def abegin_branch(self, thread_id: str, session_id: int) -> None: ...
+
+    @abstractmethod
+    def forget_pending_branch(self, thread_id: str) -> bool:
+        """Drop the note of a branch whose thread is gone; False if there was none."""
+
+    @abstractmethod
+    async def aforget_pending_branch(self, thread_id: str) -> bool: ...
+
+    @abstractmethod
+    def list_pending_branches(self, older_than: datetime) -> list[str]:
+        """Threads noted before `older_than` and never registered (a crash left them)."""
+
+    @abstractmethod
+    async def alist_pending_branches(self, older_than: datetime) -> list[str]: ...
+
     # -- tool-call reversals -------------------------------------------------
     @abstractmethod
     def claim_reversal(self, rec: Reversal) -> Reversal | None:

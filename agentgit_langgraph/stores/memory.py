@@ -20,6 +20,7 @@ import dataclasses
 import json
 import threading
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
@@ -53,6 +54,7 @@ class InMemorySessionStore(BaseSessionStore):
         self._threads: dict[str, list[Any]] = {}
         self._tags: dict[tuple[int, str], Tag] = {}
         self._reversals: dict[tuple[int, str], Reversal] = {}
+        self._pending: dict[str, tuple[int, datetime]] = {}
 
     def _session(self, session_id: int) -> ExternalSession | None:
         row = self._sessions.get(session_id)
@@ -202,6 +204,7 @@ class InMemorySessionStore(BaseSessionStore):
                     f"session {branch.session_id} already has a branch named {branch.name!r}"
                 )
             self._insert_thread(branch)
+            self._pending.pop(branch.thread_id, None)
             session[8] += 1
             session[6] = branch.thread_id
             session[4] = now()
@@ -331,3 +334,26 @@ class InMemorySessionStore(BaseSessionStore):
         self, *, session_id: int | None = None, thread_id: str | None = None
     ) -> list[Reversal]:
         return self.list_reversals(session_id=session_id, thread_id=thread_id)
+
+    def begin_branch(self, thread_id: str, session_id: int) -> None:
+        with self._lock:
+            if thread_id in self._pending:
+                raise StoreError(f"branch thread {thread_id!r} is already pending")
+            self._pending[thread_id] = (session_id, now())
+
+    async def abegin_branch(self, thread_id: str, session_id: int) -> None:
+        self.begin_branch(thread_id, session_id)
+
+    def forget_pending_branch(self, thread_id: str) -> bool:
+        with self._lock:
+            return self._pending.pop(thread_id, None) is not None
+
+    async def aforget_pending_branch(self, thread_id: str) -> bool:
+        return self.forget_pending_branch(thread_id)
+
+    def list_pending_branches(self, older_than: datetime) -> list[str]:
+        with self._lock:
+            return [t for t, (_, at) in self._pending.items() if at < older_than]
+
+    async def alist_pending_branches(self, older_than: datetime) -> list[str]:
+        return self.list_pending_branches(older_than)

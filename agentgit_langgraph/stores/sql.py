@@ -143,6 +143,11 @@ SQLITE = Dialect(
         )""",
         """CREATE INDEX IF NOT EXISTS agentgit_reversals_thread_idx
             ON agentgit_reversals(thread_id)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_pending_branches (
+            thread_id TEXT PRIMARY KEY,
+            session_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
     ),
 )
 
@@ -208,6 +213,11 @@ POSTGRES = Dialect(
         )""",
         """CREATE INDEX IF NOT EXISTS agentgit_reversals_thread_idx
             ON agentgit_reversals(thread_id)""",
+        """CREATE TABLE IF NOT EXISTS agentgit_pending_branches (
+            thread_id TEXT PRIMARY KEY,
+            session_id BIGINT NOT NULL,
+            created_at TIMESTAMP NOT NULL
+        )""",
     ),
 )
 
@@ -415,6 +425,44 @@ def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
     inserted = yield Statement(d.sql(_INSERT_THREAD), _thread_params(d, branch, stamp))
     if inserted.rowcount == 0:
         raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")
+    # Registered: the branch is no longer pending (see `begin_branch`).
+    yield Statement(
+        d.sql("DELETE FROM agentgit_pending_branches WHERE thread_id = ?"), (branch.thread_id,)
+    )
+
+
+def begin_branch(d: Dialect, thread_id: str, session_id: int) -> Op[None]:
+    """Note a branch thread before anything is copied into it.
+
+    `add_branch` removes the note in the transaction that registers the
+    branch; a note left behind means the process died (or its clean-up
+    failed) in between, and `list_pending_branches` finds the thread to delete.
+    """
+    yield Statement(
+        d.sql(
+            "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at) "
+            "VALUES (?, ?, ?)"
+        ),
+        (thread_id, session_id, d.ts(now())),
+    )
+
+
+def forget_pending_branch(d: Dialect, thread_id: str) -> Op[bool]:
+    res = yield Statement(
+        d.sql("DELETE FROM agentgit_pending_branches WHERE thread_id = ?"), (thread_id,)
+    )
+    return res.rowcount > 0
+
+
+def list_pending_branches(d: Dialect, older_than: datetime) -> Op[list[str]]:
+    res = yield Statement(
+        d.sql(
+            "SELECT thread_id FROM agentgit_pending_branches WHERE created_at < ? "
+            "ORDER BY created_at"
+        ),
+        (d.ts(older_than),),
+    )
+    return [str(r[0]) for r in res.rows]
 
 
 def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
@@ -741,3 +789,21 @@ class SqlSessionStore(BaseSessionStore):
     ) -> list[Reversal]:
         op = list_reversals(self.dialect, session_id=session_id, thread_id=thread_id)
         return await self._arun(op, immediate=False)
+
+    def begin_branch(self, thread_id: str, session_id: int) -> None:
+        self._run(begin_branch(self.dialect, thread_id, session_id), immediate=True)
+
+    async def abegin_branch(self, thread_id: str, session_id: int) -> None:
+        await self._arun(begin_branch(self.dialect, thread_id, session_id), immediate=True)
+
+    def forget_pending_branch(self, thread_id: str) -> bool:
+        return self._run(forget_pending_branch(self.dialect, thread_id), immediate=True)
+
+    async def aforget_pending_branch(self, thread_id: str) -> bool:
+        return await self._arun(forget_pending_branch(self.dialect, thread_id), immediate=True)
+
+    def list_pending_branches(self, older_than: datetime) -> list[str]:
+        return self._run(list_pending_branches(self.dialect, older_than), immediate=False)
+
+    async def alist_pending_branches(self, older_than: datetime) -> list[str]:
+        return await self._arun(list_pending_branches(self.dialect, older_than), immediate=False)
