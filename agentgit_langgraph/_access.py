@@ -22,7 +22,14 @@ from agentgit_langgraph.errors import (
 )
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 
-__all__ = ["Owner", "OwnerCache", "owner_plan", "session_plan", "thread_plan"]
+__all__ = [
+    "Owner",
+    "OwnerCache",
+    "access_plan",
+    "owner_plan",
+    "session_plan",
+    "thread_plan",
+]
 
 Owner = tuple[int, int]
 """`(session_id, user_id)` of the session that holds a thread."""
@@ -101,3 +108,19 @@ def access_error(thread_id: str, owner: Owner, user_id: int) -> SessionAccessErr
     return SessionAccessError(
         f"user {user_id} does not own session {owner[0]} (thread {thread_id!r})"
     )
+
+
+def access_plan(thread_id: str, user_id: int, owners: OwnerCache) -> Plan[None]:
+    """Refuse `user_id` on a thread whose session another user owns.
+
+    One store read the first time a thread is seen, none after (`owners`).
+    A thread no session holds yet is open to anyone (it is about to be adopted).
+    """
+    owner = owners.get(thread_id)
+    if owner is None:
+        owner = yield from owner_plan(thread_id)
+        if owner is None:
+            return
+        owners.put(thread_id, owner)
+    if owner[1] != user_id:
+        raise access_error(thread_id, owner, user_id)

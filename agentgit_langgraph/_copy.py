@@ -44,6 +44,7 @@ __all__ = [
     "LINEAGE_THREAD_KEY",
     "copy_into_thread",
     "exact_copy",
+    "parent_checkpoint_id",
     "writes_in_order",
 ]
 
@@ -93,6 +94,14 @@ def exact_copy(checkpoint: Checkpoint) -> Checkpoint:
     copied["channel_versions"] = dict(checkpoint["channel_versions"])
     copied["versions_seen"] = {k: dict(v) for k, v in checkpoint["versions_seen"].items()}
     return cast(Checkpoint, copied)
+
+
+def parent_checkpoint_id(tup: CheckpointTuple) -> str | None:
+    """The id of the checkpoint `tup` follows in its thread, if any."""
+    if tup.parent_config is None:
+        return None
+    parent = tup.parent_config["configurable"].get("checkpoint_id")
+    return str(parent) if parent else None
 
 
 def delta_channels_missing(tup: CheckpointTuple) -> set[str]:

@@ -40,7 +40,11 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 
 from agentgit_langgraph._access import session_plan, thread_plan
-from agentgit_langgraph._copy import LINEAGE_CHECKPOINT_KEY, LINEAGE_THREAD_KEY
+from agentgit_langgraph._copy import (
+    LINEAGE_CHECKPOINT_KEY,
+    LINEAGE_THREAD_KEY,
+    parent_checkpoint_id,
+)
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
 from agentgit_langgraph.configs import thread_config, thread_id_of, user_id_of
 from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError
@@ -348,13 +352,6 @@ def _cid(tup: CheckpointTuple) -> str:
     return str(tup.checkpoint["id"])
 
 
-def _parent_id(tup: CheckpointTuple) -> str | None:
-    if tup.parent_config is None:
-        return None
-    parent = tup.parent_config["configurable"].get("checkpoint_id")
-    return str(parent) if parent else None
-
-
 def _copied_from(tup: CheckpointTuple) -> str | None:
     """The thread a branch copied `tup` from, when `tup` is such a copy."""
     metadata = tup.metadata or {}
@@ -599,7 +596,7 @@ def _after_plan(
 ) -> Plan[_Cursor | None]:
     """Where the history goes on after `tup` (listed in `thread`), or None at its root."""
     checkpoint_id = _cid(tup)
-    parent_id = _parent_id(tup)
+    parent_id = parent_checkpoint_id(tup)
     if thread.branch_checkpoint_id == checkpoint_id and thread.parent_thread_id is not None:
         return (yield from _hop_plan(thread.parent_thread_id, checkpoint_id, parent_id, hops))
     if parent_id is not None:

@@ -76,7 +76,12 @@ from langgraph.checkpoint.base import (
 )
 
 from agentgit_langgraph._access import OwnerCache, session_plan
-from agentgit_langgraph._copy import delta_channels_missing, exact_copy, writes_in_order
+from agentgit_langgraph._copy import (
+    delta_channels_missing,
+    exact_copy,
+    parent_checkpoint_id,
+    writes_in_order,
+)
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
 from agentgit_langgraph.errors import InvalidConfigError, ThreadBusyError
@@ -133,13 +138,6 @@ def _id(tup: CheckpointTuple) -> str:
     return str(tup.checkpoint["id"])
 
 
-def _parent_id(tup: CheckpointTuple) -> str | None:
-    if tup.parent_config is None:
-        return None
-    parent = tup.parent_config["configurable"].get("checkpoint_id")
-    return str(parent) if parent else None
-
-
 def _read_thread(thread_id: str) -> Plan[list[CheckpointTuple]]:
     """Every checkpoint of the thread, all namespaces, with its writes."""
     tuples: list[CheckpointTuple] = yield Call(
@@ -166,7 +164,7 @@ def _put_tuples(
         }
         for task_id, path, task_writes in writes_in_order(tup.pending_writes or []):
             yield Call("saver", "put_writes", (at_checkpoint, task_writes, task_id, path))
-        parent = _parent_id(tup)
+        parent = parent_checkpoint_id(tup)
         if parent is not None and not (drop_dangling_parents and (ns, parent) not in present):
             target["configurable"]["checkpoint_id"] = parent
         checkpoint = exact_copy(tup.checkpoint)
@@ -289,7 +287,7 @@ def _keep_latest(tuples: builtins.list[CheckpointTuple]) -> builtins.list[Checkp
         missing = delta_channels_missing(head)
         cursor = head
         while missing:
-            parent_id = _parent_id(cursor)
+            parent_id = parent_checkpoint_id(cursor)
             parent = checkpoints.get(parent_id) if parent_id is not None else None
             if parent is None:
                 break
@@ -297,7 +295,7 @@ def _keep_latest(tuples: builtins.list[CheckpointTuple]) -> builtins.list[Checkp
             missing -= set(parent.checkpoint["channel_values"])
             cursor = parent
         if head.checkpoint.get("v", _SENDS_VERSION) < _SENDS_VERSION:
-            parent_id = _parent_id(head)
+            parent_id = parent_checkpoint_id(head)
             parent = checkpoints.get(parent_id) if parent_id is not None else None
             if (
                 parent is not None

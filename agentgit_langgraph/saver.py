@@ -35,8 +35,7 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph._access import (
     OwnerCache,
-    access_error,
-    owner_plan,
+    access_plan,
     session_plan,
     thread_plan,
 )
@@ -189,6 +188,15 @@ def _reversals_plan(
     return found
 
 
+def _access_target(config: Any) -> tuple[str, int] | None:
+    """`(thread_id, user_id)` when the config asks for an ownership check."""
+    user_id = user_id_of(config)
+    if user_id is None:
+        return None
+    thread_id = config["configurable"].get("thread_id")
+    return None if thread_id is None else (str(thread_id), user_id)
+
+
 class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     """A checkpointer that wraps another one and adds sessions and branches.
 
@@ -332,42 +340,16 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     def _check_access(self, config: Any) -> None:
         """Refuse a config whose int `user_id` does not own the thread's session.
 
-        Free when the config has no int `user_id`; one store read the first
-        time a thread is seen, none after (`OwnerCache`).
+        Free when the config has no int `user_id` (the common case on the hot
+        path); otherwise `access_plan`, which reads the store once per thread.
         """
-        user_id = user_id_of(config)
-        if user_id is None:
-            return
-        thread_id = config["configurable"].get("thread_id")
-        if thread_id is None:
-            return
-        thread_id = str(thread_id)
-        owner = self._owners.get(thread_id)
-        if owner is None:
-            owner = run_sync(owner_plan(thread_id), self._targets)
-            if owner is None:
-                return
-            self._owners.put(thread_id, owner)
-        if owner[1] != user_id:
-            raise access_error(thread_id, owner, user_id)
+        if (target := _access_target(config)) is not None:
+            run_sync(access_plan(*target, self._owners), self._targets)
 
     async def _acheck_access(self, config: Any) -> None:
         """Async twin of `_check_access`."""
-        user_id = user_id_of(config)
-        if user_id is None:
-            return
-        thread_id = config["configurable"].get("thread_id")
-        if thread_id is None:
-            return
-        thread_id = str(thread_id)
-        owner = self._owners.get(thread_id)
-        if owner is None:
-            owner = await run_async(owner_plan(thread_id), self._targets)
-            if owner is None:
-                return
-            self._owners.put(thread_id, owner)
-        if owner[1] != user_id:
-            raise access_error(thread_id, owner, user_id)
+        if (target := _access_target(config)) is not None:
+            await run_async(access_plan(*target, self._owners), self._targets)
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         self._check_access(config)
