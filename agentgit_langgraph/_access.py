@@ -25,6 +25,7 @@ from agentgit_langgraph.sessions import ExternalSession, InternalSession
 __all__ = [
     "Owner",
     "OwnerCache",
+    "ThreadSet",
     "access_plan",
     "owner_plan",
     "session_plan",
@@ -102,6 +103,30 @@ class OwnerCache:
 
     def __len__(self) -> int:
         return len(self._owners)
+
+
+class ThreadSet:
+    """A bounded set of thread ids, safe across threads (cleared when full)."""
+
+    def __init__(self, max_size: int = 65536) -> None:
+        self._ids: set[str] = set()
+        self._max_size = max_size
+        self._lock = threading.Lock()
+
+    def __contains__(self, thread_id: object) -> bool:
+        return thread_id in self._ids
+
+    def add(self, thread_id: str) -> None:
+        if thread_id in self._ids:
+            return
+        with self._lock:
+            if len(self._ids) >= self._max_size:
+                self._ids.clear()
+            self._ids.add(thread_id)
+
+    def discard(self, thread_ids: Iterable[str]) -> None:
+        with self._lock:
+            self._ids.difference_update(thread_ids)
 
 
 def access_error(thread_id: str, owner: Owner, user_id: int) -> SessionAccessError:

@@ -29,18 +29,10 @@ def is_postgres_uri(conn_string: str) -> bool:
     return conn_string.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
 
 
-# The store gets a connection of its own, so counting a save never waits on the
-# saver's lock, and it commits without an fsync of its own: in WAL mode the
-# saver's next commit (synchronous=FULL by default) syncs the same log, so the
-# count of a save is durable once the next save is; only a power cut right
-# after a save can lose its count (never corrupt it). A second fsync per save
-# would cost about 60% on `put` (see benchmarks/bench_core.py).
-_STORE_SYNCHRONOUS = "PRAGMA synchronous=NORMAL"
-
-
-def _is_private_sqlite(conn_string: str) -> bool:
-    # A second connection to these would open a different, empty database.
-    return conn_string == ":memory:" or conn_string == ""
+# The store shares the saver's connection and lock: on the hot path it only
+# reads (`record_checkpoints`; counts come from the saver's own table), and a
+# second connection writing would make SQLite drop the saver connection's page
+# cache at every change.
 
 
 @contextmanager
@@ -53,12 +45,7 @@ def open_sync(conn_string: str) -> Iterator[Pair]:
         return
     with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
         saver = SqliteSaver(conn)
-        if _is_private_sqlite(conn_string):
-            yield saver, SqliteSessionStore(conn, lock=saver.lock)
-            return
-        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as store_conn:
-            store_conn.execute(_STORE_SYNCHRONOUS)
-            yield saver, SqliteSessionStore(store_conn)
+        yield saver, SqliteSessionStore(conn, lock=saver.lock, saver=saver)
 
 
 @asynccontextmanager
@@ -71,9 +58,4 @@ async def open_async(conn_string: str) -> AsyncIterator[Pair]:
         return
     async with aiosqlite.connect(conn_string) as conn:
         saver = AsyncSqliteSaver(conn)
-        if _is_private_sqlite(conn_string):
-            yield saver, AsyncSqliteSessionStore(conn, lock=saver.lock)
-            return
-        async with aiosqlite.connect(conn_string) as store_conn:
-            await store_conn.execute(_STORE_SYNCHRONOUS)
-            yield saver, AsyncSqliteSessionStore(store_conn)
+        yield saver, AsyncSqliteSessionStore(conn, lock=saver.lock, saver=saver)

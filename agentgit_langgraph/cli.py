@@ -622,6 +622,38 @@ def delete_cmd(
     _run(ctx, work)
 
 
+@app.command("fsck")
+def fsck_cmd(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Repair what is found (default: only report).")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Check that sessions and checkpoints agree; exit 1 if anything is left broken.
+
+    Reads the whole history once. With --repair: finishes deletes and removes
+    the threads of dead rollbacks, adopts checkpoints no session holds, sets
+    counts to what is stored, drops empty branches.
+    """
+
+    def work(saver: AgentGitSaver, state: _State) -> None:
+        if state.user is not None:
+            raise _CliError(
+                f"user {state.user} does not own every session, and fsck checks them all: "
+                "run it without --user"
+            )
+        report = saver.fsck(repair=repair)
+        if _want_json(ctx, json_):
+            _print_json(report)
+        else:
+            typer.echo(str(report))
+        if not report.clean:
+            raise typer.Exit(1)
+
+    _run(ctx, work)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Entry point of the `agentgit` script and of `python -m agentgit_langgraph`."""
     # An unreachable PostgreSQL host fails after 10 s instead of hanging (libpq

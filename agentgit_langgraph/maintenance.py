@@ -75,20 +75,28 @@ from langgraph.checkpoint.base import (
     empty_checkpoint,
 )
 
-from agentgit_langgraph._access import OwnerCache, session_plan
+from agentgit_langgraph._access import OwnerCache, ThreadSet, session_plan
 from agentgit_langgraph._copy import (
     delta_channels_missing,
     exact_copy,
     parent_checkpoint_id,
     writes_in_order,
 )
+from agentgit_langgraph._faults import reached
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
-from agentgit_langgraph.errors import InvalidConfigError, ThreadBusyError
+from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError, ThreadBusyError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore, now
 
-__all__ = ["PRUNE_STRATEGIES", "MaintenanceMixin", "backup_thread_id", "is_overridden"]
+__all__ = [
+    "PRUNE_STRATEGIES",
+    "MaintenanceMixin",
+    "backup_thread_id",
+    "erase_forgotten",
+    "finish_pending_deletes",
+    "is_overridden",
+]
 
 PRUNE_STRATEGIES = ("keep_latest", "delete")
 
@@ -344,9 +352,27 @@ def _check_thread_ids(thread_ids: Sequence[str]) -> builtins.list[str]:
 # -- plans -----------------------------------------------------------------------
 
 
+def erase_forgotten(thread_ids: Sequence[str]) -> Plan[None]:
+    """Delete the checkpoints of threads the store has just forgotten, then the notes."""
+    reached("delete.forgotten")
+    for thread_id in thread_ids:
+        yield from _delete_thread_rows(thread_id)
+        yield Call("store", "forget_pending_delete", (thread_id,))
+    reached("delete.erased")
+
+
+def finish_pending_deletes() -> Plan[builtins.list[str]]:
+    """Erase what deletes that died after the store forgot their threads left."""
+    pending: builtins.list[str] = yield Call("store", "list_pending_deletes")
+    yield from erase_forgotten(pending)
+    return pending
+
+
 def _delete_thread_plan(thread_id: str) -> Plan[None]:
-    yield from _delete_thread_rows(thread_id)
-    yield from _resync_count(thread_id, 0)
+    # The store first (checked and noted in one transaction), the saver after:
+    # a crash in between leaves a note that recovery finishes.
+    yield Call("store", "forget_thread", (thread_id,))
+    yield from erase_forgotten([thread_id])
 
 
 def _copy_thread_plan(source: str, target: str, *, native: bool, auto_session: bool) -> Plan[None]:
@@ -381,16 +407,23 @@ def _prune_plan(thread_ids: Sequence[str], strategy: str, *, native: bool) -> Pl
         raise ValueError(f"unknown prune strategy {strategy!r} (use one of {PRUNE_STRATEGIES})")
     if not ids:
         return
+    if strategy == "delete":  # as `delete_thread`: the threads leave their sessions too
+        for thread_id in ids:
+            yield Call("store", "forget_thread", (thread_id,))
+        if not native:
+            yield from erase_forgotten(ids)
+            return
+        yield Call("saver", "prune", (ids,), {"strategy": strategy})
+        for thread_id in ids:
+            yield Call("store", "forget_pending_delete", (thread_id,))
+        return
     if native:
         yield Call("saver", "prune", (ids,), {"strategy": strategy})
         for thread_id in ids:
-            yield from _resync_count(thread_id, 0 if strategy == "delete" else None)
+            yield from _resync_count(thread_id, None)
         return
     for thread_id in ids:
-        if strategy == "delete":
-            yield from _delete_thread_plan(thread_id)
-        else:
-            yield from _rewrite_and_count(thread_id, _keep_latest, drop=True)
+        yield from _rewrite_and_count(thread_id, _keep_latest, drop=True)
 
 
 def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]:
@@ -434,22 +467,14 @@ def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]
 def _delete_session_plan(session_id: Any, user_id: int | None) -> Plan[builtins.list[str]]:
     session = yield from session_plan(session_id, user_id)
     assert session.id is not None
-    deleted: dict[str, None] = {}
-    # Saver first, rows last: if this fails part way the session is still there,
-    # so calling again finishes the job (deleting a deleted thread is a no-op).
-    # Threads are listed again at the end, for a branch added meanwhile.
-    threads: builtins.list[str] = list(session.internal_session_ids)
-    while True:
-        for thread_id in threads:
-            if thread_id not in deleted:
-                yield from _delete_thread_rows(thread_id)
-                deleted[thread_id] = None
-        records: builtins.list[InternalSession] = yield Call("store", "list_threads", (session.id,))
-        threads = [r.thread_id for r in records if r.thread_id not in deleted]
-        if not threads:
-            break
-    yield Call("store", "delete_session", (session.id,))
-    return list(deleted)
+    # The store first: one transaction forgets the session and notes its
+    # threads; their checkpoints go after. A crash in between leaves notes
+    # that recovery (`recover_branches`, run when a saver opens) finishes.
+    thread_ids: builtins.list[str] | None = yield Call("store", "delete_session", (session.id,))
+    if thread_ids is None:
+        raise SessionNotFoundError(f"session {session.id} not found (deleted meanwhile)")
+    yield from erase_forgotten(thread_ids)
+    return thread_ids
 
 
 def _prune_branches_plan(
@@ -478,10 +503,12 @@ def _prune_branches_plan(
     ]
     if not doomed:
         return []
-    # Saver first, rows last (as in delete_session): a retry finishes the job.
-    for thread_id in doomed:
-        yield from _delete_thread_rows(thread_id)
+    reached("prune.planned")
+    # Checked before anything is destroyed: the store refuses, in the
+    # transaction that forgets them, if one became current meanwhile
+    # (`ThreadBusyError`, nothing changed); checkpoints go only after.
     yield Call("store", "delete_threads", (session.id, doomed))
+    yield from erase_forgotten(doomed)
     return doomed
 
 
@@ -493,6 +520,11 @@ class MaintenanceMixin:
     auto_session: bool
     _targets: dict[str, Any]
     _owners: OwnerCache
+    _registered: ThreadSet
+
+    def _forget_locally(self, thread_ids: Sequence[str]) -> None:
+        self._owners.evict(thread_ids)
+        self._registered.discard(thread_ids)
 
     # -- sessions ----------------------------------------------------------------
     def delete_session(self, session_id: int, *, user_id: int | None = None) -> builtins.list[str]:
@@ -521,7 +553,7 @@ class MaintenanceMixin:
             ```
         """
         deleted = run_sync(_delete_session_plan(session_id, user_id), self._targets)
-        self._owners.evict(deleted)
+        self._forget_locally(deleted)
         return deleted
 
     async def adelete_session(
@@ -529,7 +561,7 @@ class MaintenanceMixin:
     ) -> builtins.list[str]:
         """Async twin of `delete_session`."""
         deleted = await run_async(_delete_session_plan(session_id, user_id), self._targets)
-        self._owners.evict(deleted)
+        self._forget_locally(deleted)
         return deleted
 
     def prune_branches(
@@ -564,7 +596,7 @@ class MaintenanceMixin:
             ```
         """
         removed = run_sync(_prune_branches_plan(session_id, older_than, user_id), self._targets)
-        self._owners.evict(removed)
+        self._forget_locally(removed)
         return removed
 
     async def aprune_branches(
@@ -578,16 +610,23 @@ class MaintenanceMixin:
         removed = await run_async(
             _prune_branches_plan(session_id, older_than, user_id), self._targets
         )
-        self._owners.evict(removed)
+        self._forget_locally(removed)
         return removed
 
     # -- LangGraph's optional capabilities ---------------------------------------
     def delete_thread(self, thread_id: str) -> None:
-        """Delegated; also drops a leftover rewrite backup and zeroes the thread's count."""
+        """Delete the thread in the wrapped saver and take it out of its session.
+
+        Also drops a leftover rewrite backup of it. If it was its session's
+        current thread, the session's newest remaining thread becomes current;
+        a session left without threads is deleted.
+        """
         run_sync(_delete_thread_plan(str(thread_id)), self._targets)
+        self._forget_locally([str(thread_id)])
 
     async def adelete_thread(self, thread_id: str) -> None:
         await run_async(_delete_thread_plan(str(thread_id)), self._targets)
+        self._forget_locally([str(thread_id)])
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
         """Copy every checkpoint and write of a thread, all namespaces, into another.
@@ -619,14 +658,19 @@ class MaintenanceMixin:
 
         Delegated when the wrapped saver implements it; otherwise done over its
         primitives (module doc: what is kept, and the non-atomic window).
-        Counts of threads in sessions then equal what the saver holds.
+        Counts of threads in sessions then equal what the saver holds; with
+        `"delete"` the threads leave their sessions, as with `delete_thread`.
         """
         plan = _prune_plan(thread_ids, strategy, native=is_overridden(self.saver, "prune"))
         run_sync(plan, self._targets)
+        if strategy == "delete":
+            self._forget_locally(list(thread_ids))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
         plan = _prune_plan(thread_ids, strategy, native=is_overridden(self.saver, "aprune"))
         await run_async(plan, self._targets)
+        if strategy == "delete":
+            self._forget_locally(list(thread_ids))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
         """Delete the checkpoints (and their writes) whose metadata `run_id` is listed.

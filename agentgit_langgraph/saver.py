@@ -35,11 +35,14 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph._access import (
     OwnerCache,
+    ThreadSet,
     access_plan,
     session_plan,
     thread_plan,
 )
 from agentgit_langgraph._copy import copy_into_thread
+from agentgit_langgraph._faults import reached
+from agentgit_langgraph._liveness import is_gone, owner_token, running
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
 from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
 from agentgit_langgraph.errors import (
@@ -47,11 +50,12 @@ from agentgit_langgraph.errors import (
     InvalidConfigError,
     ThreadNotFoundError,
 )
+from agentgit_langgraph.fsck import FsckReport, fsck_plan
 from agentgit_langgraph.history import HistoryMixin
-from agentgit_langgraph.maintenance import MaintenanceMixin
+from agentgit_langgraph.maintenance import MaintenanceMixin, finish_pending_deletes
 from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
-from agentgit_langgraph.stores.base import BaseSessionStore, now
+from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
 from agentgit_langgraph.stores.memory import InMemorySessionStore
 
 __all__ = ["AgentGitSaver"]
@@ -135,41 +139,53 @@ def _rollback_plan(
         # branch exists: with `strict`, a failure leaves no branch behind.
         yield from reverse_tool_calls(source, parent.session_id, strict=strict)
     new_thread_id = _new_thread_id()
-    # Noted first, so that if the process dies before the branch is registered,
-    # `recover_branches` finds the thread to delete.
-    yield Call("store", "begin_branch", (new_thread_id, parent.session_id))
-    try:
-        copied = yield from copy_into_thread(source, new_thread_id)
-        branch = InternalSession(
-            thread_id=new_thread_id,
-            session_id=parent.session_id,
-            parent_thread_id=ref.thread_id,
-            branch_checkpoint_id=ref.checkpoint_id,
-            name=name,
-            checkpoint_count=copied,
-            is_branch=True,
-        )
-        yield Call("store", "add_branch", (branch,))
-    except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
-        raise
-    except BaseException:
-        # All or nothing: the branch was not registered, so its thread must go.
-        # The note stays if the delete fails, for `recover_branches` to retry.
-        with contextlib.suppress(Exception):  # the original error is the one to report
-            yield Call("saver", "delete_thread", (new_thread_id,))
-            yield Call("store", "forget_pending_branch", (new_thread_id,))
-        raise
+    owner = owner_token()
+    with running(owner):
+        # Noted first, so that if the process dies before the branch is
+        # registered, `recover_branches` finds the thread to delete.
+        yield Call("store", "begin_branch", (new_thread_id, parent.session_id, owner))
+        reached("rollback.noted")
+        try:
+            copied = yield from copy_into_thread(source, new_thread_id)
+            reached("rollback.copied")
+            branch = InternalSession(
+                thread_id=new_thread_id,
+                session_id=parent.session_id,
+                parent_thread_id=ref.thread_id,
+                branch_checkpoint_id=ref.checkpoint_id,
+                name=name,
+                checkpoint_count=copied,
+                is_branch=True,
+            )
+            yield Call("store", "add_branch", (branch,))
+        except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
+            raise
+        except BaseException:
+            # All or nothing: the branch was not registered, so its thread must go.
+            # The note stays if the delete fails, for `recover_branches` to retry.
+            with contextlib.suppress(Exception):  # the original error is the one to report
+                yield Call("saver", "delete_thread", (new_thread_id,))
+                yield Call("store", "forget_pending_branch", (new_thread_id,))
+            raise
+        reached("rollback.registered")
     return thread_config(new_thread_id, config)
 
 
-def _recover_branches_plan(older_than: timedelta) -> Plan[list[str]]:
-    if not isinstance(older_than, timedelta) or older_than < timedelta(0):
-        raise InvalidConfigError(f"older_than must be a non-negative timedelta: {older_than!r}")
-    pending: list[str] = yield Call("store", "list_pending_branches", (now() - older_than,))
-    for thread_id in pending:
-        yield Call("saver", "delete_thread", (thread_id,))
-        yield Call("store", "forget_pending_branch", (thread_id,))
-    return pending
+def _recover_branches_plan(grace: timedelta) -> Plan[list[str]]:
+    """Finish what dead operations left: pending deletes, then unregistered branches."""
+    if not isinstance(grace, timedelta) or grace < timedelta(0):
+        raise InvalidConfigError(f"older_than must be a non-negative timedelta: {grace!r}")
+    yield from finish_pending_deletes()
+    notes: list[PendingBranch] = yield Call("store", "list_pending_branches")
+    deleted: list[str] = []
+    for note in notes:
+        if note.registered:  # registered after all: only the note is stale
+            yield Call("store", "forget_pending_branch", (note.thread_id,))
+        elif is_gone(note.owner, note.created_at, grace=grace):
+            yield Call("saver", "delete_thread", (note.thread_id,))
+            yield Call("store", "forget_pending_branch", (note.thread_id,))
+            deleted.append(note.thread_id)
+    return deleted
 
 
 def _reversals_plan(
@@ -253,6 +269,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self.reversers = ToolReversers(reversers)
         self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
         self._owners = OwnerCache()  # thread -> (session, user), for user isolation
+        # Threads this process saw held by a session: their puts skip the
+        # session check before saving (the count after the save still checks).
+        self._registered = ThreadSet()
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -278,7 +297,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         from agentgit_langgraph.backends import open_sync
 
         with open_sync(conn_string) as (saver, store):
-            yield cls(saver, store, auto_session=auto_session, reversers=reversers)
+            wrapped = cls(saver, store, auto_session=auto_session, reversers=reversers)
+            wrapped.recover_branches()  # cheap: finishes what dead operations left
+            yield wrapped
 
     @classmethod
     @asynccontextmanager
@@ -293,7 +314,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         from agentgit_langgraph.backends import open_async
 
         async with open_async(conn_string) as (saver, store):
-            yield cls(saver, store, auto_session=auto_session, reversers=reversers)
+            wrapped = cls(saver, store, auto_session=auto_session, reversers=reversers)
+            await wrapped.arecover_branches()
+            yield wrapped
 
     def setup(self) -> None:
         """Set up the wrapped saver (if it has `setup`) and the session store."""
@@ -416,11 +439,21 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         self._check_access(config)
-        saved = self.saver.put(config, checkpoint, metadata, new_versions)
         thread_id = str(config["configurable"]["thread_id"])
-        if not self.store.record_checkpoints(thread_id) and self.auto_session:
+        if self.auto_session and thread_id not in self._registered:
+            # The session first: a process dying after the save leaves no
+            # checkpoint that no session holds.
+            self.store.ensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+        reached("put.before_save")
+        saved = self.saver.put(config, checkpoint, metadata, new_versions)
+        reached("put.saved")
+        if not self.store.record_checkpoints(thread_id):
+            if not self.auto_session:
+                return saved
+            # Its session was deleted meanwhile (another process): the run goes on in a new one.
             self.store.ensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
             self.store.record_checkpoints(thread_id)
+        self._registered.add(thread_id)
         return saved
 
     async def aput(
@@ -431,11 +464,18 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
         await self._acheck_access(config)
-        saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
         thread_id = str(config["configurable"]["thread_id"])
-        if not await self.store.arecord_checkpoints(thread_id) and self.auto_session:
+        if self.auto_session and thread_id not in self._registered:
+            await self.store.aensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+        reached("put.before_save")
+        saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
+        reached("put.saved")
+        if not await self.store.arecord_checkpoints(thread_id):
+            if not self.auto_session:
+                return saved
             await self.store.aensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
             await self.store.arecord_checkpoints(thread_id)
+        self._registered.add(thread_id)
         return saved
 
     def put_writes(
@@ -474,7 +514,13 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
 
     def __getattr__(self, name: str) -> Any:
         # Anything else (e.g. `conn`, `lock`) is the wrapped saver's.
-        if name.startswith("__") or name in ("saver", "store", "_targets", "_owners"):
+        if name.startswith("__") or name in (
+            "saver",
+            "store",
+            "_targets",
+            "_owners",
+            "_registered",
+        ):
             raise AttributeError(name)
         return getattr(self.saver, name)
 
@@ -541,22 +587,65 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     def recover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)
     ) -> builtins.list[str]:
-        """Delete the threads of rollbacks that died before registering their branch.
+        """Finish what operations that died part way left; return the branch threads deleted.
 
-        A rollback notes its new thread before copying into it and clears the
-        note when the branch is registered, in the same transaction; a failure
-        in between deletes the thread at once. Only a process that dies there
-        (or a delete that fails) leaves a note behind: this deletes those
-        threads through the wrapped saver and returns their ids. `older_than`
-        spares rollbacks still running in other processes.
+        * Threads the store already forgot (`delete_session`, `prune_branches`,
+          `delete_thread`) whose checkpoints were not all deleted yet: deleted.
+        * Rollbacks that died before registering their branch: a rollback
+          notes its new thread before copying into it, signed by its process
+          (`_liveness.py`), and clears the note when it registers the branch.
+          The thread is deleted once that process is gone: at once on this
+          host; after `older_than` (counted in UTC) for a note from another
+          host, which cannot be checked. A note of a branch that was
+          registered after all is only dropped.
+
+        Runs by itself when a saver is opened with `from_conn_string`, and as
+        part of `fsck(repair=True)`. Safe while other processes work.
         """
-        return run_sync(_recover_branches_plan(older_than), self._targets)
+        deleted = run_sync(_recover_branches_plan(older_than), self._targets)
+        self._registered.discard(deleted)
+        return deleted
 
     async def arecover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)
     ) -> builtins.list[str]:
         """Async twin of `recover_branches`."""
-        return await run_async(_recover_branches_plan(older_than), self._targets)
+        deleted = await run_async(_recover_branches_plan(older_than), self._targets)
+        self._registered.discard(deleted)
+        return deleted
+
+    def fsck(
+        self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
+    ) -> FsckReport:
+        """Check every invariant between the wrapped saver and the store; repair with `repair`.
+
+        Reports each violation found (`FsckReport.violations`) and, with
+        `repair=True`, what it did about it: finishes deletes and removes the
+        threads of dead rollbacks (as `recover_branches`, with `older_than`
+        for notes from other hosts), adopts checkpoints no session holds into
+        a session of their run's `user_id`, sets counts to what the saver
+        holds, takes empty branches out of their session and gives a session
+        whose current thread is gone its newest one. Reads the whole history
+        once (see `agentgit_langgraph.fsck`); run it with no writer active for
+        an exact picture, though it is safe at any time.
+
+        Example:
+            ```python
+            report = saver.fsck(repair=True)
+            assert report.clean, str(report)
+            ```
+        """
+        report = run_sync(fsck_plan(repair=repair, grace=older_than), self._targets)
+        self._forget_locally([v.subject for v in report.violations])
+        return report
+
+    async def afsck(
+        self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
+    ) -> FsckReport:
+        """Async twin of `fsck`."""
+        report = await run_async(fsck_plan(repair=repair, grace=older_than), self._targets)
+        self._forget_locally([v.subject for v in report.violations])
+        return report
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

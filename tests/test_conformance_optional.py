@@ -350,12 +350,11 @@ def prune_flow(saver: AgentGitSaver, native_prune: bool) -> Flow[None]:
         yield Op(saver, "prune", ([thread, "no-such-thread"],))
         yield from counts_exact(saver, session.id)
 
-    # strategy="delete": the thread is emptied, its record stays, counted 0.
+    # strategy="delete": the thread is emptied and leaves its session (as delete_thread).
     thread = cases[1][2]
     yield Op(saver, "prune", ([thread],), {"strategy": "delete"})
     assert (yield rows(saver, thread)) == []
-    record = yield Op(saver.store, "get_thread", (thread,))
-    assert record is not None and record.checkpoint_count == 0
+    assert (yield Op(saver.store, "get_thread", (thread,))) is None
 
 
 def test_prune(backend: Any) -> None:
@@ -395,10 +394,12 @@ def delete_for_runs_flow(saver: AgentGitSaver) -> Flow[None]:
     yield Op(saver, "delete_for_runs", ([],))
     yield Op(saver, "delete_for_runs", (["no-such-run"],))
 
-    # delete_thread zeroes the thread's count (the record stays).
+    # delete_thread takes the thread out of its session: its only one, so the session goes.
     yield Op(saver, "delete_thread", (thread,))
     assert (yield rows(saver, thread)) == []
-    yield from counts_exact(saver, session.id)
+    assert (yield Op(saver.store, "get_thread", (thread,))) is None
+    assert (yield Op(saver.store, "get_session", (session.id,))) is None
+    assert (yield Op(saver.store, "list_pending_deletes")) == []
 
 
 def test_delete_for_runs(backend: Any) -> None:

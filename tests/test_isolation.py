@@ -195,6 +195,7 @@ NOT_FOR_A_USER = {
     "delete_for_runs": "LangGraph primitive by run id, no user (trusted caller)",
     "register_reverser": "registers a tool handler in this process",
     "recover_branches": "operator clean-up of unregistered threads; touches no session",
+    "fsck": "operator check and repair of every user's sessions; takes no user_id",
 }
 
 
@@ -359,6 +360,7 @@ def _cli_attacks(w: World) -> list[list[str]]:
         ["delete", s, "--yes"],
         ["delete", str(w.a_other_session), "--yes"],
         ["--json", "branches", s],
+        ["fsck", "--repair"],  # every user's sessions: refused to a --user
     ]
 
 

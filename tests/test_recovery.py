@@ -3,16 +3,13 @@ deletes the orphan thread it names, on every backend, sync and async."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from agentgit_langgraph import AgentGitSaver, InvalidConfigError
 from tests.graphs import chat_graph_builder, contents, human
-
-FAR_FUTURE = datetime.now() + timedelta(days=1)
-
 
 class Died(Exception):
     """Stands for the process dying: registration fails and so does the clean-up."""
@@ -44,7 +41,7 @@ def test_a_registered_rollback_leaves_no_note(backend: Any) -> None:
     with backend.open() as saver:
         _, _, target = _seed(saver, "clean")
         saver.rollback(target.config)
-        assert saver.store.list_pending_branches(FAR_FUTURE) == []
+        assert saver.store.list_pending_branches() == []
         assert saver.recover_branches(older_than=timedelta(0)) == []
 
 
@@ -56,7 +53,7 @@ async def test_a_registered_arollback_leaves_no_note(abackend: Any) -> None:
             await graph.ainvoke(human(f"hi {n}", n), config)
         target = [s async for s in graph.aget_state_history(config)][2]
         await saver.arollback(target.config)
-        assert await saver.store.alist_pending_branches(FAR_FUTURE) == []
+        assert await saver.store.alist_pending_branches() == []
         assert await saver.arecover_branches(older_than=timedelta(0)) == []
 
 
@@ -70,14 +67,15 @@ def test_recover_deletes_the_thread_a_dead_rollback_left(
             _die_midway(m, saver)
             with pytest.raises(Died):
                 saver.rollback(target.config)
-        (orphan,) = saver.store.list_pending_branches(FAR_FUTURE)
+        (note,) = saver.store.list_pending_branches()
+        orphan = note.thread_id
         assert list(saver.saver.list({"configurable": {"thread_id": orphan}}))  # it is there
         assert saver.session_for_thread("dies") == session  # never registered
-        # A recent note belongs to a rollback that may still be running elsewhere.
-        assert saver.recover_branches() == []
-        assert saver.recover_branches(older_than=timedelta(0)) == [orphan]
+        assert not note.registered
+        # Signed by this process, whose rollback is over: gone, whatever its age.
+        assert saver.recover_branches() == [orphan]
         assert list(saver.saver.list({"configurable": {"thread_id": orphan}})) == []
-        assert saver.store.list_pending_branches(FAR_FUTURE) == []
+        assert saver.store.list_pending_branches() == []
         assert saver.recover_branches(older_than=timedelta(0)) == []
         branch = saver.rollback(target.config)
         assert contents(graph.get_state(branch).values) == contents(target.values)
@@ -97,9 +95,10 @@ async def test_arecover_deletes_the_thread_a_dead_arollback_left(
             _die_midway(m, saver)
             with pytest.raises(Died):
                 await saver.arollback(target.config)
-        (orphan,) = await saver.store.alist_pending_branches(FAR_FUTURE)
+        (note,) = await saver.store.alist_pending_branches()
+        orphan = note.thread_id
         assert [t async for t in saver.saver.alist({"configurable": {"thread_id": orphan}})]
-        assert await saver.arecover_branches(older_than=timedelta(0)) == [orphan]
+        assert await saver.arecover_branches() == [orphan]
         assert [t async for t in saver.saver.alist({"configurable": {"thread_id": orphan}})] == []
         branch = await saver.arollback(target.config)
         assert contents((await graph.aget_state(branch)).values) == contents(target.values)

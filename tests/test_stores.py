@@ -804,13 +804,15 @@ async def test_asqlite_setup_is_lazy(tmp_path, kind):
 
 
 def _downgrade_last_migration(path: Path) -> None:
-    """Make the file look like one written before the last migration shipped."""
-    last = ALL_VERSIONS[-1]
-    ddl = SQLITE.migrations[last]
-    assert "CREATE TABLE IF NOT EXISTS agentgit_pending_branches" in ddl
+    """Make the file look like one written before `agentgit_pending_deletes` shipped."""
+    (version,) = [
+        v
+        for v, ddl in enumerate(SQLITE.migrations)
+        if "CREATE TABLE IF NOT EXISTS agentgit_pending_deletes" in ddl
+    ]
     with sqlite3.connect(path) as conn:
-        conn.execute("DELETE FROM agentgit_migrations WHERE v = ?", (last,))
-        conn.execute("DROP TABLE agentgit_pending_branches")
+        conn.execute("DELETE FROM agentgit_migrations WHERE v = ?", (version,))
+        conn.execute("DROP TABLE agentgit_pending_deletes")
 
 
 def test_sqlite_migrations_apply_only_missing_versions(tmp_path):
@@ -819,18 +821,18 @@ def test_sqlite_migrations_apply_only_missing_versions(tmp_path):
         sid = _fill(st)
         snapshot = st.get_session(sid)
     _downgrade_last_migration(path)
-    assert "agentgit_pending_branches" not in _objects(path)
+    assert "agentgit_pending_deletes" not in _objects(path)
     with open_sync_store(path) as st:
         st.setup()
         assert _versions(path) == ALL_VERSIONS
-        assert "agentgit_pending_branches" in _objects(path)
+        assert "agentgit_pending_deletes" in _objects(path)
         assert st.get_session(sid) == snapshot
     # An applied version is not run again: drop its object but keep its row.
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE agentgit_pending_branches")
+        conn.execute("DROP TABLE agentgit_pending_deletes")
     with open_sync_store(path) as st:
         st.setup()
-        assert "agentgit_pending_branches" not in _objects(path)
+        assert "agentgit_pending_deletes" not in _objects(path)
         assert _versions(path) == ALL_VERSIONS
 
 
@@ -844,13 +846,13 @@ async def test_asqlite_migrations_apply_only_missing_versions(tmp_path, kind):
     async with open_async_store(kind, path) as st:
         await st.asetup()
         assert _versions(path) == ALL_VERSIONS
-        assert "agentgit_pending_branches" in _objects(path)
+        assert "agentgit_pending_deletes" in _objects(path)
         assert await st.aget_session(sid) == snapshot
     with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE agentgit_pending_branches")
+        conn.execute("DROP TABLE agentgit_pending_deletes")
     async with open_async_store(kind, path) as st:
         await st.asetup()
-        assert "agentgit_pending_branches" not in _objects(path)
+        assert "agentgit_pending_deletes" not in _objects(path)
 
 
 def _langgraph_state(path: Path) -> dict[str, Any]:

@@ -12,18 +12,32 @@ from __future__ import annotations
 import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
 
-__all__ = ["BaseSessionStore", "as_metadata", "now"]
+__all__ = ["BaseSessionStore", "PendingBranch", "as_metadata", "now"]
 
 
 def now() -> datetime:
     """Naive local time, as agentgit stores it (its `get_session_age` needs naive)."""
     return datetime.now()
+
+
+@dataclass(frozen=True)
+class PendingBranch:
+    """A rollback's note of the thread it is making (see `begin_branch`)."""
+
+    thread_id: str
+    session_id: int
+    owner: str
+    """Who makes it: `_liveness.owner_token()` of that rollback."""
+    created_at: datetime | None
+    registered: bool
+    """The branch was registered after all: only the note is stale."""
 
 
 class BaseSessionStore(ABC):
@@ -158,26 +172,60 @@ class BaseSessionStore(ABC):
     async def adelete_tag(self, session_id: int, name: str) -> bool: ...
 
     @abstractmethod
-    def delete_session(self, session_id: int) -> bool:
-        """Remove the session, its threads and tags; False if there was none."""
+    def delete_session(self, session_id: int) -> list[str] | None:
+        """Forget the session, its threads and tags, noting the threads for deletion.
+
+        Returns the session's thread ids, or None if there was no such session.
+        """
 
     @abstractmethod
-    async def adelete_session(self, session_id: int) -> bool: ...
+    async def adelete_session(self, session_id: int) -> list[str] | None: ...
 
     @abstractmethod
     def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
-        """Forget threads of the session and their tags; refuses the current one."""
+        """Forget threads of the session and their tags, noting them for deletion.
+
+        Refuses (`ThreadBusyError`, nothing changed) if one of them is current.
+        """
 
     @abstractmethod
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int: ...
 
-    # -- branches being made -------------------------------------------------
     @abstractmethod
-    def begin_branch(self, thread_id: str, session_id: int) -> None:
-        """Note a branch thread before it is copied into; `add_branch` clears it."""
+    def forget_thread(self, thread_id: str) -> bool:
+        """Take one thread out of its session (noting it for deletion); False if none held it.
+
+        A current thread hands over to the session's newest remaining one; a
+        session left without threads is forgotten too.
+        """
 
     @abstractmethod
-    async def abegin_branch(self, thread_id: str, session_id: int) -> None: ...
+    async def aforget_thread(self, thread_id: str) -> bool: ...
+
+    @abstractmethod
+    def list_pending_deletes(self) -> list[str]:
+        """Threads forgotten by the store whose checkpoints may still be in the saver."""
+
+    @abstractmethod
+    async def alist_pending_deletes(self) -> list[str]: ...
+
+    @abstractmethod
+    def forget_pending_delete(self, thread_id: str) -> bool:
+        """Drop the note once the thread's checkpoints are deleted."""
+
+    @abstractmethod
+    async def aforget_pending_delete(self, thread_id: str) -> bool: ...
+
+    # -- branches being made -------------------------------------------------
+    @abstractmethod
+    def begin_branch(self, thread_id: str, session_id: int, owner: str) -> None:
+        """Note a branch thread (and who makes it) before it is copied into.
+
+        `add_branch` clears the note.
+        """
+
+    @abstractmethod
+    async def abegin_branch(self, thread_id: str, session_id: int, owner: str) -> None: ...
 
     @abstractmethod
     def forget_pending_branch(self, thread_id: str) -> bool:
@@ -187,11 +235,11 @@ class BaseSessionStore(ABC):
     async def aforget_pending_branch(self, thread_id: str) -> bool: ...
 
     @abstractmethod
-    def list_pending_branches(self, older_than: datetime) -> list[str]:
-        """Threads noted before `older_than` and never registered (a crash left them)."""
+    def list_pending_branches(self) -> list[PendingBranch]:
+        """Every noted branch, oldest first (registered ones have a stale note)."""
 
     @abstractmethod
-    async def alist_pending_branches(self, older_than: datetime) -> list[str]: ...
+    async def alist_pending_branches(self) -> list[PendingBranch]: ...
 
     # -- tool-call reversals -------------------------------------------------
     @abstractmethod
@@ -332,11 +380,25 @@ def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) 
             internal_session_ids=[str(t[0]) for t in thread_rows],
             current_internal_session_id=row[6],
             metadata=as_metadata(row[7], row[0]),
-            branch_count=int(row[8]),
+            branch_count=sum(1 for t in thread_rows if bool(t[7])),
             total_checkpoints=sum(int(t[6]) for t in thread_rows),
         )
     except (TypeError, ValueError) as exc:
         raise StoreError(f"corrupt session row {row[0]!r}: {exc}") from exc
+
+
+def pending_branch_from_row(row: Sequence[Any]) -> PendingBranch:
+    """Decode a row of `list_pending_branches`."""
+    try:
+        return PendingBranch(
+            thread_id=str(row[0]),
+            session_id=int(row[1]),
+            owner=str(row[2] or ""),
+            created_at=_as_datetime(row[3]),
+            registered=bool(row[4]),
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt pending branch row {row[0]!r}: {exc}") from exc
 
 
 def group_thread_rows(

@@ -62,6 +62,7 @@ from agentgit_langgraph.stores.sql import (
     Result,
     SqlSessionStore,
     Statement,
+    counting_in_saver,
     migrate,
     record_checkpoints,
 )
@@ -326,6 +327,11 @@ class PostgresSessionStore(SqlSessionStore):
         lock: Guards a single connection; pass the `PostgresSaver`'s `lock`
             when the two share one. A new lock when None. With a pool every
             call takes its own connection and the lock only guards `setup`.
+        counts_in_saver: The store is on the saver's database (same schema),
+            set up before it: a thread's count is then what LangGraph's
+            `checkpoints` table holds for it, so a save is counted exactly
+            when it is stored, whatever crashes. Otherwise the store keeps
+            counters of its own.
 
     The async methods run the blocking ones in a worker thread.
 
@@ -344,10 +350,13 @@ class PostgresSessionStore(SqlSessionStore):
         conn: Conn,
         *,
         lock: threading.Lock | threading.RLock | None = None,
+        counts_in_saver: bool = False,
     ) -> None:
         _check_conn(type(self).__name__, conn, is_async=False)
         self.conn = conn
         self.lock = lock or threading.Lock()
+        if counts_in_saver:
+            self.dialect = counting_in_saver(POSTGRES)
         self.is_setup = False
 
     @classmethod
@@ -458,6 +467,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
             `psycopg_pool.AsyncConnectionPool`.
         lock: Guards a single connection; pass the `AsyncPostgresSaver`'s
             `lock` when the two share one.
+        counts_in_saver: See `PostgresSessionStore`.
 
     Example:
         >>> async with AsyncPostgresSessionStore.from_conn_string(uri) as store:  # doctest: +SKIP
@@ -467,10 +477,14 @@ class AsyncPostgresSessionStore(SqlSessionStore):
 
     dialect = POSTGRES
 
-    def __init__(self, conn: AsyncConn, *, lock: asyncio.Lock | None = None) -> None:
+    def __init__(
+        self, conn: AsyncConn, *, lock: asyncio.Lock | None = None, counts_in_saver: bool = False
+    ) -> None:
         _check_conn(type(self).__name__, conn, is_async=True)
         self.conn = conn
         self.lock = lock or asyncio.Lock()
+        if counts_in_saver:
+            self.dialect = counting_in_saver(POSTGRES)
         self.loop = asyncio.get_running_loop()
         self.is_setup = False
 
@@ -678,7 +692,7 @@ def open_postgres_sync(
     with ConnectionPool(check=sweep, **_pool_kwargs(conn_string)) as pool:
         sweep.pool = pool
         saver = PostgresSaver(pool)
-        store = PostgresSessionStore(pool)
+        store = PostgresSessionStore(pool, counts_in_saver=True)
         try:
             with Connection.connect(_conninfo(conn_string), autocommit=True) as guard:
                 _take_open_lock(guard)  # released when `guard` closes
@@ -701,7 +715,7 @@ async def open_postgres_async(
     async with AsyncConnectionPool(check=sweep, **_pool_kwargs(conn_string)) as pool:
         sweep.pool = pool
         saver = AsyncPostgresSaver(pool)
-        store = AsyncPostgresSessionStore(pool)
+        store = AsyncPostgresSessionStore(pool, counts_in_saver=True)
         try:
             async with await AsyncConnection.connect(
                 _conninfo(conn_string), autocommit=True

@@ -11,13 +11,20 @@ every line but the I/O.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
-from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
+from agentgit_langgraph.errors import (
+    NameConflictError,
+    SessionNotFoundError,
+    StoreError,
+    ThreadBusyError,
+    ThreadNotFoundError,
+)
 from agentgit_langgraph.sessions import (
     PENDING,
     REVERSED,
@@ -32,9 +39,11 @@ from agentgit_langgraph.stores.base import (
     TAG_COLUMNS,
     THREAD_COLUMNS,
     BaseSessionStore,
+    PendingBranch,
     as_metadata,
     group_thread_rows,
     now,
+    pending_branch_from_row,
     reversal_from_row,
     session_from_rows,
     tag_from_row,
@@ -74,12 +83,27 @@ class Dialect:
     # without waiting for its WAL flush; "" where the backend has no such thing.
     # See `record_checkpoints`.
     commit_without_flush: str = ""
+    # LangGraph's checkpoints table on the same database, when the store counts
+    # each thread's checkpoints there (see `record_checkpoints`); None keeps
+    # counters of the store's own.
+    checkpoints_table: str | None = None
 
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     def ts(self, value: datetime) -> Any:
         return value.isoformat() if self.timestamps_as_text else value
+
+    @property
+    def thread_columns(self) -> str:
+        """`THREAD_COLUMNS`, with the count read from the saver's table when it is known."""
+        if self.checkpoints_table is None:
+            return THREAD_COLUMNS
+        counted = (
+            f"(SELECT COUNT(*) FROM {self.checkpoints_table} c "
+            "WHERE c.thread_id = agentgit_threads.thread_id)"
+        )
+        return THREAD_COLUMNS.replace("checkpoint_count", counted)
 
 
 # Migrations are append-only: version N is the N-th statement. Never edit one
@@ -146,6 +170,11 @@ SQLITE = Dialect(
         """CREATE TABLE IF NOT EXISTS agentgit_pending_branches (
             thread_id TEXT PRIMARY KEY,
             session_id INTEGER NOT NULL,
+            created_at TEXT NOT NULL
+        )""",
+        """ALTER TABLE agentgit_pending_branches ADD COLUMN owner TEXT NOT NULL DEFAULT ''""",
+        """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
+            thread_id TEXT PRIMARY KEY,
             created_at TEXT NOT NULL
         )""",
     ),
@@ -218,14 +247,32 @@ POSTGRES = Dialect(
             session_id BIGINT NOT NULL,
             created_at TIMESTAMP NOT NULL
         )""",
+        """ALTER TABLE agentgit_pending_branches ADD COLUMN IF NOT EXISTS owner TEXT
+            NOT NULL DEFAULT ''""",
+        """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
+            thread_id TEXT PRIMARY KEY,
+            created_at TIMESTAMP NOT NULL
+        )""",
     ),
 )
+
+
+
+def counting_in_saver(d: Dialect) -> Dialect:
+    """`d` for a store on the saver's own database: counts come from LangGraph's table."""
+    return dataclasses.replace(d, checkpoints_table="checkpoints")
 
 
 # -- operations --------------------------------------------------------------
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE id = ?"
-_SELECT_THREADS = f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
+
+
+def _select_threads(d: Dialect) -> str:
+    return d.sql(
+        f"SELECT {d.thread_columns} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
+    )
+
 _INSERT_SESSION = (
     "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
     "is_active, current_thread_id, metadata, branch_count) "
@@ -255,7 +302,7 @@ def _load_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
     res = yield Statement(d.sql(_SELECT_SESSION), (session_id,))
     if not res.rows:
         return None
-    threads = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
+    threads = yield Statement(_select_threads(d), (session_id,))
     return session_from_rows(res.rows[0], threads.rows)
 
 
@@ -325,6 +372,10 @@ def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: int) -> Op[No
     )
     if not held.rows:
         yield from _insert_session(d, user_id, thread_id, None, thread_id)
+        # A run writing to a thread deleted meanwhile keeps what it writes now.
+        yield Statement(
+            d.sql("DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"), (thread_id,)
+        )
 
 
 def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
@@ -334,7 +385,9 @@ def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
 def list_sessions(d: Dialect, user_id: int | None) -> Op[list[ExternalSession]]:
     if user_id is None:
         sessions = yield Statement(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions ORDER BY id")
-        threads = yield Statement(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads ORDER BY seq")
+        threads = yield Statement(
+            f"SELECT {d.thread_columns} FROM agentgit_threads ORDER BY seq"
+        )
     else:
         sessions = yield Statement(
             d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE user_id = ? ORDER BY id"),
@@ -342,7 +395,7 @@ def list_sessions(d: Dialect, user_id: int | None) -> Op[list[ExternalSession]]:
         )
         threads = yield Statement(
             d.sql(
-                f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id IN "
+                f"SELECT {d.thread_columns} FROM agentgit_threads WHERE session_id IN "
                 "(SELECT id FROM agentgit_sessions WHERE user_id = ?) ORDER BY seq"
             ),
             (user_id,),
@@ -369,29 +422,38 @@ def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) ->
 
 def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
     res = yield Statement(
-        d.sql(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+        d.sql(f"SELECT {d.thread_columns} FROM agentgit_threads WHERE thread_id = ?"),
+        (thread_id,),
     )
     return thread_from_row(res.rows[0]) if res.rows else None
 
 
 def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
-    res = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
+    res = yield Statement(_select_threads(d), (session_id,))
     return [thread_from_row(r) for r in res.rows]
 
 
 def record_checkpoints(
     d: Dialect, thread_id: str, count: int, *, without_flush: bool = False
 ) -> Op[bool]:
-    """Count `count` more checkpoints of a thread: one UPDATE, on every put.
+    """Note `count` more saves of a thread, on every put; False if no session holds it.
 
-    One statement, so a store may run it alone in autocommit (it is its own
-    transaction, atomic; concurrent increments serialize on the row lock and
-    none is lost). With `without_flush` (only where the transaction is the
-    store's own), it also commits without waiting for its WAL flush when the
-    dialect can: the saver's put it counts has just waited for one, and the
-    next synchronous commit on the server flushes this one too (see
+    Where the store counts in the saver's own table (`Dialect.checkpoints_table`)
+    a save is counted by being stored: this only reads whether the thread is
+    held, so no crash between the save and this call can lose a count.
+    Otherwise it is one UPDATE, so a store may run it alone in autocommit (it
+    is its own transaction, atomic; concurrent increments serialize on the row
+    lock and none is lost). With `without_flush` (only where the transaction
+    is the store's own), it also commits without waiting for its WAL flush
+    when the dialect can: the saver's put it counts has just waited for one,
+    and the next synchronous commit on the server flushes this one too (see
     `stores/postgres.py`).
     """
+    if d.checkpoints_table is not None:
+        held = yield Statement(
+            d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+        )
+        return bool(held.rows)
     sql = (
         "UPDATE agentgit_threads SET checkpoint_count = checkpoint_count + ?, "
         "updated_at = ? WHERE thread_id = ?"
@@ -431,19 +493,20 @@ def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
     )
 
 
-def begin_branch(d: Dialect, thread_id: str, session_id: int) -> Op[None]:
-    """Note a branch thread before anything is copied into it.
+def begin_branch(d: Dialect, thread_id: str, session_id: int, owner: str) -> Op[None]:
+    """Note a branch thread, and the rollback making it, before anything is copied.
 
     `add_branch` removes the note in the transaction that registers the
-    branch; a note left behind means the process died (or its clean-up
-    failed) in between, and `list_pending_branches` finds the thread to delete.
+    branch; a note left behind means the rollback died (or its clean-up
+    failed) in between: `recover_branches` deletes the thread once `owner`
+    (see `_liveness.py`) is known to be gone.
     """
     yield Statement(
         d.sql(
-            "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at) "
-            "VALUES (?, ?, ?)"
+            "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at, owner) "
+            "VALUES (?, ?, ?, ?)"
         ),
-        (thread_id, session_id, d.ts(now())),
+        (thread_id, session_id, d.ts(now()), owner),
     )
 
 
@@ -454,15 +517,38 @@ def forget_pending_branch(d: Dialect, thread_id: str) -> Op[bool]:
     return res.rowcount > 0
 
 
-def list_pending_branches(d: Dialect, older_than: datetime) -> Op[list[str]]:
+def list_pending_branches(d: Dialect) -> Op[list[PendingBranch]]:
     res = yield Statement(
-        d.sql(
-            "SELECT thread_id FROM agentgit_pending_branches WHERE created_at < ? "
-            "ORDER BY created_at"
-        ),
-        (d.ts(older_than),),
+        "SELECT p.thread_id, p.session_id, p.owner, p.created_at, t.thread_id IS NOT NULL "
+        "FROM agentgit_pending_branches p "
+        "LEFT JOIN agentgit_threads t ON t.thread_id = p.thread_id ORDER BY p.created_at"
     )
+    return [pending_branch_from_row(r) for r in res.rows]
+
+
+def _note_deletes(d: Dialect, thread_ids: Sequence[str]) -> Op[None]:
+    """Note threads whose checkpoints must go, in the transaction forgetting them."""
+    stamp = d.ts(now())
+    for thread_id in thread_ids:
+        yield Statement(
+            d.sql(
+                "INSERT INTO agentgit_pending_deletes (thread_id, created_at) VALUES (?, ?) "
+                "ON CONFLICT (thread_id) DO NOTHING"
+            ),
+            (thread_id, stamp),
+        )
+
+
+def list_pending_deletes(d: Dialect) -> Op[list[str]]:
+    res = yield Statement("SELECT thread_id FROM agentgit_pending_deletes ORDER BY created_at")
     return [str(r[0]) for r in res.rows]
+
+
+def forget_pending_delete(d: Dialect, thread_id: str) -> Op[bool]:
+    res = yield Statement(
+        d.sql("DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"), (thread_id,)
+    )
+    return res.rowcount > 0
 
 
 def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
@@ -482,6 +568,19 @@ def _in_list(values: Sequence[Any]) -> str:
 
 
 def add_tag(d: Dialect, tag: Tag) -> Op[None]:
+    # Checked in the transaction that inserts: a tag never outlives its thread's
+    # membership of the session (a delete or prune may have just forgotten it).
+    held = yield Statement(
+        d.sql(
+            "SELECT 1 FROM agentgit_sessions s JOIN agentgit_threads t ON t.session_id = s.id "
+            "WHERE s.id = ? AND t.thread_id = ?" + d.for_update
+        ),
+        (tag.session_id, tag.thread_id),
+    )
+    if not held.rows:
+        raise ThreadNotFoundError(
+            f"thread {tag.thread_id!r} is no longer in session {tag.session_id}; no tag added"
+        )
     res = yield Statement(
         d.sql(
             "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, "
@@ -519,17 +618,40 @@ def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
     return res.rowcount > 0
 
 
-def delete_session(d: Dialect, session_id: int) -> Op[bool]:
+def delete_session(d: Dialect, session_id: int) -> Op[list[str] | None]:
+    """Forget the session, noting its threads for deletion; None if there was none."""
+    # Lock the session row first: a branch being added (`add_branch` updates
+    # that row) then either lands before and is listed below, or finds the
+    # session gone. Without it, under READ COMMITTED the DELETE below could
+    # remove a branch registered after the SELECT, leaving its checkpoints
+    # unnoted.
+    found = yield Statement(
+        d.sql("SELECT id FROM agentgit_sessions WHERE id = ?" + d.for_update), (session_id,)
+    )
+    if not found.rows:
+        return None
+    threads = yield Statement(
+        d.sql("SELECT thread_id FROM agentgit_threads WHERE session_id = ?"), (session_id,)
+    )
+    thread_ids = [str(r[0]) for r in threads.rows]
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
     yield Statement(d.sql("DELETE FROM agentgit_reversals WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_tags WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_threads WHERE session_id = ?"), (session_id,))
     res = yield Statement(d.sql("DELETE FROM agentgit_sessions WHERE id = ?"), (session_id,))
-    return res.rowcount > 0
+    if res.rowcount == 0:
+        return None
+    yield from _note_deletes(d, thread_ids)
+    return thread_ids
 
 
 def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op[int]:
-    """Forget threads of a session (never its current one) and their tags."""
+    """Forget threads of a session (never its current one) and their tags.
+
+    Checked and done in one transaction, which also notes the threads for
+    deletion (`list_pending_deletes`): the caller deletes their checkpoints
+    only after this succeeded, so a refusal destroys nothing.
+    """
     if not thread_ids:
         return 0
     ids = list(thread_ids)
@@ -538,7 +660,10 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
         (session_id,),
     )
     if current.rows and current.rows[0][0] in ids:
-        raise StoreError(f"thread {current.rows[0][0]!r} is current in session {session_id}")
+        raise ThreadBusyError(
+            f"thread {current.rows[0][0]!r} is current in session {session_id}; "
+            "nothing was removed"
+        )
     for table in ("agentgit_tags", "agentgit_reversals"):
         yield Statement(
             d.sql(f"DELETE FROM {table} WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"),
@@ -550,7 +675,43 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
         ),
         (session_id, *ids),
     )
+    yield from _note_deletes(d, ids)
     return res.rowcount
+
+
+def forget_thread(d: Dialect, thread_id: str) -> Op[bool]:
+    """Take a thread out of its session, noting it for deletion; False if none held it.
+
+    When it was current, the session's newest remaining thread becomes current;
+    a session left without threads is forgotten with it.
+    """
+    found = yield Statement(
+        d.sql("SELECT session_id FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+    )
+    if not found.rows:
+        return False
+    session_id = int(found.rows[0][0])
+    yield Statement(
+        d.sql("SELECT id FROM agentgit_sessions WHERE id = ?" + d.for_update), (session_id,)
+    )
+    for table in ("agentgit_tags", "agentgit_threads"):
+        yield Statement(d.sql(f"DELETE FROM {table} WHERE thread_id = ?"), (thread_id,))
+    rest = yield Statement(
+        d.sql("SELECT thread_id FROM agentgit_threads WHERE session_id = ? ORDER BY seq DESC"),
+        (session_id,),
+    )
+    if rest.rows:
+        yield Statement(
+            d.sql(
+                "UPDATE agentgit_sessions SET current_thread_id = ?, updated_at = ? "
+                "WHERE id = ? AND current_thread_id = ?"
+            ),
+            (rest.rows[0][0], d.ts(now()), session_id, thread_id),
+        )
+    else:
+        yield from delete_session(d, session_id)
+    yield from _note_deletes(d, [thread_id])
+    return True
 
 
 def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
@@ -746,10 +907,10 @@ class SqlSessionStore(BaseSessionStore):
     async def adelete_tag(self, session_id: int, name: str) -> bool:
         return await self._arun(delete_tag(self.dialect, session_id, name), immediate=True)
 
-    def delete_session(self, session_id: int) -> bool:
+    def delete_session(self, session_id: int) -> list[str] | None:
         return self._run(delete_session(self.dialect, session_id), immediate=True)
 
-    async def adelete_session(self, session_id: int) -> bool:
+    async def adelete_session(self, session_id: int) -> list[str] | None:
         return await self._arun(delete_session(self.dialect, session_id), immediate=True)
 
     def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
@@ -759,6 +920,24 @@ class SqlSessionStore(BaseSessionStore):
         return await self._arun(
             delete_threads(self.dialect, session_id, thread_ids), immediate=True
         )
+
+    def forget_thread(self, thread_id: str) -> bool:
+        return self._run(forget_thread(self.dialect, thread_id), immediate=True)
+
+    async def aforget_thread(self, thread_id: str) -> bool:
+        return await self._arun(forget_thread(self.dialect, thread_id), immediate=True)
+
+    def list_pending_deletes(self) -> list[str]:
+        return self._run(list_pending_deletes(self.dialect), immediate=False)
+
+    async def alist_pending_deletes(self) -> list[str]:
+        return await self._arun(list_pending_deletes(self.dialect), immediate=False)
+
+    def forget_pending_delete(self, thread_id: str) -> bool:
+        return self._run(forget_pending_delete(self.dialect, thread_id), immediate=True)
+
+    async def aforget_pending_delete(self, thread_id: str) -> bool:
+        return await self._arun(forget_pending_delete(self.dialect, thread_id), immediate=True)
 
     def claim_reversal(self, rec: Reversal) -> Reversal | None:
         return self._run(claim_reversal(self.dialect, rec), immediate=True)
@@ -790,11 +969,11 @@ class SqlSessionStore(BaseSessionStore):
         op = list_reversals(self.dialect, session_id=session_id, thread_id=thread_id)
         return await self._arun(op, immediate=False)
 
-    def begin_branch(self, thread_id: str, session_id: int) -> None:
-        self._run(begin_branch(self.dialect, thread_id, session_id), immediate=True)
+    def begin_branch(self, thread_id: str, session_id: int, owner: str) -> None:
+        self._run(begin_branch(self.dialect, thread_id, session_id, owner), immediate=True)
 
-    async def abegin_branch(self, thread_id: str, session_id: int) -> None:
-        await self._arun(begin_branch(self.dialect, thread_id, session_id), immediate=True)
+    async def abegin_branch(self, thread_id: str, session_id: int, owner: str) -> None:
+        await self._arun(begin_branch(self.dialect, thread_id, session_id, owner), immediate=True)
 
     def forget_pending_branch(self, thread_id: str) -> bool:
         return self._run(forget_pending_branch(self.dialect, thread_id), immediate=True)
@@ -802,8 +981,8 @@ class SqlSessionStore(BaseSessionStore):
     async def aforget_pending_branch(self, thread_id: str) -> bool:
         return await self._arun(forget_pending_branch(self.dialect, thread_id), immediate=True)
 
-    def list_pending_branches(self, older_than: datetime) -> list[str]:
-        return self._run(list_pending_branches(self.dialect, older_than), immediate=False)
+    def list_pending_branches(self) -> list[PendingBranch]:
+        return self._run(list_pending_branches(self.dialect), immediate=False)
 
-    async def alist_pending_branches(self, older_than: datetime) -> list[str]:
-        return await self._arun(list_pending_branches(self.dialect, older_than), immediate=False)
+    async def alist_pending_branches(self) -> list[PendingBranch]:
+        return await self._arun(list_pending_branches(self.dialect), immediate=False)

@@ -24,9 +24,18 @@ from contextlib import asynccontextmanager, closing, contextmanager
 from typing import Any, TypeVar
 
 import aiosqlite
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agentgit_langgraph.errors import AgentGitError, StoreError
-from agentgit_langgraph.stores.sql import SQLITE, Op, Result, SqlSessionStore, migrate
+from agentgit_langgraph.stores.sql import (
+    SQLITE,
+    Op,
+    Result,
+    SqlSessionStore,
+    counting_in_saver,
+    migrate,
+)
 
 __all__ = ["AsyncSqliteSessionStore", "SqliteSessionStore"]
 
@@ -55,6 +64,10 @@ class SqliteSessionStore(SqlSessionStore):
     Args:
         conn: An open connection (`check_same_thread=False` if used from threads).
         lock: Guards the connection; a new lock when None.
+        saver: The `SqliteSaver` whose database this is. Given, a thread's
+            count is what that saver's `checkpoints` table holds for it (so a
+            save is counted exactly when it is stored, whatever crashes); not
+            given, the store keeps counters of its own.
     """
 
     dialect = SQLITE
@@ -64,9 +77,13 @@ class SqliteSessionStore(SqlSessionStore):
         conn: sqlite3.Connection,
         *,
         lock: threading.Lock | threading.RLock | None = None,
+        saver: SqliteSaver | None = None,
     ) -> None:
         self.conn = conn
         self.lock = lock or threading.Lock()
+        self.saver = saver
+        if saver is not None:
+            self.dialect = counting_in_saver(SQLITE)
         self.is_setup = False
 
     @classmethod
@@ -77,16 +94,18 @@ class SqliteSessionStore(SqlSessionStore):
             yield cls(conn)
 
     def setup(self) -> None:
+        if self.is_setup:
+            return
+        if self.saver is not None and not self.saver.is_setup:
+            with self.saver.cursor(transaction=False):  # its own lazy setup, under its lock
+                pass
         with self.lock:
-            self._setup_locked()
+            if not self.is_setup:
+                self._execute_in_transaction(migrate(self.dialect), immediate=True)
+                self.is_setup = True
 
     async def asetup(self) -> None:
         await asyncio.to_thread(self.setup)
-
-    def _setup_locked(self) -> None:
-        if not self.is_setup:
-            self._execute_in_transaction(migrate(self.dialect), immediate=True)
-            self.is_setup = True
 
     def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
         cur = self.conn.cursor()
@@ -113,8 +132,8 @@ class SqliteSessionStore(SqlSessionStore):
             cur.close()
 
     def _run(self, op: Op[T], *, immediate: bool) -> T:
+        self.setup()
         with self.lock:
-            self._setup_locked()
             return self._execute_in_transaction(op, immediate=immediate)
 
 
@@ -128,13 +147,24 @@ class AsyncSqliteSessionStore(SqlSessionStore):
     Args:
         conn: An `aiosqlite` connection, possibly shared with an `AsyncSqliteSaver`.
         lock: Guards the connection; pass the saver's `lock` when sharing it.
+        saver: The `AsyncSqliteSaver` whose database this is: counts are then
+            read from its `checkpoints` table (see `SqliteSessionStore`).
     """
 
     dialect = SQLITE
 
-    def __init__(self, conn: aiosqlite.Connection, *, lock: asyncio.Lock | None = None) -> None:
+    def __init__(
+        self,
+        conn: aiosqlite.Connection,
+        *,
+        lock: asyncio.Lock | None = None,
+        saver: AsyncSqliteSaver | None = None,
+    ) -> None:
         self.conn = conn
         self.lock = lock or asyncio.Lock()
+        self.saver = saver
+        if saver is not None:
+            self.dialect = counting_in_saver(SQLITE)
         self.loop = asyncio.get_running_loop()
         self.is_setup = False
 
@@ -146,16 +176,17 @@ class AsyncSqliteSessionStore(SqlSessionStore):
             yield cls(conn)
 
     async def asetup(self) -> None:
+        if self.is_setup:
+            return
+        if self.saver is not None and not self.saver.is_setup:
+            await self.saver.setup()  # takes its own lock
         async with self.lock:
-            await self._setup_locked()
+            if not self.is_setup:
+                await self._execute_in_transaction(migrate(self.dialect), immediate=True)
+                self.is_setup = True
 
     def setup(self) -> None:
         _block_on(self.loop, self.asetup())
-
-    async def _setup_locked(self) -> None:
-        if not self.is_setup:
-            await self._execute_in_transaction(migrate(self.dialect), immediate=True)
-            self.is_setup = True
 
     async def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
         try:
@@ -179,8 +210,8 @@ class AsyncSqliteSessionStore(SqlSessionStore):
             raise
 
     async def _arun(self, op: Op[T], *, immediate: bool) -> T:
+        await self.asetup()
         async with self.lock:
-            await self._setup_locked()
             return await self._execute_in_transaction(op, immediate=immediate)
 
     def _run(self, op: Op[T], *, immediate: bool) -> T:
