@@ -20,6 +20,7 @@ operation may go to any session.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import signal
@@ -79,13 +80,15 @@ def _step(saver: AgentGitSaver, graph: Any, job: Job, rng: random.Random, n: int
         if mine and rng.random() < 0.7:
             config = saver.config_for(rng.choice(mine))
         else:
-            config = {"configurable": {"thread_id": f"w{job.slot}-t{rng.randrange(THREADS_PER_SLOT)}"}}
+            thread_id = f"w{job.slot}-t{rng.randrange(THREADS_PER_SLOT)}"
+            config = {"configurable": {"thread_id": thread_id}}
         graph.invoke(human(f"turn {n}", n), config)
         return
     if op == "rollback":
         target = rng.choice(sessions)
         thread = rng.choice(target.internal_session_ids)
-        history = list(saver.saver.list({"configurable": {"thread_id": thread, "checkpoint_ns": ""}}))
+        root = {"configurable": {"thread_id": thread, "checkpoint_ns": ""}}
+        history = list(saver.saver.list(root))
         if history:
             saver.rollback(rng.choice(history).config)
         return
@@ -120,10 +123,9 @@ def worker(job: Job) -> None:
             n = 0
             while job.ops is None or n < job.ops:
                 n += 1
-                try:
+                # Documented, typed: a session or thread another worker removed.
+                with contextlib.suppress(AgentGitError):
                     _step(saver, graph, job, rng, n)
-                except AgentGitError:
-                    pass  # documented, typed: a session or thread another worker removed
     except BaseException:
         if job.errors:
             with open(job.errors, "a") as f:

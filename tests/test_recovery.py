@@ -11,6 +11,7 @@ import pytest
 from agentgit_langgraph import AgentGitSaver, InvalidConfigError
 from tests.graphs import chat_graph_builder, contents, human
 
+
 class Died(Exception):
     """Stands for the process dying: registration fails and so does the clean-up."""
 
