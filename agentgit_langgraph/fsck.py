@@ -122,13 +122,15 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
         found.append(Violation(kind, subject, detail, repaired=repair))
 
     # Half-done operations first: repairing them changes what the saver holds.
+    noted: set[str] = set()  # threads reported (or running) as half done, not as orphans
     for thread_id in (yield Call("store", "list_pending_deletes")):
+        noted.add(thread_id)
         note(PENDING_DELETE, thread_id, "forgotten by the store, checkpoints not yet erased")
         if repair:
             yield from erase_forgotten([thread_id])
     notes: builtins.list[PendingBranch] = yield Call("store", "list_pending_branches")
-    running: set[str] = set()
     for pending in notes:
+        noted.add(pending.thread_id)
         if pending.registered:
             note(STALE_NOTE, pending.thread_id, "registered branch still noted as pending")
             if repair:
@@ -138,8 +140,6 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
             if repair:
                 yield Call("saver", "delete_thread", (pending.thread_id,))
                 yield Call("store", "forget_pending_branch", (pending.thread_id,))
-        else:
-            running.add(pending.thread_id)
 
     tuples: builtins.list[CheckpointTuple] = yield Call("saver", "list", (None,), collect=True)
     held, newest_metadata = _saver_threads(tuples)
@@ -151,6 +151,7 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
         threads: builtins.list[InternalSession] = yield Call(
             "store", "list_threads", (session.id,)
         )
+        ids = [t.thread_id for t in threads]
         for thread in threads:
             threads_checked += 1
             registered.add(thread.thread_id)
@@ -169,7 +170,7 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
                 if repair:
                     yield Call("store", "forget_thread", (thread.thread_id,))
                     yield Call("store", "forget_pending_delete", (thread.thread_id,))
-        ids = [t.thread_id for t in threads]
+                    ids.remove(thread.thread_id)
         tags: builtins.list[Tag] = yield Call("store", "list_tags", (session.id,))
         for tag in tags:
             if tag.thread_id not in ids:
@@ -185,10 +186,11 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
             if repair:
                 yield Call("store", "set_current", (session.id, ids[-1]))
     for thread_id, count in held.items():
-        if thread_id in registered or thread_id in running or thread_id.startswith(BACKUP_PREFIX):
+        if thread_id in registered or thread_id in noted or thread_id.startswith(BACKUP_PREFIX):
             continue
         owner = _owner_from(newest_metadata.get(thread_id, {}))
         note(ORPHAN_THREAD, thread_id, f"{count} checkpoint(s) in no session (owner {owner})")
         if repair:
             yield Call("store", "ensure_session_for_thread", (thread_id,), {"user_id": owner})
+            yield Call("store", "record_checkpoints", (thread_id, count))  # where counted apart
     return FsckReport(found, threads_checked=threads_checked, sessions_checked=len(sessions))

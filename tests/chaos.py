@@ -182,3 +182,45 @@ def check(saver: AgentGitSaver) -> list[str]:
 
 def tally(broken: Sequence[str]) -> str:
     return "\n".join(broken[:20]) + (f"\n... {len(broken) - 20} more" if len(broken) > 20 else "")
+
+
+# -- single steps run in a child process, for the race tests -------------------------
+
+
+def switch_to(conn: str, session_id: int, thread_id: str) -> None:
+    """Make `thread_id` current, from another process."""
+    with AgentGitSaver.from_conn_string(conn) as saver:
+        saver.switch(session_id, thread_id)
+
+
+def rollback_and_hold(conn: str, checkpoint_config: Any, reached: Any) -> None:
+    """Roll back, stopping after the copy (before registering) until killed."""
+    import time
+
+    def hold(_point: str) -> None:
+        reached.set()
+        time.sleep(120)
+
+    set_hook("rollback.copied", hold)
+    with AgentGitSaver.from_conn_string(conn) as saver:
+        saver.rollback(checkpoint_config)
+
+
+def recover_in_zone(conn: str, zone: str, out: Any) -> None:
+    """`recover_branches()` from a process whose local time zone is `zone`."""
+    import time
+
+    os.environ["TZ"] = zone
+    time.tzset()
+    with AgentGitSaver.from_conn_string(conn) as saver:
+        out.put(saver.recover_branches())
+
+
+def note_in_zone(conn: str, zone: str, thread_id: str, session_id: int, owner: str) -> None:
+    """Note a pending branch from a process whose local time zone is `zone`."""
+    import time
+
+    os.environ["TZ"] = zone
+    time.tzset()
+    with AgentGitSaver.from_conn_string(conn) as saver:
+        saver.store.begin_branch(thread_id, session_id, owner)

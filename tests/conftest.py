@@ -161,3 +161,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 def abackend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncBackend:
     """The async twin of `backend` (AsyncSqliteSaver, AsyncPostgresSaver)."""
     return _backends(request.param, tmp_path, request)[1]
+
+
+SQL_BACKEND_NAMES = [n for n in BACKEND_NAMES if n != "memory"]
+
+
+@pytest.fixture(params=SQL_BACKEND_NAMES)
+def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
+    """`backend` on a database (SQLite file, PostgreSQL): what survives a process."""
+    return _backends(request.param, tmp_path, request)[0]
+
+
+@pytest.fixture(params=SQL_BACKEND_NAMES)
+def asql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncBackend:
+    """The async twin of `sql_backend`."""
+    return _backends(request.param, tmp_path, request)[1]

@@ -1,0 +1,192 @@
+"""Races between real processes, forced where they are rare, and judged by the invariants.
+
+* `prune_branches` against a concurrent `switch`: a hook stops prune after it
+  chose its branches, another process makes one of them current, prune goes
+  on: it must refuse (`ThreadBusyError`) and change nothing.
+* A rollback still running in another process is never recovered (its thread
+  is not deleted), whatever its age; once that process is killed it is.
+* Notes from another host are judged by their age in UTC, whatever the local
+  time zones of the process that wrote them and the one recovering.
+* Four processes doing mixed operations on the same sessions: no error but
+  documented typed ones, and every invariant holds afterwards.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+from multiprocessing.context import ForkServerContext
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from agentgit_langgraph import AgentGitSaver, ThreadBusyError
+from agentgit_langgraph._faults import clear_hooks, set_hook
+from tests import chaos
+from tests.graphs import chat_graph_builder, human
+from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, snapshot
+
+
+@pytest.fixture(scope="module")
+def forkserver() -> Iterator[ForkServerContext]:
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["tests.chaos"])
+    yield ctx
+
+
+@pytest.fixture(autouse=True)
+def _no_hooks() -> Iterator[None]:
+    yield
+    clear_hooks()
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def conn_string(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return str(tmp_path / "race.db")
+    return str(request.getfixturevalue("postgres_schema_uri"))
+
+
+def _in_child(ctx: ForkServerContext, target: Any, *args: Any) -> None:
+    proc = ctx.Process(target=target, args=args)
+    proc.start()
+    proc.join(60)
+    assert proc.exitcode == 0, f"{target.__name__} failed in the child ({proc.exitcode})"
+
+
+def prune_race_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Flow[None]:
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    for n in range(3):
+        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main")))
+    history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
+    side = yield Op(saver, "rollback", (history[2].config,))
+    yield Op(graph, "invoke", (human("side", 9), side))
+    session = yield Op(saver, "session_for_thread", ("main",))
+    yield Op(saver, "switch", (session.id, "main"))
+    doomed = side["configurable"]["thread_id"]
+    set_hook("prune.planned", lambda _: _in_child(ctx, chaos.switch_to, conn, session.id, doomed))
+    with pytest.raises(ThreadBusyError, match="current"):
+        yield Op(saver, "prune_branches", (session.id,))
+    clear_hooks()
+    after = yield from snapshot(saver)
+    current = (yield Op(saver, "get_session", (session.id,))).current_internal_session_id
+    assert current == doomed
+    assert set(after[session.id]["stored"]) == {"main", doomed}
+    assert all(after[session.id]["stored"].values()), "no checkpoint was deleted"
+    # Nothing changed but the other process's switch: prune again keeps all (main is an ancestor).
+    assert (yield Op(saver, "prune_branches", (session.id,))) == []
+    assert (yield from snapshot(saver)) == after
+    assert (yield Op(saver, "fsck")).violations == []
+
+
+def test_prune_refuses_a_branch_made_current_meanwhile(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        drive(prune_race_flow(saver, forkserver, conn_string))
+
+
+async def test_aprune_refuses_a_branch_made_current_meanwhile(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
+        await adrive(prune_race_flow(saver, forkserver, conn_string))
+
+
+def live_rollback_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Flow[None]:
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    for n in range(2):
+        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main")))
+    history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
+    reached = ctx.Event()
+    child = ctx.Process(
+        target=chaos.rollback_and_hold, args=(conn, history[1].config, reached)
+    )
+    child.start()
+    try:
+        assert reached.wait(60), "the child never reached its hook"
+        (note,) = yield Op(saver.store, "list_pending_branches")
+        assert not note.registered and note.owner.split("|")[1] == str(child.pid)
+        # Alive on this host: spared whatever its age, and not reported by fsck.
+        assert (yield Op(saver, "recover_branches", (), {"older_than": timedelta(0)})) == []
+        assert (yield Op(saver, "fsck")).violations == []
+        assert (yield Op(saver.saver, "list", (cfg(note.thread_id),), collect=True)) != []
+        child.kill()
+        child.join()
+        assert (yield Op(saver, "recover_branches")) == [note.thread_id]
+        assert (yield Op(saver.saver, "list", (cfg(note.thread_id),), collect=True)) == []
+        assert (yield Op(saver, "fsck")).violations == []
+    finally:  # (a killed child must not be waited on through a shared Event)
+        child.kill()
+        child.join()
+
+
+def test_recover_spares_a_rollback_running_in_another_process(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        drive(live_rollback_flow(saver, forkserver, conn_string))
+
+
+async def test_arecover_spares_a_rollback_running_in_another_process(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
+        await adrive(live_rollback_flow(saver, forkserver, conn_string))
+
+
+def test_notes_from_another_host_are_aged_in_utc(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    """Written at UTC-8, recovered at UTC+9: a fresh note is 17 hours "old" in naive
+    local times; in UTC it is seconds old and must be spared for the grace period."""
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        graph.invoke(human("hi", 0), cfg("main"))
+        session = saver.session_for_thread("main")
+        assert session.id is not None
+    other_host = f"not-{socket.gethostname()}|1234|1|elsewhere"
+    _in_child(
+        forkserver,
+        chaos.note_in_zone,
+        conn_string,
+        "America/Los_Angeles",
+        "far",
+        session.id,
+        other_host,
+    )
+    out: Any = forkserver.Queue()
+    _in_child(forkserver, chaos.recover_in_zone, conn_string, "Asia/Tokyo", out)
+    assert out.get(timeout=10) == []
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        (note,) = saver.store.list_pending_branches()
+        assert note.created_at is not None and note.created_at.utcoffset() is not None
+        assert saver.recover_branches(older_than=timedelta(0)) == ["far"]
+
+
+@pytest.mark.slow
+def test_mixed_operations_from_four_processes(
+    forkserver: ForkServerContext, conn_string: str, tmp_path: Path
+) -> None:
+    errors = tmp_path / "errors.txt"
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        saver.setup()
+    jobs = [
+        chaos.Job(conn_string, slot, seed=1000 + slot, ops=60, cross=True, errors=str(errors))
+        for slot in range(4)
+    ]
+    procs = [forkserver.Process(target=chaos.worker, args=(job,)) for job in jobs]
+    for proc in procs:
+        proc.start()
+    for proc in procs:
+        proc.join(180)
+    assert not errors.exists(), errors.read_text()
+    assert [p.exitcode for p in procs] == [0, 0, 0, 0]
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        broken = chaos.check(saver)
+        assert broken == [], chaos.tally(broken)
+        assert saver.fsck().violations == []
+        assert saver.list_sessions(), "the workers did work"
