@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -215,7 +216,7 @@ async def test_create_and_get_session(st: Driver) -> None:
     assert s.internal_session_ids == ["t1"]
     assert s.current_internal_session_id == "t1"
     assert (s.branch_count, s.total_checkpoints, s.is_active) == (0, 0, True)
-    assert s.created_at is not None and s.created_at.tzinfo is None  # naive, as agentgit's
+    assert s.created_at is not None and s.created_at.utcoffset() == timedelta(0)  # aware UTC
     assert s.get_session_age() >= 0
 
     again = await st("get_session", s.id)

@@ -3,7 +3,7 @@ deletes the orphan thread it names, on every backend, sync and async."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -11,7 +11,7 @@ import pytest
 from agentgit_langgraph import AgentGitSaver, InvalidConfigError
 from tests.graphs import chat_graph_builder, contents, human
 
-FAR_FUTURE = datetime.now() + timedelta(days=1)
+FAR_FUTURE = datetime.now(UTC) + timedelta(days=1)
 
 
 class Died(Exception):

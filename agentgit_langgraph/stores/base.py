@@ -16,14 +16,21 @@ from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
+from agentgit_langgraph.sessions import (
+    ExternalSession,
+    InternalSession,
+    Reversal,
+    Tag,
+    as_utc,
+    utc_now,
+)
 
 __all__ = ["BaseSessionStore", "as_metadata", "now"]
 
 
 def now() -> datetime:
-    """Naive local time, as agentgit stores it (its `get_session_age` needs naive)."""
-    return datetime.now()
+    """The current time, aware, in UTC: every timestamp a store writes."""
+    return utc_now()
 
 
 class BaseSessionStore(ABC):
@@ -243,10 +250,18 @@ THREAD_COLUMNS = (
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+    """A stored timestamp as an aware UTC datetime.
+
+    SQLite holds ISO-8601 text with `+00:00`, PostgreSQL `timestamptz`. A naive
+    value (one an older version of the package wrote after the migration ran)
+    is taken as local time of this process, like the migration takes them.
+    """
+    if value is None:
+        return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        value = datetime.fromisoformat(value)  # ValueError: the caller names the row
+    if isinstance(value, datetime):
+        return as_utc(value)
     raise StoreError(f"corrupt timestamp in session store: {value!r}")
 
 

@@ -31,6 +31,7 @@ from agentgit_langgraph.sessions import (
     InternalSession,
     Reversal,
     Tag,
+    as_utc,
 )
 from agentgit_langgraph.stores.base import (
     BaseSessionStore,
@@ -64,7 +65,7 @@ class InMemorySessionStore(BaseSessionStore):
         return copy.deepcopy(session_from_rows(row, threads))
 
     def _insert_thread(self, branch: InternalSession) -> None:
-        stamp = branch.created_at or now()
+        stamp = as_utc(branch.created_at) if branch.created_at is not None else now()
         self._threads[branch.thread_id] = [
             branch.thread_id,
             branch.session_id,
@@ -232,7 +233,8 @@ class InMemorySessionStore(BaseSessionStore):
                 raise NameConflictError(
                     f"session {tag.session_id} already has a tag named {tag.name!r}"
                 )
-            self._tags[key] = dataclasses.replace(tag, created_at=tag.created_at or now())
+            stamp = as_utc(tag.created_at) if tag.created_at is not None else now()
+            self._tags[key] = dataclasses.replace(tag, created_at=stamp)
 
     async def aadd_tag(self, tag: Tag) -> None:
         self.add_tag(tag)
@@ -352,8 +354,9 @@ class InMemorySessionStore(BaseSessionStore):
         return self.forget_pending_branch(thread_id)
 
     def list_pending_branches(self, older_than: datetime) -> list[str]:
+        cutoff = as_utc(older_than)  # aware UTC, as the noted times are
         with self._lock:
-            return [t for t, (_, at) in self._pending.items() if at < older_than]
+            return [t for t, (_, at) in self._pending.items() if at < cutoff]
 
     async def alist_pending_branches(self, older_than: datetime) -> list[str]:
         return self.list_pending_branches(older_than)
