@@ -480,20 +480,6 @@ def test_internal_session_branch_record():
 # -- time zones: aware UTC in, naive agentgit values read as local time ----------------
 
 
-@pytest.fixture
-def zone(monkeypatch: pytest.MonkeyPatch):
-    """Switch this process's local time zone (TZ + tzset), restored afterwards."""
-    import time
-
-    def set_zone(name: str) -> None:
-        monkeypatch.setenv("TZ", name)
-        time.tzset()
-
-    yield set_zone
-    monkeypatch.undo()
-    time.tzset()
-
-
 def test_methods_stamp_aware_utc():
     s = ExternalSession()
     s.add_internal_session("a")
@@ -502,16 +488,16 @@ def test_methods_stamp_aware_utc():
 
 
 @pytest.mark.parametrize("name", ["Asia/Tokyo", "America/Los_Angeles", "UTC"])
-def test_from_dict_naive_is_local_time_of_the_reader(zone, name):
-    zone(name)
+def test_from_dict_naive_is_local_time_of_the_reader(local_zone, name):
+    local_zone(name)
     s = ExternalSession.from_dict({"created_at": "2025-07-01T09:00:00"})
     expected = datetime(2025, 7, 1, 9, 0, tzinfo=ZoneInfo(name)).astimezone(UTC)
     assert s.created_at == expected and s.created_at.tzinfo is UTC
 
 
 @pytest.mark.parametrize("name", ["Asia/Tokyo", "America/Los_Angeles"])
-def test_get_session_age_same_in_every_zone(zone, name):
-    zone(name)
+def test_get_session_age_same_in_every_zone(local_zone, name):
+    local_zone(name)
     aware = ExternalSession(created_at=datetime.now(UTC) - timedelta(hours=3))
     minus_seven = timezone(timedelta(hours=-7))
     other_offset = ExternalSession(
