@@ -41,6 +41,7 @@ from agentgit_langgraph._access import (
 )
 from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph.backends import default_store_for
 from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
@@ -52,7 +53,6 @@ from agentgit_langgraph.maintenance import MaintenanceMixin
 from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore, now
-from agentgit_langgraph.stores.memory import InMemorySessionStore
 
 __all__ = ["AgentGitSaver"]
 
@@ -208,7 +208,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     Args:
         saver: The LangGraph checkpointer to wrap (InMemorySaver, SqliteSaver,
             AsyncSqliteSaver, PostgresSaver, AsyncPostgresSaver, ...).
-        store: Where sessions live; an `InMemorySessionStore` when None.
+        store: Where sessions live. When None, the saver's own database
+            (SQLite, PostgreSQL, sync or async: see `backends.default_store_for`),
+            memory for `InMemorySaver`, and memory with a warning otherwise.
         auto_session: Create a session for the first checkpoint of an unknown
             thread, so an existing agent gets sessions without code changes.
 
@@ -248,7 +250,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self.saver = saver
-        self.store = store if store is not None else InMemorySessionStore()
+        self.store = store if store is not None else default_store_for(saver)
         self.auto_session = auto_session
         self.reversers = ToolReversers(reversers)
         self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}

@@ -1,4 +1,5 @@
-"""In-process session store: the default when `AgentGitSaver` gets no store.
+"""In-process session store: the default for `InMemorySaver` (and, with a
+warning, for savers of unknown kinds) when `AgentGitSaver` gets no store.
 
 It keeps rows in the same shape the SQL stores select, so records are decoded
 by the one shared decoder. Async methods do no I/O and simply run the sync ones,
