@@ -75,7 +75,7 @@ from langgraph.checkpoint.base import (
     empty_checkpoint,
 )
 
-from agentgit_langgraph._access import OwnerCache, session_plan
+from agentgit_langgraph._access import session_plan
 from agentgit_langgraph._copy import (
     delta_channels_missing,
     exact_copy,
@@ -492,7 +492,6 @@ class MaintenanceMixin:
     store: BaseSessionStore
     auto_session: bool
     _targets: dict[str, Any]
-    _owners: OwnerCache
 
     # -- sessions ----------------------------------------------------------------
     def delete_session(self, session_id: int, *, user_id: int | None = None) -> builtins.list[str]:
@@ -521,7 +520,6 @@ class MaintenanceMixin:
             ```
         """
         deleted = run_sync(_delete_session_plan(session_id, user_id), self._targets)
-        self._owners.evict(deleted)
         return deleted
 
     async def adelete_session(
@@ -529,7 +527,6 @@ class MaintenanceMixin:
     ) -> builtins.list[str]:
         """Async twin of `delete_session`."""
         deleted = await run_async(_delete_session_plan(session_id, user_id), self._targets)
-        self._owners.evict(deleted)
         return deleted
 
     def prune_branches(
@@ -564,7 +561,6 @@ class MaintenanceMixin:
             ```
         """
         removed = run_sync(_prune_branches_plan(session_id, older_than, user_id), self._targets)
-        self._owners.evict(removed)
         return removed
 
     async def aprune_branches(
@@ -578,7 +574,6 @@ class MaintenanceMixin:
         removed = await run_async(
             _prune_branches_plan(session_id, older_than, user_id), self._targets
         )
-        self._owners.evict(removed)
         return removed
 
     # -- LangGraph's optional capabilities ---------------------------------------

@@ -34,7 +34,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph._access import (
-    OwnerCache,
     access_plan,
     session_plan,
     thread_plan,
@@ -254,7 +253,6 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self.auto_session = auto_session
         self.reversers = ToolReversers(reversers)
         self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
-        self._owners = OwnerCache()  # thread -> (session, user), for user isolation
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -343,15 +341,15 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         """Refuse a config whose int `user_id` does not own the thread's session.
 
         Free when the config has no int `user_id` (the common case on the hot
-        path); otherwise `access_plan`, which reads the store once per thread.
+        path); otherwise `access_plan`: one indexed store read, never cached.
         """
         if (target := _access_target(config)) is not None:
-            run_sync(access_plan(*target, self._owners), self._targets)
+            run_sync(access_plan(*target), self._targets)
 
     async def _acheck_access(self, config: Any) -> None:
         """Async twin of `_check_access`."""
         if (target := _access_target(config)) is not None:
-            await run_async(access_plan(*target, self._owners), self._targets)
+            await run_async(access_plan(*target), self._targets)
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         self._check_access(config)
@@ -476,7 +474,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
 
     def __getattr__(self, name: str) -> Any:
         # Anything else (e.g. `conn`, `lock`) is the wrapped saver's.
-        if name.startswith("__") or name in ("saver", "store", "_targets", "_owners"):
+        if name.startswith("__") or name in ("saver", "store", "_targets"):
             raise AttributeError(name)
         return getattr(self.saver, name)
 

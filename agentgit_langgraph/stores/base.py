@@ -108,6 +108,17 @@ class BaseSessionStore(ABC):
     async def aget_thread(self, thread_id: str) -> InternalSession | None: ...
 
     @abstractmethod
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        """`(session_id, user_id)` of the session holding `thread_id`, or None.
+
+        Read from the store on every call (one indexed query in the SQL
+        stores): the ownership check of each checkpointer call with a `user_id`.
+        """
+
+    @abstractmethod
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None: ...
+
+    @abstractmethod
     def list_threads(self, session_id: int) -> list[InternalSession]:
         """The session's threads in the order they were added."""
 

@@ -173,6 +173,15 @@ class InMemorySessionStore(BaseSessionStore):
     async def aget_thread(self, thread_id: str) -> InternalSession | None:
         return self.get_thread(thread_id)
 
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        with self._lock:
+            thread = self._threads.get(thread_id)
+            session = self._sessions.get(thread[1]) if thread is not None else None
+            return (int(session[0]), int(session[1])) if session is not None else None
+
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return self.thread_owner(thread_id)
+
     def list_threads(self, session_id: int) -> list[InternalSession]:
         with self._lock:
             return [thread_from_row(t) for t in self._threads.values() if t[1] == session_id]

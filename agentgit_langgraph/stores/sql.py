@@ -498,6 +498,21 @@ def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
     return thread_from_row(res.rows[0]) if res.rows else None
 
 
+def thread_owner(d: Dialect, thread_id: str) -> Op[tuple[int, int] | None]:
+    """One statement, on the unique index of `thread_id` and the sessions' key."""
+    res = yield Statement(
+        d.sql(
+            "SELECT s.id, s.user_id FROM agentgit_threads t "
+            "JOIN agentgit_sessions s ON s.id = t.session_id WHERE t.thread_id = ?"
+        ),
+        (thread_id,),
+    )
+    if not res.rows:
+        return None
+    row = res.rows[0]
+    return (int(row[0]), int(row[1]))
+
+
 def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
     res = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
     return [thread_from_row(r) for r in res.rows]
@@ -827,6 +842,12 @@ class SqlSessionStore(BaseSessionStore):
 
     async def aget_thread(self, thread_id: str) -> InternalSession | None:
         return await self._arun(get_thread(self.dialect, thread_id), immediate=False)
+
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return self._run(thread_owner(self.dialect, thread_id), immediate=False)
+
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return await self._arun(thread_owner(self.dialect, thread_id), immediate=False)
 
     def list_threads(self, session_id: int) -> list[InternalSession]:
         return self._run(list_threads(self.dialect, session_id), immediate=False)
