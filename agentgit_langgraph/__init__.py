@@ -24,6 +24,7 @@ from agentgit_langgraph.errors import (
     ThreadBusyError,
     ThreadNotFoundError,
     ToolReversalError,
+    VolatileSessionStoreWarning,
 )
 from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
@@ -56,6 +57,7 @@ __all__ = [
     "ThreadNotFoundError",
     "ToolReversalError",
     "ToolReversers",
+    "VolatileSessionStoreWarning",
     "reversers_from",
     "reversible_tool",
     "with_undo",

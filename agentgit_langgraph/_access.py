@@ -4,9 +4,12 @@ The plans here are shared by every module that looks a session up on behalf of
 a user (`saver.py`, `maintenance.py`, `history.py`): a `user_id` that does not
 own the session raises `SessionAccessError` before anything is read or changed.
 
-`OwnerCache` remembers which user owns a thread, so a graph run whose config
-carries `user_id` is checked on every checkpointer call without a store read
-after the first one: an owner never changes while the thread exists.
+A graph run whose config carries `user_id` is checked on every checkpointer
+call with one indexed store read (`thread_owner`), never from a cache: a
+thread id can change hands at any time (another process deletes the session,
+and another user starts a session on the same id), and a remembered owner
+would then serve the new owner's messages to the old one and refuse the new
+one. `benchmarks/bench_access.py` measures what the read costs.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from agentgit_langgraph.sessions import ExternalSession, InternalSession
 
 __all__ = [
     "Owner",
-    "OwnerCache",
     "ThreadSet",
     "access_plan",
     "owner_plan",
@@ -61,48 +63,9 @@ def thread_plan(thread_id: str, user_id: int | None) -> Plan[InternalSession]:
 
 
 def owner_plan(thread_id: str) -> Plan[Owner | None]:
-    """`(session_id, user_id)` of the session holding `thread_id`, or None."""
-    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
-    if thread is None:
-        return None
-    session: ExternalSession | None = yield Call("store", "get_session", (thread.session_id,))
-    if session is None or session.id is None:
-        return None
-    return (session.id, session.user_id)
-
-
-class OwnerCache:
-    """Thread id -> `(session_id, user_id)`, for threads known to be in a session.
-
-    Only positive answers are kept: a thread that no session holds yet may be
-    adopted by one at any time (auto sessions, rollbacks), so it is looked up
-    again on the next call. Bounded: past `max_size` entries it starts over.
-    Entries of threads this process deletes are dropped (`evict`); a thread id
-    deleted by another process and then reused for another user's session is
-    the one case a stale entry could matter (thread ids are random UUIDs).
-    """
-
-    def __init__(self, max_size: int = 65536) -> None:
-        self._owners: dict[str, Owner] = {}
-        self._max_size = max_size
-        self._lock = threading.Lock()
-
-    def get(self, thread_id: str) -> Owner | None:
-        return self._owners.get(thread_id)
-
-    def put(self, thread_id: str, owner: Owner) -> None:
-        with self._lock:
-            if len(self._owners) >= self._max_size:
-                self._owners.clear()
-            self._owners[thread_id] = owner
-
-    def evict(self, thread_ids: Iterable[str]) -> None:
-        with self._lock:
-            for thread_id in thread_ids:
-                self._owners.pop(thread_id, None)
-
-    def __len__(self) -> int:
-        return len(self._owners)
+    """`(session_id, user_id)` of the session holding `thread_id` now, or None."""
+    owner: Owner | None = yield Call("store", "thread_owner", (thread_id,))
+    return owner
 
 
 class ThreadSet:
@@ -135,17 +98,15 @@ def access_error(thread_id: str, owner: Owner, user_id: int) -> SessionAccessErr
     )
 
 
-def access_plan(thread_id: str, user_id: int, owners: OwnerCache) -> Plan[None]:
+def access_plan(thread_id: str, user_id: int) -> Plan[None]:
     """Refuse `user_id` on a thread whose session another user owns.
 
-    One store read the first time a thread is seen, none after (`owners`).
-    A thread no session holds yet is open to anyone (it is about to be adopted).
+    One store read on every call, so the owner checked is the one committed
+    when the call starts, whichever process changed it. A thread no session
+    holds yet is open to anyone (it is about to be adopted).
     """
-    owner = owners.get(thread_id)
+    owner = yield from owner_plan(thread_id)
     if owner is None:
-        owner = yield from owner_plan(thread_id)
-        if owner is None:
-            return
-        owners.put(thread_id, owner)
+        return
     if owner[1] != user_id:
         raise access_error(thread_id, owner, user_id)

@@ -185,7 +185,7 @@ def _run(ctx: typer.Context, work: Callable[[AgentGitSaver, _State], T]) -> T:
 
 
 def _fmt_time(value: datetime | None) -> str:
-    """Local time to the second (checkpoint times are UTC, session times local)."""
+    """Local time to the second (every stored time is aware UTC)."""
     if value is None:
         return "-"
     if value.tzinfo is not None:

@@ -12,6 +12,7 @@ __all__ = [
     "StoreError",
     "ThreadNotFoundError",
     "ToolReversalError",
+    "VolatileSessionStoreWarning",
 ]
 
 
@@ -62,3 +63,7 @@ class ToolReversalError(AgentGitError, RuntimeError):
 
 class ThreadBusyError(AgentGitError, RuntimeError):
     """A thread kept changing while it was being rewritten (prune); nothing was removed."""
+
+
+class VolatileSessionStoreWarning(UserWarning):
+    """Sessions are kept in memory for a saver whose checkpoints may outlive the process."""

@@ -75,7 +75,7 @@ from langgraph.checkpoint.base import (
     empty_checkpoint,
 )
 
-from agentgit_langgraph._access import OwnerCache, ThreadSet, session_plan
+from agentgit_langgraph._access import ThreadSet, session_plan
 from agentgit_langgraph._copy import (
     delta_channels_missing,
     exact_copy,
@@ -519,11 +519,9 @@ class MaintenanceMixin:
     store: BaseSessionStore
     auto_session: bool
     _targets: dict[str, Any]
-    _owners: OwnerCache
     _registered: ThreadSet
 
     def _forget_locally(self, thread_ids: Sequence[str]) -> None:
-        self._owners.evict(thread_ids)
         self._registered.discard(thread_ids)
 
     # -- sessions ----------------------------------------------------------------

@@ -34,7 +34,6 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph._access import (
-    OwnerCache,
     ThreadSet,
     access_plan,
     session_plan,
@@ -44,6 +43,7 @@ from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import is_gone, owner_token, running
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph.backends import default_store_for
 from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
@@ -56,7 +56,6 @@ from agentgit_langgraph.maintenance import MaintenanceMixin, finish_pending_dele
 from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
-from agentgit_langgraph.stores.memory import InMemorySessionStore
 
 __all__ = ["AgentGitSaver"]
 
@@ -224,7 +223,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     Args:
         saver: The LangGraph checkpointer to wrap (InMemorySaver, SqliteSaver,
             AsyncSqliteSaver, PostgresSaver, AsyncPostgresSaver, ...).
-        store: Where sessions live; an `InMemorySessionStore` when None.
+        store: Where sessions live. When None, the saver's own database
+            (SQLite, PostgreSQL, sync or async: see `backends.default_store_for`),
+            memory for `InMemorySaver`, and memory with a warning otherwise.
         auto_session: Create a session for the first checkpoint of an unknown
             thread, so an existing agent gets sessions without code changes.
 
@@ -264,11 +265,10 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self.saver = saver
-        self.store = store if store is not None else InMemorySessionStore()
+        self.store = store if store is not None else default_store_for(saver)
         self.auto_session = auto_session
         self.reversers = ToolReversers(reversers)
         self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
-        self._owners = OwnerCache()  # thread -> (session, user), for user isolation
         # Threads this process saw held by a session: their puts skip the
         # session check before saving (the count after the save still checks).
         self._registered = ThreadSet()
@@ -364,15 +364,15 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         """Refuse a config whose int `user_id` does not own the thread's session.
 
         Free when the config has no int `user_id` (the common case on the hot
-        path); otherwise `access_plan`, which reads the store once per thread.
+        path); otherwise `access_plan`: one indexed store read, never cached.
         """
         if (target := _access_target(config)) is not None:
-            run_sync(access_plan(*target, self._owners), self._targets)
+            run_sync(access_plan(*target), self._targets)
 
     async def _acheck_access(self, config: Any) -> None:
         """Async twin of `_check_access`."""
         if (target := _access_target(config)) is not None:
-            await run_async(access_plan(*target, self._owners), self._targets)
+            await run_async(access_plan(*target), self._targets)
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         self._check_access(config)
@@ -518,7 +518,6 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             "saver",
             "store",
             "_targets",
-            "_owners",
             "_registered",
         ):
             raise AttributeError(name)

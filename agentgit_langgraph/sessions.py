@@ -15,7 +15,7 @@ Example:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 __all__ = [
@@ -27,7 +27,26 @@ __all__ = [
     "InternalSession",
     "Reversal",
     "Tag",
+    "as_utc",
+    "utc_now",
 ]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC: every time the package records."""
+    return datetime.now(UTC)
+
+
+def as_utc(value: datetime) -> datetime:
+    """`value` as an aware datetime in UTC.
+
+    An aware value is converted. A naive one is taken as the *local* time of
+    this process (what agentgit, and this package before it kept UTC, wrote:
+    `datetime.now()`), then converted; so an agentgit-era `created_at` keeps
+    meaning the instant it was written, as long as it is read in the writer's
+    time zone.
+    """
+    return value.astimezone(UTC)
 
 
 @dataclass
@@ -62,13 +81,13 @@ class ExternalSession:
             self.current_internal_session_id = session_id
             if is_branch:
                 self.branch_count += 1
-            self.updated_at = datetime.now()
+            self.updated_at = utc_now()
 
     def set_current_internal_session(self, session_id: str) -> bool:
         """Make a listed thread current; return False (and change nothing) otherwise."""
         if session_id in self.internal_session_ids:
             self.current_internal_session_id = session_id
-            self.updated_at = datetime.now()
+            self.updated_at = utc_now()
             return True
         return False
 
@@ -84,21 +103,32 @@ class ExternalSession:
     def update_metadata(self, metadata: dict[str, Any]) -> None:
         """Merge `metadata` into the session's metadata."""
         self.metadata.update(metadata)
-        self.updated_at = datetime.now()
+        self.updated_at = utc_now()
 
     def increment_checkpoint_count(self) -> None:
         """Add one to `total_checkpoints` (in memory; stores count in SQL)."""
         self.total_checkpoints += 1
-        self.updated_at = datetime.now()
+        self.updated_at = utc_now()
 
     def get_session_age(self) -> float | None:
-        """Age in hours, or None when `created_at` is unset."""
+        """Age in hours, or None when `created_at` is unset.
+
+        Computed between aware UTC instants, so it is the same in every time
+        zone. A naive `created_at` (set by agentgit-era code as
+        `datetime.now()`, or loaded from such a dict) is taken as local time of
+        this process, as agentgit meant it (see `as_utc`).
+        """
         if self.created_at:
-            return (datetime.now() - self.created_at).total_seconds() / 3600
+            return (utc_now() - as_utc(self.created_at)).total_seconds() / 3600
         return None
 
     def to_dict(self) -> dict[str, Any]:
-        """The agentgit dictionary form, with ISO-8601 datetimes."""
+        """The agentgit dictionary form, with ISO-8601 datetimes.
+
+        Aware datetimes (all the package produces) carry their offset, e.g.
+        `2025-01-15T10:30:00.500000+00:00`; a naive one set by the caller is
+        written as it is, as agentgit does.
+        """
         return {
             "id": self.id,
             "user_id": self.user_id,
@@ -115,7 +145,13 @@ class ExternalSession:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ExternalSession:
-        """Build a session from `to_dict` output; missing keys take the defaults."""
+        """Build a session from `to_dict` output; missing keys take the defaults.
+
+        Accepts ISO-8601 datetimes with an offset (converted to UTC) and the
+        naive ones agentgit wrote, taken as local time of this process and
+        converted to UTC (see `as_utc`): the session always holds aware UTC
+        datetimes.
+        """
         session = cls()
         session.id = data.get("id")
         session.user_id = data.get("user_id", 0)
@@ -127,10 +163,15 @@ class ExternalSession:
         session.branch_count = data.get("branch_count", 0)
         session.total_checkpoints = data.get("total_checkpoints", 0)
         if data.get("created_at"):
-            session.created_at = datetime.fromisoformat(data["created_at"])
+            session.created_at = _parse_time(data["created_at"])
         if data.get("updated_at"):
-            session.updated_at = datetime.fromisoformat(data["updated_at"])
+            session.updated_at = _parse_time(data["updated_at"])
         return session
+
+
+def _parse_time(value: Any) -> datetime:
+    parsed = value if isinstance(value, datetime) else datetime.fromisoformat(value)
+    return as_utc(parsed)
 
 
 @dataclass

@@ -89,6 +89,36 @@ def postgres_backends_enabled() -> bool:
     return True
 
 
+@pytest.fixture
+def local_zone(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[str], None]]:
+    """Switch this process's local time zone (`TZ` and `time.tzset()`); restored after."""
+    import time
+
+    def set_zone(name: str) -> None:
+        monkeypatch.setenv("TZ", name)
+        time.tzset()
+
+    yield set_zone
+    monkeypatch.undo()
+    time.tzset()
+
+
+@pytest.fixture
+def fresh_postgres_uri(postgres_server: str) -> Iterator[str]:
+    """A URI on a new, empty schema of its own (dropped after): for migration tests."""
+    import psycopg
+
+    schema = f"agentgit_fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(postgres_server, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{schema}"')
+    sep = "&" if "?" in postgres_server else "?"
+    try:
+        yield f"{postgres_server}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with psycopg.connect(postgres_server, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+
+
 @pytest.fixture(scope="session")
 def postgres_server() -> str:
     """The server URI; skips (or, with CI=true, fails) when no server answers."""

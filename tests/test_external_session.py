@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from datetime import UTC, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -82,10 +83,10 @@ def test_positional_construction_like_agentgit():
 
 def test_add_internal_session_appends_and_becomes_current():
     s = ExternalSession(user_id=1, session_name="Test")
-    before = datetime.now()
+    before = datetime.now(UTC)
     s.add_internal_session("internal_1")
     s.add_internal_session("internal_2")
-    after = datetime.now()
+    after = datetime.now(UTC)
     assert s.internal_session_ids == ["internal_1", "internal_2"]
     assert s.current_internal_session_id == "internal_2"
     assert s.branch_count == 0
@@ -140,10 +141,10 @@ def test_set_current_internal_session_true_for_listed_id():
     s.add_internal_session("session_1")
     s.add_internal_session("session_2")
     s.updated_at = datetime(2000, 1, 1)
-    before = datetime.now()
+    before = datetime.now(UTC)
     assert s.set_current_internal_session("session_1") is True
     assert s.current_internal_session_id == "session_1"
-    assert _between(s.updated_at, before, datetime.now())
+    assert _between(s.updated_at, before, datetime.now(UTC))
     assert s.internal_session_ids == ["session_1", "session_2"]
     assert s.branch_count == 0
 
@@ -217,12 +218,12 @@ def test_get_branch_info_counts_branch_count_not_list_length():
 def test_update_metadata_merges_and_overwrites():
     s = ExternalSession(metadata={"keep": 1, "model": "a"})
     original = s.metadata
-    before = datetime.now()
+    before = datetime.now(UTC)
     s.update_metadata({"model": "gpt-4", "temperature": 0.7})
     s.update_metadata({"temperature": 0.5})
     assert s.metadata == {"keep": 1, "model": "gpt-4", "temperature": 0.5}
     assert s.metadata is original  # merged in place, as dict.update does
-    assert _between(s.updated_at, before, datetime.now())
+    assert _between(s.updated_at, before, datetime.now(UTC))
 
 
 def test_update_metadata_with_empty_dict_still_touches_updated_at():
@@ -234,11 +235,11 @@ def test_update_metadata_with_empty_dict_still_touches_updated_at():
 
 def test_increment_checkpoint_count():
     s = ExternalSession(total_checkpoints=3)
-    before = datetime.now()
+    before = datetime.now(UTC)
     s.increment_checkpoint_count()
     s.increment_checkpoint_count()
     assert s.total_checkpoints == 5
-    assert _between(s.updated_at, before, datetime.now())
+    assert _between(s.updated_at, before, datetime.now(UTC))
     assert s.branch_count == 0
 
 
@@ -271,8 +272,8 @@ def _full_session() -> ExternalSession:
         id=12,
         user_id=4,
         session_name="Serialize Test",
-        created_at=datetime(2024, 5, 6, 7, 8, 9, 123456),
-        updated_at=datetime(2024, 5, 6, 8, 0, 0, 1),
+        created_at=datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC),
+        updated_at=datetime(2024, 5, 6, 8, 0, 0, 1, tzinfo=UTC),
         is_active=False,
         internal_session_ids=["t1", "t2"],
         current_internal_session_id="t2",
@@ -289,8 +290,8 @@ def test_to_dict_keys_and_values():
         "id": 12,
         "user_id": 4,
         "session_name": "Serialize Test",
-        "created_at": "2024-05-06T07:08:09.123456",
-        "updated_at": "2024-05-06T08:00:00.000001",
+        "created_at": "2024-05-06T07:08:09.123456+00:00",
+        "updated_at": "2024-05-06T08:00:00.000001+00:00",
         "is_active": False,
         "internal_session_ids": ["t1", "t2"],
         "current_internal_session_id": "t2",
@@ -332,12 +333,12 @@ def test_from_dict_round_trip():
     original = _full_session()
     restored = ExternalSession.from_dict(original.to_dict())
     assert restored == original
-    assert restored.created_at == datetime(2024, 5, 6, 7, 8, 9, 123456)
+    assert restored.created_at == datetime(2024, 5, 6, 7, 8, 9, 123456, tzinfo=UTC)
     assert isinstance(restored.updated_at, datetime)
 
 
 def test_from_dict_round_trip_through_json():
-    s = ExternalSession(user_id=1, session_name="S", created_at=datetime.now())
+    s = ExternalSession(user_id=1, session_name="S", created_at=datetime.now(UTC))
     s.add_internal_session("session_1")
     s.add_internal_session("session_2", is_branch=True)
     s.increment_checkpoint_count()
@@ -364,7 +365,8 @@ def test_from_dict_partial_dict():
     )
     assert restored.id == 3
     assert restored.session_name == "x"
-    assert restored.created_at == datetime(2024, 2, 3, 4, 5, 6)
+    assert restored.created_at == datetime(2024, 2, 3, 4, 5, 6).astimezone(UTC)  # naive = local
+    assert restored.created_at.tzinfo is UTC
     assert restored.updated_at is None
     assert restored.user_id == 0
     assert restored.is_active is True
@@ -397,15 +399,22 @@ def test_from_dict_of_an_agentgit_dict():
         "total_checkpoints": 8,
     }
     s = ExternalSession.from_dict(data)
-    assert s.created_at == datetime(2025, 1, 15, 10, 30, 0, 500000)
-    assert s.updated_at == datetime(2025, 1, 15, 11, 0)
+    # agentgit wrote naive local time: the same instants, now aware UTC.
+    assert s.created_at == datetime(2025, 1, 15, 10, 30, 0, 500000).astimezone(UTC)
+    assert s.updated_at == datetime(2025, 1, 15, 11, 0).astimezone(UTC)
+    assert s.created_at.tzinfo is UTC and s.updated_at.tzinfo is UTC
     assert s.get_branch_info() == {
         "total_branches": 1,
         "total_sessions": 2,
         "current_session": "langgraph_session_456",
         "is_branched": True,
     }
-    assert s.to_dict() == data
+    again = s.to_dict()
+    assert again["created_at"] == s.created_at.isoformat()
+    assert again["created_at"].endswith("+00:00")
+    assert {k: v for k, v in again.items() if not k.endswith("_at")} == {
+        k: v for k, v in data.items() if not k.endswith("_at")
+    }
 
 
 def test_from_dict_is_a_classmethod_returning_the_class():
@@ -466,3 +475,41 @@ def test_internal_session_branch_record():
     )
     assert t == InternalSession("b", 1, "a", "cp-3", "retry", created, 1, True)
     assert t != InternalSession("b", 1, "a", "cp-4", "retry", created, 1, True)
+
+
+# -- time zones: aware UTC in, naive agentgit values read as local time ----------------
+
+
+def test_methods_stamp_aware_utc():
+    s = ExternalSession()
+    s.add_internal_session("a")
+    assert s.updated_at is not None and s.updated_at.tzinfo is UTC
+    assert s.to_dict()["updated_at"].endswith("+00:00")
+
+
+@pytest.mark.parametrize("name", ["Asia/Tokyo", "America/Los_Angeles", "UTC"])
+def test_from_dict_naive_is_local_time_of_the_reader(local_zone, name):
+    local_zone(name)
+    s = ExternalSession.from_dict({"created_at": "2025-07-01T09:00:00"})
+    expected = datetime(2025, 7, 1, 9, 0, tzinfo=ZoneInfo(name)).astimezone(UTC)
+    assert s.created_at == expected and s.created_at.tzinfo is UTC
+
+
+@pytest.mark.parametrize("name", ["Asia/Tokyo", "America/Los_Angeles"])
+def test_get_session_age_same_in_every_zone(local_zone, name):
+    local_zone(name)
+    aware = ExternalSession(created_at=datetime.now(UTC) - timedelta(hours=3))
+    minus_seven = timezone(timedelta(hours=-7))
+    other_offset = ExternalSession(
+        created_at=(datetime.now(UTC) - timedelta(hours=3)).astimezone(minus_seven)
+    )
+    naive_local = ExternalSession(created_at=datetime.now() - timedelta(hours=3))  # as agentgit
+    for s in (aware, other_offset, naive_local):
+        assert s.get_session_age() == pytest.approx(3.0, abs=0.01)
+
+
+def test_from_dict_with_offset_is_converted_to_utc():
+    s = ExternalSession.from_dict({"created_at": "2025-07-01T09:00:00+09:00"})
+    assert s.created_at == datetime(2025, 7, 1, 0, 0, tzinfo=UTC)
+    assert s.created_at.tzinfo is UTC
+    assert s.to_dict()["created_at"] == "2025-07-01T00:00:00+00:00"

@@ -272,56 +272,75 @@ def test_every_public_method_is_covered() -> None:
     assert config_methods <= attacked, config_methods - attacked
 
 
-# -- the owner check is cheap: one store lookup per thread, then none -------------------
+# -- the owner check: one indexed read per checked call, never a cached answer ----------
 
 
 class CountingStore:
-    """Counts the store reads the owner check makes (`get_thread`, `get_session`)."""
+    """Counts the store reads the owner check may make, by method."""
+
+    NAMES = ("thread_owner", "get_thread", "get_session")
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch, store: Any) -> None:
-        self.reads = 0
-        for name in ("get_thread", "aget_thread", "get_session", "aget_session"):
-            original = getattr(store, name)
-            if name.startswith("a"):
+        self.reads: dict[str, int] = dict.fromkeys(self.NAMES, 0)
+        self.depth = 0
+        for base in self.NAMES:
+            for name in (base, "a" + base):
+                original = getattr(store, name)
+                if name.startswith("a"):
 
-                async def counted(*args: Any, _f: Any = original) -> Any:
-                    self.reads += 1
-                    return await _f(*args)
+                    async def counted(*args: Any, _f: Any = original, _k: str = base) -> Any:
+                        self._count(_k)
+                        self.depth += 1  # an async twin running its sync one is one read
+                        try:
+                            return await _f(*args)
+                        finally:
+                            self.depth -= 1
 
-            else:
+                else:
 
-                def counted(*args: Any, _f: Any = original) -> Any:  # type: ignore[misc]
-                    self.reads += 1
-                    return _f(*args)
+                    def counted(*args: Any, _f: Any = original, _k: str = base) -> Any:  # type: ignore[misc]
+                        self._count(_k)
+                        return _f(*args)
 
-            monkeypatch.setattr(store, name, counted)
+                monkeypatch.setattr(store, name, counted)
+
+    def _count(self, name: str) -> None:
+        if self.depth == 0:
+            self.reads[name] += 1
+
+    def since(self, before: dict[str, int]) -> dict[str, int]:
+        return {k: self.reads[k] - before[k] for k in self.NAMES}
 
 
-def cheap_flow(saver: AgentGitSaver, counter: Callable[[], int]) -> Flow[None]:
+def owner_check_flow(saver: AgentGitSaver, counting: CountingStore) -> Flow[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     yield Op(graph, "invoke", (human("first", 0), cfg("cheap", user_id=A)))
-    start = counter()
-    for n in range(1, 4):
-        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("cheap", user_id=A)))
+    for _ in range(3):
+        before = dict(counting.reads)
         yield Op(graph, "get_state", (cfg("cheap", user_id=A),))
-    assert counter() - start <= 2, "the owner was looked up again"
+        # Read again every time (an owner can change in another process), in one query.
+        assert counting.since(before) == {"thread_owner": 1, "get_thread": 0, "get_session": 0}
+    before = dict(counting.reads)
     with pytest.raises(SessionAccessError):
         yield Op(graph, "get_state", (cfg("cheap", user_id=B),))
-    assert counter() - start <= 2
+    assert counting.since(before) == {"thread_owner": 1, "get_thread": 0, "get_session": 0}
+    before = dict(counting.reads)
+    yield Op(graph, "get_state", (cfg("cheap"),))  # no user_id: no check, no read
+    assert counting.since(before) == {"thread_owner": 0, "get_thread": 0, "get_session": 0}
 
 
-def test_owner_check_reads_the_store_once(backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_owner_check_reads_the_owner_on_every_call(
+    backend: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     with backend.open() as saver:
-        counting = CountingStore(monkeypatch, saver.store)
-        drive(cheap_flow(saver, lambda: counting.reads))
+        drive(owner_check_flow(saver, CountingStore(monkeypatch, saver.store)))
 
 
-async def test_owner_check_reads_the_store_once_async(
+async def test_owner_check_reads_the_owner_on_every_call_async(
     abackend: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     async with abackend.open() as saver:
-        counting = CountingStore(monkeypatch, saver.store)
-        await adrive(cheap_flow(saver, lambda: counting.reads))
+        await adrive(owner_check_flow(saver, CountingStore(monkeypatch, saver.store)))
 
 
 def test_deleted_session_forgets_its_owners() -> None:

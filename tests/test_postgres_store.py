@@ -17,6 +17,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -216,7 +217,7 @@ async def test_create_and_get_session(st: Driver) -> None:
     assert s.internal_session_ids == ["t1"]
     assert s.current_internal_session_id == "t1"
     assert (s.branch_count, s.total_checkpoints, s.is_active) == (0, 0, True)
-    assert s.created_at is not None and s.created_at.tzinfo is None  # naive, as agentgit's
+    assert s.created_at is not None and s.created_at.utcoffset() == timedelta(0)  # aware UTC
     assert s.get_session_age() >= 0
 
     again = await st("get_session", s.id)
@@ -858,3 +859,24 @@ def test_open_postgres_unreachable_server_is_a_store_error() -> None:
         open_postgres_sync("postgresql://postgres@127.0.0.1:1/none?connect_timeout=2"),
     ):
         pass  # pragma: no cover
+
+
+# -- the owner read (every checked call): one statement, survives lost connections ----------
+
+
+def test_thread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
+    with open_postgres_sync(pg.uri) as (_, store):
+        s = store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
+        assert store.thread_owner("t1") == (s.id, 4)  # the connection is now "seen working"
+        assert store.thread_owner("nobody") is None
+        assert pg.kill_all() > 0
+        assert store.thread_owner("t1") == (s.id, 4)
+
+
+async def test_athread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
+    async with open_postgres_async(pg.uri) as (_, store):
+        s = await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
+        assert await store.athread_owner("t1") == (s.id, 4)
+        assert await store.athread_owner("nobody") is None
+        assert pg.kill_all() > 0
+        assert await store.athread_owner("t1") == (s.id, 4)

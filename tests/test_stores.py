@@ -12,7 +12,7 @@ import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, contextmanager
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -134,7 +134,7 @@ def _check_new_session(s: ExternalSession, before: datetime, after: datetime) ->
     assert s.branch_count == 0
     assert s.total_checkpoints == 0
     assert isinstance(s.created_at, datetime)
-    assert s.created_at.tzinfo is None  # naive, as agentgit's get_session_age needs
+    assert s.created_at.utcoffset() == timedelta(0)  # aware UTC
     assert before <= s.created_at <= after
     assert s.updated_at is not None
     assert s.updated_at >= s.created_at
@@ -154,17 +154,17 @@ def _check_first_thread(t: InternalSession | None, session_id: int) -> None:
 
 
 def test_create_session(store):
-    before = datetime.now()
+    before = datetime.now(UTC)
     s = new_session(store, user_id=3, name="trip", metadata={"model": "echo"})
-    _check_new_session(s, before, datetime.now())
+    _check_new_session(s, before, datetime.now(UTC))
     assert store.get_session(s.id) == s
     _check_first_thread(store.get_thread("t1"), s.id)
 
 
 async def test_acreate_session(astore):
-    before = datetime.now()
+    before = datetime.now(UTC)
     s = await anew_session(astore, user_id=3, name="trip", metadata={"model": "echo"})
-    _check_new_session(s, before, datetime.now())
+    _check_new_session(s, before, datetime.now(UTC))
     assert await astore.aget_session(s.id) == s
     _check_first_thread(await astore.aget_thread("t1"), s.id)
 
@@ -808,7 +808,7 @@ def _downgrade_last_migration(path: Path) -> None:
     (version,) = [
         v
         for v, ddl in enumerate(SQLITE.migrations)
-        if "CREATE TABLE IF NOT EXISTS agentgit_pending_deletes" in ddl
+        if isinstance(ddl, str) and "CREATE TABLE IF NOT EXISTS agentgit_pending_deletes" in ddl
     ]
     with sqlite3.connect(path) as conn:
         conn.execute("DELETE FROM agentgit_migrations WHERE v = ?", (version,))

@@ -17,14 +17,21 @@ from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
+from agentgit_langgraph.sessions import (
+    ExternalSession,
+    InternalSession,
+    Reversal,
+    Tag,
+    as_utc,
+    utc_now,
+)
 
 __all__ = ["BaseSessionStore", "PendingBranch", "as_metadata", "now"]
 
 
 def now() -> datetime:
-    """Naive local time, as agentgit stores it (its `get_session_age` needs naive)."""
-    return datetime.now()
+    """The current time, aware, in UTC: every timestamp a store writes."""
+    return utc_now()
 
 
 @dataclass(frozen=True)
@@ -113,6 +120,17 @@ class BaseSessionStore(ABC):
 
     @abstractmethod
     async def aget_thread(self, thread_id: str) -> InternalSession | None: ...
+
+    @abstractmethod
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        """`(session_id, user_id)` of the session holding `thread_id`, or None.
+
+        Read from the store on every call (one indexed query in the SQL
+        stores): the ownership check of each checkpointer call with a `user_id`.
+        """
+
+    @abstractmethod
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None: ...
 
     @abstractmethod
     def list_threads(self, session_id: int) -> list[InternalSession]:
@@ -291,10 +309,18 @@ THREAD_COLUMNS = (
 
 
 def _as_datetime(value: Any) -> datetime | None:
-    if value is None or isinstance(value, datetime):
-        return value
+    """A stored timestamp as an aware UTC datetime.
+
+    SQLite holds ISO-8601 text with `+00:00`, PostgreSQL `timestamptz`. A naive
+    value (one an older version of the package wrote after the migration ran)
+    is taken as local time of this process, like the migration takes them.
+    """
+    if value is None:
+        return None
     if isinstance(value, str):
-        return datetime.fromisoformat(value)
+        value = datetime.fromisoformat(value)  # ValueError: the caller names the row
+    if isinstance(value, datetime):
+        return as_utc(value)
     raise StoreError(f"corrupt timestamp in session store: {value!r}")
 
 

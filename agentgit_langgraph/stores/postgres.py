@@ -43,7 +43,7 @@ import select
 import threading
 import time
 import weakref
-from collections.abc import AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager, nullcontext
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -65,6 +65,7 @@ from agentgit_langgraph.stores.sql import (
     counting_in_saver,
     migrate,
     record_checkpoints,
+    thread_owner,
 )
 from agentgit_langgraph.stores.sqlite import _block_on
 
@@ -301,6 +302,23 @@ async def _arun_alone(conn: AsyncConnection[Any], op: Op[T]) -> T:
         op.close()
 
 
+# -- reading an owner: one statement, alone --------------------------------------
+#
+# Every checkpointer call whose config has a `user_id` first reads the owner
+# of its thread (`thread_owner`), never from a cache: another process may have
+# handed the thread id to another user. It is one SELECT, so it runs like the
+# count of a put: alone in autocommit (one round trip; a single statement sees
+# one snapshot), on a connection the pool may lend without its check round
+# trip. If that connection turns out to be lost, the read (which changes
+# nothing) runs again, in a transaction on a connection the pool checks.
+# benchmarks/bench_access.py measures the cost.
+
+
+def _connection_lost(exc: StoreError) -> bool:
+    cause = exc.__cause__
+    return isinstance(cause, psycopg.OperationalError) and not cause.sqlstate
+
+
 _SYNC_CONNS = (Connection, ConnectionPool)
 _ASYNC_CONNS = (AsyncConnection, AsyncConnectionPool)
 
@@ -443,15 +461,47 @@ class PostgresSessionStore(SqlSessionStore):
         return await asyncio.to_thread(self.record_checkpoints, thread_id, count)
 
     def _record_checkpoints(self, thread_id: str, count: int) -> bool:
+        def op(alone: bool) -> Op[bool]:
+            return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+
+        return self._single("record_checkpoints", op)
+
+    def _single(self, name: str, make_op: Callable[[bool], Op[T]]) -> T:
+        """Run a one-statement operation alone when the connection allows it.
+
+        `make_op(alone)` builds it. On a connection lent without its check
+        round trip (see "counting a put"), alone in autocommit: one round trip.
+        """
         try:
             with _lightly_checked(), self._connection() as conn:
                 alone = _outside_transaction(conn)
-                op = record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+                op = make_op(alone)
                 if alone and conn.autocommit:
                     return _run_alone(conn, op)
                 return self._execute_in_transaction(op, immediate=False, conn=conn)
         except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
-            raise _store_error("record_checkpoints", exc, committing=False) from exc
+            raise _store_error(name, exc, committing=False) from exc
+
+    # The owner check of every call with a `user_id`: see "reading an owner".
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        self.setup()
+        if isinstance(self.conn, ConnectionPool):
+            return self._thread_owner(thread_id)
+        with self.lock:
+            return self._thread_owner(thread_id)
+
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return await asyncio.to_thread(self.thread_owner, thread_id)
+
+    def _thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        try:
+            return self._single("thread_owner", lambda _: thread_owner(self.dialect, thread_id))
+        except StoreError as exc:
+            if not _connection_lost(exc):
+                raise
+        # A read changes nothing: on a connection lost since it was last seen
+        # working, run it again on one the pool checks first.
+        return self._execute_in_transaction(thread_owner(self.dialect, thread_id), immediate=False)
 
 
 class AsyncPostgresSessionStore(SqlSessionStore):
@@ -570,16 +620,44 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         return _block_on(self.loop, self.arecord_checkpoints(thread_id, count))  # type: ignore[no-any-return]
 
     async def _record_checkpoints(self, thread_id: str, count: int) -> bool:
+        def op(alone: bool) -> Op[bool]:
+            return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+
+        return await self._single("record_checkpoints", op)
+
+    async def _single(self, name: str, make_op: Callable[[bool], Op[T]]) -> T:
+        """Async twin of `PostgresSessionStore._single`."""
         try:
             with _lightly_checked():
                 async with self._connection() as conn:
                     alone = _outside_transaction(conn)
-                    op = record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
+                    op = make_op(alone)
                     if alone and conn.autocommit:
                         return await _arun_alone(conn, op)
                     return await self._execute_in_transaction(op, immediate=False, conn=conn)
         except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
-            raise _store_error("record_checkpoints", exc, committing=False) from exc
+            raise _store_error(name, exc, committing=False) from exc
+
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        await self.asetup()
+        if isinstance(self.conn, AsyncConnectionPool):
+            return await self._thread_owner(thread_id)
+        async with self.lock:
+            return await self._thread_owner(thread_id)
+
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return _block_on(self.loop, self.athread_owner(thread_id))  # type: ignore[no-any-return]
+
+    async def _thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        try:
+            return await self._single(
+                "thread_owner", lambda _: thread_owner(self.dialect, thread_id)
+            )
+        except StoreError as exc:
+            if not _connection_lost(exc):
+                raise
+        op = thread_owner(self.dialect, thread_id)
+        return await self._execute_in_transaction(op, immediate=False)
 
 
 # -- saver and store on one pool ----------------------------------------------

@@ -13,10 +13,13 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Generator, Mapping, Sequence
+import os
+import re
+from collections.abc import Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from agentgit_langgraph.errors import (
     NameConflictError,
@@ -32,6 +35,7 @@ from agentgit_langgraph.sessions import (
     InternalSession,
     Reversal,
     Tag,
+    as_utc,
 )
 from agentgit_langgraph.stores.base import (
     REVERSAL_COLUMNS,
@@ -69,6 +73,10 @@ class Result:
 
 Op = Generator[Statement, Result, T]
 
+Migration = str | Callable[[], str]
+"""A migration's SQL, or a function rendering it when it runs (on this process's
+settings, e.g. its time zone); either way one statement."""
+
 
 @dataclass(frozen=True)
 class Dialect:
@@ -76,7 +84,7 @@ class Dialect:
 
     name: str
     placeholder: str
-    migrations: tuple[str, ...]
+    migrations: tuple[Migration, ...]
     for_update: str = ""
     timestamps_as_text: bool = False
     # A condition (always true) that makes the transaction evaluating it commit
@@ -92,7 +100,13 @@ class Dialect:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
 
     def ts(self, value: datetime) -> Any:
-        return value.isoformat() if self.timestamps_as_text else value
+        """A timestamp parameter: UTC, aware (a naive one is taken as local time).
+
+        As text (SQLite), fixed-width ISO-8601 with `+00:00`, so that text
+        order is time order.
+        """
+        utc = as_utc(value)
+        return utc.isoformat(timespec="microseconds") if self.timestamps_as_text else utc
 
     @property
     def thread_columns(self) -> str:
@@ -104,6 +118,111 @@ class Dialect:
             "WHERE c.thread_id = agentgit_threads.thread_id)"
         )
         return THREAD_COLUMNS.replace("checkpoint_count", counted)
+
+
+# -- to UTC: the migrations of naive local timestamps -------------------------
+#
+# Before these migrations every timestamp was naive local time of the process
+# that wrote it (`datetime.now()`, as agentgit does). They are taken as local
+# time of the process that runs the migration (the first `setup()` of the new
+# version): the writers' zone, on the assumption that the processes sharing a
+# database ran in one time zone. Rows written with an offset are left alone.
+#
+# Tables and their timestamp columns.
+_TIMESTAMPS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("agentgit_sessions", ("created_at", "updated_at")),
+    ("agentgit_threads", ("created_at", "updated_at")),
+    ("agentgit_tags", ("created_at",)),
+    ("agentgit_reversals", ("created_at", "updated_at")),
+    ("agentgit_pending_branches", ("created_at",)),
+)
+
+
+def _sqlite_naive(col: str) -> str:
+    return f"({col} NOT GLOB '*[+-][0-9][0-9]:[0-9][0-9]' AND {col} NOT GLOB '*Z')"
+
+
+def _sqlite_to_utc(table: str, cols: tuple[str, ...]) -> str:
+    """Rewrite naive ISO text (local time) as UTC text with `+00:00`, in SQL.
+
+    SQLite's `'utc'` modifier converts from the local time of the process
+    running it, with its DST rules; the whole seconds go through it and the
+    fraction is kept exactly.
+    """
+
+    def convert(c: str) -> str:
+        return (
+            f"CASE WHEN {_sqlite_naive(c)} THEN "
+            f"strftime('%Y-%m-%dT%H:%M:%S', substr({c}, 1, 19), 'utc') || "
+            f"CASE WHEN length({c}) > 19 THEN substr({c}, 20) ELSE '.000000' END || '+00:00' "
+            f"ELSE {c} END"
+        )
+
+    sets = ", ".join(f"{c} = {convert(c)}" for c in cols)
+    where = " OR ".join(_sqlite_naive(c) for c in cols)
+    return f"UPDATE {table} SET {sets} WHERE {where}"
+
+
+_ZONE_NAME = re.compile(r"[A-Za-z0-9_+\-]+(/[A-Za-z0-9_+\-]+)*")
+
+
+def _zone_name(candidate: str) -> str | None:
+    if not _ZONE_NAME.fullmatch(candidate):
+        return None
+    try:
+        ZoneInfo(candidate)
+    except (KeyError, ValueError, OSError):  # ZoneInfoNotFoundError is a KeyError
+        return None
+    return candidate
+
+
+def local_zone_name() -> str | None:
+    """The IANA name of this process's local time zone, when it can be known.
+
+    From `TZ` when set (a POSIX rule like `JST-9` has no name: None), else from
+    the `/etc/localtime` link.
+    """
+    tz = os.environ.get("TZ")
+    if tz is not None:
+        tz = tz.removeprefix(":")
+        return "UTC" if tz == "" else _zone_name(tz)
+    target = os.path.realpath("/etc/localtime")
+    marker = "/zoneinfo/"
+    if marker in target:
+        return _zone_name(target.split(marker, 1)[1])
+    return None
+
+
+def local_zone_sql() -> str:
+    """This process's time zone as the operand of PostgreSQL's `AT TIME ZONE`.
+
+    Its IANA name (so each value gets the offset of its own date, DST included),
+    else its current UTC offset as an interval (ISO sign: a bare `'+09:00'`
+    string would be read as a POSIX zone, sign reversed).
+    """
+    name = local_zone_name()
+    if name is not None:
+        return f"'{name}'"
+    offset = datetime.now().astimezone().utcoffset()
+    minutes = int(offset.total_seconds() // 60) if offset is not None else 0
+    sign = "-" if minutes < 0 else "+"
+    hours, mins = divmod(abs(minutes), 60)
+    return f"INTERVAL '{sign}{hours:02d}:{mins:02d}'"
+
+
+def _postgres_to_timestamptz(table: str, cols: tuple[str, ...]) -> Migration:
+    """`timestamp` (naive local) -> `timestamptz`, read in this process's zone."""
+
+    def render() -> str:
+        zone = local_zone_sql()
+        alters = ", ".join(
+            f"ALTER COLUMN {c} TYPE timestamptz USING {c} AT TIME ZONE {zone}" for c in cols
+        )
+        return f"ALTER TABLE {table} {alters}"
+
+    render.__qualname__ = f"timestamptz({table})"
+    return render
+
 
 
 # Migrations are append-only: version N is the N-th statement. Never edit one
@@ -172,6 +291,9 @@ SQLITE = Dialect(
             session_id INTEGER NOT NULL,
             created_at TEXT NOT NULL
         )""",
+        # 10-14: naive local text -> UTC text with +00:00 (see _TIMESTAMPS).
+        *(_sqlite_to_utc(table, cols) for table, cols in _TIMESTAMPS),
+        # 15-16: who makes a pending branch; threads forgotten, checkpoints to erase.
         """ALTER TABLE agentgit_pending_branches ADD COLUMN owner TEXT NOT NULL DEFAULT ''""",
         """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
             thread_id TEXT PRIMARY KEY,
@@ -247,11 +369,14 @@ POSTGRES = Dialect(
             session_id BIGINT NOT NULL,
             created_at TIMESTAMP NOT NULL
         )""",
+        # 10-14: TIMESTAMP (naive local) -> TIMESTAMPTZ (see _TIMESTAMPS).
+        *(_postgres_to_timestamptz(table, cols) for table, cols in _TIMESTAMPS),
+        # 15-16: who makes a pending branch; threads forgotten, checkpoints to erase.
         """ALTER TABLE agentgit_pending_branches ADD COLUMN IF NOT EXISTS owner TEXT
             NOT NULL DEFAULT ''""",
         """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
             thread_id TEXT PRIMARY KEY,
-            created_at TIMESTAMP NOT NULL
+            created_at TIMESTAMPTZ NOT NULL
         )""",
     ),
 )
@@ -286,12 +411,14 @@ _INSERT_THREAD = (
 
 
 def migrate(d: Dialect) -> Op[None]:
-    yield Statement(d.migrations[0])
+    first = d.migrations[0]
+    assert isinstance(first, str)
+    yield Statement(first)
     done = yield Statement("SELECT v FROM agentgit_migrations")
     applied = {int(r[0]) for r in done.rows}
     for version, ddl in enumerate(d.migrations):
         if version not in applied:
-            yield Statement(ddl)
+            yield Statement(ddl if isinstance(ddl, str) else ddl())
             yield Statement(
                 d.sql("INSERT INTO agentgit_migrations (v) VALUES (?) ON CONFLICT (v) DO NOTHING"),
                 (version,),
@@ -426,6 +553,21 @@ def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
         (thread_id,),
     )
     return thread_from_row(res.rows[0]) if res.rows else None
+
+
+def thread_owner(d: Dialect, thread_id: str) -> Op[tuple[int, int] | None]:
+    """One statement, on the unique index of `thread_id` and the sessions' key."""
+    res = yield Statement(
+        d.sql(
+            "SELECT s.id, s.user_id FROM agentgit_threads t "
+            "JOIN agentgit_sessions s ON s.id = t.session_id WHERE t.thread_id = ?"
+        ),
+        (thread_id,),
+    )
+    if not res.rows:
+        return None
+    row = res.rows[0]
+    return (int(row[0]), int(row[1]))
 
 
 def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
@@ -864,6 +1006,12 @@ class SqlSessionStore(BaseSessionStore):
 
     async def aget_thread(self, thread_id: str) -> InternalSession | None:
         return await self._arun(get_thread(self.dialect, thread_id), immediate=False)
+
+    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return self._run(thread_owner(self.dialect, thread_id), immediate=False)
+
+    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+        return await self._arun(thread_owner(self.dialect, thread_id), immediate=False)
 
     def list_threads(self, session_id: int) -> list[InternalSession]:
         return self._run(list_threads(self.dialect, session_id), immediate=False)
