@@ -2,23 +2,28 @@
 
 The backend follows from the connection string, as SQLAlchemy URLs do:
 `postgresql://...` (or `postgres://...`) is PostgreSQL, anything else is a
-SQLite path, `":memory:"` included.
+SQLite path, `":memory:"` included. A path that cannot be opened as a SQLite
+database (a directory, a file that is not a database) raises `StoreError`
+naming it, before anything is yielded.
 """
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agentgit_langgraph.stores.base import BaseSessionStore
-from agentgit_langgraph.stores.sqlite import AsyncSqliteSessionStore, SqliteSessionStore
+from agentgit_langgraph.stores.sqlite import (
+    AsyncSqliteSessionStore,
+    SqliteSessionStore,
+    aconnect_sqlite,
+    connect_sqlite,
+)
 
 __all__ = ["is_postgres_uri", "open_async", "open_sync"]
 
@@ -51,12 +56,12 @@ def open_sync(conn_string: str) -> Iterator[Pair]:
         with open_postgres_sync(conn_string) as pair:
             yield pair
         return
-    with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
+    with connect_sqlite(conn_string) as conn:
         saver = SqliteSaver(conn)
         if _is_private_sqlite(conn_string):
             yield saver, SqliteSessionStore(conn, lock=saver.lock)
             return
-        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as store_conn:
+        with connect_sqlite(conn_string) as store_conn:
             store_conn.execute(_STORE_SYNCHRONOUS)
             yield saver, SqliteSessionStore(store_conn)
 
@@ -69,11 +74,11 @@ async def open_async(conn_string: str) -> AsyncIterator[Pair]:
         async with open_postgres_async(conn_string) as pair:
             yield pair
         return
-    async with aiosqlite.connect(conn_string) as conn:
+    async with aconnect_sqlite(conn_string) as conn:
         saver = AsyncSqliteSaver(conn)
         if _is_private_sqlite(conn_string):
             yield saver, AsyncSqliteSessionStore(conn, lock=saver.lock)
             return
-        async with aiosqlite.connect(conn_string) as store_conn:
+        async with aconnect_sqlite(conn_string) as store_conn:
             await store_conn.execute(_STORE_SYNCHRONOUS)
             yield saver, AsyncSqliteSessionStore(store_conn)

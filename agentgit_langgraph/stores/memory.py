@@ -23,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from agentgit_langgraph import _validate as check
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
 from agentgit_langgraph.sessions import (
     PENDING,
@@ -77,22 +79,21 @@ class InMemorySessionStore(BaseSessionStore):
             stamp,
         ]
 
-    def _insert_session(
-        self, user_id: int, session_name: str, metadata: Mapping[str, Any] | None, thread_id: str
-    ) -> int:
+    def _insert_session(self, owner: str, session_name: str, metadata: str, thread_id: str) -> int:
         session_id = self._next_id
         self._next_id += 1
         stamp = now()
         self._sessions[session_id] = [
             session_id,
-            user_id,
+            check.user_id_column(owner),
             session_name,
             stamp,
             stamp,
             True,
             thread_id,
-            json.dumps(dict(metadata or {})),
+            metadata,
             0,
+            owner,
         ]
         self._insert_thread(InternalSession(thread_id, session_id, created_at=stamp))
         return session_id
@@ -100,24 +101,26 @@ class InMemorySessionStore(BaseSessionStore):
     def create_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
     ) -> ExternalSession:
+        owner = check.owner_key(user_id)
+        name = check.session_name(session_name)
+        text = check.metadata_json(metadata)
+        thread_id = check.thread_id(thread_id)
         with self._lock:
             if thread_id in self._threads:
                 raise StoreError(f"thread {thread_id!r} already belongs to a session")
-            session = self._session(
-                self._insert_session(user_id, session_name, metadata, thread_id)
-            )
+            session = self._session(self._insert_session(owner, name, text, thread_id))
         assert session is not None
         return session
 
     async def acreate_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
@@ -126,30 +129,36 @@ class InMemorySessionStore(BaseSessionStore):
             user_id=user_id, session_name=session_name, metadata=metadata, thread_id=thread_id
         )
 
-    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
+        owner = check.owner_key(user_id)
+        thread_id = check.thread_id(thread_id)
         with self._lock:
             if thread_id not in self._threads:
-                self._insert_session(user_id, thread_id, None, thread_id)
+                self._insert_session(owner, thread_id, "{}", thread_id)
 
-    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         self.ensure_session_for_thread(thread_id, user_id=user_id)
 
     def get_session(self, session_id: int) -> ExternalSession | None:
+        session_id = check.store_session_id(session_id)
         with self._lock:
             return self._session(session_id)
 
     async def aget_session(self, session_id: int) -> ExternalSession | None:
         return self.get_session(session_id)
 
-    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    def list_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
+        owner = check.optional_owner(user_id)
         with self._lock:
             sessions = [self._session(sid) for sid in self._sessions]
-        return [s for s in sessions if s is not None and (user_id is None or s.user_id == user_id)]
+        return [s for s in sessions if s is not None and (owner is None or s.owner == owner)]
 
-    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    async def alist_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
         return self.list_sessions(user_id)
 
     def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
+        session_id = check.store_session_id(session_id)
+        check.metadata_json(metadata)
         with self._lock:
             row = self._sessions.get(session_id)
             if row is None:
@@ -164,6 +173,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.update_metadata(session_id, metadata)
 
     def get_thread(self, thread_id: str) -> InternalSession | None:
+        thread_id = check.thread_id(thread_id)
         with self._lock:
             row = self._threads.get(thread_id)
             return thread_from_row(row) if row is not None else None
@@ -172,6 +182,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.get_thread(thread_id)
 
     def list_threads(self, session_id: int) -> list[InternalSession]:
+        session_id = check.store_session_id(session_id)
         with self._lock:
             return [thread_from_row(t) for t in self._threads.values() if t[1] == session_id]
 
@@ -179,6 +190,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.list_threads(session_id)
 
     def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
+        thread_id, count = check.thread_id(thread_id), check.count(count)
         with self._lock:
             row = self._threads.get(thread_id)
             if row is None:
@@ -191,6 +203,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.record_checkpoints(thread_id, count)
 
     def add_branch(self, branch: InternalSession) -> None:
+        check.branch(branch)
         with self._lock:
             session = self._sessions.get(branch.session_id)
             if session is None:
@@ -213,6 +226,7 @@ class InMemorySessionStore(BaseSessionStore):
         self.add_branch(branch)
 
     def set_current(self, session_id: int, thread_id: str) -> bool:
+        session_id, thread_id = check.store_session_id(session_id), check.thread_id(thread_id)
         with self._lock:
             session = self._sessions.get(session_id)
             thread = self._threads.get(thread_id)
@@ -226,6 +240,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.set_current(session_id, thread_id)
 
     def add_tag(self, tag: Tag) -> None:
+        check.tag(tag)
         with self._lock:
             key = (tag.session_id, tag.name)
             if key in self._tags:
@@ -238,6 +253,7 @@ class InMemorySessionStore(BaseSessionStore):
         self.add_tag(tag)
 
     def list_tags(self, session_id: int) -> list[Tag]:
+        session_id = check.store_session_id(session_id)
         with self._lock:
             return [t for (sid, _), t in self._tags.items() if sid == session_id]
 
@@ -245,6 +261,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.list_tags(session_id)
 
     def delete_tag(self, session_id: int, name: str) -> bool:
+        session_id, name = check.store_session_id(session_id), check.name(name)
         with self._lock:
             return self._tags.pop((session_id, name), None) is not None
 
@@ -252,6 +269,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.delete_tag(session_id, name)
 
     def delete_session(self, session_id: int) -> bool:
+        session_id = check.store_session_id(session_id)
         with self._lock:
             self._tags = {k: t for k, t in self._tags.items() if k[0] != session_id}
             self._reversals = {k: r for k, r in self._reversals.items() if k[0] != session_id}
@@ -262,6 +280,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.delete_session(session_id)
 
     def delete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
+        session_id, thread_ids = check.store_session_id(session_id), check.thread_ids(thread_ids)
         with self._lock:
             session = self._sessions.get(session_id)
             if session is not None and session[6] in thread_ids:
@@ -336,6 +355,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.list_reversals(session_id=session_id, thread_id=thread_id)
 
     def begin_branch(self, thread_id: str, session_id: int) -> None:
+        thread_id, session_id = check.thread_id(thread_id), check.store_session_id(session_id)
         with self._lock:
             if thread_id in self._pending:
                 raise StoreError(f"branch thread {thread_id!r} is already pending")
@@ -345,6 +365,7 @@ class InMemorySessionStore(BaseSessionStore):
         self.begin_branch(thread_id, session_id)
 
     def forget_pending_branch(self, thread_id: str) -> bool:
+        thread_id = check.thread_id(thread_id)
         with self._lock:
             return self._pending.pop(thread_id, None) is not None
 

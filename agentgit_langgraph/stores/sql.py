@@ -17,6 +17,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, TypeVar
 
+from agentgit_langgraph import _validate as check
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
 from agentgit_langgraph.sessions import (
     PENDING,
@@ -37,6 +39,7 @@ from agentgit_langgraph.stores.base import (
     now,
     reversal_from_row,
     session_from_rows,
+    session_key,
     tag_from_row,
     thread_from_row,
 )
@@ -148,6 +151,11 @@ SQLITE = Dialect(
             session_id INTEGER NOT NULL,
             created_at TEXT NOT NULL
         )""",
+        # 10-12: string owners (`_validate.owner_key`); `user_id` stays agentgit's int.
+        """ALTER TABLE agentgit_sessions ADD COLUMN owner TEXT""",
+        """UPDATE agentgit_sessions SET owner = CAST(user_id AS TEXT) WHERE owner IS NULL""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_owner_idx
+            ON agentgit_sessions(owner)""",
     ),
 )
 
@@ -218,6 +226,11 @@ POSTGRES = Dialect(
             session_id BIGINT NOT NULL,
             created_at TIMESTAMP NOT NULL
         )""",
+        # 10-12: string owners (`_validate.owner_key`); `user_id` stays agentgit's int.
+        """ALTER TABLE agentgit_sessions ADD COLUMN IF NOT EXISTS owner TEXT""",
+        """UPDATE agentgit_sessions SET owner = CAST(user_id AS TEXT) WHERE owner IS NULL""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_owner_idx
+            ON agentgit_sessions(owner)""",
     ),
 )
 
@@ -228,8 +241,8 @@ _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE id = ?
 _SELECT_THREADS = f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
 _INSERT_SESSION = (
     "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
-    "is_active, current_thread_id, metadata, branch_count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id"
+    "is_active, current_thread_id, metadata, branch_count, owner) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"
 )
 _INSERT_THREAD = (
     "INSERT INTO agentgit_threads (thread_id, session_id, parent_thread_id, "
@@ -275,24 +288,24 @@ def _thread_params(d: Dialect, t: InternalSession, stamp: datetime) -> tuple[Any
 
 
 def _insert_session(
-    d: Dialect,
-    user_id: int,
-    session_name: str,
-    metadata: Mapping[str, Any] | None,
-    thread_id: str,
+    d: Dialect, owner: str, session_name: str, metadata: str, thread_id: str
 ) -> Op[int | None]:
-    """Insert a session and its first thread; None if the thread is already held."""
+    """Insert a session and its first thread; None if the thread is already held.
+
+    Arguments are checked already: `owner` is an owner key, `metadata` JSON text.
+    """
     stamp = now()
     res = yield Statement(
         d.sql(_INSERT_SESSION),
         (
-            user_id,
+            check.user_id_column(owner),
             session_name,
             d.ts(stamp),
             d.ts(stamp),
             True,
             thread_id,
-            json.dumps(dict(metadata or {})),
+            metadata,
+            owner,
         ),
     )
     session_id = int(res.rows[0][0])
@@ -306,12 +319,16 @@ def _insert_session(
 
 def create_session(
     d: Dialect,
-    user_id: int,
+    user_id: UserId,
     session_name: str,
     metadata: Mapping[str, Any] | None,
     thread_id: str,
 ) -> Op[ExternalSession]:
-    session_id = yield from _insert_session(d, user_id, session_name, metadata, thread_id)
+    owner = check.owner_key(user_id)
+    name = check.session_name(session_name)
+    text = check.metadata_json(metadata)
+    thread_id = check.thread_id(thread_id)
+    session_id = yield from _insert_session(d, owner, name, text, thread_id)
     if session_id is None:
         raise StoreError(f"thread {thread_id!r} already belongs to a session")
     session = yield from _load_session(d, session_id)
@@ -319,39 +336,44 @@ def create_session(
     return session
 
 
-def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: int) -> Op[None]:
+def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: UserId) -> Op[None]:
+    owner, thread_id = check.owner_key(user_id), check.thread_id(thread_id)
     held = yield Statement(
         d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
     )
     if not held.rows:
-        yield from _insert_session(d, user_id, thread_id, None, thread_id)
+        yield from _insert_session(d, owner, thread_id, "{}", thread_id)
 
 
 def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
+    session_id = check.store_session_id(session_id)
     return (yield from _load_session(d, session_id))
 
 
-def list_sessions(d: Dialect, user_id: int | None) -> Op[list[ExternalSession]]:
-    if user_id is None:
+def list_sessions(d: Dialect, user_id: UserId | None) -> Op[list[ExternalSession]]:
+    owner = check.optional_owner(user_id)
+    if owner is None:
         sessions = yield Statement(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions ORDER BY id")
         threads = yield Statement(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads ORDER BY seq")
     else:
         sessions = yield Statement(
-            d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE user_id = ? ORDER BY id"),
-            (user_id,),
+            d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE owner = ? ORDER BY id"),
+            (owner,),
         )
         threads = yield Statement(
             d.sql(
                 f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE session_id IN "
-                "(SELECT id FROM agentgit_sessions WHERE user_id = ?) ORDER BY seq"
+                "(SELECT id FROM agentgit_sessions WHERE owner = ?) ORDER BY seq"
             ),
-            (user_id,),
+            (owner,),
         )
     by_session = group_thread_rows(threads.rows)
-    return [session_from_rows(row, by_session.get(int(row[0]), [])) for row in sessions.rows]
+    return [session_from_rows(row, by_session.get(session_key(row), [])) for row in sessions.rows]
 
 
 def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) -> Op[bool]:
+    session_id = check.store_session_id(session_id)
+    check.metadata_json(metadata)
     res = yield Statement(
         d.sql("SELECT metadata FROM agentgit_sessions WHERE id = ?" + d.for_update),
         (session_id,),
@@ -368,6 +390,7 @@ def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) ->
 
 
 def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
+    thread_id = check.thread_id(thread_id)
     res = yield Statement(
         d.sql(f"SELECT {THREAD_COLUMNS} FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
     )
@@ -375,6 +398,7 @@ def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
 
 
 def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
+    session_id = check.store_session_id(session_id)
     res = yield Statement(d.sql(_SELECT_THREADS), (session_id,))
     return [thread_from_row(r) for r in res.rows]
 
@@ -392,6 +416,7 @@ def record_checkpoints(
     next synchronous commit on the server flushes this one too (see
     `stores/postgres.py`).
     """
+    thread_id, count = check.thread_id(thread_id), check.count(count)
     sql = (
         "UPDATE agentgit_threads SET checkpoint_count = checkpoint_count + ?, "
         "updated_at = ? WHERE thread_id = ?"
@@ -403,6 +428,7 @@ def record_checkpoints(
 
 
 def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
+    check.branch(branch)
     stamp = now()
     res = yield Statement(
         d.sql(
@@ -438,6 +464,7 @@ def begin_branch(d: Dialect, thread_id: str, session_id: int) -> Op[None]:
     branch; a note left behind means the process died (or its clean-up
     failed) in between, and `list_pending_branches` finds the thread to delete.
     """
+    thread_id, session_id = check.thread_id(thread_id), check.store_session_id(session_id)
     yield Statement(
         d.sql(
             "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at) "
@@ -448,6 +475,7 @@ def begin_branch(d: Dialect, thread_id: str, session_id: int) -> Op[None]:
 
 
 def forget_pending_branch(d: Dialect, thread_id: str) -> Op[bool]:
+    thread_id = check.thread_id(thread_id)
     res = yield Statement(
         d.sql("DELETE FROM agentgit_pending_branches WHERE thread_id = ?"), (thread_id,)
     )
@@ -466,6 +494,7 @@ def list_pending_branches(d: Dialect, older_than: datetime) -> Op[list[str]]:
 
 
 def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
+    session_id, thread_id = check.store_session_id(session_id), check.thread_id(thread_id)
     res = yield Statement(
         d.sql(
             "UPDATE agentgit_sessions SET current_thread_id = ?, updated_at = ? "
@@ -482,6 +511,7 @@ def _in_list(values: Sequence[Any]) -> str:
 
 
 def add_tag(d: Dialect, tag: Tag) -> Op[None]:
+    check.tag(tag)
     res = yield Statement(
         d.sql(
             "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, "
@@ -502,6 +532,7 @@ def add_tag(d: Dialect, tag: Tag) -> Op[None]:
 
 
 def list_tags(d: Dialect, session_id: int) -> Op[list[Tag]]:
+    session_id = check.store_session_id(session_id)
     res = yield Statement(
         d.sql(
             f"SELECT {TAG_COLUMNS} FROM agentgit_tags "
@@ -513,6 +544,7 @@ def list_tags(d: Dialect, session_id: int) -> Op[list[Tag]]:
 
 
 def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
+    session_id, name = check.store_session_id(session_id), check.name(name)
     res = yield Statement(
         d.sql("DELETE FROM agentgit_tags WHERE session_id = ? AND name = ?"), (session_id, name)
     )
@@ -520,6 +552,7 @@ def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
 
 
 def delete_session(d: Dialect, session_id: int) -> Op[bool]:
+    session_id = check.store_session_id(session_id)
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
     yield Statement(d.sql("DELETE FROM agentgit_reversals WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_tags WHERE session_id = ?"), (session_id,))
@@ -530,9 +563,9 @@ def delete_session(d: Dialect, session_id: int) -> Op[bool]:
 
 def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op[int]:
     """Forget threads of a session (never its current one) and their tags."""
-    if not thread_ids:
+    session_id, ids = check.store_session_id(session_id), check.thread_ids(thread_ids)
+    if not ids:
         return 0
-    ids = list(thread_ids)
     current = yield Statement(
         d.sql("SELECT current_thread_id FROM agentgit_sessions WHERE id = ?" + d.for_update),
         (session_id,),
@@ -653,7 +686,7 @@ class SqlSessionStore(BaseSessionStore):
     def create_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
@@ -664,7 +697,7 @@ class SqlSessionStore(BaseSessionStore):
     async def acreate_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
@@ -672,10 +705,10 @@ class SqlSessionStore(BaseSessionStore):
         op = create_session(self.dialect, user_id, session_name, metadata, thread_id)
         return await self._arun(op, immediate=True)
 
-    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         self._run(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
 
-    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         await self._arun(
             ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True
         )
@@ -686,10 +719,10 @@ class SqlSessionStore(BaseSessionStore):
     async def aget_session(self, session_id: int) -> ExternalSession | None:
         return await self._arun(get_session(self.dialect, session_id), immediate=False)
 
-    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    def list_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
         return self._run(list_sessions(self.dialect, user_id), immediate=False)
 
-    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    async def alist_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
         return await self._arun(list_sessions(self.dialect, user_id), immediate=False)
 
     def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
