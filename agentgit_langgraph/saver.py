@@ -355,10 +355,11 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
 
     # -- user isolation ------------------------------------------------------
     def _check_access(self, config: Any) -> None:
-        """Refuse a config whose int `user_id` does not own the thread's session.
+        """Refuse a config whose `user_id` (int or str) does not own the thread's session.
 
-        Free when the config has no int `user_id` (the common case on the hot
+        Free when the config has no `user_id` (the common case on the hot
         path); otherwise `access_plan`, which reads the store once per thread.
+        A `user_id` that is neither an int nor a str is `InvalidConfigError`.
         """
         if (target := _access_target(config)) is not None:
             run_sync(access_plan(*target, self._owners), self._targets)
@@ -515,8 +516,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         Args:
             config: Names `thread_id` and `checkpoint_id`, e.g. a
                 `StateSnapshot.config` from `graph.get_state_history()`.
-            user_id: When given, must own the session (`SessionAccessError`).
-                When not, an int `configurable.user_id` in `config` must.
+            user_id: When given (an int or a str owner), must own the session
+                (`SessionAccessError`). When not, `configurable.user_id` in
+                `config`, if any, must.
             name: An optional label for the branch.
             reverse_tools: First undo, newest first, every tool call the thread
                 executed after that checkpoint, with the handlers registered
