@@ -30,7 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError
-from agentgit_langgraph.sessions import InternalSession, Tag
+from agentgit_langgraph.sessions import InternalSession, Reversal, Tag
 
 __all__ = [
     "MAX_INT64",
@@ -49,6 +49,9 @@ __all__ = [
     "optional_owner",
     "owner_key",
     "owner_of",
+    "reversal",
+    "reversal_filter",
+    "reversal_key",
     "session_id",
     "session_name",
     "store_session_id",
@@ -305,3 +308,23 @@ def tag(record: Tag) -> None:
         raise InvalidConfigError(
             f"checkpoint_ns must be a str without NUL: {_shown(record.checkpoint_ns)}"
         )
+
+
+def reversal_key(session: object, tool_call_id: object) -> tuple[int, str]:
+    """`(session_id, tool_call_id)` of a reversal record given to a store."""
+    return store_session_id(session), _text(tool_call_id, "tool_call_id", MAX_THREAD_ID_LENGTH)
+
+
+def reversal(record: Reversal) -> None:
+    """Every key field of a reversal a store is asked to claim."""
+    reversal_key(record.session_id, record.tool_call_id)
+    thread_id(record.thread_id)
+    if record.checkpoint_id is not None:
+        checkpoint_id(record.checkpoint_id)
+
+
+def reversal_filter(session: object, thread: object) -> tuple[int | None, str | None]:
+    """`list_reversals`' filter: a session id, or a thread id when given."""
+    if thread is not None:
+        return None, thread_id(thread)
+    return store_session_id(session), None

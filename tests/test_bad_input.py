@@ -239,6 +239,17 @@ CASES: dict[str, Case] = {
     "store-delete_session-bool": Case(
         store_op("delete_session", const(True)), INVALID, named("True")
     ),
+    "store-list_reversals-2**63": Case(
+        store_op("list_reversals", session_id=BIG), INVALID, named(str(BIG))
+    ),
+    "store-finish_reversal-NUL": Case(
+        store_op("finish_reversal", _alice, const(NUL), const("reversed")),
+        INVALID,
+        named(repr(NUL)),
+    ),
+    "reversals-2**63": Case(
+        saver_op("reversals", session_id=BIG), SessionNotFoundError, named(str(BIG))
+    ),
     # NUL (and other unusable text) in thread ids, checkpoint ids, refs
     "session_for_thread-NUL": Case(
         saver_op("session_for_thread", const(NUL)), INVALID, named("thread_id", repr(NUL))

@@ -304,6 +304,7 @@ class InMemorySessionStore(BaseSessionStore):
         return self.delete_threads(session_id, thread_ids)
 
     def claim_reversal(self, rec: Reversal) -> Reversal | None:
+        check.reversal(rec)
         with self._lock:
             key = (rec.session_id, rec.tool_call_id)
             found = self._reversals.get(key)
@@ -322,8 +323,8 @@ class InMemorySessionStore(BaseSessionStore):
     def finish_reversal(
         self, session_id: int, tool_call_id: str, status: str, error: str | None = None
     ) -> None:
+        key = check.reversal_key(session_id, tool_call_id)
         with self._lock:
-            key = (session_id, tool_call_id)
             if key in self._reversals:
                 self._reversals[key] = dataclasses.replace(
                     self._reversals[key], status=status, error=error, updated_at=now()
@@ -337,6 +338,7 @@ class InMemorySessionStore(BaseSessionStore):
     def list_reversals(
         self, *, session_id: int | None = None, thread_id: str | None = None
     ) -> list[Reversal]:
+        session_id, thread_id = check.reversal_filter(session_id, thread_id)
         with self._lock:
             found = [
                 r

@@ -592,6 +592,7 @@ def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
     Returns None when claimed; else the existing record, whose status decides:
     a `reversed` call is never reversed again.
     """
+    check.reversal(rec)
     stamp = d.ts(now())
     res = yield Statement(
         d.sql(
@@ -638,6 +639,7 @@ def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
 def finish_reversal(
     d: Dialect, session_id: int, tool_call_id: str, status: str, error: str | None
 ) -> Op[None]:
+    session_id, tool_call_id = check.reversal_key(session_id, tool_call_id)
     yield Statement(
         d.sql(
             "UPDATE agentgit_reversals SET status = ?, error = ?, updated_at = ? "
@@ -650,6 +652,7 @@ def finish_reversal(
 def list_reversals(
     d: Dialect, *, session_id: int | None, thread_id: str | None
 ) -> Op[list[Reversal]]:
+    session_id, thread_id = check.reversal_filter(session_id, thread_id)
     where, params = (
         ("session_id = ?", (session_id,)) if thread_id is None else ("thread_id = ?", (thread_id,))
     )
