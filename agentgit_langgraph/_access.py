@@ -17,6 +17,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable
 
+from agentgit_langgraph import _validate as check
 from agentgit_langgraph._plan import Call, Plan
 from agentgit_langgraph.errors import (
     SessionAccessError,
@@ -34,26 +35,32 @@ __all__ = [
     "thread_plan",
 ]
 
-Owner = tuple[int, int]
-"""`(session_id, user_id)` of the session that holds a thread."""
+Owner = tuple[int, str]
+"""`(session_id, owner key)` of the session that holds a thread."""
 
 
-def session_plan(session_id: object, user_id: int | None) -> Plan[ExternalSession]:
-    """The session, checked against `user_id` when given."""
+def session_plan(session_id: object, user_id: object) -> Plan[ExternalSession]:
+    """The session, checked against `user_id` (an int or str owner) when given.
+
+    Every ownership comparison goes through `_validate.owner_key`: a `bool` or
+    `float` user id is `InvalidConfigError`, never a match.
+    """
+    owner = check.optional_owner(user_id)
     if isinstance(session_id, ExternalSession):
         session_id = session_id.id
-    if not isinstance(session_id, int) or isinstance(session_id, bool):
-        raise SessionNotFoundError(f"session {session_id!r} not found (session ids are ints)")
+    session_id = check.session_id(session_id)
     session: ExternalSession | None = yield Call("store", "get_session", (session_id,))
     if session is None:
         raise SessionNotFoundError(f"session {session_id} not found")
-    if user_id is not None and session.user_id != user_id:
-        raise SessionAccessError(f"user {user_id} does not own session {session_id}")
+    if owner is not None and session.owner != owner:
+        raise SessionAccessError(f"user {owner} does not own session {session_id}")
     return session
 
 
-def thread_plan(thread_id: str, user_id: int | None) -> Plan[InternalSession]:
+def thread_plan(thread_id: object, user_id: object) -> Plan[InternalSession]:
     """The thread's record (`ThreadNotFoundError` if no session holds it)."""
+    check.optional_owner(user_id)
+    thread_id = check.thread_id(thread_id)
     thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
     if thread is None:
         raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
@@ -92,14 +99,14 @@ class ThreadSet:
             self._ids.difference_update(thread_ids)
 
 
-def access_error(thread_id: str, owner: Owner, user_id: int) -> SessionAccessError:
+def access_error(thread_id: str, owner: Owner, user_id: str) -> SessionAccessError:
     return SessionAccessError(
         f"user {user_id} does not own session {owner[0]} (thread {thread_id!r})"
     )
 
 
-def access_plan(thread_id: str, user_id: int) -> Plan[None]:
-    """Refuse `user_id` on a thread whose session another user owns.
+def access_plan(thread_id: str, user_id: str) -> Plan[None]:
+    """Refuse the owner key `user_id` on a thread whose session another user owns.
 
     One store read on every call, so the owner checked is the one committed
     when the call starts, whichever process changed it. A thread no session

@@ -2,19 +2,19 @@
 
 The backend follows from the connection string, as SQLAlchemy URLs do:
 `postgresql://...` (or `postgres://...`) is PostgreSQL, anything else is a
-SQLite path, `":memory:"` included. `default_store_for` picks the store of a
-saver given without one.
+SQLite path, `":memory:"` included. A path that cannot be opened as a SQLite
+database (a directory, a file that is not a database) raises `StoreError`
+naming it, before anything is yielded. `default_store_for` picks the store of
+a saver given without one.
 """
 
 from __future__ import annotations
 
-import sqlite3
 import warnings
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, closing, contextmanager
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
-import aiosqlite
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
@@ -23,7 +23,12 @@ from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 from agentgit_langgraph.errors import VolatileSessionStoreWarning
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.memory import InMemorySessionStore
-from agentgit_langgraph.stores.sqlite import AsyncSqliteSessionStore, SqliteSessionStore
+from agentgit_langgraph.stores.sqlite import (
+    AsyncSqliteSessionStore,
+    SqliteSessionStore,
+    aconnect_sqlite,
+    connect_sqlite,
+)
 
 __all__ = ["default_store_for", "is_postgres_uri", "open_async", "open_sync"]
 
@@ -111,7 +116,7 @@ def open_sync(conn_string: str) -> Iterator[Pair]:
         with open_postgres_sync(conn_string) as pair:
             yield pair
         return
-    with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
+    with connect_sqlite(conn_string) as conn:
         saver = SqliteSaver(conn)
         yield saver, default_store_for(saver)
 
@@ -124,6 +129,6 @@ async def open_async(conn_string: str) -> AsyncIterator[Pair]:
         async with open_postgres_async(conn_string) as pair:
             yield pair
         return
-    async with aiosqlite.connect(conn_string) as conn:
+    async with aconnect_sqlite(conn_string) as conn:
         saver = AsyncSqliteSaver(conn)
         yield saver, default_store_for(saver)

@@ -66,7 +66,8 @@ app = typer.Typer(
 @dataclass
 class _State:
     db: str | None
-    user: int | None
+    user: str | None
+    """An owner key: `--user 7` is int user 7 (see `_validate.owner_key`)."""
     json: bool
 
 
@@ -203,12 +204,12 @@ def _parse_int(text: str) -> int | None:
         return None
 
 
-def _resolve(saver: AgentGitSaver, session_id: int, ref: str, user_id: int | None) -> Any:
+def _resolve(saver: AgentGitSaver, session_id: int, ref: str, user_id: str | None) -> Any:
     return saver.resolve(session_id, ref, user_id=user_id)
 
 
 def _find_thread(
-    saver: AgentGitSaver, session_id: int, thread_or_name: str, user_id: int | None
+    saver: AgentGitSaver, session_id: int, thread_or_name: str, user_id: str | None
 ) -> InternalSession:
     """A thread of the session: its id, its branch name, `main` (the first thread,
     unless a branch has that name) or a unique prefix of its id (`tree`'s short
@@ -249,11 +250,12 @@ def _main(
         ),
     ] = None,
     user: Annotated[
-        int | None,
+        str | None,
         typer.Option(
             "--user",
             metavar="ID",
-            help="Act as this user: list only their sessions; refuse sessions they do not own.",
+            help="Act as this user (an int id or a string such as an email): list only "
+            "their sessions; refuse sessions they do not own.",
         ),
     ] = None,
     json_: Annotated[
@@ -289,7 +291,7 @@ def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
         table = _table(
             "id:n",
             "name",
-            "user:n",
+            "user",
             "threads:n",
             "branches:n",
             "checkpoints:n",
@@ -300,7 +302,7 @@ def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
             table.add_row(
                 str(s.id),
                 escape(s.session_name),
-                str(s.user_id),
+                escape(s.owner),
                 str(len(s.internal_session_ids)),
                 str(s.branch_count),
                 str(s.total_checkpoints),
@@ -348,7 +350,7 @@ def branches_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = Fa
     _run(ctx, work)
 
 
-def _log_target(saver: AgentGitSaver, target: str, user_id: int | None) -> Any:
+def _log_target(saver: AgentGitSaver, target: str, user_id: str | None) -> Any:
     """What `log` reads: a session id, `SESSION:REF`, or a thread id."""
     session_id = _parse_int(target)
     if session_id is not None:

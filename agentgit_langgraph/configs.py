@@ -8,9 +8,18 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from agentgit_langgraph import _validate as check
+from agentgit_langgraph._validate import owner_of
 from agentgit_langgraph.errors import InvalidConfigError
 
-__all__ = ["CheckpointRef", "checkpoint_ref", "thread_config", "thread_id_of", "user_id_of"]
+__all__ = [
+    "CheckpointRef",
+    "checkpoint_ns_of",
+    "checkpoint_ref",
+    "owner_of",
+    "thread_config",
+    "thread_id_of",
+]
 
 
 @dataclass(frozen=True)
@@ -44,11 +53,14 @@ def _configurable(config: Any) -> Mapping[str, Any]:
 
 
 def thread_id_of(config: Any) -> str:
-    """The config's `thread_id`, as a string."""
+    """The config's `thread_id`, as a string (see `_validate.thread_id`)."""
     thread_id = _configurable(config).get("thread_id")
-    if thread_id is None or thread_id == "" or isinstance(thread_id, bool | Mapping | list):
+    if thread_id is None or thread_id == "":
         raise InvalidConfigError(f"config has no usable 'thread_id': {config!r}")
-    return str(thread_id)
+    try:
+        return check.thread_id(thread_id)
+    except InvalidConfigError as exc:
+        raise InvalidConfigError(f"config has no usable 'thread_id': {exc}") from None
 
 
 def checkpoint_ref(config: Any) -> CheckpointRef:
@@ -61,21 +73,16 @@ def checkpoint_ref(config: Any) -> CheckpointRef:
             f"config for thread {thread_id!r} names no 'checkpoint_id' (use a config from "
             "graph.get_state_history() or graph.get_state())"
         )
+    check.checkpoint_id(checkpoint_id)
+    return CheckpointRef(thread_id, checkpoint_ns_of(configurable), checkpoint_id)
+
+
+def checkpoint_ns_of(configurable: Mapping[str, Any]) -> str:
+    """`checkpoint_ns` of a configurable mapping ("" when absent); a str without NUL."""
     checkpoint_ns = configurable.get("checkpoint_ns") or ""
-    if not isinstance(checkpoint_ns, str):
+    if not isinstance(checkpoint_ns, str) or "\x00" in checkpoint_ns:
         raise InvalidConfigError(f"config has a non-string 'checkpoint_ns': {checkpoint_ns!r}")
-    return CheckpointRef(thread_id, checkpoint_ns, checkpoint_id)
-
-
-def user_id_of(config: Any) -> int | None:
-    """`configurable.user_id` when it is an int (bools excluded), else None."""
-    if not isinstance(config, Mapping):
-        return None
-    configurable = config.get("configurable")
-    if not isinstance(configurable, Mapping):
-        return None
-    user_id = configurable.get("user_id")
-    return user_id if isinstance(user_id, int) and not isinstance(user_id, bool) else None
+    return checkpoint_ns
 
 
 _ADDRESSING_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")

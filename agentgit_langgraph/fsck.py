@@ -38,6 +38,8 @@ from langgraph.checkpoint.base import CheckpointTuple
 
 from agentgit_langgraph._liveness import is_gone
 from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph._validate import optional_owner
+from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.maintenance import BACKUP_PREFIX, erase_forgotten
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import PendingBranch
@@ -90,12 +92,13 @@ class FsckReport:
         return "\n".join([head, *(f"  {v}" for v in self.violations)])
 
 
-def _owner_from(metadata: Mapping[str, Any]) -> int:
-    """Whom an orphan belongs to: the `user_id` LangGraph copied from its run's config."""
-    user_id = metadata.get("user_id")
-    if isinstance(user_id, int) and not isinstance(user_id, bool):
-        return user_id
-    return 0
+def _owner_from(metadata: Mapping[str, Any]) -> str:
+    """Whom an orphan belongs to: the `user_id` LangGraph copied from its run's
+    config into the checkpoint's metadata, else user 0."""
+    try:
+        return optional_owner(metadata.get("user_id")) or "0"
+    except InvalidConfigError:
+        return "0"
 
 
 def _saver_threads(

@@ -39,6 +39,7 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 
+from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._copy import (
     LINEAGE_CHECKPOINT_KEY,
@@ -46,8 +47,9 @@ from agentgit_langgraph._copy import (
     parent_checkpoint_id,
 )
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
-from agentgit_langgraph.configs import thread_config, thread_id_of, user_id_of
-from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError
+from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.configs import checkpoint_ns_of, owner_of, thread_config, thread_id_of
+from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError, StoreError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import now
 
@@ -501,9 +503,9 @@ def _point(config: Any, *, root_only: bool) -> _Point:
     checkpoint_id = configurable.get("checkpoint_id")
     if checkpoint_id is not None and not isinstance(checkpoint_id, str):
         raise InvalidConfigError(f"config has a non-string 'checkpoint_id': {checkpoint_id!r}")
-    ns = configurable.get("checkpoint_ns") or ""
-    if not isinstance(ns, str):
-        raise InvalidConfigError(f"config has a non-string 'checkpoint_ns': {ns!r}")
+    if checkpoint_id:
+        check.checkpoint_id(checkpoint_id)
+    ns = checkpoint_ns_of(configurable)
     if root_only and ns:
         raise InvalidConfigError(
             f"history is kept for the root graph; config for thread {thread_id!r} names "
@@ -512,17 +514,10 @@ def _point(config: Any, *, root_only: bool) -> _Point:
     return _Point(thread_id, ns, checkpoint_id or None)
 
 
-def _user(user_id: int | None, config: Any) -> int | None:
-    """`user_id`, else the config's `configurable.user_id` (as `rollback` does)."""
-    return user_id if user_id is not None else user_id_of(config)
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or name != name.strip() or "\n" in name:
-        raise InvalidConfigError(
-            f"a tag name must be a non-empty string without surrounding spaces, got {name!r}"
-        )
-    return name
+def _user(user_id: object, config: Any) -> str | None:
+    """The owner key of `user_id`, else of the config's `configurable.user_id` (as `rollback`)."""
+    owner = check.optional_owner(user_id)
+    return owner if owner is not None else owner_of(config)
 
 
 # -- plans -------------------------------------------------------------------
@@ -557,8 +552,15 @@ class _Cursor:
     before: str | None
 
 
+def _cycle(thread_id: str) -> StoreError:
+    return StoreError(
+        f"corrupt row in agentgit_threads (thread_id={thread_id!r}): "
+        "its parent threads form a cycle"
+    )
+
+
 def _hop_plan(
-    thread_id: str, checkpoint_id: str, parent_id: str | None, hops: list[int]
+    thread_id: str, checkpoint_id: str, parent_id: str | None, visited: set[str]
 ) -> Plan[_Cursor | None]:
     """Continue in `thread_id` (a thread `checkpoint_id` was copied from) after it.
 
@@ -566,21 +568,26 @@ def _hop_plan(
     they hold it only as a copy. The parent of the checkpoint is known when the
     copy kept one (delta ancestors carry their ids), else read once.
     """
-    hops[0] += 1
-    if hops[0] > _MAX_HOPS:  # a lineage cycle can only come from corrupt data
-        return None
+    if len(visited) > _MAX_HOPS:  # pragma: no cover - a cycle is caught below
+        raise _cycle(thread_id)
     thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
     seen: set[str] = set()
     while (
         thread is not None
         and thread.branch_checkpoint_id == checkpoint_id
         and thread.parent_thread_id is not None
-        and thread.thread_id not in seen
     ):
+        if thread.thread_id in seen:
+            raise _cycle(thread.thread_id)
         seen.add(thread.thread_id)
         thread = yield Call("store", "get_thread", (thread.parent_thread_id,))
     if thread is None:  # the thread it came from is gone: the history ends here
         return None
+    # History only goes back in time: coming back to a thread walked already
+    # means the threads' parents form a cycle (corrupt rows).
+    if thread.thread_id in visited:
+        raise _cycle(thread.thread_id)
+    visited.add(thread.thread_id)
     if parent_id is not None:
         return _Cursor(thread, parent_id, checkpoint_id)
     found: CheckpointTuple | None = yield Call(
@@ -588,28 +595,27 @@ def _hop_plan(
     )
     if found is None or _cid(found) != checkpoint_id:
         return None
-    return (yield from _after_plan(thread, found, hops))
+    return (yield from _after_plan(thread, found, visited))
 
 
 def _after_plan(
-    thread: InternalSession, tup: CheckpointTuple, hops: list[int]
+    thread: InternalSession, tup: CheckpointTuple, visited: set[str]
 ) -> Plan[_Cursor | None]:
     """Where the history goes on after `tup` (listed in `thread`), or None at its root."""
     checkpoint_id = _cid(tup)
     parent_id = parent_checkpoint_id(tup)
     if thread.branch_checkpoint_id == checkpoint_id and thread.parent_thread_id is not None:
-        return (yield from _hop_plan(thread.parent_thread_id, checkpoint_id, parent_id, hops))
+        return (yield from _hop_plan(thread.parent_thread_id, checkpoint_id, parent_id, visited))
     if parent_id is not None:
         return _Cursor(thread, parent_id, checkpoint_id)
     origin = _copied_from(tup)
     if origin is not None and origin != thread.thread_id:
-        return (yield from _hop_plan(origin, checkpoint_id, None, hops))
+        return (yield from _hop_plan(origin, checkpoint_id, None, visited))
     return None
 
 
-def _log_plan(target: Any, limit: Any, user_id: int | None) -> Plan[list[LogEntry]]:
-    if limit is not None and (not isinstance(limit, int) or isinstance(limit, bool) or limit < 0):
-        raise InvalidConfigError(f"limit must be a non-negative int or None, got {limit!r}")
+def _log_plan(target: Any, limit: Any, user_id: object) -> Plan[list[LogEntry]]:
+    limit = check.limit(limit)
     start: str | None = None
     if isinstance(target, ExternalSession) or (
         isinstance(target, int) and not isinstance(target, bool)
@@ -633,14 +639,14 @@ def _log_plan(target: Any, limit: Any, user_id: int | None) -> Plan[list[LogEntr
     for tag in tag_list:
         if not tag.checkpoint_ns:
             tags[tag.checkpoint_id] = (*tags.get(tag.checkpoint_id, ()), tag.name)
-    hops = [0]
+    visited = {thread.thread_id}
     cursor: _Cursor | None
     if start is not None:
         first = yield from _tuple_plan(_Point(thread.thread_id, "", start))
         entries.append(_entry(first, tags))
         if limit is not None and len(entries) >= limit:
             return entries
-        cursor = yield from _after_plan(thread, first, hops)
+        cursor = yield from _after_plan(thread, first, visited)
     else:
         cursor = _Cursor(thread, None, None)
 
@@ -664,7 +670,7 @@ def _log_plan(target: Any, limit: Any, user_id: int | None) -> Plan[list[LogEntr
             entries.append(_entry(tup, tags))
             if limit is not None and len(entries) >= limit:
                 return entries
-            nxt = yield from _after_plan(current.thread, tup, hops)
+            nxt = yield from _after_plan(current.thread, tup, visited)
             if nxt is None:
                 return entries
             if nxt.thread.thread_id != current.thread.thread_id:
@@ -682,8 +688,8 @@ def _log_plan(target: Any, limit: Any, user_id: int | None) -> Plan[list[LogEntr
 # tags and refs -----------------------------------------------------------
 
 
-def _tag_plan(config: Any, name: Any, user_id: int | None) -> Plan[Tag]:
-    name = _check_name(name)
+def _tag_plan(config: Any, name: Any, user_id: object) -> Plan[Tag]:
+    name = check.name(name, "tag name")
     point = _point(config, root_only=False)
     thread = yield from thread_plan(point.thread_id, _user(user_id, config))
     tup = yield from _tuple_plan(point)
@@ -699,16 +705,15 @@ def _tag_plan(config: Any, name: Any, user_id: int | None) -> Plan[Tag]:
     return tag
 
 
-def _tags_plan(session_id: Any, user_id: int | None) -> Plan[list[Tag]]:
+def _tags_plan(session_id: Any, user_id: object) -> Plan[list[Tag]]:
     session = yield from session_plan(session_id, user_id)
     tags: list[Tag] = yield Call("store", "list_tags", (session.id,))
     return tags
 
 
-def _untag_plan(session_id: Any, name: Any, user_id: int | None) -> Plan[bool]:
+def _untag_plan(session_id: Any, name: Any, user_id: object) -> Plan[bool]:
+    name = check.name(name, "tag name")
     session = yield from session_plan(session_id, user_id)
-    if not isinstance(name, str):
-        return False
     deleted: bool = yield Call("store", "delete_tag", (session.id, name))
     return deleted
 
@@ -766,9 +771,10 @@ def _checkpoint_ref_plan(
     return None
 
 
-def _resolve_plan(session_id: Any, ref: Any, user_id: int | None) -> Plan[RunnableConfig]:
+def _resolve_plan(session_id: Any, ref: Any, user_id: object) -> Plan[RunnableConfig]:
     if not isinstance(ref, str) or not ref:
         raise InvalidConfigError(f"a ref must be a non-empty string, got {ref!r}")
+    check.thread_id(ref, "ref")  # no NUL, bounded: it may be looked up as an id
     session = yield from session_plan(session_id, user_id)
     sid = session.id
     tags: list[Tag] = yield Call("store", "list_tags", (sid,))
@@ -830,7 +836,7 @@ def _stored_values(tup: CheckpointTuple) -> tuple[dict[str, Any], set[str]]:
 
 
 def _side_plan(
-    config: Any, graph: Any, user_id: int | None
+    config: Any, graph: Any, user_id: object
 ) -> Plan[tuple[RunnableConfig, dict[str, Any], set[str]]]:
     point = _point(config, root_only=False)
     user_id = _user(user_id, config)
@@ -862,7 +868,7 @@ def _compare(name: str, a: Any, b: Any) -> ChannelChange | None:
     return ChannelChange(name, "changed", a, b)
 
 
-def _diff_plan(config_a: Any, config_b: Any, graph: Any, user_id: int | None) -> Plan[Diff]:
+def _diff_plan(config_a: Any, config_b: Any, graph: Any, user_id: object) -> Plan[Diff]:
     a_config, a_values, a_missing = yield from _side_plan(config_a, graph, user_id)
     b_config, b_values, b_missing = yield from _side_plan(config_b, graph, user_id)
     unresolved = a_missing | b_missing
@@ -885,7 +891,7 @@ def _diff_plan(config_a: Any, config_b: Any, graph: Any, user_id: int | None) ->
 # tree and Mermaid --------------------------------------------------------
 
 
-def _tree_data_plan(session_id: Any, user_id: int | None) -> Plan[dict[str, Any]]:
+def _tree_data_plan(session_id: Any, user_id: object) -> Plan[dict[str, Any]]:
     session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
     tags: list[Tag] = yield Call("store", "list_tags", (session.id,))
@@ -913,11 +919,19 @@ def _build_tree(
                 "checkpoint_ns": tag.checkpoint_ns,
             }
         )
-    known = {t.thread_id for t in threads}
+    parents = {t.thread_id: t.parent_thread_id for t in threads}
+    for t in threads:  # every thread must lead up to a root: a cycle is corrupt data
+        seen: set[str] = set()
+        cursor: str | None = t.thread_id
+        while cursor is not None and cursor in parents:
+            if cursor in seen:
+                raise _cycle(cursor)
+            seen.add(cursor)
+            cursor = parents[cursor]
+    known = set(parents)
     nodes: dict[str, dict[str, Any]] = {}
     roots: list[dict[str, Any]] = []
     for t in threads:
-        is_root = t.parent_thread_id is None or t.parent_thread_id not in known
         nodes[t.thread_id] = {
             "thread_id": t.thread_id,
             "short_id": thread_short[t.thread_id],
@@ -941,10 +955,10 @@ def _build_tree(
             "tags": tags_of.get(t.thread_id, []),
             "children": [],
         }
-        if is_root:
+    for t in threads:  # linked once every node exists: rows may come in any order
+        if t.parent_thread_id is None or t.parent_thread_id not in known:
             roots.append(nodes[t.thread_id])
         else:
-            assert t.parent_thread_id is not None
             nodes[t.parent_thread_id]["children"].append(nodes[t.thread_id])
     return {
         "session_id": session.id,
@@ -1111,7 +1125,7 @@ class HistoryMixin:
         config_or_session: RunnableConfig | ExternalSession | int,
         *,
         limit: int | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> list[LogEntry]:
         """The checkpoints of a branch, newest first, back through the threads it came from.
 
@@ -1143,13 +1157,13 @@ class HistoryMixin:
         config_or_session: RunnableConfig | ExternalSession | int,
         *,
         limit: int | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> list[LogEntry]:
         """Async twin of `log`."""
         return await run_async(_log_plan(config_or_session, limit, user_id), self._targets)
 
     # tags and refs
-    def tag(self, config: RunnableConfig, name: str, *, user_id: int | None = None) -> Tag:
+    def tag(self, config: RunnableConfig, name: str, *, user_id: UserId | None = None) -> Tag:
         """Name the checkpoint `config` names (its thread's head if it names none).
 
         Tag names are unique within a session (`NameConflictError`); the
@@ -1163,34 +1177,38 @@ class HistoryMixin:
         """
         return run_sync(_tag_plan(config, name, user_id), self._targets)
 
-    async def atag(self, config: RunnableConfig, name: str, *, user_id: int | None = None) -> Tag:
+    async def atag(
+        self, config: RunnableConfig, name: str, *, user_id: UserId | None = None
+    ) -> Tag:
         """Async twin of `tag`."""
         return await run_async(_tag_plan(config, name, user_id), self._targets)
 
-    def tags(self, session_id: int | ExternalSession, *, user_id: int | None = None) -> list[Tag]:
+    def tags(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> list[Tag]:
         """The session's tags, oldest first."""
         return run_sync(_tags_plan(session_id, user_id), self._targets)
 
     async def atags(
-        self, session_id: int | ExternalSession, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
     ) -> list[Tag]:
         """Async twin of `tags`."""
         return await run_async(_tags_plan(session_id, user_id), self._targets)
 
     def untag(
-        self, session_id: int | ExternalSession, name: str, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, name: str, *, user_id: UserId | None = None
     ) -> bool:
         """Remove a tag (the checkpoint stays); False if the session had no such tag."""
         return run_sync(_untag_plan(session_id, name, user_id), self._targets)
 
     async def auntag(
-        self, session_id: int | ExternalSession, name: str, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, name: str, *, user_id: UserId | None = None
     ) -> bool:
         """Async twin of `untag`."""
         return await run_async(_untag_plan(session_id, name, user_id), self._targets)
 
     def resolve(
-        self, session_id: int | ExternalSession, ref: str, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, ref: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         """Turn a ref into the config of one checkpoint of the session.
 
@@ -1215,7 +1233,7 @@ class HistoryMixin:
         return run_sync(_resolve_plan(session_id, ref, user_id), self._targets)
 
     async def aresolve(
-        self, session_id: int | ExternalSession, ref: str, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, ref: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         """Async twin of `resolve`."""
         return await run_async(_resolve_plan(session_id, ref, user_id), self._targets)
@@ -1227,7 +1245,7 @@ class HistoryMixin:
         config_b: RunnableConfig,
         *,
         graph: Any = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> Diff:
         """Compare the state at two checkpoints, on any threads: a -> b.
 
@@ -1256,7 +1274,7 @@ class HistoryMixin:
         config_b: RunnableConfig,
         *,
         graph: Any = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> Diff:
         """Async twin of `diff` (uses `graph.aget_state`)."""
         targets = {**self._targets, "graph": graph}
@@ -1264,7 +1282,7 @@ class HistoryMixin:
 
     # tree and Mermaid
     def tree_data(
-        self, session_id: int | ExternalSession, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
     ) -> dict[str, Any]:
         """The session's branches as JSON-able nested nodes (for `--json` output).
 
@@ -1280,12 +1298,12 @@ class HistoryMixin:
         return run_sync(_tree_data_plan(session_id, user_id), self._targets)
 
     async def atree_data(
-        self, session_id: int | ExternalSession, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
     ) -> dict[str, Any]:
         """Async twin of `tree_data`."""
         return await run_async(_tree_data_plan(session_id, user_id), self._targets)
 
-    def tree(self, session_id: int | ExternalSession, *, user_id: int | None = None) -> str:
+    def tree(self, session_id: int | ExternalSession, *, user_id: UserId | None = None) -> str:
         """A text tree of the session's branches, e.g.::
 
             main  7f3a9c21…  (9 checkpoints)
@@ -1301,11 +1319,13 @@ class HistoryMixin:
         data = run_sync(_tree_data_plan(session_id, user_id), self._targets)
         return render_tree(data)
 
-    async def atree(self, session_id: int | ExternalSession, *, user_id: int | None = None) -> str:
+    async def atree(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> str:
         """Async twin of `tree`."""
         return render_tree(await run_async(_tree_data_plan(session_id, user_id), self._targets))
 
-    def mermaid(self, session_id: int | ExternalSession, *, user_id: int | None = None) -> str:
+    def mermaid(self, session_id: int | ExternalSession, *, user_id: UserId | None = None) -> str:
         """Mermaid `gitGraph` text of the session's branches.
 
         One commit per branch point and per head (one per checkpoint would be
@@ -1317,7 +1337,7 @@ class HistoryMixin:
         return render_mermaid(data)
 
     async def amermaid(
-        self, session_id: int | ExternalSession, *, user_id: int | None = None
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
     ) -> str:
         """Async twin of `mermaid`."""
         return render_mermaid(await run_async(_tree_data_plan(session_id, user_id), self._targets))

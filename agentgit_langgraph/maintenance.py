@@ -75,6 +75,7 @@ from langgraph.checkpoint.base import (
     empty_checkpoint,
 )
 
+from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import ThreadSet, session_plan
 from agentgit_langgraph._copy import (
     delta_channels_missing,
@@ -85,6 +86,7 @@ from agentgit_langgraph._copy import (
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError, ThreadBusyError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore, now
@@ -346,7 +348,7 @@ def _rewrite_and_count(thread_id: str, select: Select, *, drop: bool) -> Plan[No
 def _check_thread_ids(thread_ids: Sequence[str]) -> builtins.list[str]:
     if isinstance(thread_ids, str | bytes):
         raise TypeError("thread_ids must be a sequence of thread ids, not a str")
-    return list(dict.fromkeys(str(t) for t in thread_ids))
+    return list(dict.fromkeys(check.thread_id(t) for t in thread_ids))
 
 
 # -- plans -----------------------------------------------------------------------
@@ -390,13 +392,13 @@ def _copy_thread_plan(source: str, target: str, *, native: bool, auto_session: b
         if held == 0:
             return
         # The copy belongs to whoever owns the source, as its checkpoints do.
-        owner = 0
+        owner = "0"
         source_record: InternalSession | None = yield Call("store", "get_thread", (source,))
         if source_record is not None:
             session: ExternalSession | None = yield Call(
                 "store", "get_session", (source_record.session_id,)
             )
-            owner = session.user_id if session is not None else 0
+            owner = session.owner if session is not None else "0"
         yield Call("store", "ensure_session_for_thread", (target,), {"user_id": owner})
     yield from _resync_count(target, held)
 
@@ -464,7 +466,7 @@ def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]
         yield from _rewrite_and_count(thread_id, select, drop=False)
 
 
-def _delete_session_plan(session_id: Any, user_id: int | None) -> Plan[builtins.list[str]]:
+def _delete_session_plan(session_id: Any, user_id: object) -> Plan[builtins.list[str]]:
     session = yield from session_plan(session_id, user_id)
     assert session.id is not None
     # The store first: one transaction forgets the session and notes its
@@ -478,7 +480,7 @@ def _delete_session_plan(session_id: Any, user_id: int | None) -> Plan[builtins.
 
 
 def _prune_branches_plan(
-    session_id: Any, older_than: timedelta | None, user_id: int | None
+    session_id: Any, older_than: timedelta | None, user_id: object
 ) -> Plan[builtins.list[str]]:
     if older_than is not None and not isinstance(older_than, timedelta):
         raise InvalidConfigError(f"older_than must be a datetime.timedelta, got {older_than!r}")
@@ -525,7 +527,9 @@ class MaintenanceMixin:
         self._registered.discard(thread_ids)
 
     # -- sessions ----------------------------------------------------------------
-    def delete_session(self, session_id: int, *, user_id: int | None = None) -> builtins.list[str]:
+    def delete_session(
+        self, session_id: int, *, user_id: UserId | None = None
+    ) -> builtins.list[str]:
         """Erase a session: its threads in the wrapped saver, then its records.
 
         Every namespace, checkpoint and write of every thread of the session
@@ -555,7 +559,7 @@ class MaintenanceMixin:
         return deleted
 
     async def adelete_session(
-        self, session_id: int, *, user_id: int | None = None
+        self, session_id: int, *, user_id: UserId | None = None
     ) -> builtins.list[str]:
         """Async twin of `delete_session`."""
         deleted = await run_async(_delete_session_plan(session_id, user_id), self._targets)
@@ -567,7 +571,7 @@ class MaintenanceMixin:
         session_id: int,
         *,
         older_than: timedelta | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> builtins.list[str]:
         """Remove the branches that are neither current nor an ancestor of it.
 
@@ -602,7 +606,7 @@ class MaintenanceMixin:
         session_id: int,
         *,
         older_than: timedelta | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> builtins.list[str]:
         """Async twin of `prune_branches`."""
         removed = await run_async(

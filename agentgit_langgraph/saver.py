@@ -33,6 +33,7 @@ from langgraph.checkpoint.base import (
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
+from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import (
     ThreadSet,
     access_plan,
@@ -43,8 +44,9 @@ from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import is_gone, owner_token, running
 from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.backends import default_store_for
-from agentgit_langgraph.configs import checkpoint_ref, thread_config, user_id_of
+from agentgit_langgraph.configs import checkpoint_ref, owner_of, thread_config
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
     InvalidConfigError,
@@ -68,15 +70,16 @@ def _new_thread_id() -> str:
 
 
 def _create_session_plan(
-    user_id: int, session_name: str, metadata: Mapping[str, Any] | None
+    user_id: object, session_name: object, metadata: object
 ) -> Plan[ExternalSession]:
-    if not isinstance(user_id, int) or isinstance(user_id, bool):
-        raise InvalidConfigError(f"user_id must be an int, got {user_id!r}")
+    owner = check.owner_key(user_id)
+    check.session_name(session_name)
+    check.metadata_json(metadata)  # before any write, on every backend alike
     session: ExternalSession = yield Call(
         "store",
         "create_session",
         kwargs={
-            "user_id": user_id,
+            "user_id": owner,
             "session_name": session_name,
             "metadata": metadata,
             "thread_id": _new_thread_id(),
@@ -85,49 +88,52 @@ def _create_session_plan(
     return session
 
 
-def _session_for_thread_plan(thread_id: str, user_id: int | None) -> Plan[ExternalSession]:
+def _session_for_thread_plan(thread_id: object, user_id: object) -> Plan[ExternalSession]:
     thread = yield from thread_plan(thread_id, None)
     return (yield from session_plan(thread.session_id, user_id))
 
 
-def _config_for_plan(session_or_id: Any, user_id: int | None) -> Plan[RunnableConfig]:
+def _config_for_plan(session_or_id: Any, user_id: object) -> Plan[RunnableConfig]:
     session = yield from session_plan(session_or_id, user_id)
     assert session.current_internal_session_id is not None
     return thread_config(session.current_internal_session_id)
 
 
-def _branches_plan(session_id: Any, user_id: int | None) -> Plan[list[InternalSession]]:
+def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSession]]:
     session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
     current = session.current_internal_session_id
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
-def _switch_plan(session_id: Any, thread_id: str, user_id: int | None) -> Plan[RunnableConfig]:
+def _switch_plan(session_id: Any, thread_id: object, user_id: object) -> Plan[RunnableConfig]:
+    target = check.thread_id(thread_id)
     session = yield from session_plan(session_id, user_id)
-    switched = yield Call("store", "set_current", (session.id, str(thread_id)))
+    switched = yield Call("store", "set_current", (session.id, target))
     if not switched:
-        raise ThreadNotFoundError(f"thread {thread_id!r} is not a branch of session {session.id}")
-    return thread_config(str(thread_id))
+        raise ThreadNotFoundError(f"thread {target!r} is not a branch of session {session.id}")
+    return thread_config(target)
 
 
 def _rollback_plan(
     config: Any,
-    user_id: int | None,
-    name: str | None,
+    user_id: object,
+    name: object,
     *,
     reverse_tools: bool = False,
     strict: bool = False,
 ) -> Plan[RunnableConfig]:
     ref = checkpoint_ref(config)
+    name = check.optional_name(name, "branch name")
+    owner = check.optional_owner(user_id)
     if ref.checkpoint_ns:
         raise InvalidConfigError(
             f"rollback takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
             f"subgraph namespace {ref.checkpoint_ns!r} (roll back to the parent's checkpoint)"
         )
-    if user_id is None:
-        user_id = user_id_of(config)  # a run's user may only branch its own threads
-    parent = yield from thread_plan(ref.thread_id, user_id)
+    if owner is None:
+        owner = owner_of(config)  # a run's user may only branch its own threads
+    parent = yield from thread_plan(ref.thread_id, owner)
     source: CheckpointTuple | None = yield Call("saver", "get_tuple", (ref.config(),))
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
@@ -187,15 +193,13 @@ def _recover_branches_plan(grace: timedelta) -> Plan[list[str]]:
     return deleted
 
 
-def _reversals_plan(
-    thread_id: str | None, session_id: int | None, user_id: int | None
-) -> Plan[list[Reversal]]:
+def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> Plan[list[Reversal]]:
     if (thread_id is None) == (session_id is None):
         raise InvalidConfigError("reversals() takes a thread_id or a session_id")
     if thread_id is not None:
-        yield from thread_plan(str(thread_id), user_id)
+        record = yield from thread_plan(thread_id, user_id)
         found: list[Reversal] = yield Call(
-            "store", "list_reversals", kwargs={"thread_id": str(thread_id)}
+            "store", "list_reversals", kwargs={"thread_id": record.thread_id}
         )
         return found
     session = yield from session_plan(session_id, user_id)
@@ -203,13 +207,26 @@ def _reversals_plan(
     return found
 
 
-def _access_target(config: Any) -> tuple[str, int] | None:
-    """`(thread_id, user_id)` when the config asks for an ownership check."""
-    user_id = user_id_of(config)
-    if user_id is None:
+def _access_target(config: Any) -> tuple[str, str] | None:
+    """`(thread_id, owner key)` when the config asks for an ownership check.
+
+    A config `user_id` that is not an int or a str is `InvalidConfigError`.
+    """
+    owner = owner_of(config)
+    if owner is None:
         return None
     thread_id = config["configurable"].get("thread_id")
-    return None if thread_id is None else (str(thread_id), user_id)
+    return None if thread_id is None else (str(thread_id), owner)
+
+
+def _put_target(config: Any) -> tuple[str, str]:
+    """`(thread_id, owner key)` a put counts into: checked before the saver writes.
+
+    The owner is the config's `user_id` (int or str), else "0" (agentgit's user 0).
+    """
+    thread_id = check.thread_id(config["configurable"]["thread_id"])
+    owner = owner_of(config)
+    return thread_id, "0" if owner is None else owner
 
 
 class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
@@ -361,10 +378,11 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
 
     # -- user isolation ------------------------------------------------------
     def _check_access(self, config: Any) -> None:
-        """Refuse a config whose int `user_id` does not own the thread's session.
+        """Refuse a config whose `user_id` (int or str) does not own the thread's session.
 
-        Free when the config has no int `user_id` (the common case on the hot
+        Free when the config has no `user_id` (the common case on the hot
         path); otherwise `access_plan`: one indexed store read, never cached.
+        A `user_id` that is neither an int nor a str is `InvalidConfigError`.
         """
         if (target := _access_target(config)) is not None:
             run_sync(access_plan(*target), self._targets)
@@ -409,7 +427,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         before: RunnableConfig | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[CheckpointTuple]:
-        if user_id_of(config) is None:
+        if owner_of(config) is None:
             return self.saver.alist(config, filter=filter, before=before, limit=limit)
         return self._alist_checked(config, filter=filter, before=before, limit=limit)
 
@@ -438,12 +456,12 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        thread_id, owner = _put_target(config)
         self._check_access(config)
-        thread_id = str(config["configurable"]["thread_id"])
         if self.auto_session and thread_id not in self._registered:
             # The session first: a process dying after the save leaves no
             # checkpoint that no session holds.
-            self.store.ensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+            self.store.ensure_session_for_thread(thread_id, user_id=owner)
         reached("put.before_save")
         saved = self.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
@@ -451,7 +469,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             if not self.auto_session:
                 return saved
             # Its session was deleted meanwhile (another process): the run goes on in a new one.
-            self.store.ensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+            self.store.ensure_session_for_thread(thread_id, user_id=owner)
             self.store.record_checkpoints(thread_id)
         self._registered.add(thread_id)
         return saved
@@ -463,17 +481,17 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
+        thread_id, owner = _put_target(config)
         await self._acheck_access(config)
-        thread_id = str(config["configurable"]["thread_id"])
         if self.auto_session and thread_id not in self._registered:
-            await self.store.aensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+            await self.store.aensure_session_for_thread(thread_id, user_id=owner)
         reached("put.before_save")
         saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")
         if not await self.store.arecord_checkpoints(thread_id):
             if not self.auto_session:
                 return saved
-            await self.store.aensure_session_for_thread(thread_id, user_id=user_id_of(config) or 0)
+            await self.store.aensure_session_for_thread(thread_id, user_id=owner)
             await self.store.arecord_checkpoints(thread_id)
         self._registered.add(thread_id)
         return saved
@@ -528,7 +546,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self,
         config: RunnableConfig,
         *,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
         name: str | None = None,
         reverse_tools: bool = False,
         strict: bool = False,
@@ -543,8 +561,9 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         Args:
             config: Names `thread_id` and `checkpoint_id`, e.g. a
                 `StateSnapshot.config` from `graph.get_state_history()`.
-            user_id: When given, must own the session (`SessionAccessError`).
-                When not, an int `configurable.user_id` in `config` must.
+            user_id: When given (an int or a str owner), must own the session
+                (`SessionAccessError`). When not, `configurable.user_id` in
+                `config`, if any, must.
             name: An optional label for the branch.
             reverse_tools: First undo, newest first, every tool call the thread
                 executed after that checkpoint, with the handlers registered
@@ -574,7 +593,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self,
         config: RunnableConfig,
         *,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
         name: str | None = None,
         reverse_tools: bool = False,
         strict: bool = False,
@@ -660,7 +679,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         thread_id: str | None = None,
         *,
         session_id: int | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> builtins.list[Reversal]:
         """Reversal records of rollbacks from `thread_id`, or of a whole session.
 
@@ -676,75 +695,79 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         thread_id: str | None = None,
         *,
         session_id: int | None = None,
-        user_id: int | None = None,
+        user_id: UserId | None = None,
     ) -> builtins.list[Reversal]:
         """Async twin of `reversals`."""
         return await run_async(_reversals_plan(thread_id, session_id, user_id), self._targets)
 
     # -- sessions ------------------------------------------------------------
     def create_session(
-        self, user_id: int = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
     ) -> ExternalSession:
         """Create a session with a fresh first thread; `config_for` gives its config."""
         return run_sync(_create_session_plan(user_id, session_name, metadata), self._targets)
 
     async def acreate_session(
-        self, user_id: int = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
     ) -> ExternalSession:
         return await run_async(_create_session_plan(user_id, session_name, metadata), self._targets)
 
-    def get_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
+    def get_session(self, session_id: int, *, user_id: UserId | None = None) -> ExternalSession:
         """The session, checked against `user_id` when given."""
         return run_sync(session_plan(session_id, user_id), self._targets)
 
-    async def aget_session(self, session_id: int, *, user_id: int | None = None) -> ExternalSession:
+    async def aget_session(
+        self, session_id: int, *, user_id: UserId | None = None
+    ) -> ExternalSession:
         return await run_async(session_plan(session_id, user_id), self._targets)
 
-    def list_sessions(self, user_id: int | None = None) -> builtins.list[ExternalSession]:
-        """Every session, or only those of `user_id`."""
-        return self.store.list_sessions(user_id)
+    def list_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
+        """Every session, or only those of `user_id` (an int or a str owner)."""
+        return self.store.list_sessions(check.optional_owner(user_id))
 
-    async def alist_sessions(self, user_id: int | None = None) -> builtins.list[ExternalSession]:
-        return await self.store.alist_sessions(user_id)
+    async def alist_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
+        return await self.store.alist_sessions(check.optional_owner(user_id))
 
-    def session_for_thread(self, thread_id: str, *, user_id: int | None = None) -> ExternalSession:
+    def session_for_thread(
+        self, thread_id: str, *, user_id: UserId | None = None
+    ) -> ExternalSession:
         """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
-        return run_sync(_session_for_thread_plan(str(thread_id), user_id), self._targets)
+        return run_sync(_session_for_thread_plan(thread_id, user_id), self._targets)
 
     async def asession_for_thread(
-        self, thread_id: str, *, user_id: int | None = None
+        self, thread_id: str, *, user_id: UserId | None = None
     ) -> ExternalSession:
-        return await run_async(_session_for_thread_plan(str(thread_id), user_id), self._targets)
+        return await run_async(_session_for_thread_plan(thread_id, user_id), self._targets)
 
     def config_for(
-        self, session_or_id: ExternalSession | int, *, user_id: int | None = None
+        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         """The config of the session's current thread, ready for `graph.invoke`."""
         return run_sync(_config_for_plan(session_or_id, user_id), self._targets)
 
     async def aconfig_for(
-        self, session_or_id: ExternalSession | int, *, user_id: int | None = None
+        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         return await run_async(_config_for_plan(session_or_id, user_id), self._targets)
 
     def branches(
-        self, session_id: int, *, user_id: int | None = None
+        self, session_id: int, *, user_id: UserId | None = None
     ) -> builtins.list[InternalSession]:
         """The session's threads (its `InternalSession`s), first thread first."""
         return run_sync(_branches_plan(session_id, user_id), self._targets)
 
     async def abranches(
-        self, session_id: int, *, user_id: int | None = None
+        self, session_id: int, *, user_id: UserId | None = None
     ) -> builtins.list[InternalSession]:
         return await run_async(_branches_plan(session_id, user_id), self._targets)
 
     def switch(
-        self, session_id: int, thread_id: str, *, user_id: int | None = None
+        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         """Make one of the session's threads current and return its config."""
         return run_sync(_switch_plan(session_id, thread_id, user_id), self._targets)
 
     async def aswitch(
-        self, session_id: int, thread_id: str, *, user_id: int | None = None
+        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
         return await run_async(_switch_plan(session_id, thread_id, user_id), self._targets)

@@ -70,6 +70,22 @@ class ExternalSession:
     branch_count: int = 0
     total_checkpoints: int = 0
 
+    @property
+    def owner(self) -> str:
+        """Who owns the session: the owner key every ownership check compares.
+
+        `str(user_id)` for an int owner (agentgit's case); for a string owner
+        (`user_id="alice@example.com"` in a config) that string, while
+        `user_id` shows 0. Not a dataclass field, so `to_dict()`/`from_dict()`
+        keep agentgit's keys (a round trip keeps `user_id`, not a string owner).
+        """
+        owner = self.__dict__.get("_owner")
+        return owner if isinstance(owner, str) else str(self.user_id)
+
+    @owner.setter
+    def owner(self, value: str) -> None:
+        self.__dict__["_owner"] = value
+
     def add_internal_session(self, session_id: str, is_branch: bool = False) -> None:
         """Add a new thread to the session and make it current.
 

@@ -220,8 +220,12 @@ CASES = {
         InvalidConfigError,
         lambda w: ["child:1", w.alice_cp],
     ),
-    "create_session-user_id-not-int": Case(
-        "create_session", lambda w: ("alice",), InvalidConfigError, lambda w: ["'alice'"]
+    # a str user id is an owner (see test_bad_input.py); a float or bool never is
+    "create_session-user_id-float": Case(
+        "create_session", lambda w: (1.5,), InvalidConfigError, lambda w: ["1.5"]
+    ),
+    "create_session-user_id-bool": Case(
+        "create_session", lambda w: (True,), InvalidConfigError, lambda w: ["True"]
     ),
     # a user_id that does not own the session
     "rollback-not-owner": Case(
@@ -308,7 +312,8 @@ GROUPS = {
         "rollback-config-is-None",
         "rollback-config-is-a-list",
         "rollback-subgraph-namespace",
-        "create_session-user_id-not-int",
+        "create_session-user_id-float",
+        "create_session-user_id-bool",
     ],
     "not-owner": [
         "rollback-not-owner",

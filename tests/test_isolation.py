@@ -227,8 +227,11 @@ def attack_flow(saver: AgentGitSaver) -> Flow[None]:
     # ... and A is refused on B's thread.
     with pytest.raises(SessionAccessError):
         yield Op(w.graph, "get_state", (cfg("b-main", user_id=A),))
-    # A config without an int user_id is not checked (existing agents keep working).
-    yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="2"),))
+    # A str user_id is checked too: "2" is user 2 (B), "1" is A.
+    with pytest.raises(SessionAccessError):
+        yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="2"),))
+    yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="1"),))
+    # A config without user_id is not checked (existing agents keep working).
     yield Op(w.saver, "get_tuple", (cfg(w.a_thread),))
 
 

@@ -33,6 +33,7 @@ from agentgit_langgraph import (  # noqa: E402
     AgentGitSaver,
     CheckpointNotFoundError,
     InternalSession,
+    InvalidConfigError,
     SessionNotFoundError,
     StoreError,
 )
@@ -349,12 +350,33 @@ async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
 ) -> None:
     s = await new_session(st)
     before = pg.snapshot()
-    # Raised by the server (bigint out of range) in the first statement.
+
+    def create_session() -> Any:  # an op failing in its first statement
+        yield Statement("SELECT 1 / 0")
+
+    def add_branch() -> Any:  # an op failing after a write already ran in it
+        yield Statement(
+            "UPDATE agentgit_sessions SET branch_count = branch_count + 1 WHERE id = %s", (s.id,)
+        )
+        yield Statement("SELECT 1 / 0")
+
+    async def run(op: Any) -> Any:
+        if st.is_async:
+            return await st.store._arun(op, immediate=True)
+        return st.store._run(op, immediate=True)
+
+    # Raised by the server (division by zero) in the first statement.
     with pytest.raises(StoreError, match=r"create_session failed, nothing was written") as err:
-        await new_session(st, "t2", user_id=2**70)
+        await run(create_session())
     assert isinstance(err.value.__cause__, psycopg.Error)
-    # Raised by psycopg after the session UPDATE already ran in the transaction.
-    with pytest.raises(StoreError, match=r"add_branch failed.*NUL"):
+    # Raised by the server after the session UPDATE already ran in the transaction.
+    with pytest.raises(StoreError, match=r"add_branch failed.*division by zero"):
+        await run(add_branch())
+    # What the server would refuse (bigint out of range, NUL in text) is refused
+    # before any statement, by the shared validation.
+    with pytest.raises(InvalidConfigError, match=str(2**70)):
+        await new_session(st, "t2", user_id=2**70)
+    with pytest.raises(InvalidConfigError, match="NUL"):
         await st("add_branch", branch(s.id, "bad\x00id"))
     assert pg.snapshot() == before
     # The same connection (or pool) carries on.

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.sessions import (
     ExternalSession,
@@ -68,29 +69,33 @@ class BaseSessionStore(ABC):
     def create_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
     ) -> ExternalSession:
-        """Create a session whose first (current) thread is `thread_id`."""
+        """Create a session whose first (current) thread is `thread_id`.
+
+        `user_id` is an int or a str owner (see `_validate.owner_key`); every
+        argument is checked (`InvalidConfigError`) before anything is written.
+        """
 
     @abstractmethod
     async def acreate_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
     ) -> ExternalSession: ...
 
     @abstractmethod
-    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         """Create a session for `thread_id` unless one already holds it (race-free)."""
 
     @abstractmethod
-    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None: ...
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None: ...
 
     @abstractmethod
     def get_session(self, session_id: int) -> ExternalSession | None:
@@ -100,11 +105,11 @@ class BaseSessionStore(ABC):
     async def aget_session(self, session_id: int) -> ExternalSession | None: ...
 
     @abstractmethod
-    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
-        """All sessions (of `user_id` when given), oldest first."""
+    def list_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
+        """All sessions (of the owner `user_id`, an int or a str, when given), oldest first."""
 
     @abstractmethod
-    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]: ...
+    async def alist_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]: ...
 
     @abstractmethod
     def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
@@ -122,15 +127,15 @@ class BaseSessionStore(ABC):
     async def aget_thread(self, thread_id: str) -> InternalSession | None: ...
 
     @abstractmethod
-    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
-        """`(session_id, user_id)` of the session holding `thread_id`, or None.
+    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
+        """`(session_id, owner key)` of the session holding `thread_id`, or None.
 
         Read from the store on every call (one indexed query in the SQL
         stores): the ownership check of each checkpointer call with a `user_id`.
         """
 
     @abstractmethod
-    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None: ...
+    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None: ...
 
     @abstractmethod
     def list_threads(self, session_id: int) -> list[InternalSession]:
@@ -295,7 +300,7 @@ class BaseSessionStore(ABC):
 
 SESSION_COLUMNS = (
     "id, user_id, session_name, created_at, updated_at, is_active, "
-    "current_thread_id, metadata, branch_count"
+    "current_thread_id, metadata, branch_count, owner"
 )
 REVERSAL_COLUMNS = (
     "session_id, tool_call_id, tool_name, args, thread_id, checkpoint_id, status, error, "
@@ -306,6 +311,11 @@ THREAD_COLUMNS = (
     "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, "
     "created_at, checkpoint_count, is_branch, updated_at"
 )
+
+
+def _corrupt(table: str, key: str, row: Sequence[Any], exc: BaseException) -> StoreError:
+    ident = row[0] if len(row) else None
+    return StoreError(f"corrupt row in {table} ({key}={ident!r}): {exc}")
 
 
 def _as_datetime(value: Any) -> datetime | None:
@@ -321,7 +331,24 @@ def _as_datetime(value: Any) -> datetime | None:
         value = datetime.fromisoformat(value)  # ValueError: the caller names the row
     if isinstance(value, datetime):
         return as_utc(value)
-    raise StoreError(f"corrupt timestamp in session store: {value!r}")
+    raise ValueError(f"corrupt timestamp {value!r}")
+
+
+def _as_int(value: Any) -> int:
+    """An integer column; text or fractional values are corrupt."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    raise ValueError(f"not an integer: {value!r}")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    raise ValueError(f"not text: {value!r}")
+
+
+def _as_optional_text(value: Any) -> str | None:
+    return None if value is None else _as_text(value)
 
 
 def as_metadata(value: Any, session_id: Any) -> dict[str, Any]:
@@ -330,9 +357,13 @@ def as_metadata(value: Any, session_id: Any) -> dict[str, Any]:
     try:
         loaded = json.loads(value) if value is not None else {}
     except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt metadata in session {session_id}: {exc}") from exc
+        raise StoreError(
+            f"corrupt metadata in session {session_id} (row in agentgit_sessions): {exc}"
+        ) from exc
     if not isinstance(loaded, dict):
-        raise StoreError(f"corrupt metadata in session {session_id}: not an object")
+        raise StoreError(
+            f"corrupt metadata in session {session_id} (row in agentgit_sessions): not an object"
+        )
     return loaded
 
 
@@ -340,17 +371,17 @@ def thread_from_row(row: Sequence[Any]) -> InternalSession:
     """Decode a row selected with `THREAD_COLUMNS`."""
     try:
         return InternalSession(
-            thread_id=str(row[0]),
-            session_id=int(row[1]),
-            parent_thread_id=row[2],
-            branch_checkpoint_id=row[3],
-            name=row[4],
+            thread_id=_as_text(row[0]),
+            session_id=_as_int(row[1]),
+            parent_thread_id=_as_optional_text(row[2]),
+            branch_checkpoint_id=_as_optional_text(row[3]),
+            name=_as_optional_text(row[4]),
             created_at=_as_datetime(row[5]),
-            checkpoint_count=int(row[6]),
+            checkpoint_count=_as_int(row[6]),
             is_branch=bool(row[7]),
         )
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt thread row {row[0]!r}: {exc}") from exc
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise _corrupt("agentgit_threads", "thread_id", row, exc) from exc
 
 
 def reversal_from_row(row: Sequence[Any]) -> Reversal:
@@ -358,7 +389,7 @@ def reversal_from_row(row: Sequence[Any]) -> Reversal:
     try:
         args = json.loads(row[3]) if isinstance(row[3], str) else row[3]
         return Reversal(
-            session_id=int(row[0]),
+            session_id=_as_int(row[0]),
             tool_call_id=str(row[1]),
             tool_name=str(row[2]),
             args=dict(args or {}),
@@ -369,23 +400,28 @@ def reversal_from_row(row: Sequence[Any]) -> Reversal:
             created_at=_as_datetime(row[8]),
             updated_at=_as_datetime(row[9]),
         )
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt reversal row {row[1]!r}: {exc}") from exc
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise StoreError(
+            f"corrupt row in agentgit_reversals (session_id={row[0]!r}, "
+            f"tool_call_id={row[1]!r}): {exc}"
+        ) from exc
 
 
 def tag_from_row(row: Sequence[Any]) -> Tag:
     """Decode a row selected with `TAG_COLUMNS`."""
     try:
         return Tag(
-            session_id=int(row[0]),
-            name=str(row[1]),
-            thread_id=str(row[2]),
+            session_id=_as_int(row[0]),
+            name=_as_text(row[1]),
+            thread_id=_as_text(row[2]),
             checkpoint_ns=str(row[3]),
-            checkpoint_id=str(row[4]),
+            checkpoint_id=_as_text(row[4]),
             created_at=_as_datetime(row[5]),
         )
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt tag row {row[1]!r}: {exc}") from exc
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise StoreError(
+            f"corrupt row in agentgit_tags (session_id={row[0]!r}, name={row[1]!r}): {exc}"
+        ) from exc
 
 
 def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) -> ExternalSession:
@@ -396,21 +432,34 @@ def session_from_rows(row: Sequence[Any], thread_rows: Sequence[Sequence[Any]]) 
             t_updated = _as_datetime(t[8])
             if t_updated is not None and (updated is None or t_updated > updated):
                 updated = t_updated
-        return ExternalSession(
-            id=int(row[0]),
-            user_id=int(row[1]),
-            session_name=str(row[2]),
+        session = ExternalSession(
+            id=_as_int(row[0]),
+            user_id=_as_int(row[1]),
+            session_name=_as_text(row[2]),
             created_at=_as_datetime(row[3]),
             updated_at=updated,
             is_active=bool(row[5]),
-            internal_session_ids=[str(t[0]) for t in thread_rows],
-            current_internal_session_id=row[6],
+            internal_session_ids=[_as_text(t[0]) for t in thread_rows],
+            current_internal_session_id=_as_optional_text(row[6]),
             metadata=as_metadata(row[7], row[0]),
+            # Both read from the thread rows, so they always agree with them.
             branch_count=sum(1 for t in thread_rows if bool(t[7])),
-            total_checkpoints=sum(int(t[6]) for t in thread_rows),
+            total_checkpoints=sum(_as_int(t[6]) for t in thread_rows),
         )
-    except (TypeError, ValueError) as exc:
-        raise StoreError(f"corrupt session row {row[0]!r}: {exc}") from exc
+        owner = row[9] if len(row) > 9 else None
+        # NULL: a row written before the `owner` column existed (int owners only).
+        session.owner = _as_text(owner) if owner is not None else str(session.user_id)
+        return session
+    except (TypeError, ValueError, IndexError, KeyError) as exc:
+        raise _corrupt("agentgit_sessions", "id", row, exc) from exc
+
+
+def session_key(row: Sequence[Any]) -> int:
+    """The id of a session row (`StoreError` naming the row if it is not an int)."""
+    try:
+        return _as_int(row[0])
+    except (ValueError, IndexError) as exc:
+        raise _corrupt("agentgit_sessions", "id", row, exc) from exc
 
 
 def pending_branch_from_row(row: Sequence[Any]) -> PendingBranch:
@@ -433,5 +482,9 @@ def group_thread_rows(
     """Thread rows by session id, keeping their order."""
     grouped: dict[int, list[Sequence[Any]]] = {}
     for t in thread_rows:
-        grouped.setdefault(int(t[1]), []).append(t)
+        try:
+            key = _as_int(t[1])
+        except (ValueError, IndexError) as exc:
+            raise _corrupt("agentgit_threads", "thread_id", t, exc) from exc
+        grouped.setdefault(key, []).append(t)
     return grouped

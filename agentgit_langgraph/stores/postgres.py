@@ -483,17 +483,17 @@ class PostgresSessionStore(SqlSessionStore):
             raise _store_error(name, exc, committing=False) from exc
 
     # The owner check of every call with a `user_id`: see "reading an owner".
-    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         self.setup()
         if isinstance(self.conn, ConnectionPool):
             return self._thread_owner(thread_id)
         with self.lock:
             return self._thread_owner(thread_id)
 
-    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None:
         return await asyncio.to_thread(self.thread_owner, thread_id)
 
-    def _thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         try:
             return self._single("thread_owner", lambda _: thread_owner(self.dialect, thread_id))
         except StoreError as exc:
@@ -638,17 +638,17 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
             raise _store_error(name, exc, committing=False) from exc
 
-    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None:
         await self.asetup()
         if isinstance(self.conn, AsyncConnectionPool):
             return await self._thread_owner(thread_id)
         async with self.lock:
             return await self._thread_owner(thread_id)
 
-    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         return _block_on(self.loop, self.athread_owner(thread_id))  # type: ignore[no-any-return]
 
-    async def _thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    async def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         try:
             return await self._single(
                 "thread_owner", lambda _: thread_owner(self.dialect, thread_id)

@@ -21,6 +21,8 @@ from datetime import datetime
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
+from agentgit_langgraph import _validate as check
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import (
     NameConflictError,
     SessionNotFoundError,
@@ -50,6 +52,7 @@ from agentgit_langgraph.stores.base import (
     pending_branch_from_row,
     reversal_from_row,
     session_from_rows,
+    session_key,
     tag_from_row,
     thread_from_row,
 )
@@ -293,7 +296,12 @@ SQLITE = Dialect(
         )""",
         # 10-14: naive local text -> UTC text with +00:00 (see _TIMESTAMPS).
         *(_sqlite_to_utc(table, cols) for table, cols in _TIMESTAMPS),
-        # 15-16: who makes a pending branch; threads forgotten, checkpoints to erase.
+        # 15-17: string owners (`_validate.owner_key`); `user_id` stays agentgit's int.
+        """ALTER TABLE agentgit_sessions ADD COLUMN owner TEXT""",
+        """UPDATE agentgit_sessions SET owner = CAST(user_id AS TEXT) WHERE owner IS NULL""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_owner_idx
+            ON agentgit_sessions(owner)""",
+        # 18-19: who makes a pending branch; threads forgotten, checkpoints to erase.
         """ALTER TABLE agentgit_pending_branches ADD COLUMN owner TEXT NOT NULL DEFAULT ''""",
         """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
             thread_id TEXT PRIMARY KEY,
@@ -371,7 +379,12 @@ POSTGRES = Dialect(
         )""",
         # 10-14: TIMESTAMP (naive local) -> TIMESTAMPTZ (see _TIMESTAMPS).
         *(_postgres_to_timestamptz(table, cols) for table, cols in _TIMESTAMPS),
-        # 15-16: who makes a pending branch; threads forgotten, checkpoints to erase.
+        # 15-17: string owners (`_validate.owner_key`); `user_id` stays agentgit's int.
+        """ALTER TABLE agentgit_sessions ADD COLUMN IF NOT EXISTS owner TEXT""",
+        """UPDATE agentgit_sessions SET owner = CAST(user_id AS TEXT) WHERE owner IS NULL""",
+        """CREATE INDEX IF NOT EXISTS agentgit_sessions_owner_idx
+            ON agentgit_sessions(owner)""",
+        # 18-19: who makes a pending branch; threads forgotten, checkpoints to erase.
         """ALTER TABLE agentgit_pending_branches ADD COLUMN IF NOT EXISTS owner TEXT
             NOT NULL DEFAULT ''""",
         """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
@@ -400,8 +413,8 @@ def _select_threads(d: Dialect) -> str:
 
 _INSERT_SESSION = (
     "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
-    "is_active, current_thread_id, metadata, branch_count) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 0) RETURNING id"
+    "is_active, current_thread_id, metadata, branch_count, owner) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"
 )
 _INSERT_THREAD = (
     "INSERT INTO agentgit_threads (thread_id, session_id, parent_thread_id, "
@@ -449,24 +462,24 @@ def _thread_params(d: Dialect, t: InternalSession, stamp: datetime) -> tuple[Any
 
 
 def _insert_session(
-    d: Dialect,
-    user_id: int,
-    session_name: str,
-    metadata: Mapping[str, Any] | None,
-    thread_id: str,
+    d: Dialect, owner: str, session_name: str, metadata: str, thread_id: str
 ) -> Op[int | None]:
-    """Insert a session and its first thread; None if the thread is already held."""
+    """Insert a session and its first thread; None if the thread is already held.
+
+    Arguments are checked already: `owner` is an owner key, `metadata` JSON text.
+    """
     stamp = now()
     res = yield Statement(
         d.sql(_INSERT_SESSION),
         (
-            user_id,
+            check.user_id_column(owner),
             session_name,
             d.ts(stamp),
             d.ts(stamp),
             True,
             thread_id,
-            json.dumps(dict(metadata or {})),
+            metadata,
+            owner,
         ),
     )
     session_id = int(res.rows[0][0])
@@ -480,12 +493,16 @@ def _insert_session(
 
 def create_session(
     d: Dialect,
-    user_id: int,
+    user_id: UserId,
     session_name: str,
     metadata: Mapping[str, Any] | None,
     thread_id: str,
 ) -> Op[ExternalSession]:
-    session_id = yield from _insert_session(d, user_id, session_name, metadata, thread_id)
+    owner = check.owner_key(user_id)
+    name = check.session_name(session_name)
+    text = check.metadata_json(metadata)
+    thread_id = check.thread_id(thread_id)
+    session_id = yield from _insert_session(d, owner, name, text, thread_id)
     if session_id is None:
         raise StoreError(f"thread {thread_id!r} already belongs to a session")
     session = yield from _load_session(d, session_id)
@@ -493,12 +510,13 @@ def create_session(
     return session
 
 
-def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: int) -> Op[None]:
+def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: UserId) -> Op[None]:
+    owner, thread_id = check.owner_key(user_id), check.thread_id(thread_id)
     held = yield Statement(
         d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
     )
     if not held.rows:
-        yield from _insert_session(d, user_id, thread_id, None, thread_id)
+        yield from _insert_session(d, owner, thread_id, "{}", thread_id)
         # A run writing to a thread deleted meanwhile keeps what it writes now.
         yield Statement(
             d.sql("DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"), (thread_id,)
@@ -506,32 +524,36 @@ def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: int) -> Op[No
 
 
 def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
+    session_id = check.store_session_id(session_id)
     return (yield from _load_session(d, session_id))
 
 
-def list_sessions(d: Dialect, user_id: int | None) -> Op[list[ExternalSession]]:
-    if user_id is None:
+def list_sessions(d: Dialect, user_id: UserId | None) -> Op[list[ExternalSession]]:
+    owner = check.optional_owner(user_id)
+    if owner is None:
         sessions = yield Statement(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions ORDER BY id")
         threads = yield Statement(
             f"SELECT {d.thread_columns} FROM agentgit_threads ORDER BY seq"
         )
     else:
         sessions = yield Statement(
-            d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE user_id = ? ORDER BY id"),
-            (user_id,),
+            d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE owner = ? ORDER BY id"),
+            (owner,),
         )
         threads = yield Statement(
             d.sql(
                 f"SELECT {d.thread_columns} FROM agentgit_threads WHERE session_id IN "
-                "(SELECT id FROM agentgit_sessions WHERE user_id = ?) ORDER BY seq"
+                "(SELECT id FROM agentgit_sessions WHERE owner = ?) ORDER BY seq"
             ),
-            (user_id,),
+            (owner,),
         )
     by_session = group_thread_rows(threads.rows)
-    return [session_from_rows(row, by_session.get(int(row[0]), [])) for row in sessions.rows]
+    return [session_from_rows(row, by_session.get(session_key(row), [])) for row in sessions.rows]
 
 
 def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) -> Op[bool]:
+    session_id = check.store_session_id(session_id)
+    check.metadata_json(metadata)
     res = yield Statement(
         d.sql("SELECT metadata FROM agentgit_sessions WHERE id = ?" + d.for_update),
         (session_id,),
@@ -548,6 +570,7 @@ def update_metadata(d: Dialect, session_id: int, metadata: Mapping[str, Any]) ->
 
 
 def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
+    thread_id = check.thread_id(thread_id)
     res = yield Statement(
         d.sql(f"SELECT {d.thread_columns} FROM agentgit_threads WHERE thread_id = ?"),
         (thread_id,),
@@ -555,11 +578,11 @@ def get_thread(d: Dialect, thread_id: str) -> Op[InternalSession | None]:
     return thread_from_row(res.rows[0]) if res.rows else None
 
 
-def thread_owner(d: Dialect, thread_id: str) -> Op[tuple[int, int] | None]:
+def thread_owner(d: Dialect, thread_id: str) -> Op[tuple[int, str] | None]:
     """One statement, on the unique index of `thread_id` and the sessions' key."""
     res = yield Statement(
         d.sql(
-            "SELECT s.id, s.user_id FROM agentgit_threads t "
+            "SELECT s.id, COALESCE(s.owner, CAST(s.user_id AS TEXT)) FROM agentgit_threads t "
             "JOIN agentgit_sessions s ON s.id = t.session_id WHERE t.thread_id = ?"
         ),
         (thread_id,),
@@ -567,10 +590,11 @@ def thread_owner(d: Dialect, thread_id: str) -> Op[tuple[int, int] | None]:
     if not res.rows:
         return None
     row = res.rows[0]
-    return (int(row[0]), int(row[1]))
+    return (int(row[0]), str(row[1]))
 
 
 def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
+    session_id = check.store_session_id(session_id)
     res = yield Statement(_select_threads(d), (session_id,))
     return [thread_from_row(r) for r in res.rows]
 
@@ -591,6 +615,7 @@ def record_checkpoints(
     and the next synchronous commit on the server flushes this one too (see
     `stores/postgres.py`).
     """
+    thread_id, count = check.thread_id(thread_id), check.count(count)
     if d.checkpoints_table is not None:
         held = yield Statement(
             d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
@@ -607,6 +632,7 @@ def record_checkpoints(
 
 
 def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
+    check.branch(branch)
     stamp = now()
     res = yield Statement(
         d.sql(
@@ -643,6 +669,7 @@ def begin_branch(d: Dialect, thread_id: str, session_id: int, owner: str) -> Op[
     failed) in between: `recover_branches` deletes the thread once `owner`
     (see `_liveness.py`) is known to be gone.
     """
+    thread_id, session_id = check.thread_id(thread_id), check.store_session_id(session_id)
     yield Statement(
         d.sql(
             "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at, owner) "
@@ -653,6 +680,7 @@ def begin_branch(d: Dialect, thread_id: str, session_id: int, owner: str) -> Op[
 
 
 def forget_pending_branch(d: Dialect, thread_id: str) -> Op[bool]:
+    thread_id = check.thread_id(thread_id)
     res = yield Statement(
         d.sql("DELETE FROM agentgit_pending_branches WHERE thread_id = ?"), (thread_id,)
     )
@@ -694,6 +722,7 @@ def forget_pending_delete(d: Dialect, thread_id: str) -> Op[bool]:
 
 
 def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
+    session_id, thread_id = check.store_session_id(session_id), check.thread_id(thread_id)
     res = yield Statement(
         d.sql(
             "UPDATE agentgit_sessions SET current_thread_id = ?, updated_at = ? "
@@ -710,6 +739,7 @@ def _in_list(values: Sequence[Any]) -> str:
 
 
 def add_tag(d: Dialect, tag: Tag) -> Op[None]:
+    check.tag(tag)
     # Checked in the transaction that inserts: a tag never outlives its thread's
     # membership of the session (a delete or prune may have just forgotten it).
     held = yield Statement(
@@ -743,6 +773,7 @@ def add_tag(d: Dialect, tag: Tag) -> Op[None]:
 
 
 def list_tags(d: Dialect, session_id: int) -> Op[list[Tag]]:
+    session_id = check.store_session_id(session_id)
     res = yield Statement(
         d.sql(
             f"SELECT {TAG_COLUMNS} FROM agentgit_tags "
@@ -754,6 +785,7 @@ def list_tags(d: Dialect, session_id: int) -> Op[list[Tag]]:
 
 
 def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
+    session_id, name = check.store_session_id(session_id), check.name(name)
     res = yield Statement(
         d.sql("DELETE FROM agentgit_tags WHERE session_id = ? AND name = ?"), (session_id, name)
     )
@@ -762,6 +794,7 @@ def delete_tag(d: Dialect, session_id: int, name: str) -> Op[bool]:
 
 def delete_session(d: Dialect, session_id: int) -> Op[list[str] | None]:
     """Forget the session, noting its threads for deletion; None if there was none."""
+    session_id = check.store_session_id(session_id)
     # Lock the session row first: a branch being added (`add_branch` updates
     # that row) then either lands before and is listed below, or finds the
     # session gone. Without it, under READ COMMITTED the DELETE below could
@@ -794,9 +827,9 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
     deletion (`list_pending_deletes`): the caller deletes their checkpoints
     only after this succeeded, so a refusal destroys nothing.
     """
-    if not thread_ids:
+    session_id, ids = check.store_session_id(session_id), check.thread_ids(thread_ids)
+    if not ids:
         return 0
-    ids = list(thread_ids)
     current = yield Statement(
         d.sql("SELECT current_thread_id FROM agentgit_sessions WHERE id = ?" + d.for_update),
         (session_id,),
@@ -862,6 +895,7 @@ def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
     Returns None when claimed; else the existing record, whose status decides:
     a `reversed` call is never reversed again.
     """
+    check.reversal(rec)
     stamp = d.ts(now())
     res = yield Statement(
         d.sql(
@@ -908,6 +942,7 @@ def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
 def finish_reversal(
     d: Dialect, session_id: int, tool_call_id: str, status: str, error: str | None
 ) -> Op[None]:
+    session_id, tool_call_id = check.reversal_key(session_id, tool_call_id)
     yield Statement(
         d.sql(
             "UPDATE agentgit_reversals SET status = ?, error = ?, updated_at = ? "
@@ -920,6 +955,7 @@ def finish_reversal(
 def list_reversals(
     d: Dialect, *, session_id: int | None, thread_id: str | None
 ) -> Op[list[Reversal]]:
+    session_id, thread_id = check.reversal_filter(session_id, thread_id)
     where, params = (
         ("session_id = ?", (session_id,)) if thread_id is None else ("thread_id = ?", (thread_id,))
     )
@@ -956,7 +992,7 @@ class SqlSessionStore(BaseSessionStore):
     def create_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
@@ -967,7 +1003,7 @@ class SqlSessionStore(BaseSessionStore):
     async def acreate_session(
         self,
         *,
-        user_id: int,
+        user_id: UserId,
         session_name: str,
         metadata: Mapping[str, Any] | None,
         thread_id: str,
@@ -975,10 +1011,10 @@ class SqlSessionStore(BaseSessionStore):
         op = create_session(self.dialect, user_id, session_name, metadata, thread_id)
         return await self._arun(op, immediate=True)
 
-    def ensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         self._run(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
 
-    async def aensure_session_for_thread(self, thread_id: str, *, user_id: int) -> None:
+    async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         await self._arun(
             ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True
         )
@@ -989,10 +1025,10 @@ class SqlSessionStore(BaseSessionStore):
     async def aget_session(self, session_id: int) -> ExternalSession | None:
         return await self._arun(get_session(self.dialect, session_id), immediate=False)
 
-    def list_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    def list_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
         return self._run(list_sessions(self.dialect, user_id), immediate=False)
 
-    async def alist_sessions(self, user_id: int | None = None) -> list[ExternalSession]:
+    async def alist_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
         return await self._arun(list_sessions(self.dialect, user_id), immediate=False)
 
     def update_metadata(self, session_id: int, metadata: Mapping[str, Any]) -> bool:
@@ -1007,10 +1043,10 @@ class SqlSessionStore(BaseSessionStore):
     async def aget_thread(self, thread_id: str) -> InternalSession | None:
         return await self._arun(get_thread(self.dialect, thread_id), immediate=False)
 
-    def thread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         return self._run(thread_owner(self.dialect, thread_id), immediate=False)
 
-    async def athread_owner(self, thread_id: str) -> tuple[int, int] | None:
+    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None:
         return await self._arun(thread_owner(self.dialect, thread_id), immediate=False)
 
     def list_threads(self, session_id: int) -> list[InternalSession]:

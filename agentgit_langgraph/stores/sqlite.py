@@ -37,7 +37,12 @@ from agentgit_langgraph.stores.sql import (
     migrate,
 )
 
-__all__ = ["AsyncSqliteSessionStore", "SqliteSessionStore"]
+__all__ = [
+    "AsyncSqliteSessionStore",
+    "SqliteSessionStore",
+    "aconnect_sqlite",
+    "connect_sqlite",
+]
 
 T = TypeVar("T")
 
@@ -53,6 +58,48 @@ def _drive(op: Op[T], execute: Any) -> T:
 
 def _store_error(exc: Exception) -> StoreError:
     return StoreError(f"SQLite session store: {exc}")
+
+
+# Reads the file's header: fails at once on a file that is not a database.
+_PROBE = "SELECT count(*) FROM sqlite_master"
+
+
+def _open_error(path: str, exc: Exception) -> StoreError:
+    return StoreError(f"cannot open {path!r} as a SQLite database: {exc}")
+
+
+@contextmanager
+def connect_sqlite(path: str) -> Iterator[sqlite3.Connection]:
+    """`sqlite3.connect(path)`, closed afterwards; `StoreError` naming `path` when
+    it cannot be opened or is not a database (checked before anything is yielded)."""
+    try:
+        conn = sqlite3.connect(path, check_same_thread=False)
+    except sqlite3.Error as exc:
+        raise _open_error(path, exc) from exc
+    with closing(conn):
+        try:
+            conn.execute(_PROBE).fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from exc
+        yield conn
+
+
+@asynccontextmanager
+async def aconnect_sqlite(path: str) -> AsyncIterator[aiosqlite.Connection]:
+    """Async twin of `connect_sqlite` (an `aiosqlite` connection)."""
+    try:
+        conn = await aiosqlite.connect(path)
+    except sqlite3.Error as exc:
+        raise _open_error(path, exc) from exc
+    try:
+        try:
+            async with conn.execute(_PROBE) as cur:
+                await cur.fetchall()
+        except sqlite3.Error as exc:
+            raise _open_error(path, exc) from exc
+        yield conn
+    finally:
+        await conn.close()
 
 
 class SqliteSessionStore(SqlSessionStore):
@@ -89,8 +136,11 @@ class SqliteSessionStore(SqlSessionStore):
     @classmethod
     @contextmanager
     def from_conn_string(cls, conn_string: str) -> Iterator[SqliteSessionStore]:
-        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards."""
-        with closing(sqlite3.connect(conn_string, check_same_thread=False)) as conn:
+        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards.
+
+        Raises `StoreError` naming the path if it is not a SQLite database.
+        """
+        with connect_sqlite(conn_string) as conn:
             yield cls(conn)
 
     def setup(self) -> None:
@@ -171,8 +221,11 @@ class AsyncSqliteSessionStore(SqlSessionStore):
     @classmethod
     @asynccontextmanager
     async def from_conn_string(cls, conn_string: str) -> AsyncIterator[AsyncSqliteSessionStore]:
-        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards."""
-        async with aiosqlite.connect(conn_string) as conn:
+        """Open a store on a SQLite file (or `":memory:"`) and close it afterwards.
+
+        Raises `StoreError` naming the path if it is not a SQLite database.
+        """
+        async with aconnect_sqlite(conn_string) as conn:
             yield cls(conn)
 
     async def asetup(self) -> None:
