@@ -23,10 +23,13 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from agentgit_langgraph._claims import stamp, utc_now
 from agentgit_langgraph.errors import NameConflictError, SessionNotFoundError, StoreError
 from agentgit_langgraph.sessions import (
+    FAILED,
     PENDING,
     REVERSED,
+    Claimant,
     ExternalSession,
     InternalSession,
     Reversal,
@@ -54,6 +57,7 @@ class InMemorySessionStore(BaseSessionStore):
         self._threads: dict[str, list[Any]] = {}
         self._tags: dict[tuple[int, str], Tag] = {}
         self._reversals: dict[tuple[int, str], Reversal] = {}
+        self._claims: dict[tuple[int, str], Claimant] = {}
         self._pending: dict[str, tuple[int, datetime]] = {}
 
     def _session(self, session_id: int) -> ExternalSession | None:
@@ -255,6 +259,7 @@ class InMemorySessionStore(BaseSessionStore):
         with self._lock:
             self._tags = {k: t for k, t in self._tags.items() if k[0] != session_id}
             self._reversals = {k: r for k, r in self._reversals.items() if k[0] != session_id}
+            self._claims = {k: c for k, c in self._claims.items() if k[0] != session_id}
             self._threads = {k: t for k, t in self._threads.items() if t[1] != session_id}
             return self._sessions.pop(session_id, None) is not None
 
@@ -279,48 +284,102 @@ class InMemorySessionStore(BaseSessionStore):
                 for k, r in self._reversals.items()
                 if not (k[0] == session_id and r.thread_id in thread_ids)
             }
+            self._claims = {k: c for k, c in self._claims.items() if k in self._reversals}
             return len(doomed)
 
     async def adelete_threads(self, session_id: int, thread_ids: Sequence[str]) -> int:
         return self.delete_threads(session_id, thread_ids)
 
-    def claim_reversal(self, rec: Reversal) -> Reversal | None:
+    def claim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None:
+        # As `stores.sql.claim_reversal`, under the lock.
         with self._lock:
             key = (rec.session_id, rec.tool_call_id)
             found = self._reversals.get(key)
-            if found is not None and found.status == REVERSED:
-                return found
-            stamp = now()
-            created = found.created_at if found is not None else stamp
+            if found is not None:
+                found = dataclasses.replace(found, claimant=self._claims.get(key))
+                if found.status in (REVERSED, PENDING) or (
+                    found.status == FAILED and not retry_failed
+                ):
+                    return found
+            stamp_ = now()
+            created = found.created_at if found is not None else stamp_
             self._reversals[key] = dataclasses.replace(
-                rec, status=PENDING, error=None, created_at=created, updated_at=stamp
+                rec, status=PENDING, error=None, created_at=created, updated_at=stamp_
             )
+            self._claims[key] = stamp(claimant, utc_now())
             return None
 
-    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None:
-        return self.claim_reversal(rec)
+    async def aclaim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None:
+        return self.claim_reversal(rec, claimant, retry_failed=retry_failed)
+
+    def take_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool:
+        with self._lock:
+            key = (rec.session_id, rec.tool_call_id)
+            found = self._reversals.get(key)
+            holder = self._claims.get(key)
+            if found is None or found.status != PENDING:
+                return False
+            if (holder.token if holder is not None else None) != stale_token:
+                return False
+            self._claims[key] = stamp(claimant, utc_now())
+            self._reversals[key] = dataclasses.replace(
+                found, thread_id=rec.thread_id, checkpoint_id=rec.checkpoint_id, updated_at=now()
+            )
+            return True
+
+    async def atake_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool:
+        return self.take_over_reversal(rec, stale_token, claimant)
 
     def finish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None:
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
         with self._lock:
             key = (session_id, tool_call_id)
-            if key in self._reversals:
-                self._reversals[key] = dataclasses.replace(
-                    self._reversals[key], status=status, error=error, updated_at=now()
-                )
+            found = self._reversals.get(key)
+            if found is None:
+                return False
+            if claim_token is not None:
+                holder = self._claims.get(key)
+                if found.status != PENDING or holder is None or holder.token != claim_token:
+                    return False
+            self._reversals[key] = dataclasses.replace(
+                found, status=status, error=error, updated_at=now()
+            )
+            return True
 
     async def afinish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None:
-        self.finish_reversal(session_id, tool_call_id, status, error)
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        return self.finish_reversal(
+            session_id, tool_call_id, status, error, claim_token=claim_token
+        )
 
     def list_reversals(
         self, *, session_id: int | None = None, thread_id: str | None = None
     ) -> list[Reversal]:
         with self._lock:
             found = [
-                r
+                dataclasses.replace(r, claimant=self._claims.get((r.session_id, r.tool_call_id)))
                 for r in self._reversals.values()
                 if (
                     r.thread_id == thread_id
