@@ -573,15 +573,16 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
 
 _POLL_FIRST = 0.02
 _POLL_MAX = 0.25
+_WAIT_GRACE = 2.0
 
 
-def _claim(rec: Reversal, claimant: Claimant) -> Plan[Reversal | None]:
+def _claim(rec: Reversal, claimant: Claimant, wait: float) -> Plan[Reversal | None]:
     """Claim `rec`'s call for `claimant`: None once it is ours, else the record to report.
 
     A `reversed` record is returned at once (never undone again). A `failed` or
     `no_handler` one is taken over (a later rollback retries it). A `pending`
-    one held by a live claimant is waited for, polling, for up to our own lease
-    (`reverse_timeout` + margin, or the default lease): if it ends `reversed`
+    one held by a live claimant is waited for, polling, for up to `wait`
+    seconds: if it ends `reversed`
     or `failed` that is our outcome too (the concurrent attempt was the one
     attempt; the failed call is retried by the next rollback, not by every
     waiter); if it is still `pending` then, the record comes back with `error`
@@ -608,12 +609,12 @@ def _claim(rec: Reversal, claimant: Claimant) -> Plan[Reversal | None]:
             continue  # someone else took it first: look again
         clock = time.monotonic()
         if deadline is None:
-            deadline = clock + claimant.lease_seconds
+            deadline = clock + wait
         elif clock >= deadline:
             who = holder.describe() if holder is not None else "another rollback"
             return dataclasses.replace(
                 found,
-                error=f"still being undone by {who} after waiting {claimant.lease_seconds:g}s",
+                error=f"still being undone by {who} after waiting {wait:g}s",
             )
         yield Call("claims", "pause", (min(pause, max(deadline - clock, 0.0)),))
         pause = min(pause * 2, _POLL_MAX)
@@ -647,6 +648,9 @@ def reverse_tool_calls(
     """
     calls = yield from executed_tool_calls(source)
     thread_id = str(source.config["configurable"]["thread_id"])
+    # How long to wait for another rollback's handler: as long as we would let
+    # our own run (and a little to record it), else as long as a claim lasts.
+    wait = claimant.lease_seconds if timeout is None else timeout + _WAIT_GRACE
     outcomes: list[Reversal] = []
     for call in reversed(calls):
         rec = Reversal(
@@ -657,7 +661,7 @@ def reverse_tool_calls(
             thread_id=thread_id,
             checkpoint_id=source.checkpoint["id"],
         )
-        existing = yield from _claim(rec, claimant)
+        existing = yield from _claim(rec, claimant, wait)
         if existing is not None:  # not ours to run: reversed, or another rollback's outcome
             outcomes.append(existing)
             if strict and existing.status in (FAILED, PENDING):

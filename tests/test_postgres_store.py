@@ -49,6 +49,7 @@ pytestmark = pytest.mark.postgres
 TABLES = (
     "agentgit_migrations",
     "agentgit_pending_branches",
+    "agentgit_reversal_claims",
     "agentgit_reversals",
     "agentgit_sessions",
     "agentgit_tags",

@@ -804,8 +804,10 @@ async def test_asqlite_setup_is_lazy(tmp_path, kind):
 
 
 def _downgrade_last_migration(path: Path) -> None:
-    """Make the file look like one written before the last migration shipped."""
-    last = ALL_VERSIONS[-1]
+    """Make the file look like one written before the pending-branches migration shipped."""
+    last = next(
+        v for v, ddl in enumerate(SQLITE.migrations) if "agentgit_pending_branches (" in ddl
+    )
     ddl = SQLITE.migrations[last]
     assert "CREATE TABLE IF NOT EXISTS agentgit_pending_branches" in ddl
     with sqlite3.connect(path) as conn:
