@@ -58,9 +58,42 @@ of their `ToolMessage`s; calls answered in one step in reverse order of the
 `(session_id, tool_call_id)`: claimed as `pending` before the handler runs,
 then `reversed`, `no_handler` or `failed` (with the error). A `reversed` call
 is never reversed again: not by a second rollback past it, not from a branch
-holding a copy of it, not by a retry after a crash (the crashed call, left
-`pending`, runs again, so handlers should tolerate a second run). `failed` and
-`no_handler` records are retried by the next rollback past the call.
+holding a copy of it, not by a retry after a crash.
+
+**Exactly once.** A successful undo happens once per tool call per session,
+across threads, tasks and processes. The claim is taken atomically by one
+rollback and names its claimant (`Reversal.claimant`: a token per rollback
+attempt, host, pid and process start time, claim time and lease, in UTC). A
+rollback that finds a call `pending` under a live claimant never takes it
+over: it waits (polling) for that claimant's outcome and makes it its own:
+`reversed` is skipped, `failed` is reported as this rollback's failure too
+(with `strict=True` it raises). It waits as long as it would let its own
+handler run (`reverse_timeout` plus a 2 s grace; without a timeout, the
+claim's lease, 15 minutes); if the call is still `pending` then, it is
+reported (`error` names the holder; strict: `ToolReversalError`) and left to
+its holder. A claimant is dead when its rollback has ended in this process,
+when its pid on this host (same boot and pid namespace) has exited or now
+names a later process (start time from `/proc`), or, on another host, when its
+lease (`reverse_timeout` + 30 s, or 15 minutes) has run out. A dead claimant's
+claim is taken over by compare-and-set on its token, so one of any number of
+takers wins. So: **at-least-once across a crash of the undoer** (an undo
+interrupted by a kill, a crash, `KeyboardInterrupt` or cancellation is run
+again by the next rollback past it: handlers should tolerate a second run of
+an undo that may have half happened), exactly once otherwise. A `failed` call
+(and a `no_handler` one) is retried by the next rollback that finds it so,
+not by the rollbacks that waited on the failing attempt.
+
+**Timeouts.** `rollback(..., reverse_timeout=seconds)` (default: the saver's
+`reverse_timeout`, by default None, no bound) bounds each handler: a sync one
+runs in a daemon worker thread and is abandoned after the timeout (it may go
+on running: Python cannot stop a thread), an async one is cancelled. The call
+is recorded `failed` with `ReversalTimeoutError: ...`; with `strict=True`,
+`ToolReversalError` (whose `__cause__` it is) and no branch. A sync rollback
+runs an async handler on a loop of its own in a worker thread, so even one
+that blocks without awaiting is abandoned in time; an async rollback awaits it
+on its own loop and cannot interrupt a handler that never yields. Why no
+default bound: an undo cut short is recorded `failed` though it may have half
+happened, so a bound is a choice the caller makes knowing its handlers.
 
 **Failures.** By default a failing handler is recorded and the rollback goes on.
 With `strict=True` the rollback stops at the first failing handler, creates no
@@ -71,9 +104,9 @@ Limits: calls made inside a subgraph count once the subgraph's output reaches
 the root graph's messages. A call re-executed on a branch (rolled back to just
 before the tools ran, then resumed) keeps its `tool_call_id`, so once that id
 is `reversed` a later rollback past the re-execution does not undo it again.
-Two rollbacks running at the same time past the same calls are not serialized
-(a `pending` claim can be taken over), so both may run a handler: another
-reason for handlers that tolerate a second run.
+A handler abandoned by `reverse_timeout` may still be running when a later
+rollback retries the `failed` call. Claims from another host rely on clocks
+agreeing to within the lease's margin.
 """
 
 from __future__ import annotations
