@@ -7,6 +7,7 @@ __all__ = [
     "CheckpointNotFoundError",
     "InvalidConfigError",
     "NameConflictError",
+    "ReversalTimeoutError",
     "SessionAccessError",
     "SessionNotFoundError",
     "StoreError",
@@ -59,6 +60,20 @@ class ToolReversalError(AgentGitError, RuntimeError):
         super().__init__(message)
         self.tool_name = tool_name
         self.tool_call_id = tool_call_id
+
+
+class ReversalTimeoutError(AgentGitError, TimeoutError):
+    """An undo handler did not finish within `reverse_timeout`; it was abandoned.
+
+    Recorded as the call's `failed` error (`rollback(..., reverse_tools=True,
+    reverse_timeout=...)`); with `strict=True` it is the `__cause__` of the
+    `ToolReversalError`. A sync handler may still be running in its worker thread.
+    """
+
+    def __init__(self, message: str, *, tool_name: str = "", timeout: float = 0.0) -> None:
+        super().__init__(message)
+        self.tool_name = tool_name
+        self.timeout = timeout
 
 
 class ThreadBusyError(AgentGitError, RuntimeError):

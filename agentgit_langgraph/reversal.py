@@ -58,9 +58,42 @@ of their `ToolMessage`s; calls answered in one step in reverse order of the
 `(session_id, tool_call_id)`: claimed as `pending` before the handler runs,
 then `reversed`, `no_handler` or `failed` (with the error). A `reversed` call
 is never reversed again: not by a second rollback past it, not from a branch
-holding a copy of it, not by a retry after a crash (the crashed call, left
-`pending`, runs again, so handlers should tolerate a second run). `failed` and
-`no_handler` records are retried by the next rollback past the call.
+holding a copy of it, not by a retry after a crash.
+
+**Exactly once.** A successful undo happens once per tool call per session,
+across threads, tasks and processes. The claim is taken atomically by one
+rollback and names its claimant (`Reversal.claimant`: a token per rollback
+attempt, host, pid and process start time, claim time and lease, in UTC). A
+rollback that finds a call `pending` under a live claimant never takes it
+over: it waits (polling) for that claimant's outcome and makes it its own:
+`reversed` is skipped, `failed` is reported as this rollback's failure too
+(with `strict=True` it raises). It waits as long as it would let its own
+handler run (`reverse_timeout` plus a 2 s grace; without a timeout, the
+claim's lease, 15 minutes); if the call is still `pending` then, it is
+reported (`error` names the holder; strict: `ToolReversalError`) and left to
+its holder. A claimant is dead when its rollback has ended in this process,
+when its pid on this host (same boot and pid namespace) has exited or now
+names a later process (start time from `/proc`), or, on another host, when its
+lease (`reverse_timeout` + 30 s, or 15 minutes) has run out. A dead claimant's
+claim is taken over by compare-and-set on its token, so one of any number of
+takers wins. So: **at-least-once across a crash of the undoer** (an undo
+interrupted by a kill, a crash, `KeyboardInterrupt` or cancellation is run
+again by the next rollback past it: handlers should tolerate a second run of
+an undo that may have half happened), exactly once otherwise. A `failed` call
+(and a `no_handler` one) is retried by the next rollback that finds it so,
+not by the rollbacks that waited on the failing attempt.
+
+**Timeouts.** `rollback(..., reverse_timeout=seconds)` (default: the saver's
+`reverse_timeout`, by default None, no bound) bounds each handler: a sync one
+runs in a daemon worker thread and is abandoned after the timeout (it may go
+on running: Python cannot stop a thread), an async one is cancelled. The call
+is recorded `failed` with `ReversalTimeoutError: ...`; with `strict=True`,
+`ToolReversalError` (whose `__cause__` it is) and no branch. A sync rollback
+runs an async handler on a loop of its own in a worker thread, so even one
+that blocks without awaiting is abandoned in time; an async rollback awaits it
+on its own loop and cannot interrupt a handler that never yields. Why no
+default bound: an undo cut short is recorded `failed` though it may have half
+happened, so a bound is a choice the caller makes knowing its handlers.
 
 **Failures.** By default a failing handler is recorded and the rollback goes on.
 With `strict=True` the rollback stops at the first failing handler, creates no
@@ -71,9 +104,9 @@ Limits: calls made inside a subgraph count once the subgraph's output reaches
 the root graph's messages. A call re-executed on a branch (rolled back to just
 before the tools ran, then resumed) keeps its `tool_call_id`, so once that id
 is `reversed` a later rollback past the re-execution does not undo it again.
-Two rollbacks running at the same time past the same calls are not serialized
-(a `pending` claim can be taken over), so both may run a handler: another
-reason for handlers that tolerate a second run.
+A handler abandoned by `reverse_timeout` may still be running when a later
+rollback retries the `failed` call. Claims from another host rely on clocks
+agreeing to within the lease's margin.
 """
 
 from __future__ import annotations
@@ -82,6 +115,8 @@ import asyncio
 import concurrent.futures
 import dataclasses
 import inspect
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar, overload
@@ -93,8 +128,8 @@ from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
 
 from agentgit_langgraph._langgraph import NULL_TASK_ID
 from agentgit_langgraph._plan import Call, Plan
-from agentgit_langgraph.errors import InvalidConfigError, ToolReversalError
-from agentgit_langgraph.sessions import FAILED, NO_HANDLER, REVERSED, Reversal
+from agentgit_langgraph.errors import InvalidConfigError, ReversalTimeoutError, ToolReversalError
+from agentgit_langgraph.sessions import FAILED, NO_HANDLER, PENDING, REVERSED, Claimant, Reversal
 
 __all__ = [
     "ExecutedToolCall",
@@ -225,30 +260,115 @@ class ToolReversers:
         args = (dict(call.args), call.result, call.artifact)[:arity]
         return fn, args
 
-    def run(self, call: ExecutedToolCall) -> str:
-        """Undo `call` now; an async handler runs to completion on a fresh loop."""
+    def run(self, call: ExecutedToolCall, *, timeout: float | None = None) -> str:
+        """Undo `call` now; an async handler runs to completion on a fresh loop.
+
+        With `timeout` (seconds), the handler runs in a worker thread and is
+        abandoned (`ReversalTimeoutError`) if it has not finished in time.
+        """
         bound = self._bind(call)
         if bound is None:
             return NO_HANDLER
         fn, args = bound
-        out = fn(*args)
-        if inspect.isawaitable(out):
-            _run_coroutine(out)
+        if timeout is None:
+            out = fn(*args)
+            if inspect.isawaitable(out):
+                _run_coroutine(out)
+            return REVERSED
+        future = _in_daemon_thread(_call_to_completion, fn, args, timeout)
+        done, _ = concurrent.futures.wait([future], timeout)
+        if not done or future.result() is False:  # result() raises the handler's error
+            raise _timed_out(call, timeout)
         return REVERSED
 
-    async def arun(self, call: ExecutedToolCall) -> str:
-        """Async twin of `run`: a sync handler runs in `asyncio.to_thread`."""
+    async def arun(self, call: ExecutedToolCall, *, timeout: float | None = None) -> str:
+        """Async twin of `run`: a sync handler runs in a worker thread.
+
+        With `timeout`, an async handler is cancelled (as by `asyncio.wait_for`)
+        and a sync one abandoned in its thread, either way `ReversalTimeoutError`.
+        """
         bound = self._bind(call)
         if bound is None:
             return NO_HANDLER
         fn, args = bound
+        if timeout is None:
+            if _is_async(fn):
+                out = fn(*args)
+            else:
+                out = await asyncio.to_thread(fn, *args)
+            if inspect.isawaitable(out):
+                await out
+            return REVERSED
         if _is_async(fn):
-            out = fn(*args)
+            finished = await _await_within(fn(*args), timeout)
         else:
-            out = await asyncio.to_thread(fn, *args)
-        if inspect.isawaitable(out):
-            await out
+            # A thread of our own, not the loop's executor: an abandoned
+            # handler must not hold up the loop's shutdown.
+            future = _in_daemon_thread(_call_to_completion, fn, args, None)
+            finished = await _await_within(asyncio.wrap_future(future), timeout)
+        if not finished:
+            raise _timed_out(call, timeout)
         return REVERSED
+
+
+def _timed_out(call: ExecutedToolCall, timeout: float) -> ReversalTimeoutError:
+    return ReversalTimeoutError(
+        f"undo handler of {call.tool_name!r} for call {call.tool_call_id!r} did not finish "
+        f"within reverse_timeout={timeout:g}s and was abandoned",
+        tool_name=call.tool_name,
+        timeout=timeout,
+    )
+
+
+async def _await_within(awaitable: Any, timeout: float) -> bool:
+    """Await `awaitable` for up to `timeout` seconds; False (and cancelled) if it took longer.
+
+    Unlike `asyncio.wait_for`, a `TimeoutError` the handler raises itself stays
+    its own error, not ours.
+    """
+    task = asyncio.ensure_future(awaitable)
+    try:
+        done, _ = await asyncio.wait({task}, timeout=timeout)
+    except BaseException:  # we were cancelled: so is the handler
+        task.cancel()
+        raise
+    if not done:
+        task.cancel()
+        return False
+    task.result()
+    return True
+
+
+def _call_to_completion(fn: Reverser, args: tuple[Any, ...], timeout: float | None) -> bool:
+    """Run a handler in this thread (an async one on a fresh loop, for up to `timeout`).
+
+    False when the async handler did not finish in time (it is cancelled).
+    """
+    out = fn(*args)
+    if inspect.isawaitable(out):
+        if timeout is None:
+            _run_coroutine(out)
+        else:
+            return bool(asyncio.run(_await_within(out, timeout)))
+    return True
+
+
+def _in_daemon_thread(fn: Callable[..., Any], *args: Any) -> concurrent.futures.Future[Any]:
+    """Run `fn(*args)` in a new daemon thread; abandoning it never blocks an exit."""
+    future: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def target() -> None:
+        if not future.set_running_or_notify_cancel():
+            return
+        try:
+            result = fn(*args)
+        except BaseException as exc:  # handed to the waiter, whatever it is
+            future.set_exception(exc)
+        else:
+            future.set_result(result)
+
+    threading.Thread(target=target, name="agentgit-undo", daemon=True).start()
+    return future
 
 
 # -- declaring a tool with its undo -------------------------------------------
@@ -484,16 +604,86 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
     return executed
 
 
+_POLL_FIRST = 0.02
+_POLL_MAX = 0.25
+_WAIT_GRACE = 2.0
+
+
+def _claim(rec: Reversal, claimant: Claimant, wait: float) -> Plan[Reversal | None]:
+    """Claim `rec`'s call for `claimant`: None once it is ours, else the record to report.
+
+    A `reversed` record is returned at once (never undone again). A `failed` or
+    `no_handler` one is taken over (a later rollback retries it). A `pending`
+    one held by a live claimant is waited for, polling, for up to `wait`
+    seconds: if it ends `reversed`
+    or `failed` that is our outcome too (the concurrent attempt was the one
+    attempt; the failed call is retried by the next rollback, not by every
+    waiter); if it is still `pending` then, the record comes back with `error`
+    saying who holds it. A dead claimant's claim is taken over, atomically.
+    """
+    waited = False
+    deadline: float | None = None
+    pause = _POLL_FIRST
+    while True:
+        found: Reversal | None = yield Call(
+            "store", "claim_reversal", (rec, claimant), {"retry_failed": not waited}
+        )
+        if found is None:
+            return None
+        if found.status != PENDING:
+            return found
+        holder = found.claimant
+        alive: bool = yield Call("claims", "alive", (holder,))
+        if not alive:
+            stale = holder.token if holder is not None else None
+            taken: bool = yield Call("store", "take_over_reversal", (rec, stale, claimant))
+            if taken:
+                return None
+            continue  # someone else took it first: look again
+        clock = time.monotonic()
+        if deadline is None:
+            deadline = clock + wait
+        elif clock >= deadline:
+            who = holder.describe() if holder is not None else "another rollback"
+            return dataclasses.replace(
+                found,
+                error=f"still being undone by {who} after waiting {wait:g}s",
+            )
+        yield Call("claims", "pause", (min(pause, max(deadline - clock, 0.0)),))
+        pause = min(pause * 2, _POLL_MAX)
+        waited = True
+
+
+def _reversal_error(call: ExecutedToolCall, error: str, what: str) -> ToolReversalError:
+    return ToolReversalError(
+        f"undoing tool call {call.tool_call_id!r} of {call.tool_name!r} {what} "
+        f"({error}); rollback stopped, no branch created",
+        tool_name=call.tool_name,
+        tool_call_id=call.tool_call_id,
+    )
+
+
 def reverse_tool_calls(
-    source: CheckpointTuple, session_id: int, *, strict: bool = False
+    source: CheckpointTuple,
+    session_id: int,
+    claimant: Claimant,
+    *,
+    strict: bool = False,
+    timeout: float | None = None,
 ) -> Plan[list[Reversal]]:
     """Undo, newest first, the calls `executed_tool_calls(source)` finds; return their records.
 
-    Each call is claimed in the store before its handler runs and finished after
-    it; a call already `reversed` is skipped (its record is returned as is).
+    Each call is claimed for `claimant` in the store before its handler runs
+    (`_claim`: exactly one rollback runs it) and finished after it; a call
+    already `reversed` is skipped (its record is returned as is). The plan
+    needs the targets `"store"`, `"reversers"` and `"claims"` (a
+    `ReversalAttempt` holding `claimant`). `timeout` bounds each handler.
     """
     calls = yield from executed_tool_calls(source)
     thread_id = str(source.config["configurable"]["thread_id"])
+    # How long to wait for another rollback's handler: as long as we would let
+    # our own run (and a little to record it), else as long as a claim lasts.
+    wait = claimant.lease_seconds if timeout is None else timeout + _WAIT_GRACE
     outcomes: list[Reversal] = []
     for call in reversed(calls):
         rec = Reversal(
@@ -504,26 +694,28 @@ def reverse_tool_calls(
             thread_id=thread_id,
             checkpoint_id=source.checkpoint["id"],
         )
-        existing: Reversal | None = yield Call("store", "claim_reversal", (rec,))
-        if existing is not None:  # reversed before: never again
+        existing = yield from _claim(rec, claimant, wait)
+        if existing is not None:  # not ours to run: reversed, or another rollback's outcome
             outcomes.append(existing)
+            if strict and existing.status in (FAILED, PENDING):
+                what = "failed" if existing.status == FAILED else "did not finish"
+                raise _reversal_error(call, existing.error or existing.status, what)
             continue
+        token = {"claim_token": claimant.token}
         try:
-            status: str = yield Call("reversers", "run", (call,))
+            status: str = yield Call("reversers", "run", (call,), {"timeout": timeout})
         except Exception as exc:
             # (KeyboardInterrupt, cancellation: the record stays `pending`, as
-            # after a crash, and the next rollback past it runs it again.)
+            # after a crash; its claimant is gone once the rollback has ended,
+            # so the next rollback past it takes it over and runs it again.)
             error = f"{type(exc).__name__}: {exc}"
-            yield Call("store", "finish_reversal", (session_id, call.tool_call_id, FAILED, error))
-            outcomes.append(dataclasses.replace(rec, status=FAILED, error=error))
+            yield Call(
+                "store", "finish_reversal", (session_id, call.tool_call_id, FAILED, error), token
+            )
+            outcomes.append(dataclasses.replace(rec, status=FAILED, error=error, claimant=claimant))
             if strict:
-                raise ToolReversalError(
-                    f"undoing tool call {call.tool_call_id!r} of {call.tool_name!r} failed "
-                    f"({error}); rollback stopped, no branch created",
-                    tool_name=call.tool_name,
-                    tool_call_id=call.tool_call_id,
-                ) from exc
+                raise _reversal_error(call, error, "failed") from exc
             continue
-        yield Call("store", "finish_reversal", (session_id, call.tool_call_id, status, None))
-        outcomes.append(dataclasses.replace(rec, status=status))
+        yield Call("store", "finish_reversal", (session_id, call.tool_call_id, status, None), token)
+        outcomes.append(dataclasses.replace(rec, status=status, claimant=claimant))
     return outcomes

@@ -16,6 +16,7 @@ import builtins
 import contextlib
 import copy
 import dataclasses
+import math
 import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -40,6 +41,7 @@ from agentgit_langgraph._access import (
     session_plan,
     thread_plan,
 )
+from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import is_gone, owner_token, running
@@ -56,7 +58,7 @@ from agentgit_langgraph.fsck import FsckReport, fsck_plan
 from agentgit_langgraph.history import HistoryMixin
 from agentgit_langgraph.maintenance import MaintenanceMixin, finish_pending_deletes
 from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
+from agentgit_langgraph.sessions import Claimant, ExternalSession, InternalSession, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
 
 __all__ = ["AgentGitSaver"]
@@ -122,6 +124,8 @@ def _rollback_plan(
     *,
     reverse_tools: bool = False,
     strict: bool = False,
+    claimant: Claimant | None = None,
+    reverse_timeout: float | None = None,
 ) -> Plan[RunnableConfig]:
     ref = checkpoint_ref(config)
     name = check.optional_name(name, "branch name")
@@ -142,7 +146,10 @@ def _rollback_plan(
     if reverse_tools:
         # Undo what the tools did after the checkpoint, newest first, before the
         # branch exists: with `strict`, a failure leaves no branch behind.
-        yield from reverse_tool_calls(source, parent.session_id, strict=strict)
+        assert claimant is not None, "reverse_tools needs the rollback attempt's claimant"
+        yield from reverse_tool_calls(
+            source, parent.session_id, claimant, strict=strict, timeout=reverse_timeout
+        )
     new_thread_id = _new_thread_id()
     owner = owner_token()
     with running(owner):
@@ -205,6 +212,15 @@ def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> P
     session = yield from session_plan(session_id, user_id)
     found = yield Call("store", "list_reversals", kwargs={"session_id": session.id})
     return found
+
+
+def _timeout_of(value: Any) -> float | None:
+    """A handler timeout in seconds: a positive number; None or `math.inf` for no bound."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
+    return None if math.isinf(value) else float(value)
 
 
 def _access_target(config: Any) -> tuple[str, str] | None:
@@ -272,19 +288,23 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         *,
         auto_session: bool = True,
         reversers: Mapping[str, Reverser] | None = None,
+        reverse_timeout: float | None = None,
     ) -> None:
         """See the class docstring.
 
         `reversers` maps a tool name to the handler that undoes a call of it
         (`handler(args[, result[, artifact]])`, sync or async), run by
         `rollback(..., reverse_tools=True)`; see `agentgit_langgraph.reversal`.
-        More can be added with `register_reverser`.
+        More can be added with `register_reverser`. `reverse_timeout` is the
+        default bound, in seconds, on each handler of such a rollback (None: no
+        bound; a rollback's own `reverse_timeout=` overrides it).
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self.saver = saver
         self.store = store if store is not None else default_store_for(saver)
         self.auto_session = auto_session
         self.reversers = ToolReversers(reversers)
+        self.reverse_timeout = _timeout_of(reverse_timeout)
         self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
         # Threads this process saw held by a session: their puts skip the
         # session check before saving (the count after the save still checks).
@@ -299,6 +319,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         *,
         auto_session: bool = True,
         reversers: Mapping[str, Reverser] | None = None,
+        reverse_timeout: float | None = None,
     ) -> Iterator[AgentGitSaver]:
         """Open the LangGraph saver and the session store on one database.
 
@@ -314,7 +335,13 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         from agentgit_langgraph.backends import open_sync
 
         with open_sync(conn_string) as (saver, store):
-            wrapped = cls(saver, store, auto_session=auto_session, reversers=reversers)
+            wrapped = cls(
+                saver,
+                store,
+                auto_session=auto_session,
+                reversers=reversers,
+                reverse_timeout=reverse_timeout,
+            )
             wrapped.recover_branches()  # cheap: finishes what dead operations left
             yield wrapped
 
@@ -326,12 +353,19 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         *,
         auto_session: bool = True,
         reversers: Mapping[str, Reverser] | None = None,
+        reverse_timeout: float | None = None,
     ) -> AsyncIterator[AgentGitSaver]:
         """Async twin of `from_conn_string` (`AsyncSqliteSaver`, `AsyncPostgresSaver`)."""
         from agentgit_langgraph.backends import open_async
 
         async with open_async(conn_string) as (saver, store):
-            wrapped = cls(saver, store, auto_session=auto_session, reversers=reversers)
+            wrapped = cls(
+                saver,
+                store,
+                auto_session=auto_session,
+                reversers=reversers,
+                reverse_timeout=reverse_timeout,
+            )
             await wrapped.arecover_branches()
             yield wrapped
 
@@ -550,6 +584,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         name: str | None = None,
         reverse_tools: bool = False,
         strict: bool = False,
+        reverse_timeout: float | None = None,
     ) -> RunnableConfig:
         """Open a new branch: a new thread that starts at the checkpoint `config` names.
 
@@ -568,10 +603,18 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             reverse_tools: First undo, newest first, every tool call the thread
                 executed after that checkpoint, with the handlers registered
                 for the tools (`reversers=`, `register_reverser`). Each call is
-                recorded (`reversals()`) and never undone twice.
+                recorded (`reversals()`) and successfully undone at most once
+                per session, even by rollbacks racing in other processes (one
+                claims it, the others wait for its outcome).
             strict: With `reverse_tools`, stop at the first failing handler and
                 raise `ToolReversalError` without creating the branch (by
                 default the failure is recorded and the rollback goes on).
+            reverse_timeout: With `reverse_tools`, the most seconds each
+                handler may run: a sync one runs in a worker thread and is
+                abandoned after it, an async one is cancelled; the call is
+                recorded `failed` (`ReversalTimeoutError: ...`). None: the
+                saver's `reverse_timeout` (by default none, no bound);
+                `math.inf`: no bound for this rollback.
 
         Raises:
             InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
@@ -582,12 +625,15 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         Example:
             ```python
             saver.register_reverser("book_flight", lambda args, result: cancel(result))
-            branch = saver.rollback(earlier.config, reverse_tools=True)
+            branch = saver.rollback(earlier.config, reverse_tools=True, reverse_timeout=30)
             saver.reversals(earlier.config["configurable"]["thread_id"])
             ```
         """
-        plan = _rollback_plan(config, user_id, name, reverse_tools=reverse_tools, strict=strict)
-        return run_sync(plan, self._targets)
+        plan, targets, attempt = self._rollback_run(
+            config, user_id, name, reverse_tools, strict, reverse_timeout
+        )
+        with attempt:
+            return run_sync(plan, targets)
 
     async def arollback(
         self,
@@ -597,10 +643,40 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         name: str | None = None,
         reverse_tools: bool = False,
         strict: bool = False,
+        reverse_timeout: float | None = None,
     ) -> RunnableConfig:
         """Async twin of `rollback`."""
-        plan = _rollback_plan(config, user_id, name, reverse_tools=reverse_tools, strict=strict)
-        return await run_async(plan, self._targets)
+        plan, targets, attempt = self._rollback_run(
+            config, user_id, name, reverse_tools, strict, reverse_timeout
+        )
+        with attempt:
+            return await run_async(plan, targets)
+
+    def _rollback_run(
+        self,
+        config: RunnableConfig,
+        user_id: UserId | None,
+        name: str | None,
+        reverse_tools: bool,
+        strict: bool,
+        reverse_timeout: float | None,
+    ) -> tuple[Plan[RunnableConfig], Mapping[str, Any], contextlib.AbstractContextManager[Any]]:
+        """The rollback plan, its targets, and the attempt to hold open while it runs."""
+        if not reverse_tools:
+            plan = _rollback_plan(config, user_id, name)
+            return plan, self._targets, contextlib.nullcontext()
+        timeout = self.reverse_timeout if reverse_timeout is None else _timeout_of(reverse_timeout)
+        attempt = ReversalAttempt(timeout)
+        plan = _rollback_plan(
+            config,
+            user_id,
+            name,
+            reverse_tools=True,
+            strict=strict,
+            claimant=attempt.claimant,
+            reverse_timeout=timeout,
+        )
+        return plan, {**self._targets, "claims": attempt}, attempt
 
     def recover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)

@@ -23,6 +23,7 @@ __all__ = [
     "NO_HANDLER",
     "PENDING",
     "REVERSED",
+    "Claimant",
     "ExternalSession",
     "InternalSession",
     "Reversal",
@@ -234,6 +235,34 @@ FAILED = "failed"
 
 
 @dataclass(frozen=True)
+class Claimant:
+    """Who holds (or last held) the claim on a tool call's reversal.
+
+    One per rollback attempt: `token` is unique to the attempt; `host`, `pid`
+    and `pid_start` (the process's start time, in clock ticks after boot, on
+    Linux) name the process; `node` says where a pid means the same process
+    (boot id and pid namespace on Linux): a claim from the same node can be
+    checked against the process table, one from elsewhere only against its
+    lease. `claimed_at` and `expires_at` (timezone-aware UTC) are set when the
+    claim is taken; `lease_seconds` is how long after that a claim from another
+    node counts as abandoned.
+    """
+
+    token: str
+    host: str
+    pid: int
+    node: str = ""
+    pid_start: str | None = None
+    lease_seconds: float = 900.0
+    claimed_at: datetime | None = None
+    expires_at: datetime | None = None
+
+    def describe(self) -> str:
+        """`host pid N`, for messages."""
+        return f"{self.host} pid {self.pid}"
+
+
+@dataclass(frozen=True)
 class Reversal:
     """What was done to undo one tool call when a rollback went past it."""
 
@@ -247,3 +276,5 @@ class Reversal:
     error: str | None = None
     created_at: datetime | None = None
     updated_at: datetime | None = None
+    claimant: Claimant | None = None
+    """The rollback that claimed the call last (None before claims were recorded)."""

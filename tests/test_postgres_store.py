@@ -52,6 +52,7 @@ TABLES = (
     "agentgit_migrations",
     "agentgit_pending_branches",
     "agentgit_pending_deletes",
+    "agentgit_reversal_claims",
     "agentgit_reversals",
     "agentgit_sessions",
     "agentgit_tags",

@@ -19,6 +19,7 @@ from typing import Any
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.sessions import (
+    Claimant,
     ExternalSession,
     InternalSession,
     Reversal,
@@ -266,23 +267,65 @@ class BaseSessionStore(ABC):
 
     # -- tool-call reversals -------------------------------------------------
     @abstractmethod
-    def claim_reversal(self, rec: Reversal) -> Reversal | None:
-        """Mark a call `pending` before undoing it; None if claimed, else the
-        existing final (`reversed`) record, which must not be undone again."""
+    def claim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None:
+        """Claim a call for `claimant` (as `pending`) before undoing it, atomically.
+
+        Returns None when `claimant` now holds it: a new call, or one recorded
+        `no_handler`, or `failed` when `retry_failed`. Otherwise the existing
+        record, untouched: `reversed` (must not be undone again), `failed`
+        (with `retry_failed=False`), or `pending` with its `claimant` (another
+        rollback holds it; see `take_over_reversal`).
+        """
 
     @abstractmethod
-    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None: ...
+    async def aclaim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None: ...
+
+    @abstractmethod
+    def take_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool:
+        """Give a `pending` claim held by the dead claimant `stale_token` to `claimant`.
+
+        A compare-and-set on the token (None: a pending record without a
+        claim): True for exactly one of any number of concurrent takers, False
+        if the claim changed hands or finished meanwhile.
+        """
+
+    @abstractmethod
+    async def atake_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool: ...
 
     @abstractmethod
     def finish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None:
-        """Record how a claimed reversal ended."""
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        """Record how a claimed reversal ended.
+
+        With `claim_token`, only while that claim still holds the pending call
+        (False, nothing written, if it was taken over).
+        """
 
     @abstractmethod
     async def afinish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None: ...
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool: ...
 
     @abstractmethod
     def list_reversals(
@@ -306,6 +349,7 @@ REVERSAL_COLUMNS = (
     "session_id, tool_call_id, tool_name, args, thread_id, checkpoint_id, status, error, "
     "created_at, updated_at"
 )
+CLAIM_COLUMNS = "token, host, node, pid, pid_start, claimed_at, expires_at"
 TAG_COLUMNS = "session_id, name, thread_id, checkpoint_ns, checkpoint_id, created_at"
 THREAD_COLUMNS = (
     "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, "
@@ -405,6 +449,30 @@ def reversal_from_row(row: Sequence[Any]) -> Reversal:
             f"corrupt row in agentgit_reversals (session_id={row[0]!r}, "
             f"tool_call_id={row[1]!r}): {exc}"
         ) from exc
+
+
+def claimant_from_row(row: Sequence[Any]) -> Claimant:
+    """Decode a row selected with `CLAIM_COLUMNS`."""
+    try:
+        claimed_at = _as_datetime(row[5])
+        expires_at = _as_datetime(row[6])
+        lease = (
+            (expires_at - claimed_at).total_seconds()
+            if claimed_at is not None and expires_at is not None
+            else 0.0
+        )
+        return Claimant(
+            token=str(row[0]),
+            host=str(row[1]),
+            node=str(row[2]),
+            pid=int(row[3]),
+            pid_start=None if row[4] is None else str(row[4]),
+            lease_seconds=lease,
+            claimed_at=claimed_at,
+            expires_at=expires_at,
+        )
+    except (TypeError, ValueError) as exc:
+        raise StoreError(f"corrupt reversal claim row {row[0]!r}: {exc}") from exc
 
 
 def tag_from_row(row: Sequence[Any]) -> Tag:

@@ -22,6 +22,7 @@ from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from agentgit_langgraph import _validate as check
+from agentgit_langgraph._claims import stamp, utc_now
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import (
     NameConflictError,
@@ -31,8 +32,10 @@ from agentgit_langgraph.errors import (
     ThreadNotFoundError,
 )
 from agentgit_langgraph.sessions import (
+    FAILED,
     PENDING,
     REVERSED,
+    Claimant,
     ExternalSession,
     InternalSession,
     Reversal,
@@ -40,6 +43,7 @@ from agentgit_langgraph.sessions import (
     as_utc,
 )
 from agentgit_langgraph.stores.base import (
+    CLAIM_COLUMNS,
     REVERSAL_COLUMNS,
     SESSION_COLUMNS,
     TAG_COLUMNS,
@@ -47,6 +51,7 @@ from agentgit_langgraph.stores.base import (
     BaseSessionStore,
     PendingBranch,
     as_metadata,
+    claimant_from_row,
     group_thread_rows,
     now,
     pending_branch_from_row,
@@ -307,6 +312,19 @@ SQLITE = Dialect(
             thread_id TEXT PRIMARY KEY,
             created_at TEXT NOT NULL
         )""",
+        # 20: who claimed each reversal (see `claim_reversal`); times ISO-8601 UTC with offset.
+        """CREATE TABLE IF NOT EXISTS agentgit_reversal_claims (
+            session_id INTEGER NOT NULL,
+            tool_call_id TEXT NOT NULL,
+            token TEXT NOT NULL,
+            host TEXT NOT NULL,
+            node TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            pid_start TEXT,
+            claimed_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL,
+            PRIMARY KEY (session_id, tool_call_id)
+        )""",
     ),
 )
 
@@ -390,6 +408,19 @@ POSTGRES = Dialect(
         """CREATE TABLE IF NOT EXISTS agentgit_pending_deletes (
             thread_id TEXT PRIMARY KEY,
             created_at TIMESTAMPTZ NOT NULL
+        )""",
+        # 20: who claimed each reversal (see `claim_reversal`).
+        """CREATE TABLE IF NOT EXISTS agentgit_reversal_claims (
+            session_id BIGINT NOT NULL,
+            tool_call_id TEXT NOT NULL,
+            token TEXT NOT NULL,
+            host TEXT NOT NULL,
+            node TEXT NOT NULL,
+            pid BIGINT NOT NULL,
+            pid_start TEXT,
+            claimed_at TIMESTAMPTZ NOT NULL,
+            expires_at TIMESTAMPTZ NOT NULL,
+            PRIMARY KEY (session_id, tool_call_id)
         )""",
     ),
 )
@@ -811,6 +842,9 @@ def delete_session(d: Dialect, session_id: int) -> Op[list[str] | None]:
     thread_ids = [str(r[0]) for r in threads.rows]
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
     yield Statement(d.sql("DELETE FROM agentgit_reversals WHERE session_id = ?"), (session_id,))
+    yield Statement(
+        d.sql("DELETE FROM agentgit_reversal_claims WHERE session_id = ?"), (session_id,)
+    )
     yield Statement(d.sql("DELETE FROM agentgit_tags WHERE session_id = ?"), (session_id,))
     yield Statement(d.sql("DELETE FROM agentgit_threads WHERE session_id = ?"), (session_id,))
     res = yield Statement(d.sql("DELETE FROM agentgit_sessions WHERE id = ?"), (session_id,))
@@ -844,6 +878,7 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
             d.sql(f"DELETE FROM {table} WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"),
             (session_id, *ids),
         )
+    yield Statement(d.sql(_DELETE_ORPHAN_CLAIMS), (session_id,))
     res = yield Statement(
         d.sql(
             f"DELETE FROM agentgit_threads WHERE session_id = ? AND thread_id IN ({_in_list(ids)})"
@@ -889,14 +924,80 @@ def forget_thread(d: Dialect, thread_id: str) -> Op[bool]:
     return True
 
 
-def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
-    """Record a call as `pending` before its handler runs.
+_DELETE_ORPHAN_CLAIMS = (
+    "DELETE FROM agentgit_reversal_claims WHERE session_id = ? AND NOT EXISTS "
+    "(SELECT 1 FROM agentgit_reversals r WHERE r.session_id = agentgit_reversal_claims.session_id "
+    "AND r.tool_call_id = agentgit_reversal_claims.tool_call_id)"
+)
+_CLAIM_PARAMS = "token, host, node, pid, pid_start, claimed_at, expires_at"
 
-    Returns None when claimed; else the existing record, whose status decides:
-    a `reversed` call is never reversed again.
+
+def _claim_values(d: Dialect, claimant: Claimant) -> tuple[Any, ...]:
+    """`claimant` stamped now (aware UTC), in `_CLAIM_PARAMS` order."""
+    c = stamp(claimant, utc_now())
+    assert c.claimed_at is not None and c.expires_at is not None
+    return (
+        c.token,
+        c.host,
+        c.node,
+        c.pid,
+        c.pid_start,
+        d.ts(c.claimed_at),
+        d.ts(c.expires_at),
+    )
+
+
+def _put_claim(d: Dialect, rec: Reversal, claimant: Claimant) -> Op[None]:
+    """Record `claimant` as the holder of `rec`'s claim (replacing the previous one)."""
+    yield Statement(
+        d.sql(
+            "INSERT INTO agentgit_reversal_claims (session_id, tool_call_id, "
+            f"{_CLAIM_PARAMS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (session_id, tool_call_id) DO UPDATE SET token = excluded.token, "
+            "host = excluded.host, node = excluded.node, pid = excluded.pid, "
+            "pid_start = excluded.pid_start, claimed_at = excluded.claimed_at, "
+            "expires_at = excluded.expires_at"
+        ),
+        (rec.session_id, rec.tool_call_id, *_claim_values(d, claimant)),
+    )
+
+
+def _get_claim(d: Dialect, session_id: int, tool_call_id: str) -> Op[Claimant | None]:
+    res = yield Statement(
+        d.sql(
+            f"SELECT {CLAIM_COLUMNS} FROM agentgit_reversal_claims "
+            "WHERE session_id = ? AND tool_call_id = ?"
+        ),
+        (session_id, tool_call_id),
+    )
+    return claimant_from_row(res.rows[0]) if res.rows else None
+
+
+def _lock_reversal(d: Dialect, session_id: int, tool_call_id: str) -> Op[Reversal | None]:
+    res = yield Statement(
+        d.sql(
+            f"SELECT {REVERSAL_COLUMNS} FROM agentgit_reversals "
+            "WHERE session_id = ? AND tool_call_id = ?" + d.for_update
+        ),
+        (session_id, tool_call_id),
+    )
+    return reversal_from_row(res.rows[0]) if res.rows else None
+
+
+def claim_reversal(
+    d: Dialect, rec: Reversal, claimant: Claimant, retry_failed: bool = True
+) -> Op[Reversal | None]:
+    """Claim a call for `claimant` before its handler runs: one transaction.
+
+    Returns None when claimed (a new call; or one `no_handler`, or `failed`
+    with `retry_failed`: taken over); else the existing record, unchanged,
+    whose status decides: `reversed` is never reversed again, and `pending`
+    comes with its `claimant`, for the caller to wait for or, if it is dead,
+    to `take_over_reversal`. The row is locked (PostgreSQL `FOR UPDATE`;
+    SQLite runs writers one at a time), so two claimants never both win.
     """
     check.reversal(rec)
-    stamp = d.ts(now())
+    stamp_ = d.ts(now())
     res = yield Statement(
         d.sql(
             "INSERT INTO agentgit_reversals (session_id, tool_call_id, tool_name, args, "
@@ -912,44 +1013,92 @@ def claim_reversal(d: Dialect, rec: Reversal) -> Op[Reversal | None]:
             rec.thread_id,
             rec.checkpoint_id,
             PENDING,
-            stamp,
-            stamp,
+            stamp_,
+            stamp_,
         ),
     )
     if res.rowcount > 0:
+        yield from _put_claim(d, rec, claimant)
         return None
-    existing = yield Statement(
+    found = yield from _lock_reversal(d, rec.session_id, rec.tool_call_id)
+    if found is None:  # deleted between the two statements (SQLite cannot; PG READ COMMITTED)
+        raise StoreError(f"reversal of {rec.tool_call_id!r} vanished while being claimed")
+    holder = yield from _get_claim(d, rec.session_id, rec.tool_call_id)
+    found = dataclasses.replace(found, claimant=holder)
+    if found.status in (REVERSED, PENDING) or (found.status == FAILED and not retry_failed):
+        return found
+    # `failed` or `no_handler`: a retry, ours now.
+    yield Statement(
         d.sql(
-            f"SELECT {REVERSAL_COLUMNS} FROM agentgit_reversals "
-            "WHERE session_id = ? AND tool_call_id = ?" + d.for_update
+            "UPDATE agentgit_reversals SET status = ?, error = NULL, thread_id = ?, "
+            "checkpoint_id = ?, updated_at = ? WHERE session_id = ? AND tool_call_id = ?"
         ),
-        (rec.session_id, rec.tool_call_id),
+        (PENDING, rec.thread_id, rec.checkpoint_id, stamp_, rec.session_id, rec.tool_call_id),
     )
-    found = reversal_from_row(existing.rows[0])
-    if found.status != REVERSED:
-        # Not final (pending after a crash, failed, no handler): take it over.
-        yield Statement(
+    yield from _put_claim(d, rec, claimant)
+    return None
+
+
+def take_over_reversal(
+    d: Dialect, rec: Reversal, stale_token: str | None, claimant: Claimant
+) -> Op[bool]:
+    """Compare-and-set a dead claimant's `pending` claim to `claimant`."""
+    found = yield from _lock_reversal(d, rec.session_id, rec.tool_call_id)
+    if found is None or found.status != PENDING:
+        return False
+    if stale_token is None:
+        res = yield Statement(
             d.sql(
-                "UPDATE agentgit_reversals SET status = ?, error = NULL, thread_id = ?, "
-                "checkpoint_id = ?, updated_at = ? WHERE session_id = ? AND tool_call_id = ?"
+                "INSERT INTO agentgit_reversal_claims (session_id, tool_call_id, "
+                f"{_CLAIM_PARAMS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (session_id, tool_call_id) DO NOTHING"
             ),
-            (PENDING, rec.thread_id, rec.checkpoint_id, stamp, rec.session_id, rec.tool_call_id),
+            (rec.session_id, rec.tool_call_id, *_claim_values(d, claimant)),
         )
-        return None
-    return found
+    else:
+        res = yield Statement(
+            d.sql(
+                "UPDATE agentgit_reversal_claims SET token = ?, host = ?, node = ?, pid = ?, "
+                "pid_start = ?, claimed_at = ?, expires_at = ? "
+                "WHERE session_id = ? AND tool_call_id = ? AND token = ?"
+            ),
+            (*_claim_values(d, claimant), rec.session_id, rec.tool_call_id, stale_token),
+        )
+    if res.rowcount == 0:
+        return False
+    yield Statement(
+        d.sql(
+            "UPDATE agentgit_reversals SET thread_id = ?, checkpoint_id = ?, updated_at = ? "
+            "WHERE session_id = ? AND tool_call_id = ?"
+        ),
+        (rec.thread_id, rec.checkpoint_id, d.ts(now()), rec.session_id, rec.tool_call_id),
+    )
+    return True
 
 
 def finish_reversal(
-    d: Dialect, session_id: int, tool_call_id: str, status: str, error: str | None
-) -> Op[None]:
+    d: Dialect,
+    session_id: int,
+    tool_call_id: str,
+    status: str,
+    error: str | None,
+    claim_token: str | None = None,
+) -> Op[bool]:
     session_id, tool_call_id = check.reversal_key(session_id, tool_call_id)
-    yield Statement(
-        d.sql(
-            "UPDATE agentgit_reversals SET status = ?, error = ?, updated_at = ? "
-            "WHERE session_id = ? AND tool_call_id = ?"
-        ),
-        (status, error, d.ts(now()), session_id, tool_call_id),
+    sql = (
+        "UPDATE agentgit_reversals SET status = ?, error = ?, updated_at = ? "
+        "WHERE session_id = ? AND tool_call_id = ?"
     )
+    params: tuple[Any, ...] = (status, error, d.ts(now()), session_id, tool_call_id)
+    if claim_token is not None:
+        sql += (
+            " AND status = ? AND EXISTS (SELECT 1 FROM agentgit_reversal_claims c "
+            "WHERE c.session_id = agentgit_reversals.session_id "
+            "AND c.tool_call_id = agentgit_reversals.tool_call_id AND c.token = ?)"
+        )
+        params += (PENDING, claim_token)
+    res = yield Statement(d.sql(sql), params)
+    return res.rowcount > 0
 
 
 def list_reversals(
@@ -966,7 +1115,24 @@ def list_reversals(
         ),
         params,
     )
-    return [reversal_from_row(r) for r in res.rows]
+    claims = yield Statement(
+        d.sql(
+            f"SELECT c.session_id, c.tool_call_id, {_qualified('c', CLAIM_COLUMNS)} "
+            "FROM agentgit_reversal_claims c JOIN agentgit_reversals r "
+            "ON r.session_id = c.session_id AND r.tool_call_id = c.tool_call_id "
+            f"WHERE r.{where}"
+        ),
+        params,
+    )
+    holders = {(int(row[0]), str(row[1])): claimant_from_row(row[2:]) for row in claims.rows}
+    return [
+        dataclasses.replace(rec, claimant=holders.get((rec.session_id, rec.tool_call_id)))
+        for rec in map(reversal_from_row, res.rows)
+    ]
+
+
+def _qualified(alias: str, columns: str) -> str:
+    return ", ".join(f"{alias}.{c.strip()}" for c in columns.split(","))
 
 
 # -- the shared store --------------------------------------------------------
@@ -1123,23 +1289,53 @@ class SqlSessionStore(BaseSessionStore):
     async def aforget_pending_delete(self, thread_id: str) -> bool:
         return await self._arun(forget_pending_delete(self.dialect, thread_id), immediate=True)
 
-    def claim_reversal(self, rec: Reversal) -> Reversal | None:
-        return self._run(claim_reversal(self.dialect, rec), immediate=True)
+    def claim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None:
+        op = claim_reversal(self.dialect, rec, claimant, retry_failed)
+        return self._run(op, immediate=True)
 
-    async def aclaim_reversal(self, rec: Reversal) -> Reversal | None:
-        return await self._arun(claim_reversal(self.dialect, rec), immediate=True)
+    async def aclaim_reversal(
+        self, rec: Reversal, claimant: Claimant, *, retry_failed: bool = True
+    ) -> Reversal | None:
+        op = claim_reversal(self.dialect, rec, claimant, retry_failed)
+        return await self._arun(op, immediate=True)
+
+    def take_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool:
+        op = take_over_reversal(self.dialect, rec, stale_token, claimant)
+        return self._run(op, immediate=True)
+
+    async def atake_over_reversal(
+        self, rec: Reversal, stale_token: str | None, claimant: Claimant
+    ) -> bool:
+        op = take_over_reversal(self.dialect, rec, stale_token, claimant)
+        return await self._arun(op, immediate=True)
 
     def finish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None:
-        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error)
-        self._run(op, immediate=True)
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error, claim_token)
+        return self._run(op, immediate=True)
 
     async def afinish_reversal(
-        self, session_id: int, tool_call_id: str, status: str, error: str | None = None
-    ) -> None:
-        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error)
-        await self._arun(op, immediate=True)
+        self,
+        session_id: int,
+        tool_call_id: str,
+        status: str,
+        error: str | None = None,
+        *,
+        claim_token: str | None = None,
+    ) -> bool:
+        op = finish_reversal(self.dialect, session_id, tool_call_id, status, error, claim_token)
+        return await self._arun(op, immediate=True)
 
     def list_reversals(
         self, *, session_id: int | None = None, thread_id: str | None = None
