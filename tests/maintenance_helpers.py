@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 
 from langgraph.checkpoint.base import CheckpointTuple
 
+from agentgit_langgraph.stores.sql import SqlSessionStore, Statement
+
 T = TypeVar("T")
 
 
@@ -145,3 +147,22 @@ def counts_exact(saver: Any, session_id: int) -> Flow[None]:
         n = len((yield rows(saver, t.thread_id)))
         assert t.checkpoint_count == n, (t.thread_id, t.checkpoint_count, n)
     assert session.total_checkpoints == (yield from held(saver, [t.thread_id for t in threads]))
+
+
+class Tamper:
+    """Writes a corrupt row behind the store's back (a SQL store's own driver)."""
+
+    def __init__(self, store: SqlSessionStore) -> None:
+        self.store = store
+
+    def _op(self, sql: str, params: tuple[Any, ...]) -> Any:
+        def tamper() -> Any:
+            yield Statement(self.store.dialect.sql(sql), params)
+
+        return tamper()
+
+    def sql(self, sql: str, params: tuple[Any, ...]) -> None:
+        self.store._run(self._op(sql, params), immediate=True)
+
+    async def asql(self, sql: str, params: tuple[Any, ...]) -> None:
+        await self.store._arun(self._op(sql, params), immediate=True)

@@ -31,7 +31,6 @@ from agentgit_langgraph import (
     AgentGitError,
     AgentGitSaver,
     AsyncSqliteSessionStore,
-    InMemorySessionStore,
     InternalSession,
     InvalidConfigError,
     SessionAccessError,
@@ -40,9 +39,8 @@ from agentgit_langgraph import (
     StoreError,
     Tag,
 )
-from agentgit_langgraph.stores.sql import SqlSessionStore, Statement
 from tests.graphs import chat_graph_builder, contents, human
-from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, snapshot
+from tests.maintenance_helpers import Flow, Op, Tamper, adrive, cfg, drive, snapshot
 
 ALICE = "alice@example.com"  # string owners, as LangGraph's docs write user ids
 BOB = "bob"
@@ -486,30 +484,8 @@ async def test_astring_owners_survive_reopen(abackend: Any) -> None:
 # -- corrupt rows and parent-thread cycles -------------------------------------------
 
 
-class Tamper:
-    """Writes a corrupt row behind the store's back (a SQL store's own driver)."""
-
-    def __init__(self, store: SqlSessionStore) -> None:
-        self.store = store
-
-    def _op(self, sql: str, params: tuple[Any, ...]) -> Any:
-        def tamper() -> Any:
-            yield Statement(self.store.dialect.sql(sql), params)
-
-        return tamper()
-
-    def sql(self, sql: str, params: tuple[Any, ...]) -> None:
-        self.store._run(self._op(sql, params), immediate=True)
-
-    async def asql(self, sql: str, params: tuple[Any, ...]) -> None:
-        await self.store._arun(self._op(sql, params), immediate=True)
-
-
 def set_parent(saver: AgentGitSaver, thread_id: str, parent: str, at: str) -> Flow[None]:
     store = saver.store
-    if isinstance(store, InMemorySessionStore):
-        store._threads[thread_id][2:4] = [parent, at]
-        return
     yield Op(
         Tamper(store),  # type: ignore[arg-type]
         "sql",
@@ -555,17 +531,10 @@ def text_ids_flow(saver: AgentGitSaver) -> Flow[None]:
     """A text session id in a thread row, a text user id in a session row (SQLite
     and memory: PostgreSQL's BIGINT columns cannot hold them)."""
     w = yield from seed(saver)
-    store = saver.store
-    if isinstance(store, InMemorySessionStore):
-        store._threads[B_THREAD][1] = "abc"
-        store._sessions[w.one][1] = "x"
-    else:
-        tamper = Tamper(store)  # type: ignore[arg-type]
-        sql = "UPDATE agentgit_threads SET session_id = 'abc' WHERE thread_id = ?"
-        yield Op(tamper, "sql", (sql, (B_THREAD,)))
-        yield Op(
-            tamper, "sql", ("UPDATE agentgit_sessions SET user_id = 'x' WHERE id = ?", (w.one,))
-        )
+    tamper = Tamper(saver.store)  # type: ignore[arg-type]
+    sql = "UPDATE agentgit_threads SET session_id = 'abc' WHERE thread_id = ?"
+    yield Op(tamper, "sql", (sql, (B_THREAD,)))
+    yield Op(tamper, "sql", ("UPDATE agentgit_sessions SET user_id = 'x' WHERE id = ?", (w.one,)))
     with pytest.raises(StoreError, match=rf"agentgit_threads \(thread_id='{B_THREAD}'\)"):
         yield Op(saver, "session_for_thread", (B_THREAD,))
     with pytest.raises(StoreError, match="corrupt row in agentgit_"):
@@ -631,12 +600,16 @@ def test_owner_migration_backfills_int_owners(tmp_path: Path) -> None:
     path = tmp_path / "old.db"
     with SqliteSessionStore.from_conn_string(str(path)) as st:
         kept = st.create_session(user_id=5, session_name="old", metadata=None, thread_id="t5")
-    owner_versions = [v for v, ddl in enumerate(SQLITE.migrations) if "owner" in ddl]
-    assert owner_versions == [10, 11, 12]
+    owner_versions = [
+        v
+        for v, ddl in enumerate(SQLITE.migrations)
+        if isinstance(ddl, str) and "agentgit_sessions" in ddl and "owner" in ddl
+    ]
+    assert owner_versions == [15, 16, 17]
     with sqlite3.connect(path) as conn:  # back to the schema before them
         conn.execute("DROP INDEX agentgit_sessions_owner_idx")
         conn.execute("ALTER TABLE agentgit_sessions DROP COLUMN owner")
-        conn.execute("DELETE FROM agentgit_migrations WHERE v >= 10")
+        conn.execute("DELETE FROM agentgit_migrations WHERE v IN (15, 16, 17)")
     with SqliteSessionStore.from_conn_string(str(path)) as st:
         assert [(s.id, s.owner, s.user_id) for s in st.list_sessions(5)] == [(kept.id, "5", 5)]
         assert st.list_sessions("5") == st.list_sessions(5)

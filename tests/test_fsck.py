@@ -9,14 +9,13 @@ the save counted.
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Sequence
 from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from agentgit_langgraph import AgentGitSaver, StoreError
+from agentgit_langgraph._liveness import node
 from agentgit_langgraph.fsck import (
     COUNT_MISMATCH,
     CURRENT_MISSING,
@@ -27,28 +26,11 @@ from agentgit_langgraph.fsck import (
     PENDING_DELETE,
     STALE_NOTE,
 )
-from agentgit_langgraph.stores.sql import Statement
 from tests.chaos import check
 from tests.graphs import chat_graph_builder, human
-from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, rows
+from tests.maintenance_helpers import Flow, Op, Tamper, adrive, cfg, drive, rows
 
-DEAD = f"{socket.gethostname()}|4194999|1|dead"  # a pid above Linux's pid_max: never alive
-
-
-class Raw:
-    """Runs one SQL statement in the store's own transaction (sync `run`, async `arun`)."""
-
-    def __init__(self, store: Any) -> None:
-        self.store = store
-
-    def _op(self, sql: str, params: Sequence[Any]) -> Any:
-        yield Statement(self.store.dialect.sql(sql), params)
-
-    def run(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.store._run(self._op(sql, params), immediate=True)
-
-    async def arun(self, sql: str, params: Sequence[Any] = ()) -> None:
-        await self.store._arun(self._op(sql, params), immediate=True)
+DEAD = f"{node()}|4194999|1|dead"  # this node, a pid above Linux's pid_max: never alive
 
 
 def _kinds(report: Any) -> set[str]:
@@ -59,7 +41,7 @@ def broken_world(saver: AgentGitSaver, counts_stored: bool) -> Flow[set[str]]:
     """A session with branches, then one violation of each kind; the kinds made."""
     graph = chat_graph_builder().compile(checkpointer=saver)
     bare = chat_graph_builder().compile(checkpointer=saver.saver)
-    raw = Raw(saver.store)
+    raw = Tamper(saver.store)
     for n in range(3):
         yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main", user_id=7)))
     history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
@@ -80,7 +62,7 @@ def broken_world(saver: AgentGitSaver, counts_stored: bool) -> Flow[set[str]]:
     yield Op(saver.store, "begin_branch", ("dead-rollback", session.id, DEAD))
     yield Op(bare, "invoke", (human("half", 1), cfg("dead-rollback")))
     # A registered branch still noted as pending (as an older version could leave).
-    yield Op(raw, "run", (
+    yield Op(raw, "sql", (
         "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at, owner) "
         "VALUES (?, ?, '2026-01-01T00:00:00+00:00', ?)",
         (branches[1], session.id, DEAD),
@@ -88,12 +70,12 @@ def broken_world(saver: AgentGitSaver, counts_stored: bool) -> Flow[set[str]]:
     # A branch whose checkpoints were deleted past the wrapper.
     yield Op(saver.saver, "delete_thread", (branches[2],))
     # A tag of a thread not in the session; a current thread that is not one.
-    yield Op(raw, "run", (
+    yield Op(raw, "sql", (
         "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, checkpoint_id, "
         "created_at) VALUES (?, 'lost', 'nowhere', '', 'x', '2026-01-01T00:00:00+00:00')",
         (session.id,),
     ))
-    yield Op(raw, "run", (
+    yield Op(raw, "sql", (
         "UPDATE agentgit_sessions SET current_thread_id = 'nowhere' WHERE id = ?", (session.id,)
     ))
     if counts_stored:  # only a store keeping counters of its own can miscount
