@@ -890,16 +890,16 @@ def test_open_postgres_unreachable_server_is_a_store_error() -> None:
 def test_thread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
     with open_postgres_sync(pg.uri) as (_, store):
         s = store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert store.thread_owner("t1") == (s.id, 4)  # the connection is now "seen working"
+        assert store.thread_owner("t1") == (s.id, "4")  # the connection is now "seen working"
         assert store.thread_owner("nobody") is None
         assert pg.kill_all() > 0
-        assert store.thread_owner("t1") == (s.id, 4)
+        assert store.thread_owner("t1") == (s.id, "4")
 
 
 async def test_athread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
     async with open_postgres_async(pg.uri) as (_, store):
         s = await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert await store.athread_owner("t1") == (s.id, 4)
+        assert await store.athread_owner("t1") == (s.id, "4")
         assert await store.athread_owner("nobody") is None
         assert pg.kill_all() > 0
-        assert await store.athread_owner("t1") == (s.id, 4)
+        assert await store.athread_owner("t1") == (s.id, "4")
