@@ -755,7 +755,9 @@ def scripted_flow(
         last = yield invoke(graph, step(item, last), cfg("orig"))
         outcomes.append((last, since()))
 
-    # (a) branch the head after each step and finish the script there.
+    # (a) branch the head after each step and finish the script there. The
+    # threads stay where the script stopped: the world as it was after step k.
+    stopped: dict[Any, str] = {}
     for k in range(1, len(script)):
         thread = f"head{k}"
         last = None
@@ -763,6 +765,7 @@ def scripted_flow(
             last = yield invoke(graph, step(item, last), cfg(thread))
         before = stored_view((yield stored(saver, thread)))
         head = yield get_state(graph, cfg(thread), subgraphs=True)
+        stopped[(head.metadata or {}).get("step")] = thread
         branch = yield rollback(saver, head.config)
         got = yield get_state(graph, branch, subgraphs=True)
         assert_same(view(got), view(head), f"get_state of a branch of the head after step {k}")
@@ -805,15 +808,18 @@ def scripted_flow(
         start = cfg("oracle") if i == 0 else osnap.config
         r_oracle = yield from to_the_end(graph, None, start, cfg("oracle"))
         assert_same(norm(r_branch), norm(r_oracle), f"run to the end after rollback to {at}")
-        # A new input goes on from where the replay ended (the oracle thread's
-        # head when the replay ran anything; otherwise the branch point).
-        moved = len(r_oracle) > 1 or osnap.next
+        # A new input goes on from where the replay ended: the oracle thread's
+        # head when the replay ran anything. A past checkpoint where a run had
+        # ended is the head of a thread that stopped there in (a) (LangGraph's
+        # time travel would hand a stateful subgraph its latest memory, limits #6).
         r_branch = yield from to_the_end(graph, new_input, branch, branch)
-        if moved:
-            r_oracle = yield from to_the_end(graph, new_input, cfg("oracle"), cfg("oracle"))
+        step_at = (osnap.metadata or {}).get("step")
+        if i == 0 or len(r_oracle) > 1 or osnap.next:
+            oracle = cfg("oracle")
         else:
-            replay = yield rollback(saver, osnap.config)  # the oracle's own state at osnap
-            r_oracle = yield from to_the_end(graph, new_input, replay, replay)
+            assert step_at in stopped, f"no thread stopped at {at}"
+            oracle = cfg(stopped.pop(step_at))
+        r_oracle = yield from to_the_end(graph, new_input, oracle, oracle)
         assert_same(norm(r_branch), norm(r_oracle), f"new input after rollback to {at}")
     assert stored_view((yield stored(saver, "orig"))) == before, "running the branches changed it"
 
