@@ -7,8 +7,9 @@ length of the history):
   its pending writes too: resuming the branch then hands finished tasks'
   writes back and keeps interrupts, as resuming the original would. If the
   thread has moved past it, only the writes that stand for the state *at*
-  it (interrupts, and `update_state`/`Command` updates): the branch re-runs
-  its tasks, as LangGraph's own replay from that checkpoint does;
+  it (`update_state`/`Command` updates, and the interrupts a re-run asks
+  first, see `_open_questions`): the branch re-runs its tasks, as LangGraph's
+  own replay from that checkpoint does;
 * for each `DeltaChannel` whose value is not stored in that checkpoint, its
   ancestors back to the nearest one that stores a snapshot of it, with their
   writes: the channel is rebuilt from exactly those, so the copy does not
@@ -16,8 +17,15 @@ length of the history):
 * if it is the thread's latest checkpoint, for each subgraph task of it that
   has started, the subgraph's latest checkpoint in its namespace (recursively,
   with the same rules): an interrupted subgraph resumes where it stopped.
-  Under a checkpoint the thread has moved past, subgraphs start over, as in
-  LangGraph's replay.
+  Under a checkpoint the thread has moved past, those subgraphs start over, as
+  in LangGraph's replay;
+* for each stateful subgraph (`compile(checkpointer=True)`, kept under a
+  stable namespace such as `"agent"`, one per node name) the checkpoint that
+  was current when the copied checkpoint was written: at the thread's latest
+  checkpoint, the subgraph's latest; under a checkpoint the thread has moved
+  past, its newest checkpoint older than that one (checkpoint ids are
+  time-ordered), which is also the one LangGraph's replay loads
+  (`ReplayState`). The branch sees the world as it was at the branch point.
 """
 
 from __future__ import annotations
@@ -35,7 +43,10 @@ from agentgit_langgraph._langgraph import (
     NS_SEP,
     NULL_TASK_ID,
     RESUME,
+    RETURN,
+    SOURCES_FORKED,
     TASKS_CHANNEL,
+    stable_namespace,
 )
 from agentgit_langgraph._plan import Call, Plan
 
@@ -52,12 +63,58 @@ LINEAGE_THREAD_KEY = "agentgit_parent_thread_id"
 LINEAGE_CHECKPOINT_KEY = "agentgit_parent_checkpoint_id"
 
 
+def _interrupt_ids(value: Any) -> list[str]:
+    values = value if isinstance(value, list | tuple) else [value]
+    return [str(i.id) for i in values if getattr(i, "id", None) is not None]
+
+
+def _open_questions(writes: Sequence[PendingWrite]) -> set[str]:
+    """Tasks whose stored interrupt is the question their re-run asks first.
+
+    At a checkpoint the thread has moved past, every task re-runs and asks
+    again, and the answers (`__resume__`) are not copied. A stored interrupt
+    is kept, so the branch shows the question open, only when it is the first
+    one its task asks: the task holds at most one answer, it is no Functional
+    API `@task` (their questions come in the order the entrypoint calls them,
+    which the writes do not record), and it is not an interrupt raised again
+    by the task that called the one that asked it (the entrypoint above its
+    `@task`s). Any other kept interrupt would be a later question shown as
+    pending, one the re-run does not ask first.
+    """
+    answers: dict[str, int] = {}
+    functional: set[str] = set()
+    asked: dict[str, list[str]] = {}
+    for task_id, channel, value in writes:
+        if channel == RESUME:
+            answers[task_id] = len(value) if isinstance(value, list) else 1
+        elif channel == RETURN:
+            functional.add(task_id)
+        elif channel == INTERRUPT:
+            asked[task_id] = _interrupt_ids(value)
+    if functional:
+        return set()
+    seen: dict[str, int] = {}
+    for ids in asked.values():
+        for i in set(ids):
+            seen[i] = seen.get(i, 0) + 1
+    return {
+        task_id
+        for task_id, ids in asked.items()
+        if answers.get(task_id, 0) <= 1 and all(seen[i] == 1 for i in ids)
+    }
+
+
 def _writes_at(tup: CheckpointTuple, *, is_head: bool) -> list[PendingWrite]:
     """The pending writes that belong to the state at `tup` (see module doc)."""
     writes = tup.pending_writes or []
     if is_head:
         return list(writes)
-    return [w for w in writes if w[1] == INTERRUPT or (w[0] == NULL_TASK_ID and w[1] != RESUME)]
+    questions = _open_questions(writes)
+    return [
+        w
+        for w in writes
+        if (w[1] == INTERRUPT and w[0] in questions) or (w[0] == NULL_TASK_ID and w[1] != RESUME)
+    ]
 
 
 def writes_in_order(
@@ -187,6 +244,25 @@ def _put_copy(
     return saved
 
 
+def _stable_namespaces(tup: CheckpointTuple) -> list[str]:
+    """Where the stateful subgraphs of the graph at `tup` may keep their history."""
+    prefix = stable_namespace(tup.config["configurable"].get("checkpoint_ns", ""))
+    return sorted(f"{prefix}{NS_SEP}{node}" if prefix else node for node in _node_names(tup))
+
+
+def replay_bound(tup: CheckpointTuple) -> str:
+    """The checkpoint id a stateful subgraph's state under `tup` is older than.
+
+    LangGraph's rule (`_loop.py`, `ReplayState`): a checkpoint written outside
+    a step (`update_state`, a replay's fork) sees its parent's subgraph state.
+    """
+    if tup.metadata.get("source") in SOURCES_FORKED:
+        parent = parent_checkpoint_id(tup)
+        if parent is not None:
+            return parent
+    return str(tup.checkpoint["id"])
+
+
 def copy_into_thread(
     source: CheckpointTuple, target_thread_id: str, *, is_head: bool | None = None
 ) -> Plan[int]:
@@ -198,13 +274,74 @@ def copy_into_thread(
     branch resumes as the original would, and adds the lineage.
     """
     configurable = source.config["configurable"]
+    if is_head is None:
+        is_head = yield from _is_latest(source)
+    bound = None if is_head else replay_bound(source)
+    copied: set[str] = {configurable.get("checkpoint_ns", "")}
+    return (yield from _copy_level(source, target_thread_id, is_head, bound, copied))
+
+
+def _is_latest(tup: CheckpointTuple) -> Plan[bool]:
+    configurable = tup.config["configurable"]
+    latest: CheckpointTuple | None = yield Call(
+        "saver",
+        "get_tuple",
+        (
+            {
+                "configurable": {
+                    "thread_id": configurable["thread_id"],
+                    "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+                }
+            },
+        ),
+    )
+    return latest is not None and latest.checkpoint["id"] == tup.checkpoint["id"]
+
+
+def _started_from(state: CheckpointTuple, parent_ns: str, parent_id: str) -> Plan[CheckpointTuple]:
+    """The input checkpoint of the run a stateful subgraph started from `parent_id`
+    on top of `state`, if it did; else `state`.
+
+    A branch resumes its first step, and LangGraph hands a subgraph of a
+    resumed step its latest state to resume: given `state`, a finished run,
+    it would not take the step's input. Replay instead starts the subgraph
+    over on `state` with that input, which is what this checkpoint holds (it
+    follows `state`, one step later, and names `parent_id` as its parent).
+    """
+    configurable = state.config["configurable"]
+    where = {
+        "configurable": {
+            "thread_id": configurable["thread_id"],
+            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        }
+    }
+    step = state.metadata.get("step")
+    if not isinstance(step, int):
+        return state
+    runs: list[CheckpointTuple] = yield Call(
+        "saver", "list", (where,), {"filter": {"source": "input", "step": step + 1}}, collect=True
+    )
+    for run in runs:
+        parents = run.metadata.get("parents") or {}
+        if (
+            parents.get(parent_ns) == parent_id
+            and parent_checkpoint_id(run) == state.checkpoint["id"]
+        ):
+            return run
+    return state
+
+
+def _copy_level(
+    source: CheckpointTuple,
+    target_thread_id: str,
+    is_head: bool,
+    bound: str | None,
+    copied: set[str],
+) -> Plan[int]:
+    """Copy `source` and the subgraph states under it; `bound` is None at the head."""
+    configurable = source.config["configurable"]
     thread_id = configurable["thread_id"]
     ns = configurable.get("checkpoint_ns", "")
-    if is_head is None:
-        latest: CheckpointTuple | None = yield Call(
-            "saver", "get_tuple", ({"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}},)
-        )
-        is_head = latest is not None and latest.checkpoint["id"] == source.checkpoint["id"]
     source_writes = _writes_at(source, is_head=is_head)
 
     chain = yield from _chain(source)
@@ -228,5 +365,31 @@ def copy_into_thread(
         )
         parents = (child.metadata.get("parents") or {}) if child is not None else {}
         if child is not None and parents.get(ns) == source.checkpoint["id"]:
-            written += yield from copy_into_thread(child, target_thread_id, is_head=True)
+            copied.add(child_ns)
+            written += yield from _copy_level(child, target_thread_id, True, None, copied)
+
+    # A stateful subgraph keeps one history per thread: the branch carries the
+    # state it had when `source` was written (its latest one at the head).
+    for stable_ns in _stable_namespaces(source):
+        if stable_ns in copied:
+            continue
+        copied.add(stable_ns)
+        where = {"configurable": {"thread_id": thread_id, "checkpoint_ns": stable_ns}}
+        if bound is None:
+            found: CheckpointTuple | None = yield Call("saver", "get_tuple", (where,))
+            child_is_head = True
+        else:
+            older: list[CheckpointTuple] = yield Call(
+                "saver",
+                "list",
+                (where,),
+                {"before": {"configurable": {"checkpoint_id": bound}}, "limit": 1},
+                collect=True,
+            )
+            found = older[0] if older else None
+            if found is not None:
+                found = yield from _started_from(found, ns, str(source.checkpoint["id"]))
+            child_is_head = found is not None and (yield from _is_latest(found))
+        if found is not None:
+            written += yield from _copy_level(found, target_thread_id, child_is_head, bound, copied)
     return written

@@ -15,3 +15,13 @@ TASKS_CHANNEL = "__pregel_tasks"
 """Channel holding pending `Send`s."""
 INTERRUPT = "__interrupt__"
 RESUME = "__resume__"
+RETURN = "__return__"
+"""Where a Functional API `@task` writes its result."""
+SOURCES_FORKED = ("update", "fork")
+"""Checkpoint sources LangGraph writes outside a step (`update_state`, a replay's fork)."""
+
+
+def stable_namespace(ns: str) -> str:
+    """`ns` with the task ids removed: where a `checkpointer=True` subgraph keeps
+    its history (`Pregel._own_checkpoint_config`; numeric parts are kept)."""
+    return NS_SEP.join(part.split(NS_END)[0] for part in ns.split(NS_SEP)) if ns else ""

@@ -20,6 +20,7 @@ from typing import Annotated, Any, TypedDict
 from langchain_core.messages import AIMessage, AnyMessage, HumanMessage
 from langgraph.channels import DeltaChannel
 from langgraph.config import get_config
+from langgraph.func import entrypoint, task
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 from langgraph.types import Send, interrupt
@@ -308,3 +309,141 @@ def fanout_probe() -> Probe:
     builder.add_edge("work", "after")
     builder.add_edge("after", END)
     return probe
+
+
+# -- 8: a stateful subgraph (`checkpointer=True`): a sub-agent with its own memory --
+
+
+class AgentState(TypedDict, total=False):
+    inp: str
+    out: str
+
+
+class MemoryState(TypedDict, total=False):
+    inp: str
+    out: str
+    mem: Annotated[list[str], operator.add]
+
+
+def stateful_probe(*, ask: bool = False) -> Probe:
+    """START -> agent[remember -> (check: interrupt) -> answer] -> END.
+
+    `agent` is compiled with `checkpointer=True`: its memory `mem` lives under
+    the stable namespace "agent" and carries over from one run of the parent to
+    the next. It answers every input seen so far, joined by "|".
+    """
+    sub_builder: StateGraph[Any] = StateGraph(MemoryState)
+    builder: StateGraph[Any] = StateGraph(AgentState)
+    probe = Probe(builder)
+
+    def remember(state: MemoryState) -> dict[str, Any]:
+        probe.calls["remember"] += 1
+        return {"mem": [state["inp"]]}
+
+    def check(state: MemoryState) -> dict[str, Any]:
+        probe.calls["check"] += 1
+        answer = interrupt(f"keep {state['inp']}?")
+        return {"mem": [f"ok:{answer}"]}
+
+    def answer(state: MemoryState) -> dict[str, Any]:
+        probe.calls["answer"] += 1
+        return {"out": "|".join(state["mem"])}
+
+    steps = ("remember", "check", "answer") if ask else ("remember", "answer")
+    sub_builder.add_node("remember", remember)
+    if ask:
+        sub_builder.add_node("check", check)
+    sub_builder.add_node("answer", answer)
+    _chain(sub_builder, steps)
+
+    builder.add_node("agent", sub_builder.compile(checkpointer=True))
+    _chain(builder, ("agent",))
+    return probe
+
+
+# -- 9: the Functional API ---------------------------------------------------------------
+
+
+@dataclass
+class FuncProbe:
+    """An `@entrypoint` workflow built for a checkpointer, with its node calls."""
+
+    build: Any
+    calls: Counter[str] = field(default_factory=Counter)
+
+    def compile(self, checkpointer: Any) -> Any:
+        return self.build(self, checkpointer)
+
+
+def _sequential(probe: FuncProbe, checkpointer: Any) -> Any:
+    """prepare, then two `@task`s that each ask a human, in sequence."""
+
+    @task
+    def prepare(x: str) -> str:
+        probe.calls["prepare"] += 1
+        return f"p({x})"
+
+    @task
+    def ask(question: str) -> str:
+        probe.calls[question] += 1
+        return f"{question}={interrupt(question)}"
+
+    @entrypoint(checkpointer=checkpointer)
+    def workflow(x: str) -> str:
+        prepared = prepare(x).result()
+        first = ask("q1").result()
+        second = ask("q2").result()
+        return f"{prepared}:{first},{second}"
+
+    return workflow
+
+
+def _parallel(probe: FuncProbe, checkpointer: Any) -> Any:
+    """Three `@task`s started together: one plain, two asking a human."""
+
+    @task
+    def work(item: str) -> str:
+        probe.calls[item] += 1
+        if item.startswith("ask"):
+            return f"{item}={interrupt(item)}"
+        return item
+
+    @entrypoint(checkpointer=checkpointer)
+    def workflow(items: list[str]) -> list[str]:
+        futures = [work(item) for item in items]
+        return [f.result() for f in futures]
+
+    return workflow
+
+
+def _previous_final(probe: FuncProbe, checkpointer: Any) -> Any:
+    """A running total in `previous`, returned apart from what is saved (`entrypoint.final`)."""
+
+    @task
+    def double(n: int) -> int:
+        probe.calls["double"] += 1
+        return 2 * n
+
+    @entrypoint(checkpointer=checkpointer)
+    def workflow(n: int, *, previous: dict[str, Any] | None = None) -> Any:
+        seen = previous or {"total": 0, "runs": []}
+        doubled = double(n).result()
+        total = seen["total"] + doubled
+        return entrypoint.final(
+            value={"doubled": doubled, "before": seen["total"]},
+            save={"total": total, "runs": [*seen["runs"], n]},
+        )
+
+    return workflow
+
+
+def sequential_probe() -> FuncProbe:
+    return FuncProbe(_sequential)
+
+
+def parallel_probe() -> FuncProbe:
+    return FuncProbe(_parallel)
+
+
+def previous_final_probe() -> FuncProbe:
+    return FuncProbe(_previous_final)

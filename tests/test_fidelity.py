@@ -50,8 +50,12 @@ from tests.fidelity_graphs import (
     hitl_probe,
     messages_input,
     messages_probe,
+    parallel_probe,
     plain_input,
     plain_probe,
+    previous_final_probe,
+    sequential_probe,
+    stateful_probe,
     subgraph_probe,
 )
 
@@ -187,21 +191,29 @@ def task_view(task: Any, *, outcomes: bool) -> dict[str, Any]:
     return out
 
 
-def view(snapshot: StateSnapshot, *, outcomes: bool = True) -> dict[str, Any]:
+def view(
+    snapshot: StateSnapshot, *, outcomes: bool = True, questions: bool = True
+) -> dict[str, Any]:
     """What a branch must reproduce: values, next, tasks, interrupts (recursively
     for subgraph states from `get_state(..., subgraphs=True)`).
 
-    `outcomes=False` leaves out the tasks' `result` and `error`. At a checkpoint
+    `outcomes=False` leaves out the tasks' `result` and `error`; `questions=False`
+    their interrupts. At a checkpoint
     the thread has moved past, LangGraph shows there what its tasks went on to
     do; a branch starting there has not run them yet (it reruns them, as time
     travel does), so only the state *at* the checkpoint is compared.
     """
-    return {
+    out = {
         "values": norm(snapshot.values),
         "next": tuple(snapshot.next),
         "tasks": [task_view(t, outcomes=outcomes) for t in snapshot.tasks],
         "interrupts": [norm(i.value) for i in snapshot.interrupts],
     }
+    if not questions:  # what a Functional API run went on to ask (see `scripted_flow`)
+        del out["interrupts"]
+        for t in out["tasks"]:
+            del t["interrupts"]
+    return out
 
 
 def stored_view(tuples: list[CheckpointTuple]) -> list[dict[str, Any]]:
@@ -685,6 +697,154 @@ def update_state_flow(saver: Any) -> Flow:
     assert stored_view((yield stored(saver, "u-orig"))) == before_orig, "original changed"
 
 
+# -- 8 and 9: stateful subgraphs and the Functional API, scripted ----------------------------
+
+
+def answers(result: Any) -> Command:
+    """The answer to every open question of a run's result, by interrupt id."""
+    return Command(resume={i.id: f"{norm(i.value)}!" for i in result["__interrupt__"]})
+
+
+def to_the_end(graph: Any, first: Any, config: Any, then: Any) -> Generator[Op, Any, list[Any]]:
+    """Run `first` on `config`, then answer every question on `then` until done."""
+    results = [(yield invoke(graph, first, config))]
+    while isinstance(results[-1], Mapping) and "__interrupt__" in results[-1]:
+        assert len(results) < 10, "a run that keeps asking"
+        results.append((yield invoke(graph, answers(results[-1]), then)))
+    return results
+
+
+def scripted_flow(
+    saver: Any,
+    make_probe: Callable[[], Any],
+    script: list[Any],
+    new_input: Any,
+    *,
+    functional: bool = False,
+) -> Flow:
+    """A thread driven by `script` (inputs; `None` stands for answering the open
+    questions), compared with LangGraph at every point:
+
+    (a) At each step of the script, a branch of the head finishes the script as
+        the original did: same results, and no node is re-run that the
+        original's resume did not re-run (finished tasks hand back their writes).
+    (b) Once the script is done, a branch of every checkpoint: get_state, then
+        run to the end answering every question (LangGraph: replay of that
+        checkpoint, then the same answers on the thread), then `new_input`.
+
+    A stateful subgraph's state on a branch of a past checkpoint is the one it
+    had when that checkpoint was written, which is the one LangGraph's replay
+    loads; LangGraph's `get_state` of a past checkpoint shows the subgraph's
+    latest state instead, so child states are compared at the head only.
+    At a checkpoint the thread has moved past, a Functional API entrypoint's
+    stored interrupt is the last question its run asked; the branch asks again
+    from the first (as replay does), so interrupts are compared at the head only
+    (`questions`).
+    """
+    probe = make_probe()
+    graph = probe.compile(saver)
+
+    def step(item: Any, last: Any) -> Any:
+        return answers(last) if item is None else item
+
+    # The original, recording what each step of the script returned and ran.
+    outcomes: list[tuple[Any, Counter[str]]] = []
+    last: Any = None
+    for item in script:
+        since = calls_during(probe)
+        last = yield invoke(graph, step(item, last), cfg("orig"))
+        outcomes.append((last, since()))
+
+    # (a) branch the head after each step and finish the script there. The
+    # threads stay where the script stopped: the world as it was after step k.
+    stopped: dict[Any, str] = {}
+    for k in range(1, len(script)):
+        thread = f"head{k}"
+        last = None
+        for item in script[:k]:
+            last = yield invoke(graph, step(item, last), cfg(thread))
+        before = stored_view((yield stored(saver, thread)))
+        head = yield get_state(graph, cfg(thread), subgraphs=True)
+        stopped[(head.metadata or {}).get("step")] = thread
+        branch = yield rollback(saver, head.config)
+        got = yield get_state(graph, branch, subgraphs=True)
+        assert_same(view(got), view(head), f"get_state of a branch of the head after step {k}")
+        for j in range(k, len(script)):
+            since = calls_during(probe)
+            last = yield invoke(graph, step(script[j], last), branch)
+            expected, expected_calls = outcomes[j]
+            assert_same(norm(last), norm(expected), f"step {j} on a branch of the head after {k}")
+            assert_same(since(), expected_calls, f"nodes run by step {j} on a branch after {k}")
+        assert stored_view((yield stored(saver, thread))) == before, "original changed"
+
+    # (b) every checkpoint of the finished thread.
+    last = None
+    for item in script:
+        last = yield invoke(graph, step(item, last), cfg("oracle"))
+    h_orig = yield history(graph, cfg("orig"))
+    h_oracle = yield history(graph, cfg("oracle"))
+    assert [view(s) for s in h_orig] == [view(s) for s in h_oracle], "graph is not deterministic"
+    before = stored_view((yield stored(saver, "orig")))
+    branches = []
+    for snap in h_orig:
+        branches.append((yield rollback(saver, snap.config)))
+    assert stored_view((yield stored(saver, "orig"))) == before, "rollback changed the original"
+
+    for i, (branch, osnap) in enumerate(zip(branches, h_oracle, strict=True)):
+        at = where(osnap)
+        if i == 0:
+            got = yield get_state(graph, branch, subgraphs=True)
+            expected = view((yield get_state(graph, cfg("oracle"), subgraphs=True)))
+            assert_same(view(got), expected, f"get_state right after rollback to {at}")
+        else:
+            got = yield get_state(graph, branch)
+            assert_same(
+                view(got, outcomes=False, questions=not functional),
+                view(osnap, outcomes=False, questions=not functional),
+                f"get_state right after rollback to {at}",
+            )
+        r_branch = yield from to_the_end(graph, None, branch, branch)
+        # At the head, LangGraph's resume (no checkpoint_id; limits #2); else its replay.
+        start = cfg("oracle") if i == 0 else osnap.config
+        r_oracle = yield from to_the_end(graph, None, start, cfg("oracle"))
+        assert_same(norm(r_branch), norm(r_oracle), f"run to the end after rollback to {at}")
+        # A new input goes on from where the replay ended: the oracle thread's
+        # head when the replay ran anything. A past checkpoint where a run had
+        # ended is the head of a thread that stopped there in (a) (LangGraph's
+        # time travel would hand a stateful subgraph its latest memory, limits #6).
+        r_branch = yield from to_the_end(graph, new_input, branch, branch)
+        step_at = (osnap.metadata or {}).get("step")
+        if i == 0 or len(r_oracle) > 1 or osnap.next:
+            oracle = cfg("oracle")
+        else:
+            assert step_at in stopped, f"no thread stopped at {at}"
+            oracle = cfg(stopped.pop(step_at))
+        r_oracle = yield from to_the_end(graph, new_input, oracle, oracle)
+        assert_same(norm(r_branch), norm(r_oracle), f"new input after rollback to {at}")
+    assert stored_view((yield stored(saver, "orig"))) == before, "running the branches changed it"
+
+
+def stateful_example_flow(saver: Any) -> Flow:
+    """The sub-agent remembers each input: a branch sees its memory as it was."""
+    graph = stateful_probe().compile(saver)
+    after_a = {}
+    for thread in ("m", "m-tt"):
+        yield invoke(graph, {"inp": "a"}, cfg(thread))
+        after_a[thread] = (yield get_state(graph, cfg(thread))).config
+        yield invoke(graph, {"inp": "b"}, cfg(thread))
+    before = stored_view((yield stored(saver, "m")))
+    head = yield rollback(saver, (yield get_state(graph, cfg("m"))).config)
+    past = yield rollback(saver, after_a["m"])
+    assert stored_view((yield stored(saver, "m"))) == before, "rollback changed the original"
+    assert (yield invoke(graph, {"inp": "c"}, head))["out"] == "a|b|c"
+    assert (yield invoke(graph, {"inp": "c"}, past))["out"] == "a|c"
+    assert (yield invoke(graph, {"inp": "d"}, past))["out"] == "a|c|d"
+    # LangGraph's own time travel to the same checkpoint reuses the latest memory
+    # (fidelity_langgraph_limits.md #6).
+    assert (yield invoke(graph, {"inp": "c"}, after_a["m-tt"]))["out"] == "a|b|c"
+    assert stored_view((yield stored(saver, "m"))) == before, "running the branches changed it"
+
+
 # -- the matrix ------------------------------------------------------------------------------------
 
 STATES = {
@@ -709,6 +869,40 @@ for _durability in ("sync", "exit"):
             every_checkpoint_flow, make_probe=_probe, make_input=_input, durability=_durability
         )
 FLOWS["7-update-state-on-branch"] = update_state_flow
+FLOWS["8-stateful-subgraph"] = functools.partial(
+    scripted_flow,
+    make_probe=stateful_probe,
+    script=[{"inp": "a"}, {"inp": "b"}],
+    new_input={"inp": "c"},
+)
+FLOWS["8-stateful-subgraph-interrupt"] = functools.partial(
+    scripted_flow,
+    make_probe=functools.partial(stateful_probe, ask=True),
+    script=[{"inp": "a"}, None, {"inp": "b"}, None],
+    new_input={"inp": "c"},
+)
+FLOWS["8-stateful-subgraph-example"] = stateful_example_flow
+FLOWS["9-functional-sequential-interrupts"] = functools.partial(
+    scripted_flow,
+    make_probe=sequential_probe,
+    script=["x", None, None, "y", None],
+    new_input="z",
+    functional=True,
+)
+FLOWS["9-functional-parallel-interrupts"] = functools.partial(
+    scripted_flow,
+    make_probe=parallel_probe,
+    script=[["a", "ask1", "ask2"], None, ["b", "ask3"]],
+    new_input=["c", "ask4"],
+    functional=True,
+)
+FLOWS["9-functional-previous-final"] = functools.partial(
+    scripted_flow,
+    make_probe=previous_final_probe,
+    script=[1, 2, 3],
+    new_input=4,
+    functional=True,
+)
 
 
 @pytest.mark.parametrize("case", list(FLOWS))
