@@ -18,13 +18,14 @@ import threading
 from collections.abc import Iterable
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.errors import (
     SessionAccessError,
     SessionNotFoundError,
     ThreadNotFoundError,
 )
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = [
     "Owner",
@@ -49,7 +50,7 @@ def session_plan(session_id: object, user_id: object) -> Plan[ExternalSession]:
     if isinstance(session_id, ExternalSession):
         session_id = session_id.id
     session_id = check.session_id(session_id)
-    session: ExternalSession | None = yield Call("store", "get_session", (session_id,))
+    session: ExternalSession | None = yield from call(BaseSessionStore.get_session, session_id)
     if session is None:
         raise SessionNotFoundError(f"session {session_id} not found")
     if owner is not None and session.owner != owner:
@@ -61,7 +62,7 @@ def thread_plan(thread_id: object, user_id: object) -> Plan[InternalSession]:
     """The thread's record (`ThreadNotFoundError` if no session holds it)."""
     check.optional_owner(user_id)
     thread_id = check.thread_id(thread_id)
-    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    thread: InternalSession | None = yield from call(BaseSessionStore.get_thread, thread_id)
     if thread is None:
         raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
     if user_id is not None:
@@ -71,7 +72,7 @@ def thread_plan(thread_id: object, user_id: object) -> Plan[InternalSession]:
 
 def owner_plan(thread_id: str) -> Plan[Owner | None]:
     """`(session_id, user_id)` of the session holding `thread_id` now, or None."""
-    owner: Owner | None = yield Call("store", "thread_owner", (thread_id,))
+    owner: Owner | None = yield from call(BaseSessionStore.thread_owner, thread_id)
     return owner
 
 

@@ -34,7 +34,13 @@ from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import Checkpoint, CheckpointTuple, PendingWrite
+from langgraph.checkpoint.base import (
+    BaseCheckpointSaver,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    PendingWrite,
+)
 
 from agentgit_langgraph._langgraph import (
     BRANCH_PREFIX,
@@ -48,7 +54,7 @@ from agentgit_langgraph._langgraph import (
     TASKS_CHANNEL,
     stable_namespace,
 )
-from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph._plan import Plan, call, gather
 
 __all__ = [
     "LINEAGE_CHECKPOINT_KEY",
@@ -205,7 +211,9 @@ def _chain(source: CheckpointTuple) -> Plan[list[CheckpointTuple]]:
     missing = delta_channels_missing(source)
     cursor = source
     while missing and cursor.parent_config is not None:
-        parent: CheckpointTuple | None = yield Call("saver", "get_tuple", (cursor.parent_config,))
+        parent: CheckpointTuple | None = yield from call(
+            BaseCheckpointSaver.get_tuple, cursor.parent_config
+        )
         if parent is None:
             break
         chain.append(parent)
@@ -221,11 +229,15 @@ def _put_copy(
     writes: Sequence[PendingWrite],
 ) -> Plan[RunnableConfig]:
     configurable = tup.config["configurable"]
-    metadata: dict[str, Any] = {
-        **tup.metadata,
-        LINEAGE_THREAD_KEY: str(configurable["thread_id"]),
-        LINEAGE_CHECKPOINT_KEY: tup.checkpoint["id"],
-    }
+    # LangGraph's metadata type lists its own keys; the lineage keys ride beside them.
+    metadata = cast(
+        CheckpointMetadata,
+        {
+            **tup.metadata,
+            LINEAGE_THREAD_KEY: str(configurable["thread_id"]),
+            LINEAGE_CHECKPOINT_KEY: tup.checkpoint["id"],
+        },
+    )
     target: dict[str, Any] = {
         "thread_id": target_thread_id,
         "checkpoint_ns": configurable.get("checkpoint_ns", ""),
@@ -236,11 +248,12 @@ def _put_copy(
     # Every channel counts as new: savers that store values per version
     # (InMemorySaver, PostgresSaver) then write them all into the new thread.
     versions = dict(checkpoint["channel_versions"])
-    saved: RunnableConfig = yield Call(
-        "saver", "put", ({"configurable": target}, checkpoint, metadata, versions)
+    target_config: RunnableConfig = {"configurable": target}
+    saved: RunnableConfig = yield from call(
+        BaseCheckpointSaver.put, target_config, checkpoint, metadata, versions
     )
     for task_id, task_path, task_writes in writes_in_order(writes):
-        yield Call("saver", "put_writes", (saved, task_writes, task_id, task_path))
+        yield from call(BaseCheckpointSaver.put_writes, saved, task_writes, task_id, task_path)
     return saved
 
 
@@ -283,18 +296,13 @@ def copy_into_thread(
 
 def _is_latest(tup: CheckpointTuple) -> Plan[bool]:
     configurable = tup.config["configurable"]
-    latest: CheckpointTuple | None = yield Call(
-        "saver",
-        "get_tuple",
-        (
-            {
-                "configurable": {
-                    "thread_id": configurable["thread_id"],
-                    "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-                }
-            },
-        ),
-    )
+    latest_config: RunnableConfig = {
+        "configurable": {
+            "thread_id": configurable["thread_id"],
+            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        }
+    }
+    latest = yield from call(BaseCheckpointSaver.get_tuple, latest_config)
     return latest is not None and latest.checkpoint["id"] == tup.checkpoint["id"]
 
 
@@ -309,7 +317,7 @@ def _started_from(state: CheckpointTuple, parent_ns: str, parent_id: str) -> Pla
     follows `state`, one step later, and names `parent_id` as its parent).
     """
     configurable = state.config["configurable"]
-    where = {
+    where: RunnableConfig = {
         "configurable": {
             "thread_id": configurable["thread_id"],
             "checkpoint_ns": configurable.get("checkpoint_ns", ""),
@@ -318,8 +326,9 @@ def _started_from(state: CheckpointTuple, parent_ns: str, parent_id: str) -> Pla
     step = state.metadata.get("step")
     if not isinstance(step, int):
         return state
-    runs: list[CheckpointTuple] = yield Call(
-        "saver", "list", (where,), {"filter": {"source": "input", "step": step + 1}}, collect=True
+    inputs_of_next_step: dict[str, Any] = {"source": "input", "step": step + 1}
+    runs: list[CheckpointTuple] = yield from gather(
+        BaseCheckpointSaver.list, where, filter=inputs_of_next_step
     )
     for run in runs:
         parents = run.metadata.get("parents") or {}
@@ -358,11 +367,10 @@ def _copy_level(
     # checkpoint, and there is none): copying its later state would resume it.
     child_namespaces = _child_namespaces(source, source_writes) if is_head else []
     for child_ns in child_namespaces:
-        child: CheckpointTuple | None = yield Call(
-            "saver",
-            "get_tuple",
-            ({"configurable": {"thread_id": thread_id, "checkpoint_ns": child_ns}},),
-        )
+        child_config: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": child_ns}
+        }
+        child = yield from call(BaseCheckpointSaver.get_tuple, child_config)
         parents = (child.metadata.get("parents") or {}) if child is not None else {}
         if child is not None and parents.get(ns) == source.checkpoint["id"]:
             copied.add(child_ns)
@@ -374,17 +382,16 @@ def _copy_level(
         if stable_ns in copied:
             continue
         copied.add(stable_ns)
-        where = {"configurable": {"thread_id": thread_id, "checkpoint_ns": stable_ns}}
+        where: RunnableConfig = {
+            "configurable": {"thread_id": thread_id, "checkpoint_ns": stable_ns}
+        }
         if bound is None:
-            found: CheckpointTuple | None = yield Call("saver", "get_tuple", (where,))
+            found: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, where)
             child_is_head = True
         else:
-            older: list[CheckpointTuple] = yield Call(
-                "saver",
-                "list",
-                (where,),
-                {"before": {"configurable": {"checkpoint_id": bound}}, "limit": 1},
-                collect=True,
+            before: RunnableConfig = {"configurable": {"checkpoint_id": bound}}
+            older: list[CheckpointTuple] = yield from gather(
+                BaseCheckpointSaver.list, where, before=before, limit=1
             )
             found = older[0] if older else None
             if found is not None:

@@ -34,15 +34,15 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph._liveness import is_gone
-from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import optional_owner
 from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.maintenance import BACKUP_PREFIX, erase_forgotten
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
-from agentgit_langgraph.stores.base import PendingBranch
+from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
 
 __all__ = ["FsckReport", "Violation", "fsck_plan"]
 
@@ -126,33 +126,33 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
 
     # Half-done operations first: repairing them changes what the saver holds.
     noted: set[str] = set()  # threads reported (or running) as half done, not as orphans
-    for thread_id in (yield Call("store", "list_pending_deletes")):
+    for thread_id in (yield from call(BaseSessionStore.list_pending_deletes)):
         noted.add(thread_id)
         note(PENDING_DELETE, thread_id, "forgotten by the store, checkpoints not yet erased")
         if repair:
             yield from erase_forgotten([thread_id])
-    notes: builtins.list[PendingBranch] = yield Call("store", "list_pending_branches")
+    notes: builtins.list[PendingBranch] = yield from call(BaseSessionStore.list_pending_branches)
     for pending in notes:
         noted.add(pending.thread_id)
         if pending.registered:
             note(STALE_NOTE, pending.thread_id, "registered branch still noted as pending")
             if repair:
-                yield Call("store", "forget_pending_branch", (pending.thread_id,))
+                yield from call(BaseSessionStore.forget_pending_branch, pending.thread_id)
         elif is_gone(pending.owner, pending.created_at, grace=grace):
             note(DEAD_ROLLBACK, pending.thread_id, f"rollback by {pending.owner!r} died")
             if repair:
-                yield Call("saver", "delete_thread", (pending.thread_id,))
-                yield Call("store", "forget_pending_branch", (pending.thread_id,))
+                yield from call(BaseCheckpointSaver.delete_thread, pending.thread_id)
+                yield from call(BaseSessionStore.forget_pending_branch, pending.thread_id)
 
-    tuples: builtins.list[CheckpointTuple] = yield Call("saver", "list", (None,), collect=True)
+    tuples: builtins.list[CheckpointTuple] = yield from gather(BaseCheckpointSaver.list, None)
     held, newest_metadata = _saver_threads(tuples)
-    sessions: builtins.list[ExternalSession] = yield Call("store", "list_sessions")
+    sessions: builtins.list[ExternalSession] = yield from call(BaseSessionStore.list_sessions)
     registered: set[str] = set()
     threads_checked = 0
     for session in sessions:
         assert session.id is not None
-        threads: builtins.list[InternalSession] = yield Call(
-            "store", "list_threads", (session.id,)
+        threads: builtins.list[InternalSession] = yield from call(
+            BaseSessionStore.list_threads, session.id
         )
         ids = [t.thread_id for t in threads]
         for thread in threads:
@@ -167,19 +167,19 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
                 )
                 if repair:
                     delta = count - thread.checkpoint_count
-                    yield Call("store", "record_checkpoints", (thread.thread_id, delta))
+                    yield from call(BaseSessionStore.record_checkpoints, thread.thread_id, delta)
             if count == 0 and thread.is_branch:
                 note(EMPTY_BRANCH, thread.thread_id, f"branch of session {session.id} is empty")
                 if repair:
-                    yield Call("store", "forget_thread", (thread.thread_id,))
-                    yield Call("store", "forget_pending_delete", (thread.thread_id,))
+                    yield from call(BaseSessionStore.forget_thread, thread.thread_id)
+                    yield from call(BaseSessionStore.forget_pending_delete, thread.thread_id)
                     ids.remove(thread.thread_id)
-        tags: builtins.list[Tag] = yield Call("store", "list_tags", (session.id,))
+        tags: builtins.list[Tag] = yield from call(BaseSessionStore.list_tags, session.id)
         for tag in tags:
             if tag.thread_id not in ids:
                 note(DANGLING_TAG, f"session {session.id}", f"tag {tag.name!r} names a lost thread")
                 if repair:
-                    yield Call("store", "delete_tag", (session.id, tag.name))
+                    yield from call(BaseSessionStore.delete_tag, session.id, tag.name)
         if ids and session.current_internal_session_id not in ids:
             note(
                 CURRENT_MISSING,
@@ -187,13 +187,15 @@ def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
                 f"current thread {session.current_internal_session_id!r} is not one of its threads",
             )
             if repair:
-                yield Call("store", "set_current", (session.id, ids[-1]))
+                yield from call(BaseSessionStore.set_current, session.id, ids[-1])
     for thread_id, count in held.items():
         if thread_id in registered or thread_id in noted or thread_id.startswith(BACKUP_PREFIX):
             continue
         owner = _owner_from(newest_metadata.get(thread_id, {}))
         note(ORPHAN_THREAD, thread_id, f"{count} checkpoint(s) in no session (owner {owner})")
         if repair:
-            yield Call("store", "ensure_session_for_thread", (thread_id,), {"user_id": owner})
-            yield Call("store", "record_checkpoints", (thread_id, count))  # where counted apart
+            yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
+            yield from call(
+                BaseSessionStore.record_checkpoints, thread_id, count
+            )  # where counted apart
     return FsckReport(found, threads_checked=threads_checked, sessions_checked=len(sessions))

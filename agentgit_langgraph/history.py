@@ -37,7 +37,8 @@ from typing import Any, Literal
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+from langgraph.pregel import Pregel
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
@@ -46,12 +47,12 @@ from agentgit_langgraph._copy import (
     LINEAGE_THREAD_KEY,
     parent_checkpoint_id,
 )
-from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph._plan import Plan, call, gather, run_async, run_sync
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import checkpoint_ns_of, owner_of, thread_config, thread_id_of
 from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError, StoreError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
-from agentgit_langgraph.stores.base import now
+from agentgit_langgraph.stores.base import BaseSessionStore, now
 
 try:  # the blob LangGraph stores for a DeltaChannel snapshot (beta API)
     from langgraph.checkpoint.serde.types import _DeltaSnapshot
@@ -525,7 +526,7 @@ def _user(user_id: object, config: Any) -> str | None:
 
 def _tuple_plan(point: _Point) -> Plan[CheckpointTuple]:
     """The checkpoint a point names (its thread's latest when it names none)."""
-    tup: CheckpointTuple | None = yield Call("saver", "get_tuple", (point.config(),))
+    tup: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, point.config())
     if tup is None:
         if point.checkpoint_id is None:
             raise CheckpointNotFoundError(f"thread {point.thread_id!r} has no checkpoint yet")
@@ -570,7 +571,7 @@ def _hop_plan(
     """
     if len(visited) > _MAX_HOPS:  # pragma: no cover - a cycle is caught below
         raise _cycle(thread_id)
-    thread: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    thread: InternalSession | None = yield from call(BaseSessionStore.get_thread, thread_id)
     seen: set[str] = set()
     while (
         thread is not None
@@ -580,7 +581,7 @@ def _hop_plan(
         if thread.thread_id in seen:
             raise _cycle(thread.thread_id)
         seen.add(thread.thread_id)
-        thread = yield Call("store", "get_thread", (thread.parent_thread_id,))
+        thread = yield from call(BaseSessionStore.get_thread, thread.parent_thread_id)
     if thread is None:  # the thread it came from is gone: the history ends here
         return None
     # History only goes back in time: coming back to a thread walked already
@@ -590,8 +591,8 @@ def _hop_plan(
     visited.add(thread.thread_id)
     if parent_id is not None:
         return _Cursor(thread, parent_id, checkpoint_id)
-    found: CheckpointTuple | None = yield Call(
-        "saver", "get_tuple", (_checkpoint_config(thread.thread_id, checkpoint_id),)
+    found: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _checkpoint_config(thread.thread_id, checkpoint_id)
     )
     if found is None or _cid(found) != checkpoint_id:
         return None
@@ -634,7 +635,7 @@ def _log_plan(target: Any, limit: Any, user_id: object) -> Plan[list[LogEntry]]:
     entries: list[LogEntry] = []
     if limit == 0:
         return entries
-    tag_list: list[Tag] = yield Call("store", "list_tags", (thread.session_id,))
+    tag_list: list[Tag] = yield from call(BaseSessionStore.list_tags, thread.session_id)
     tags: dict[str, tuple[str, ...]] = {}
     for tag in tag_list:
         if not tag.checkpoint_ns:
@@ -652,15 +653,14 @@ def _log_plan(target: Any, limit: Any, user_id: object) -> Plan[list[LogEntry]]:
 
     while cursor is not None:
         remaining = None if limit is None else limit - len(entries)
-        before = (
+        before: RunnableConfig | None = (
             None if cursor.before is None else {"configurable": {"checkpoint_id": cursor.before}}
         )
-        page: list[CheckpointTuple] = yield Call(
-            "saver",
-            "list",
-            (_root_config(cursor.thread.thread_id),),
-            {"before": before, "limit": remaining},
-            collect=True,
+        page: list[CheckpointTuple] = yield from gather(
+            BaseCheckpointSaver.list,
+            _root_config(cursor.thread.thread_id),
+            before=before,
+            limit=remaining,
         )
         current = cursor
         moved = False
@@ -701,26 +701,30 @@ def _tag_plan(config: Any, name: Any, user_id: object) -> Plan[Tag]:
         checkpoint_ns=point.checkpoint_ns,
         created_at=now(),
     )
-    yield Call("store", "add_tag", (tag,))
+    yield from call(BaseSessionStore.add_tag, tag)
     return tag
 
 
 def _tags_plan(session_id: Any, user_id: object) -> Plan[list[Tag]]:
     session = yield from session_plan(session_id, user_id)
-    tags: list[Tag] = yield Call("store", "list_tags", (session.id,))
+    assert session.id is not None
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, session.id)
     return tags
 
 
 def _untag_plan(session_id: Any, name: Any, user_id: object) -> Plan[bool]:
     name = check.name(name, "tag name")
     session = yield from session_plan(session_id, user_id)
-    deleted: bool = yield Call("store", "delete_tag", (session.id, name))
+    assert session.id is not None
+    deleted: bool = yield from call(BaseSessionStore.delete_tag, session.id, name)
     return deleted
 
 
 def _head_plan(thread_id: str) -> Plan[RunnableConfig]:
     """The config of the thread's latest root checkpoint (the bare thread if it has none)."""
-    head: CheckpointTuple | None = yield Call("saver", "get_tuple", (_root_config(thread_id),))
+    head: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _root_config(thread_id)
+    )
     if head is None:
         return thread_config(thread_id)
     return _checkpoint_config(thread_id, _cid(head))
@@ -728,8 +732,8 @@ def _head_plan(thread_id: str) -> Plan[RunnableConfig]:
 
 def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | None]:
     """`checkpoint_id` in `thread_id`, or in the thread it was first copied from."""
-    found: CheckpointTuple | None = yield Call(
-        "saver", "get_tuple", (_checkpoint_config(thread_id, checkpoint_id),)
+    found: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _checkpoint_config(thread_id, checkpoint_id)
     )
     if found is None or _cid(found) != checkpoint_id:
         return None
@@ -737,8 +741,8 @@ def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | 
     origin = _copied_from(found)
     while origin is not None and origin not in seen:
         seen.add(origin)
-        earlier: CheckpointTuple | None = yield Call(
-            "saver", "get_tuple", (_checkpoint_config(origin, checkpoint_id),)
+        earlier: CheckpointTuple | None = yield from call(
+            BaseCheckpointSaver.get_tuple, _checkpoint_config(origin, checkpoint_id)
         )
         if earlier is None or _cid(earlier) != checkpoint_id:
             break  # the original thread is gone: the copy is the oldest holder
@@ -777,11 +781,12 @@ def _resolve_plan(session_id: Any, ref: Any, user_id: object) -> Plan[RunnableCo
     check.thread_id(ref, "ref")  # no NUL, bounded: it may be looked up as an id
     session = yield from session_plan(session_id, user_id)
     sid = session.id
-    tags: list[Tag] = yield Call("store", "list_tags", (sid,))
+    assert sid is not None
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, sid)
     for tag in tags:
         if tag.name == ref:
             return _checkpoint_config(tag.thread_id, tag.checkpoint_id, tag.checkpoint_ns)
-    threads: list[InternalSession] = yield Call("store", "list_threads", (sid,))
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, sid)
     for thread in threads:
         if thread.name == ref:
             return (yield from _head_plan(thread.thread_id))
@@ -847,7 +852,7 @@ def _side_plan(
     if graph is None:
         values, missing = _stored_values(tup)
         return resolved, values, missing
-    snapshot = yield Call("graph", "get_state", (resolved,))
+    snapshot = yield from call(Pregel.get_state, resolved)
     state = snapshot.values
     if not isinstance(state, Mapping):
         state = {"value": state}
@@ -893,8 +898,9 @@ def _diff_plan(config_a: Any, config_b: Any, graph: Any, user_id: object) -> Pla
 
 def _tree_data_plan(session_id: Any, user_id: object) -> Plan[dict[str, Any]]:
     session = yield from session_plan(session_id, user_id)
-    threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
-    tags: list[Tag] = yield Call("store", "list_tags", (session.id,))
+    assert session.id is not None
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, session.id)
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, session.id)
     return _build_tree(session, threads, tags)
 
 
@@ -1117,7 +1123,7 @@ def render_mermaid(data: Mapping[str, Any]) -> str:
 class HistoryMixin:
     """History methods of `AgentGitSaver` (each with an `a…` async twin)."""
 
-    _targets: dict[str, Any]
+    _targets: dict[type, Any]
 
     # log
     def log(
@@ -1265,7 +1271,7 @@ class HistoryMixin:
             d.changed["messages"].messages.common_prefix
             ```
         """
-        targets = {**self._targets, "graph": graph}
+        targets = {**self._targets, Pregel: graph}
         return run_sync(_diff_plan(config_a, config_b, graph, user_id), targets)
 
     async def adiff(
@@ -1277,7 +1283,7 @@ class HistoryMixin:
         user_id: UserId | None = None,
     ) -> Diff:
         """Async twin of `diff` (uses `graph.aget_state`)."""
-        targets = {**self._targets, "graph": graph}
+        targets = {**self._targets, Pregel: graph}
         return await run_async(_diff_plan(config_a, config_b, graph, user_id), targets)
 
     # tree and Mermaid

@@ -64,13 +64,16 @@ from __future__ import annotations
 
 import builtins
 import contextlib
+import copy
 from collections.abc import Callable, Sequence
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
     BaseCheckpointSaver,
+    ChannelVersions,
+    CheckpointMetadata,
     CheckpointTuple,
     empty_checkpoint,
 )
@@ -85,7 +88,7 @@ from agentgit_langgraph._copy import (
 )
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
-from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph._plan import Plan, call, gather, run_async, run_sync
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError, ThreadBusyError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
@@ -150,8 +153,8 @@ def _id(tup: CheckpointTuple) -> str:
 
 def _read_thread(thread_id: str) -> Plan[list[CheckpointTuple]]:
     """Every checkpoint of the thread, all namespaces, with its writes."""
-    tuples: list[CheckpointTuple] = yield Call(
-        "saver", "list", (_thread_cfg(thread_id),), collect=True
+    tuples: list[CheckpointTuple] = yield from gather(
+        BaseCheckpointSaver.list, _thread_cfg(thread_id)
     )
     return tuples
 
@@ -168,12 +171,14 @@ def _put_tuples(
     present = {(_ns(t), _id(t)) for t in tuples}
     for tup in sorted(tuples, key=lambda t: (_ns(t) == "", _ns(t), _id(t))):
         ns = _ns(tup)
-        target = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
-        at_checkpoint = {
+        target: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
+        at_checkpoint: RunnableConfig = {
             "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": _id(tup)}
         }
         for task_id, path, task_writes in writes_in_order(tup.pending_writes or []):
-            yield Call("saver", "put_writes", (at_checkpoint, task_writes, task_id, path))
+            yield from call(
+                BaseCheckpointSaver.put_writes, at_checkpoint, task_writes, task_id, path
+            )
         parent = parent_checkpoint_id(tup)
         if parent is not None and not (drop_dangling_parents and (ns, parent) not in present):
             target["configurable"]["checkpoint_id"] = parent
@@ -181,13 +186,14 @@ def _put_tuples(
         # Every channel counts as new: savers that keep values per version
         # (InMemorySaver, PostgresSaver) then store them all again.
         versions = dict(checkpoint["channel_versions"])
-        yield Call("saver", "put", (target, checkpoint, dict(tup.metadata), versions))
+        metadata = copy.copy(tup.metadata)
+        yield from call(BaseCheckpointSaver.put, target, checkpoint, metadata, versions)
 
 
 def _delete_thread_rows(thread_id: str) -> Plan[None]:
     """Delete the thread and any backup a crashed rewrite left of it."""
-    yield Call("saver", "delete_thread", (thread_id,))
-    yield Call("saver", "delete_thread", (backup_thread_id(thread_id),))
+    yield from call(BaseCheckpointSaver.delete_thread, thread_id)
+    yield from call(BaseCheckpointSaver.delete_thread, backup_thread_id(thread_id))
 
 
 def _recover(thread_id: str) -> Plan[bool]:
@@ -196,19 +202,19 @@ def _recover(thread_id: str) -> Plan[bool]:
     True when checkpoints were put back from a complete backup.
     """
     backup = backup_thread_id(thread_id)
-    probe: builtins.list[CheckpointTuple] = yield Call(
-        "saver", "list", (_thread_cfg(backup),), {"limit": 1}, collect=True
+    probe: builtins.list[CheckpointTuple] = yield from gather(
+        BaseCheckpointSaver.list, _thread_cfg(backup), limit=1
     )
     if not probe:
         return False
-    marker: CheckpointTuple | None = yield Call(
-        "saver", "get_tuple", (_thread_cfg(backup, _MARK_NS),)
+    marker: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _thread_cfg(backup, _MARK_NS)
     )
     if marker is not None:  # complete: the thread may have lost some of it
         saved = yield from _read_thread(backup)
         kept = [t for t in saved if _ns(t) != _MARK_NS]
         yield from _put_tuples(thread_id, kept, drop_dangling_parents=False)
-    yield Call("saver", "delete_thread", (backup,))
+    yield from call(BaseCheckpointSaver.delete_thread, backup)
     return marker is not None
 
 
@@ -224,29 +230,37 @@ def _rewrite(
     backup = backup_thread_id(thread_id)
     try:
         yield from _put_tuples(backup, kept, drop_dangling_parents=drop)
-        marker_metadata: dict[str, Any] = {
-            "source": "update",
-            "step": -1,
-            _BACKUP_KEY: _BACKUP_COMPLETE,
-            _BACKUP_OF_KEY: thread_id,
-        }
-        yield Call(
-            "saver", "put", (_thread_cfg(backup, _MARK_NS), empty_checkpoint(), marker_metadata, {})
+        marker_metadata = cast(
+            CheckpointMetadata,
+            {
+                "source": "update",
+                "step": -1,
+                _BACKUP_KEY: _BACKUP_COMPLETE,
+                _BACKUP_OF_KEY: thread_id,
+            },
         )
-        head: CheckpointTuple | None = yield Call(
-            "saver", "get_tuple", (_thread_cfg(thread_id, ""),)
+        no_versions: ChannelVersions = {}
+        yield from call(
+            BaseCheckpointSaver.put,
+            _thread_cfg(backup, _MARK_NS),
+            empty_checkpoint(),
+            marker_metadata,
+            no_versions,
+        )
+        head: CheckpointTuple | None = yield from call(
+            BaseCheckpointSaver.get_tuple, _thread_cfg(thread_id, "")
         )
     except GeneratorExit:
         raise
     except BaseException:
         with contextlib.suppress(Exception):  # the thread is untouched; report the error
-            yield Call("saver", "delete_thread", (backup,))
+            yield from call(BaseCheckpointSaver.delete_thread, backup)
         raise
     if (_id(head) if head is not None else None) != expected_head:
-        yield Call("saver", "delete_thread", (backup,))
+        yield from call(BaseCheckpointSaver.delete_thread, backup)
         return False
     try:
-        yield Call("saver", "delete_thread", (thread_id,))
+        yield from call(BaseCheckpointSaver.delete_thread, thread_id)
         yield from _put_tuples(thread_id, kept, drop_dangling_parents=drop)
     except GeneratorExit:
         raise
@@ -259,9 +273,9 @@ def _rewrite(
             restored = True
         if restored:
             with contextlib.suppress(Exception):
-                yield Call("saver", "delete_thread", (backup,))
+                yield from call(BaseCheckpointSaver.delete_thread, backup)
         raise
-    yield Call("saver", "delete_thread", (backup,))
+    yield from call(BaseCheckpointSaver.delete_thread, backup)
     return True
 
 
@@ -322,14 +336,14 @@ def _keep_latest(tuples: builtins.list[CheckpointTuple]) -> builtins.list[Checkp
 
 def _resync_count(thread_id: str, held: int | None) -> Plan[None]:
     """Make the thread's `checkpoint_count` what the saver holds (`held`, or counted)."""
-    record: InternalSession | None = yield Call("store", "get_thread", (thread_id,))
+    record: InternalSession | None = yield from call(BaseSessionStore.get_thread, thread_id)
     if record is None:
         return
     if held is None:
         held = len((yield from _read_thread(thread_id)))
     delta = held - record.checkpoint_count
     if delta:
-        yield Call("store", "record_checkpoints", (thread_id, delta))
+        yield from call(BaseSessionStore.record_checkpoints, thread_id, delta)
 
 
 def _rewrite_and_count(thread_id: str, select: Select, *, drop: bool) -> Plan[None]:
@@ -359,13 +373,13 @@ def erase_forgotten(thread_ids: Sequence[str]) -> Plan[None]:
     reached("delete.forgotten")
     for thread_id in thread_ids:
         yield from _delete_thread_rows(thread_id)
-        yield Call("store", "forget_pending_delete", (thread_id,))
+        yield from call(BaseSessionStore.forget_pending_delete, thread_id)
     reached("delete.erased")
 
 
 def finish_pending_deletes() -> Plan[builtins.list[str]]:
     """Erase what deletes that died after the store forgot their threads left."""
-    pending: builtins.list[str] = yield Call("store", "list_pending_deletes")
+    pending: builtins.list[str] = yield from call(BaseSessionStore.list_pending_deletes)
     yield from erase_forgotten(pending)
     return pending
 
@@ -373,17 +387,17 @@ def finish_pending_deletes() -> Plan[builtins.list[str]]:
 def _delete_thread_plan(thread_id: str) -> Plan[None]:
     # The store first (checked and noted in one transaction), the saver after:
     # a crash in between leaves a note that recovery finishes.
-    yield Call("store", "forget_thread", (thread_id,))
+    yield from call(BaseSessionStore.forget_thread, thread_id)
     yield from erase_forgotten([thread_id])
 
 
 def _copy_thread_plan(source: str, target: str, *, native: bool, auto_session: bool) -> Plan[None]:
     if native:
-        yield Call("saver", "copy_thread", (source, target))
+        yield from call(BaseCheckpointSaver.copy_thread, source, target)
     else:
         tuples = yield from _read_thread(source)
         yield from _put_tuples(target, tuples, drop_dangling_parents=False)
-    record: InternalSession | None = yield Call("store", "get_thread", (target,))
+    record: InternalSession | None = yield from call(BaseSessionStore.get_thread, target)
     held: int | None = None
     if record is None:
         if not auto_session:
@@ -393,13 +407,13 @@ def _copy_thread_plan(source: str, target: str, *, native: bool, auto_session: b
             return
         # The copy belongs to whoever owns the source, as its checkpoints do.
         owner = "0"
-        source_record: InternalSession | None = yield Call("store", "get_thread", (source,))
+        source_record: InternalSession | None = yield from call(BaseSessionStore.get_thread, source)
         if source_record is not None:
-            session: ExternalSession | None = yield Call(
-                "store", "get_session", (source_record.session_id,)
+            session: ExternalSession | None = yield from call(
+                BaseSessionStore.get_session, source_record.session_id
             )
             owner = session.owner if session is not None else "0"
-        yield Call("store", "ensure_session_for_thread", (target,), {"user_id": owner})
+        yield from call(BaseSessionStore.ensure_session_for_thread, target, user_id=owner)
     yield from _resync_count(target, held)
 
 
@@ -411,16 +425,16 @@ def _prune_plan(thread_ids: Sequence[str], strategy: str, *, native: bool) -> Pl
         return
     if strategy == "delete":  # as `delete_thread`: the threads leave their sessions too
         for thread_id in ids:
-            yield Call("store", "forget_thread", (thread_id,))
+            yield from call(BaseSessionStore.forget_thread, thread_id)
         if not native:
             yield from erase_forgotten(ids)
             return
-        yield Call("saver", "prune", (ids,), {"strategy": strategy})
+        yield from call(BaseCheckpointSaver.prune, ids, strategy=strategy)
         for thread_id in ids:
-            yield Call("store", "forget_pending_delete", (thread_id,))
+            yield from call(BaseSessionStore.forget_pending_delete, thread_id)
         return
     if native:
-        yield Call("saver", "prune", (ids,), {"strategy": strategy})
+        yield from call(BaseCheckpointSaver.prune, ids, strategy=strategy)
         for thread_id in ids:
             yield from _resync_count(thread_id, None)
         return
@@ -435,8 +449,8 @@ def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]
     if not native and runs:
         # Finish rewrites that died part way first (found by their markers):
         # the threads they left may hold none of these runs any more.
-        markers: builtins.list[CheckpointTuple] = yield Call(
-            "saver", "list", (None,), {"filter": {_BACKUP_KEY: _BACKUP_COMPLETE}}, collect=True
+        markers: builtins.list[CheckpointTuple] = yield from gather(
+            BaseCheckpointSaver.list, None, filter={_BACKUP_KEY: _BACKUP_COMPLETE}
         )
         for marker in markers:
             of = marker.metadata.get(_BACKUP_OF_KEY)
@@ -445,15 +459,15 @@ def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]
     # The threads holding checkpoints of those runs (to rewrite, or to recount).
     threads: dict[str, None] = {}
     for run_id in runs:
-        found: builtins.list[CheckpointTuple] = yield Call(
-            "saver", "list", (None,), {"filter": {"run_id": run_id}}, collect=True
+        found: builtins.list[CheckpointTuple] = yield from gather(
+            BaseCheckpointSaver.list, None, filter={"run_id": run_id}
         )
         for tup in found:
             thread_id = str(tup.config["configurable"]["thread_id"])
             if not thread_id.startswith(BACKUP_PREFIX):
                 threads[thread_id] = None
     if native:
-        yield Call("saver", "delete_for_runs", (runs,))
+        yield from call(BaseCheckpointSaver.delete_for_runs, runs)
         for thread_id in threads:
             yield from _resync_count(thread_id, None)
         return
@@ -472,7 +486,9 @@ def _delete_session_plan(session_id: Any, user_id: object) -> Plan[builtins.list
     # The store first: one transaction forgets the session and notes its
     # threads; their checkpoints go after. A crash in between leaves notes
     # that recovery (`recover_branches`, run when a saver opens) finishes.
-    thread_ids: builtins.list[str] | None = yield Call("store", "delete_session", (session.id,))
+    thread_ids: builtins.list[str] | None = yield from call(
+        BaseSessionStore.delete_session, session.id
+    )
     if thread_ids is None:
         raise SessionNotFoundError(f"session {session.id} not found (deleted meanwhile)")
     yield from erase_forgotten(thread_ids)
@@ -488,7 +504,9 @@ def _prune_branches_plan(
         raise InvalidConfigError(f"older_than must not be negative, got {older_than!r}")
     session = yield from session_plan(session_id, user_id)
     assert session.id is not None
-    threads: builtins.list[InternalSession] = yield Call("store", "list_threads", (session.id,))
+    threads: builtins.list[InternalSession] = yield from call(
+        BaseSessionStore.list_threads, session.id
+    )
     by_id = {t.thread_id: t for t in threads}
     keep: set[str] = set()
     cursor = session.current_internal_session_id
@@ -509,7 +527,7 @@ def _prune_branches_plan(
     # Checked before anything is destroyed: the store refuses, in the
     # transaction that forgets them, if one became current meanwhile
     # (`ThreadBusyError`, nothing changed); checkpoints go only after.
-    yield Call("store", "delete_threads", (session.id, doomed))
+    yield from call(BaseSessionStore.delete_threads, session.id, doomed)
     yield from erase_forgotten(doomed)
     return doomed
 
@@ -520,7 +538,7 @@ class MaintenanceMixin:
     saver: BaseCheckpointSaver[Any]
     store: BaseSessionStore
     auto_session: bool
-    _targets: dict[str, Any]
+    _targets: dict[type, Any]
     _registered: ThreadSet
 
     def _forget_locally(self, thread_ids: Sequence[str]) -> None:

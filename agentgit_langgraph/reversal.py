@@ -122,14 +122,17 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
+from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as lc_tool
-from langgraph.checkpoint.base import CheckpointTuple, PendingWrite
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, PendingWrite
 
+from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._langgraph import NULL_TASK_ID
-from agentgit_langgraph._plan import Call, Plan
+from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.errors import InvalidConfigError, ReversalTimeoutError, ToolReversalError
 from agentgit_langgraph.sessions import FAILED, NO_HANDLER, PENDING, REVERSED, Claimant, Reversal
+from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = [
     "ExecutedToolCall",
@@ -505,10 +508,8 @@ def _state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
         if ch in checkpoint["channel_versions"] and ch not in checkpoint["channel_values"]
     )
     if missing:
-        history: Mapping[str, Any] = yield Call(
-            "saver",
-            "get_delta_channel_history",
-            kwargs={"config": tup.config, "channels": missing},
+        history: Mapping[str, Any] = yield from call(
+            BaseCheckpointSaver.get_delta_channel_history, config=tup.config, channels=missing
         )
         for entry in history.values():
             found.extend(_messages_in(entry.get("seed")))
@@ -538,18 +539,13 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
     """Tool calls executed on `source`'s thread after it, up to the head; oldest first."""
     configurable = source.config["configurable"]
     source_id = source.checkpoint["id"]
-    head: CheckpointTuple | None = yield Call(
-        "saver",
-        "get_tuple",
-        (
-            {
-                "configurable": {
-                    "thread_id": configurable["thread_id"],
-                    "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-                }
-            },
-        ),
-    )
+    head_config: RunnableConfig = {
+        "configurable": {
+            "thread_id": configurable["thread_id"],
+            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        }
+    }
+    head: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, head_config)
     if head is None or head.checkpoint["id"] == source_id:
         return []
 
@@ -560,7 +556,9 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
     while cursor is not None and cursor.checkpoint["id"] != source_id:
         path.append(cursor)
         parent = cursor.parent_config
-        cursor = None if parent is None else (yield Call("saver", "get_tuple", (parent,)))
+        cursor = (
+            None if parent is None else (yield from call(BaseCheckpointSaver.get_tuple, parent))
+        )
     steps: list[list[BaseMessage]] = []
     if cursor is not None:  # `source` is an ancestor of the head: its tasks ran too
         steps.append(_write_messages(source.pending_writes or (), tasks_only=True))
@@ -625,18 +623,18 @@ def _claim(rec: Reversal, claimant: Claimant, wait: float) -> Plan[Reversal | No
     deadline: float | None = None
     pause = _POLL_FIRST
     while True:
-        found: Reversal | None = yield Call(
-            "store", "claim_reversal", (rec, claimant), {"retry_failed": not waited}
+        found: Reversal | None = yield from call(
+            BaseSessionStore.claim_reversal, rec, claimant, retry_failed=not waited
         )
         if found is None:
             return None
         if found.status != PENDING:
             return found
         holder = found.claimant
-        alive: bool = yield Call("claims", "alive", (holder,))
+        alive: bool = yield from call(ReversalAttempt.alive, holder)
         if not alive:
             stale = holder.token if holder is not None else None
-            taken: bool = yield Call("store", "take_over_reversal", (rec, stale, claimant))
+            taken: bool = yield from call(BaseSessionStore.take_over_reversal, rec, stale, claimant)
             if taken:
                 return None
             continue  # someone else took it first: look again
@@ -649,7 +647,7 @@ def _claim(rec: Reversal, claimant: Claimant, wait: float) -> Plan[Reversal | No
                 found,
                 error=f"still being undone by {who} after waiting {wait:g}s",
             )
-        yield Call("claims", "pause", (min(pause, max(deadline - clock, 0.0)),))
+        yield from call(ReversalAttempt.pause, min(pause, max(deadline - clock, 0.0)))
         pause = min(pause * 2, _POLL_MAX)
         waited = True
 
@@ -685,12 +683,12 @@ def reverse_tool_calls(
     # our own run (and a little to record it), else as long as a claim lasts.
     wait = claimant.lease_seconds if timeout is None else timeout + _WAIT_GRACE
     outcomes: list[Reversal] = []
-    for call in reversed(calls):
+    for executed in reversed(calls):
         rec = Reversal(
             session_id=session_id,
-            tool_call_id=call.tool_call_id,
-            tool_name=call.tool_name,
-            args=dict(call.args),
+            tool_call_id=executed.tool_call_id,
+            tool_name=executed.tool_name,
+            args=dict(executed.args),
             thread_id=thread_id,
             checkpoint_id=source.checkpoint["id"],
         )
@@ -699,23 +697,35 @@ def reverse_tool_calls(
             outcomes.append(existing)
             if strict and existing.status in (FAILED, PENDING):
                 what = "failed" if existing.status == FAILED else "did not finish"
-                raise _reversal_error(call, existing.error or existing.status, what)
+                raise _reversal_error(executed, existing.error or existing.status, what)
             continue
         token = {"claim_token": claimant.token}
         try:
-            status: str = yield Call("reversers", "run", (call,), {"timeout": timeout})
+            status: str = yield from call(ToolReversers.run, executed, timeout=timeout)
         except Exception as exc:
             # (KeyboardInterrupt, cancellation: the record stays `pending`, as
             # after a crash; its claimant is gone once the rollback has ended,
             # so the next rollback past it takes it over and runs it again.)
             error = f"{type(exc).__name__}: {exc}"
-            yield Call(
-                "store", "finish_reversal", (session_id, call.tool_call_id, FAILED, error), token
+            yield from call(
+                BaseSessionStore.finish_reversal,
+                session_id,
+                executed.tool_call_id,
+                FAILED,
+                error,
+                **token,
             )
             outcomes.append(dataclasses.replace(rec, status=FAILED, error=error, claimant=claimant))
             if strict:
-                raise _reversal_error(call, error, "failed") from exc
+                raise _reversal_error(executed, error, "failed") from exc
             continue
-        yield Call("store", "finish_reversal", (session_id, call.tool_call_id, status, None), token)
+        yield from call(
+            BaseSessionStore.finish_reversal,
+            session_id,
+            executed.tool_call_id,
+            status,
+            None,
+            **token,
+        )
         outcomes.append(dataclasses.replace(rec, status=status, claimant=claimant))
     return outcomes

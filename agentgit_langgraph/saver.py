@@ -21,7 +21,7 @@ import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -45,7 +45,7 @@ from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import is_gone, owner_token, running
-from agentgit_langgraph._plan import Call, Plan, run_async, run_sync
+from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.backends import default_store_for
 from agentgit_langgraph.configs import checkpoint_ref, owner_of, thread_config
@@ -75,17 +75,14 @@ def _create_session_plan(
     user_id: object, session_name: object, metadata: object
 ) -> Plan[ExternalSession]:
     owner = check.owner_key(user_id)
-    check.session_name(session_name)
+    name = check.session_name(session_name)
     check.metadata_json(metadata)  # before any write, on every backend alike
-    session: ExternalSession = yield Call(
-        "store",
-        "create_session",
-        kwargs={
-            "user_id": owner,
-            "session_name": session_name,
-            "metadata": metadata,
-            "thread_id": _new_thread_id(),
-        },
+    session: ExternalSession = yield from call(
+        BaseSessionStore.create_session,
+        user_id=owner,
+        session_name=name,
+        metadata=cast("Mapping[str, Any] | None", metadata),  # checked just above
+        thread_id=_new_thread_id(),
     )
     return session
 
@@ -103,7 +100,8 @@ def _config_for_plan(session_or_id: Any, user_id: object) -> Plan[RunnableConfig
 
 def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSession]]:
     session = yield from session_plan(session_id, user_id)
-    threads: list[InternalSession] = yield Call("store", "list_threads", (session.id,))
+    assert session.id is not None
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, session.id)
     current = session.current_internal_session_id
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
@@ -111,7 +109,8 @@ def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSessio
 def _switch_plan(session_id: Any, thread_id: object, user_id: object) -> Plan[RunnableConfig]:
     target = check.thread_id(thread_id)
     session = yield from session_plan(session_id, user_id)
-    switched = yield Call("store", "set_current", (session.id, target))
+    assert session.id is not None
+    switched = yield from call(BaseSessionStore.set_current, session.id, target)
     if not switched:
         raise ThreadNotFoundError(f"thread {target!r} is not a branch of session {session.id}")
     return thread_config(target)
@@ -138,7 +137,7 @@ def _rollback_plan(
     if owner is None:
         owner = owner_of(config)  # a run's user may only branch its own threads
     parent = yield from thread_plan(ref.thread_id, owner)
-    source: CheckpointTuple | None = yield Call("saver", "get_tuple", (ref.config(),))
+    source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
             f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
@@ -155,7 +154,7 @@ def _rollback_plan(
     with running(owner):
         # Noted first, so that if the process dies before the branch is
         # registered, `recover_branches` finds the thread to delete.
-        yield Call("store", "begin_branch", (new_thread_id, parent.session_id, owner))
+        yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, owner)
         reached("rollback.noted")
         try:
             copied = yield from copy_into_thread(source, new_thread_id)
@@ -169,15 +168,15 @@ def _rollback_plan(
                 checkpoint_count=copied,
                 is_branch=True,
             )
-            yield Call("store", "add_branch", (branch,))
+            yield from call(BaseSessionStore.add_branch, branch)
         except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
             raise
         except BaseException:
             # All or nothing: the branch was not registered, so its thread must go.
             # The note stays if the delete fails, for `recover_branches` to retry.
             with contextlib.suppress(Exception):  # the original error is the one to report
-                yield Call("saver", "delete_thread", (new_thread_id,))
-                yield Call("store", "forget_pending_branch", (new_thread_id,))
+                yield from call(BaseCheckpointSaver.delete_thread, new_thread_id)
+                yield from call(BaseSessionStore.forget_pending_branch, new_thread_id)
             raise
         reached("rollback.registered")
     return thread_config(new_thread_id, config)
@@ -188,14 +187,14 @@ def _recover_branches_plan(grace: timedelta) -> Plan[list[str]]:
     if not isinstance(grace, timedelta) or grace < timedelta(0):
         raise InvalidConfigError(f"older_than must be a non-negative timedelta: {grace!r}")
     yield from finish_pending_deletes()
-    notes: list[PendingBranch] = yield Call("store", "list_pending_branches")
+    notes: list[PendingBranch] = yield from call(BaseSessionStore.list_pending_branches)
     deleted: list[str] = []
     for note in notes:
         if note.registered:  # registered after all: only the note is stale
-            yield Call("store", "forget_pending_branch", (note.thread_id,))
+            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
         elif is_gone(note.owner, note.created_at, grace=grace):
-            yield Call("saver", "delete_thread", (note.thread_id,))
-            yield Call("store", "forget_pending_branch", (note.thread_id,))
+            yield from call(BaseCheckpointSaver.delete_thread, note.thread_id)
+            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
             deleted.append(note.thread_id)
     return deleted
 
@@ -205,12 +204,12 @@ def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> P
         raise InvalidConfigError("reversals() takes a thread_id or a session_id")
     if thread_id is not None:
         record = yield from thread_plan(thread_id, user_id)
-        found: list[Reversal] = yield Call(
-            "store", "list_reversals", kwargs={"thread_id": record.thread_id}
+        found: list[Reversal] = yield from call(
+            BaseSessionStore.list_reversals, thread_id=record.thread_id
         )
         return found
     session = yield from session_plan(session_id, user_id)
-    found = yield Call("store", "list_reversals", kwargs={"session_id": session.id})
+    found = yield from call(BaseSessionStore.list_reversals, session_id=session.id)
     return found
 
 
@@ -305,7 +304,11 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         self.auto_session = auto_session
         self.reversers = ToolReversers(reversers)
         self.reverse_timeout = _timeout_of(reverse_timeout)
-        self._targets = {"saver": saver, "store": self.store, "reversers": self.reversers}
+        self._targets: dict[type, Any] = {
+            BaseCheckpointSaver: saver,
+            BaseSessionStore: self.store,
+            ToolReversers: self.reversers,
+        }
         # Threads this process saw held by a session: their puts skip the
         # session check before saving (the count after the save still checks).
         self._registered = ThreadSet()
@@ -404,7 +407,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             return self
         clone = copy.copy(self)
         clone.saver = inner
-        clone._targets = {**self._targets, "saver": inner}
+        clone._targets = {**self._targets, BaseCheckpointSaver: inner}
         return clone
 
     def get_next_version(self, current: Any, channel: None) -> Any:
@@ -660,7 +663,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         reverse_tools: bool,
         strict: bool,
         reverse_timeout: float | None,
-    ) -> tuple[Plan[RunnableConfig], Mapping[str, Any], contextlib.AbstractContextManager[Any]]:
+    ) -> tuple[Plan[RunnableConfig], Targets, contextlib.AbstractContextManager[Any]]:
         """The rollback plan, its targets, and the attempt to hold open while it runs."""
         if not reverse_tools:
             plan = _rollback_plan(config, user_id, name)
@@ -676,7 +679,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             claimant=attempt.claimant,
             reverse_timeout=timeout,
         )
-        return plan, {**self._targets, "claims": attempt}, attempt
+        return plan, {**self._targets, ReversalAttempt: attempt}, attempt
 
     def recover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)
