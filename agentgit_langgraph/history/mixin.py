@@ -6,12 +6,9 @@ async methods: the logic is written once.
 
 Example:
     ```python
-    saver.tag(history[3].config, "before-booking")
-    for entry in saver.log(session_id, limit=5):
-        print(entry.step, entry.preview)
-    branch = saver.rollback(saver.resolve(session_id, "before-booking"), name="retry")
-    print(saver.tree(session_id))
-    print(saver.diff(saver.resolve(session_id, "main"), branch).render())
+    class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]): ...
+
+    entries = await saver.alog(session_id, limit=5)   # the same plan as `log`
     ```
 """
 
