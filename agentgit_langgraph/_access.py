@@ -1,7 +1,7 @@
 """Finding sessions and threads, and checking who owns them.
 
 The plans here are shared by every module that looks a session up on behalf of
-a user (`saver.py`, `maintenance.py`, `history.py`): a `user_id` that does not
+a user (`saver.py`, `maintenance.py`, `history/`): a `user_id` that does not
 own the session raises `SessionAccessError` before anything is read or changed.
 
 A graph run whose config carries `user_id` is checked on every checkpointer
