@@ -1,7 +1,7 @@
 """Finding sessions and threads, and checking who owns them.
 
 The plans here are shared by every module that looks a session up on behalf of
-a user (`saver.py`, `maintenance.py`, `history.py`): a `user_id` that does not
+a user (`saver.py`, `maintenance.py`, `history/`): a `user_id` that does not
 own the session raises `SessionAccessError` before anything is read or changed.
 
 A graph run whose config carries `user_id` is checked on every checkpointer
@@ -33,6 +33,7 @@ __all__ = [
     "access_plan",
     "owner_plan",
     "session_plan",
+    "stored_id",
     "thread_plan",
 ]
 
@@ -56,6 +57,15 @@ def session_plan(session_id: object, user_id: object) -> Plan[ExternalSession]:
     if owner is not None and session.owner != owner:
         raise SessionAccessError(f"user {owner} does not own session {session_id}")
     return session
+
+
+def stored_id(session: ExternalSession) -> int:
+    """The id of a session read from a store (every store sets it)."""
+    if session.id is None:
+        raise SessionNotFoundError(
+            f"session {session.session_name!r} has no id: it was never stored"
+        )
+    return session.id
 
 
 def thread_plan(thread_id: object, user_id: object) -> Plan[InternalSession]:

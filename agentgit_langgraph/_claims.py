@@ -49,6 +49,7 @@ DEFAULT_LEASE = 900.0
 CLAIM_MARGIN = 30.0
 """Seconds added to `reverse_timeout` for a claim's lease (start-up, recording, clock skew)."""
 
+
 def utc_now() -> datetime:
     """Timezone-aware UTC: every claim time."""
     return datetime.now(UTC)

@@ -22,13 +22,12 @@ traceback), 2 for usage errors.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -40,10 +39,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from agentgit_langgraph.backends import is_postgres_uri
-from agentgit_langgraph.errors import AgentGitError, ThreadNotFoundError
-from agentgit_langgraph.history import LogEntry
+from agentgit_langgraph.errors import AgentGitError
+from agentgit_langgraph.history import LogEntry, find_thread, to_json
 from agentgit_langgraph.saver import AgentGitSaver
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
 
 __all__ = ["app", "main"]
 
@@ -110,32 +108,8 @@ def _print_table(table: Table) -> None:
     typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
 
 
-def _jsonable(value: Any) -> Any:
-    """Records as JSON values: `to_dict()` where the record has one, dataclasses
-    field by field, datetimes in ISO 8601."""
-    if isinstance(value, ExternalSession):
-        return value.to_dict()
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        to_dict = getattr(value, "to_dict", None)
-        if callable(to_dict):
-            return _jsonable(to_dict())
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
-        return value.isoformat()
-    if isinstance(value, Mapping):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set | frozenset):
-        return [_jsonable(v) for v in value]
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
-    to_dict = getattr(value, "to_dict", None)
-    if callable(to_dict):
-        return _jsonable(to_dict())
-    return str(value)
-
-
 def _print_json(value: Any) -> None:
-    typer.echo(json.dumps(_jsonable(value), indent=2, ensure_ascii=False))
+    typer.echo(json.dumps(to_json(value), indent=2, ensure_ascii=False))
 
 
 def _fail(message: str) -> typer.Exit:
@@ -195,6 +169,8 @@ def _fmt_time(value: datetime | None) -> str:
 
 
 # -- resolving what the user typed -----------------------------------------------
+# Refs (`resolve`) and threads (`find_thread`) are resolved by `history.refs`:
+# the CLI only splits `SESSION:REF` and parses ids.
 
 
 def _parse_int(text: str) -> int | None:
@@ -202,34 +178,6 @@ def _parse_int(text: str) -> int | None:
         return int(text)
     except ValueError:
         return None
-
-
-def _resolve(saver: AgentGitSaver, session_id: int, ref: str, user_id: str | None) -> Any:
-    return saver.resolve(session_id, ref, user_id=user_id)
-
-
-def _find_thread(
-    saver: AgentGitSaver, session_id: int, thread_or_name: str, user_id: str | None
-) -> InternalSession:
-    """A thread of the session: its id, its branch name, `main` (the first thread,
-    unless a branch has that name) or a unique prefix of its id (`tree`'s short
-    ids, with or without the trailing `…`)."""
-    threads = saver.branches(session_id, user_id=user_id)
-    prefix = thread_or_name.removesuffix("…")
-    for matches in (
-        [t for t in threads if t.thread_id == thread_or_name],
-        [t for t in threads if t.name == thread_or_name],
-        [t for t in threads if thread_or_name == "main" and t.parent_thread_id is None][:1],
-        [t for t in threads if len(prefix) >= 4 and t.thread_id.startswith(prefix)],
-    ):
-        if len(matches) == 1:
-            return matches[0]
-        if len(matches) > 1:
-            ids = ", ".join(t.thread_id for t in matches)
-            raise _CliError(f"{thread_or_name!r} is ambiguous in session {session_id}: {ids}")
-    raise ThreadNotFoundError(
-        f"session {session_id} has no thread or branch named {thread_or_name!r}"
-    )
 
 
 # -- the app -----------------------------------------------------------------------
@@ -357,7 +305,7 @@ def _log_target(saver: AgentGitSaver, target: str, user_id: str | None) -> Any:
         return session_id
     head, sep, ref = target.partition(":")
     if sep and _parse_int(head) is not None and ref:
-        return _resolve(saver, int(head), ref, user_id)
+        return saver.resolve(int(head), ref, user_id=user_id)
     return {"configurable": {"thread_id": target}}
 
 
@@ -448,8 +396,8 @@ def diff_cmd(
     """Compare the state at two refs of a session."""
 
     def work(saver: AgentGitSaver, state: _State) -> None:
-        a = _resolve(saver, session, ref_a, state.user)
-        b = _resolve(saver, session, ref_b, state.user)
+        a = saver.resolve(session, ref_a, user_id=state.user)
+        b = saver.resolve(session, ref_b, user_id=state.user)
         result = saver.diff(a, b, user_id=state.user)
         if _want_json(ctx, json_):
             _print_json(result.to_dict())
@@ -495,7 +443,7 @@ def tag_cmd(
     """Name a checkpoint of a session."""
 
     def work(saver: AgentGitSaver, state: _State) -> None:
-        config = _resolve(saver, session, ref, state.user)
+        config = saver.resolve(session, ref, user_id=state.user)
         tag = saver.tag(config, name, user_id=state.user)
         if _want_json(ctx, json_):
             _print_json(tag)
@@ -540,7 +488,7 @@ def rollback_cmd(
     """Open a new branch starting at REF; it becomes the session's current thread."""
 
     def work(saver: AgentGitSaver, state: _State) -> None:
-        source = _resolve(saver, session, ref, state.user)
+        source = saver.resolve(session, ref, user_id=state.user)
         config = saver.rollback(source, user_id=state.user, name=name)
         thread_id = _thread_of(config)
         if _want_json(ctx, json_):
@@ -578,7 +526,8 @@ def switch_cmd(
     """Make one of a session's threads current."""
 
     def work(saver: AgentGitSaver, state: _State) -> None:
-        thread = _find_thread(saver, session, target, state.user)
+        # The same rules as `resolve` (names, ids, `main`, prefixes), for a thread.
+        thread = find_thread(saver.branches(session, user_id=state.user), target, session)
         config = saver.switch(session, thread.thread_id, user_id=state.user)
         if _want_json(ctx, json_):
             _print_json({"session_id": session, "thread_id": _thread_of(config), "config": config})

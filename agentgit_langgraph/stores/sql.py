@@ -232,7 +232,6 @@ def _postgres_to_timestamptz(table: str, cols: tuple[str, ...]) -> Migration:
     return render
 
 
-
 # Migrations are append-only: version N is the N-th statement. Never edit one
 # that has shipped; add a new one.
 SQLITE = Dialect(
@@ -426,7 +425,6 @@ POSTGRES = Dialect(
 )
 
 
-
 def counting_in_saver(d: Dialect) -> Dialect:
     """`d` for a store on the saver's own database: counts come from LangGraph's table."""
     return dataclasses.replace(d, checkpoints_table="checkpoints")
@@ -441,6 +439,7 @@ def _select_threads(d: Dialect) -> str:
     return d.sql(
         f"SELECT {d.thread_columns} FROM agentgit_threads WHERE session_id = ? ORDER BY seq"
     )
+
 
 _INSERT_SESSION = (
     "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
@@ -563,9 +562,7 @@ def list_sessions(d: Dialect, user_id: UserId | None) -> Op[list[ExternalSession
     owner = check.optional_owner(user_id)
     if owner is None:
         sessions = yield Statement(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions ORDER BY id")
-        threads = yield Statement(
-            f"SELECT {d.thread_columns} FROM agentgit_threads ORDER BY seq"
-        )
+        threads = yield Statement(f"SELECT {d.thread_columns} FROM agentgit_threads ORDER BY seq")
     else:
         sessions = yield Statement(
             d.sql(f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE owner = ? ORDER BY id"),
@@ -870,8 +867,7 @@ def delete_threads(d: Dialect, session_id: int, thread_ids: Sequence[str]) -> Op
     )
     if current.rows and current.rows[0][0] in ids:
         raise ThreadBusyError(
-            f"thread {current.rows[0][0]!r} is current in session {session_id}; "
-            "nothing was removed"
+            f"thread {current.rows[0][0]!r} is current in session {session_id}; nothing was removed"
         )
     for table in ("agentgit_tags", "agentgit_reversals"):
         yield Statement(

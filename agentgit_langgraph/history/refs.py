@@ -1,0 +1,254 @@
+"""Tags and refs: naming checkpoints, and the one resolver of what a user types.
+
+A ref is a tag, a branch name, a thread id, `HEAD`, `main`, a checkpoint id or
+a unique prefix of an id (as `tree` prints them). Two questions are asked of
+one: "which checkpoint?" (`resolve`, for `rollback`, `log`, `diff`, `tag`) and
+"which thread?" (`find_thread`, for `switch`). Both match branch names, thread
+ids, `main` and prefixes by the same rules, written once here.
+
+Example:
+    ```python
+    config = saver.resolve(session_id, "before-booking")          # a checkpoint
+    thread = find_thread(saver.branches(session_id), "retry", session_id)  # a thread
+    ```
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Collection, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
+
+from agentgit_langgraph import _validate as check
+from agentgit_langgraph._access import session_plan, stored_id, thread_plan
+from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph.configs import thread_config
+from agentgit_langgraph.errors import (
+    CheckpointNotFoundError,
+    InvalidConfigError,
+    ThreadNotFoundError,
+)
+from agentgit_langgraph.history.points import (
+    _checkpoint_config,
+    _cid,
+    _copied_from,
+    _point,
+    _root_config,
+    _tuple_plan,
+    _user,
+)
+from agentgit_langgraph.history.render import _ELLIPSIS
+from agentgit_langgraph.sessions import InternalSession, Tag
+from agentgit_langgraph.stores.base import BaseSessionStore, now
+
+__all__ = ["RefNotFoundError", "find_thread"]
+
+_MIN_PREFIX = 4
+
+
+class RefNotFoundError(CheckpointNotFoundError):
+    """No tag, branch, thread or checkpoint of the session answers to this ref."""
+
+
+# -- matching (pure: over the session's records) ------------------------------
+
+
+def _looks_like_uuid(ref: str) -> bool:
+    try:
+        uuid.UUID(ref)
+    except ValueError:
+        return False
+    return True
+
+
+def _named_thread(threads: Sequence[InternalSession], ref: str) -> InternalSession | None:
+    """The thread `ref` names exactly: a branch name, else a thread id, else `main`.
+
+    Names win over ids (as git's refs win over object names); `main` is the
+    first thread (the one with no parent) unless a branch is called `main`.
+    """
+    for thread in threads:
+        if thread.name == ref:
+            return thread
+    for thread in threads:
+        if thread.thread_id == ref:
+            return thread
+    if ref == "main" and threads:
+        return next((t for t in threads if t.parent_thread_id is None), threads[0])
+    return None
+
+
+def _prefix_match(ref: str, ids: Collection[str], session_id: int | None) -> str | None:
+    """The one id of `ids` that `ref` starts (4+ characters, a trailing `…` ignored).
+
+    None when no id matches; `RefNotFoundError` when several do, since picking
+    one would act on a thread or checkpoint the user did not mean.
+    """
+    prefix = ref.removesuffix(_ELLIPSIS)
+    if len(prefix) < _MIN_PREFIX:
+        return None
+    matches = sorted(i for i in ids if i.startswith(prefix))
+    if len(matches) > 1:
+        shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
+        raise RefNotFoundError(
+            f"ref {ref!r} is ambiguous in session {session_id}: "
+            f"it starts {len(matches)} ids ({shown})"
+        )
+    return matches[0] if matches else None
+
+
+def find_thread(
+    threads: Sequence[InternalSession], ref: str, session_id: int | None
+) -> InternalSession:
+    """The thread of a session that `ref` names: a branch name, a thread id,
+    `main`, or a unique prefix of a thread id (`tree`'s short ids, `…` or not).
+
+    `threads` are the session's threads (`saver.branches(session_id)`), first
+    thread first. Tags, `HEAD` and checkpoint ids are not threads: use
+    `saver.resolve` for those.
+
+    Raises:
+        ThreadNotFoundError: No thread answers to `ref`.
+        RefNotFoundError: `ref` is a prefix of several thread ids.
+
+    Example:
+        ```python
+        thread = find_thread(saver.branches(1), "retry", 1)
+        saver.switch(1, thread.thread_id)
+        ```
+    """
+    thread = _named_thread(threads, ref)
+    if thread is None:
+        match = _prefix_match(ref, [t.thread_id for t in threads], session_id)
+        thread = next((t for t in threads if t.thread_id == match), None)
+    if thread is None:
+        raise ThreadNotFoundError(f"session {session_id} has no thread or branch named {ref!r}")
+    return thread
+
+
+# -- tags ------------------------------------------------------------------------
+
+
+def _tag_plan(config: Any, name: Any, user_id: object) -> Plan[Tag]:
+    name = check.name(name, "tag name")
+    point = _point(config, root_only=False)
+    thread = yield from thread_plan(point.thread_id, _user(user_id, config))
+    tup = yield from _tuple_plan(point)
+    tag = Tag(
+        session_id=thread.session_id,
+        name=name,
+        thread_id=point.thread_id,
+        checkpoint_id=_cid(tup),
+        checkpoint_ns=point.checkpoint_ns,
+        created_at=now(),
+    )
+    yield from call(BaseSessionStore.add_tag, tag)
+    return tag
+
+
+def _tags_plan(session_id: Any, user_id: object) -> Plan[list[Tag]]:
+    session = yield from session_plan(session_id, user_id)
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, stored_id(session))
+    return tags
+
+
+def _untag_plan(session_id: Any, name: Any, user_id: object) -> Plan[bool]:
+    name = check.name(name, "tag name")
+    session = yield from session_plan(session_id, user_id)
+    deleted: bool = yield from call(BaseSessionStore.delete_tag, stored_id(session), name)
+    return deleted
+
+
+# -- resolve ---------------------------------------------------------------------
+
+
+def _head_plan(thread_id: str) -> Plan[RunnableConfig]:
+    """The config of the thread's latest root checkpoint (the bare thread if it has none)."""
+    head: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _root_config(thread_id)
+    )
+    if head is None:
+        return thread_config(thread_id)
+    return _checkpoint_config(thread_id, _cid(head))
+
+
+def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | None]:
+    """`checkpoint_id` in `thread_id`, or in the thread it was first copied from."""
+    found: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, _checkpoint_config(thread_id, checkpoint_id)
+    )
+    if found is None or _cid(found) != checkpoint_id:
+        return None
+    seen = {thread_id}
+    origin = _copied_from(found)
+    while origin is not None and origin not in seen:
+        seen.add(origin)
+        earlier: CheckpointTuple | None = yield from call(
+            BaseCheckpointSaver.get_tuple, _checkpoint_config(origin, checkpoint_id)
+        )
+        if earlier is None or _cid(earlier) != checkpoint_id:
+            break  # the original thread is gone: the copy is the oldest holder
+        found, origin = earlier, _copied_from(earlier)
+    return _checkpoint_config(str(found.config["configurable"]["thread_id"]), checkpoint_id)
+
+
+def _checkpoint_ref_plan(
+    threads: Sequence[InternalSession], tags: Sequence[Tag], checkpoint_id: str
+) -> Plan[RunnableConfig | None]:
+    """Find a checkpoint id among the session's threads, preferring its original thread."""
+    hints = [t.parent_thread_id for t in threads if t.branch_checkpoint_id == checkpoint_id]
+    hints += [t.thread_id for t in tags if t.checkpoint_id == checkpoint_id]
+    tried: set[str] = set()
+    for hint in hints:
+        if hint is None or hint in tried:
+            continue
+        tried.add(hint)
+        found = yield from _original_plan(hint, checkpoint_id)
+        if found is not None:
+            return found
+    if not _looks_like_uuid(checkpoint_id):
+        return None
+    for thread in threads:  # oldest first: a copy's thread is always younger
+        if thread.thread_id in tried:
+            continue
+        found = yield from _original_plan(thread.thread_id, checkpoint_id)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolve_plan(session_id: Any, ref: Any, user_id: object) -> Plan[RunnableConfig]:
+    if not isinstance(ref, str) or not ref:
+        raise InvalidConfigError(f"a ref must be a non-empty string, got {ref!r}")
+    check.thread_id(ref, "ref")  # no NUL, bounded: it may be looked up as an id
+    session = yield from session_plan(session_id, user_id)
+    sid = stored_id(session)
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, sid)
+    for tag in tags:
+        if tag.name == ref:
+            return _checkpoint_config(tag.thread_id, tag.checkpoint_id, tag.checkpoint_ns)
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, sid)
+    # `HEAD` is never `main`, so checking it after `main` changes nothing.
+    thread = _named_thread(threads, ref)
+    if thread is not None:
+        return (yield from _head_plan(thread.thread_id))
+    if ref == "HEAD" and session.current_internal_session_id is not None:
+        return (yield from _head_plan(session.current_internal_session_id))
+    found = yield from _checkpoint_ref_plan(threads, tags, ref)
+    if found is not None:
+        return found
+    # A unique prefix of an id the session knows (as `tree` prints them).
+    thread_ids = {t.thread_id for t in threads}
+    checkpoint_ids = {t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id}
+    checkpoint_ids |= {t.checkpoint_id for t in tags}
+    match = _prefix_match(ref, thread_ids | checkpoint_ids, sid)
+    if match is not None:
+        if match in thread_ids:
+            return (yield from _head_plan(match))
+        found = yield from _checkpoint_ref_plan(threads, tags, match)
+        if found is not None:
+            return found
+    raise RefNotFoundError(f"session {sid} has no tag, branch, thread or checkpoint named {ref!r}")

@@ -1,0 +1,469 @@
+"""The branches of a session as a tree: typed nodes, text, Mermaid and JSON.
+
+Built from the session store alone (threads and tags), never from a
+checkpoint, so drawing a session costs two store reads whatever its size.
+`SessionTree`/`TreeNode` are the typed form; `to_dict()` is the JSON form
+`tree_data` returns, and `render_tree`/`render_mermaid` draw either.
+
+Example:
+    ```python
+    tree = run_sync(_tree_plan(session_id, None), saver._targets)
+    print(render_tree(tree))
+    [child.label for child in tree.roots[0].children]
+    ```
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from agentgit_langgraph._access import session_plan, stored_id
+from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph.history.points import _cycle
+from agentgit_langgraph.history.render import _ELLIPSIS
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
+from agentgit_langgraph.stores.base import BaseSessionStore
+
+__all__ = ["SessionTree", "TreeNode", "TreeTag", "render_mermaid", "render_tree"]
+
+_MIN_ABBREV = 8
+# LangGraph's checkpoint ids are uuid6: their first 18 characters are the full
+# timestamp, which one process never repeats, so that prefix is unique in practice.
+_MIN_CHECKPOINT_ABBREV = 18
+
+
+# -- records ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TreeTag:
+    """A tag as the tree shows it, on the node of the thread it was made on."""
+
+    name: str
+    checkpoint_id: str
+    short_checkpoint_id: str
+    checkpoint_ns: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form (`tree_data`'s `tags` items)."""
+        return {
+            "name": self.name,
+            "checkpoint_id": self.checkpoint_id,
+            "short_checkpoint_id": self.short_checkpoint_id,
+            "checkpoint_ns": self.checkpoint_ns,
+        }
+
+
+@dataclass(frozen=True)
+class TreeNode:
+    """One thread of the session and the branches made from it.
+
+    `short_*` are git-style unique prefixes (what `tree` prints, what
+    `resolve` accepts); `label` is the name, or `main` for an unnamed first
+    thread; `branch_step` is the step decoded from the branch point's id.
+    """
+
+    thread_id: str
+    short_id: str
+    name: str | None
+    label: str | None
+    parent_thread_id: str | None
+    short_parent_id: str | None
+    branch_checkpoint_id: str | None
+    short_branch_checkpoint_id: str | None
+    branch_step: int | None
+    checkpoint_count: int
+    is_branch: bool
+    is_current: bool
+    created_at: datetime | None
+    tags: tuple[TreeTag, ...] = ()
+    children: tuple[TreeNode, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: the keys `tree_data` documents, children nested.
+
+        Example:
+            ```python
+            node.to_dict()["short_id"]   # '7f3a9c21…'
+            ```
+        """
+        return {
+            "thread_id": self.thread_id,
+            "short_id": self.short_id,
+            "name": self.name,
+            "label": self.label,
+            "parent_thread_id": self.parent_thread_id,
+            "short_parent_id": self.short_parent_id,
+            "branch_checkpoint_id": self.branch_checkpoint_id,
+            "short_branch_checkpoint_id": self.short_branch_checkpoint_id,
+            "branch_step": self.branch_step,
+            "checkpoint_count": self.checkpoint_count,
+            "is_branch": self.is_branch,
+            "is_current": self.is_current,
+            "created_at": self.created_at.isoformat() if self.created_at else None,
+            "tags": [t.to_dict() for t in self.tags],
+            "children": [c.to_dict() for c in self.children],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> TreeNode:
+        """A node from its JSON form (`to_dict`'s output)."""
+        created = data.get("created_at")
+        return cls(
+            thread_id=data["thread_id"],
+            short_id=data["short_id"],
+            name=data.get("name"),
+            label=data.get("label"),
+            parent_thread_id=data.get("parent_thread_id"),
+            short_parent_id=data.get("short_parent_id"),
+            branch_checkpoint_id=data.get("branch_checkpoint_id"),
+            short_branch_checkpoint_id=data.get("short_branch_checkpoint_id"),
+            branch_step=data.get("branch_step"),
+            checkpoint_count=data.get("checkpoint_count", 0),
+            is_branch=bool(data.get("is_branch")),
+            is_current=bool(data.get("is_current")),
+            created_at=datetime.fromisoformat(created) if isinstance(created, str) else created,
+            tags=tuple(TreeTag(**t) for t in data.get("tags", ())),
+            children=tuple(cls.from_dict(c) for c in data.get("children", ())),
+        )
+
+
+@dataclass(frozen=True)
+class SessionTree:
+    """A session's threads as a forest: the first thread's tree, then any
+    thread whose parent is gone (each its own root)."""
+
+    session_id: int | None
+    session_name: str
+    user_id: int
+    current_thread_id: str | None
+    branch_count: int
+    total_checkpoints: int
+    roots: tuple[TreeNode, ...]
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form `tree_data` returns.
+
+        Example:
+            ```python
+            json.dumps(tree.to_dict())
+            ```
+        """
+        return {
+            "session_id": self.session_id,
+            "session_name": self.session_name,
+            "user_id": self.user_id,
+            "current_thread_id": self.current_thread_id,
+            "branch_count": self.branch_count,
+            "total_checkpoints": self.total_checkpoints,
+            "roots": [r.to_dict() for r in self.roots],
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> SessionTree:
+        """A tree from its JSON form (what `tree_data` returns)."""
+        return cls(
+            session_id=data.get("session_id"),
+            session_name=data.get("session_name", ""),
+            user_id=data.get("user_id", 0),
+            current_thread_id=data.get("current_thread_id"),
+            branch_count=data.get("branch_count", 0),
+            total_checkpoints=data.get("total_checkpoints", 0),
+            roots=tuple(TreeNode.from_dict(r) for r in data["roots"]),
+        )
+
+
+def _as_tree(data: SessionTree | Mapping[str, Any]) -> SessionTree:
+    # `render_*` took `tree_data`'s dicts before the typed tree existed: keep both.
+    return data if isinstance(data, SessionTree) else SessionTree.from_dict(data)
+
+
+# -- building --------------------------------------------------------------------
+
+
+def _step_of(checkpoint_id: str | None) -> int | None:
+    """The superstep LangGraph encoded in a checkpoint id, if it is one of its uuid6 ids.
+
+    LangGraph creates checkpoint ids as `uuid6(clock_seq=step)`: the 14-bit
+    clock sequence holds the step (-1 for an input checkpoint). This lets the
+    tree show a branch point's step without reading the checkpoint; steps past
+    8191 wrap, so a larger one is not shown.
+    """
+    if not checkpoint_id:
+        return None
+    try:
+        parsed = uuid.UUID(checkpoint_id)
+    except ValueError:
+        return None
+    if parsed.version != 6:
+        return None
+    seq = (parsed.int >> 48) & 0x3FFF
+    step = seq - 0x4000 if seq >= 0x2000 else seq
+    return step if step >= -2 else None
+
+
+def _abbreviations(ids: Sequence[str], minimum: int = _MIN_ABBREV) -> dict[str, str]:
+    """Git-style short forms: the shortest prefix (at least `minimum`) unique among `ids`."""
+    unique = sorted(set(ids))
+    length = minimum
+    for a, b in itertools.pairwise(unique):
+        common = 0
+        for x, y in zip(a, b, strict=False):
+            if x != y:
+                break
+            common += 1
+        length = max(length, common + 1)
+    return {i: i if len(i) <= length else i[:length] + _ELLIPSIS for i in unique}
+
+
+def _tree_plan(session_id: Any, user_id: object) -> Plan[SessionTree]:
+    session = yield from session_plan(session_id, user_id)
+    threads: list[InternalSession] = yield from call(
+        BaseSessionStore.list_threads, stored_id(session)
+    )
+    tags: list[Tag] = yield from call(BaseSessionStore.list_tags, stored_id(session))
+    return _build_tree(session, threads, tags)
+
+
+def _build_tree(
+    session: ExternalSession, threads: Sequence[InternalSession], tags: Sequence[Tag]
+) -> SessionTree:
+    """The session's threads as nested nodes, from store records only."""
+    thread_short = _abbreviations([t.thread_id for t in threads])
+    checkpoint_short = _abbreviations(
+        [t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id]
+        + [t.checkpoint_id for t in tags],
+        _MIN_CHECKPOINT_ABBREV,
+    )
+    current = session.current_internal_session_id
+    tags_of: dict[str, list[TreeTag]] = {}
+    for tag in tags:
+        tags_of.setdefault(tag.thread_id, []).append(
+            TreeTag(
+                tag.name, tag.checkpoint_id, checkpoint_short[tag.checkpoint_id], tag.checkpoint_ns
+            )
+        )
+    parents = {t.thread_id: t.parent_thread_id for t in threads}
+    for t in threads:  # every thread must lead up to a root: a cycle is corrupt data
+        seen: set[str] = set()
+        cursor: str | None = t.thread_id
+        while cursor is not None and cursor in parents:
+            if cursor in seen:
+                raise _cycle(cursor)
+            seen.add(cursor)
+            cursor = parents[cursor]
+    # Linked by id first (rows may come in any order), then built children
+    # before parents, since a frozen node takes its children when it is made.
+    root_ids: list[str] = []
+    children_of: dict[str, list[str]] = {}
+    for t in threads:
+        if t.parent_thread_id is None or t.parent_thread_id not in parents:
+            root_ids.append(t.thread_id)
+        else:
+            children_of.setdefault(t.parent_thread_id, []).append(t.thread_id)
+    order: list[str] = []
+    stack = list(root_ids)
+    while stack:  # iterative: a long chain of branches must not hit the recursion limit
+        thread_id = stack.pop()
+        order.append(thread_id)
+        stack.extend(children_of.get(thread_id, ()))
+    records = {t.thread_id: t for t in threads}
+    nodes: dict[str, TreeNode] = {}
+    for thread_id in reversed(order):
+        t = records[thread_id]
+        nodes[thread_id] = TreeNode(
+            thread_id=t.thread_id,
+            short_id=thread_short[t.thread_id],
+            name=t.name,
+            label=t.name or ("main" if t.parent_thread_id is None else None),
+            parent_thread_id=t.parent_thread_id,
+            short_parent_id=(
+                thread_short.get(t.parent_thread_id, t.parent_thread_id)
+                if t.parent_thread_id
+                else None
+            ),
+            branch_checkpoint_id=t.branch_checkpoint_id,
+            short_branch_checkpoint_id=(
+                checkpoint_short[t.branch_checkpoint_id] if t.branch_checkpoint_id else None
+            ),
+            branch_step=_step_of(t.branch_checkpoint_id),
+            checkpoint_count=t.checkpoint_count,
+            is_branch=t.is_branch,
+            is_current=t.thread_id == current,
+            created_at=t.created_at,
+            tags=tuple(tags_of.get(t.thread_id, ())),
+            children=tuple(nodes[c] for c in children_of.get(thread_id, ())),
+        )
+    return SessionTree(
+        session_id=session.id,
+        session_name=session.session_name,
+        user_id=session.user_id,
+        current_thread_id=current,
+        branch_count=session.branch_count,
+        total_checkpoints=session.total_checkpoints,
+        roots=tuple(nodes[r] for r in root_ids),
+    )
+
+
+# -- text ------------------------------------------------------------------------
+
+
+def _node_line(node: TreeNode) -> str:
+    parts: list[str] = []
+    if node.label:
+        parts.append(node.label)
+    parts.append(node.short_id)
+    if node.parent_thread_id:
+        origin = f"from {node.short_parent_id}@{node.short_branch_checkpoint_id}"
+        if node.branch_step is not None:
+            origin += f" (step {node.branch_step})"
+        parts.append(origin)
+    count = node.checkpoint_count
+    parts.append(f"({count} checkpoint{'' if count == 1 else 's'})")
+    if node.tags:
+        parts.append("tags: " + ", ".join(t.name for t in node.tags))
+    if node.is_current:
+        parts.append("*")
+    return "  ".join(parts)
+
+
+def render_tree(data: SessionTree | Mapping[str, Any]) -> str:
+    """The text tree of a session (what `tree()` returns).
+
+    Takes the typed tree or `tree_data`'s JSON form.
+
+    Example:
+        ```python
+        print(render_tree(saver.tree_data(session_id)))
+        ```
+    """
+    lines: list[str] = []
+
+    def walk(node: TreeNode, prefix: str) -> None:
+        for i, child in enumerate(node.children):
+            last = i == len(node.children) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + _node_line(child))
+            walk(child, prefix + ("    " if last else "│   "))
+
+    for root in _as_tree(data).roots:
+        lines.append(_node_line(root))
+        walk(root, "")
+    return "\n".join(lines)
+
+
+# -- Mermaid ---------------------------------------------------------------------
+
+_MERMAID_KEYWORDS = {
+    "gitgraph",
+    "commit",
+    "branch",
+    "checkout",
+    "switch",
+    "merge",
+    "cherry-pick",
+    "reset",
+    "id",
+    "tag",
+    "type",
+    "order",
+    "parent",
+    "options",
+    "end",
+    "normal",
+    "reverse",
+    "highlight",
+    "lr",
+    "tb",
+    "bt",
+    "accdescr",
+    "acctitle",
+    "title",
+}
+
+
+def _mermaid_name(raw: str, taken: set[str]) -> str:
+    """A branch name Mermaid's gitGraph parses unquoted and that no other branch has."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-") or "branch"
+    if not name[0].isalpha():
+        name = "b-" + name
+    if name.lower() in _MERMAID_KEYWORDS:
+        name += "_"
+    candidate, n = name, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _mermaid_text(raw: str) -> str:
+    return raw.replace('"', "'").replace("\n", " ")
+
+
+def render_mermaid(data: SessionTree | Mapping[str, Any]) -> str:
+    """Mermaid `gitGraph` text of a session (what `mermaid()` returns).
+
+    The root thread is Mermaid's `main` branch. Each thread gets one commit per
+    checkpoint a branch starts from and one for its head (the current thread's
+    head is highlighted and tagged `current`); branches are drawn where they
+    start. Branch names are made Mermaid-safe (and unique) from the names.
+    Takes the typed tree or `tree_data`'s JSON form.
+
+    Example:
+        ```python
+        text = render_mermaid(saver.tree_data(session_id))   # same as saver.mermaid(...)
+        ```
+    """
+    taken: set[str] = set()
+    lines = ["gitGraph"]
+    commit_ids: set[str] = set()
+
+    def commit(label: str, extra: str = "") -> None:
+        text, n = _mermaid_text(label), 2
+        while text in commit_ids:
+            text, n = f"{_mermaid_text(label)} ({n})", n + 1
+        commit_ids.add(text)
+        lines.append(f'  commit id: "{text}"{extra}')
+
+    def lane_of(node: TreeNode, is_main: bool) -> str:
+        if is_main:
+            taken.add("main")
+            return "main"
+        raw = node.name or "b-" + node.short_id.rstrip(_ELLIPSIS)
+        return _mermaid_name(raw, taken)
+
+    def emit(node: TreeNode, lane: str) -> None:
+        start = node.branch_checkpoint_id if node.parent_thread_id else None
+        points: dict[str, list[TreeNode]] = {}
+        for child in node.children:
+            points.setdefault(child.branch_checkpoint_id or "", []).append(child)
+        for point in sorted(points):
+            # A point at or before the thread's own start is a copied checkpoint:
+            # the lane still sits on the commit it branched from.
+            if start is None or point > start:
+                short = next(c.short_branch_checkpoint_id for c in points[point]) or point
+                commit(short.rstrip(_ELLIPSIS))
+            for child in points[point]:
+                child_lane = lane_of(child, False)
+                lines.append(f"  branch {child_lane}")
+                emit(child, child_lane)
+                lines.append(f"  checkout {lane}")
+        extra = ' type: HIGHLIGHT tag: "current"' if node.is_current else ""
+        commit(f"{lane} head", extra)
+
+    for i, root in enumerate(_as_tree(data).roots):
+        if i == 0:
+            emit(root, lane_of(root, True))
+        else:  # a thread whose parent is gone: drawn from the end of main
+            lane = lane_of(root, False)
+            lines.append(f"  branch {lane}")
+            emit(root, lane)
+            lines.append("  checkout main")
+    if len(lines) == 1:  # no thread at all
+        lines.append('  commit id: "empty"')
+    return "\n".join(lines)
