@@ -31,9 +31,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
 from agentgit_langgraph.history.mixin import HistoryMixin
 from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, MessagesDiff
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
