@@ -20,6 +20,7 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
+from agentgit_langgraph.configs import postgres_conninfo
 from agentgit_langgraph.errors import VolatileSessionStoreWarning
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.memory import InMemorySessionStore
@@ -99,7 +100,8 @@ def _postgres_store_for(saver: BaseCheckpointSaver[Any]) -> BaseSessionStore | N
 
 
 def is_postgres_uri(conn_string: str) -> bool:
-    return conn_string.startswith(("postgresql://", "postgres://", "postgresql+psycopg://"))
+    """Whether `from_conn_string` opens PostgreSQL for this string (`configs.postgres_conninfo`)."""
+    return postgres_conninfo(conn_string) is not None
 
 
 # On SQLite the store shares the saver's connection and lock (`default_store_for`):

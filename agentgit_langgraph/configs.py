@@ -95,3 +95,29 @@ def thread_config(thread_id: str, base: Any = None) -> RunnableConfig:
         configurable = {k: v for k, v in base["configurable"].items() if k not in _ADDRESSING_KEYS}
     configurable["thread_id"] = thread_id
     return {"configurable": configurable}
+
+
+# SQLAlchemy-style names of PostgreSQL URLs, with the driver part libpq does not know.
+_POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+_POSTGRES_DRIVER_SCHEMES = ("postgresql+psycopg://", "postgresql+psycopg2://")
+
+
+def postgres_conninfo(conn_string: str) -> str | None:
+    """The libpq URI of a PostgreSQL connection string, or None for anything else.
+
+    Accepts `postgresql://`, `postgres://` and SQLAlchemy's `postgresql+psycopg://`
+    / `postgresql+psycopg2://` (the driver part dropped). Anything else is a
+    SQLite path, `":memory:"` included, as `from_conn_string` reads it.
+
+    Example:
+        >>> postgres_conninfo("postgresql+psycopg2://u@h/db")
+        'postgresql://u@h/db'
+        >>> postgres_conninfo("agent.db") is None
+        True
+    """
+    if conn_string.startswith(_POSTGRES_SCHEMES):
+        return conn_string
+    for prefix in _POSTGRES_DRIVER_SCHEMES:
+        if conn_string.startswith(prefix):
+            return "postgresql://" + conn_string[len(prefix) :]
+    return None

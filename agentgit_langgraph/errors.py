@@ -7,10 +7,12 @@ __all__ = [
     "CheckpointNotFoundError",
     "InvalidConfigError",
     "NameConflictError",
+    "RefNotFoundError",
     "ReversalTimeoutError",
     "SessionAccessError",
     "SessionNotFoundError",
     "StoreError",
+    "ThreadBusyError",
     "ThreadNotFoundError",
     "ToolReversalError",
     "VolatileSessionStoreWarning",
@@ -27,6 +29,10 @@ class SessionNotFoundError(AgentGitError, LookupError):
 
 class CheckpointNotFoundError(AgentGitError, LookupError):
     """The thread holds no checkpoint with this id."""
+
+
+class RefNotFoundError(CheckpointNotFoundError):
+    """No tag, branch, thread or checkpoint of the session answers to this ref."""
 
 
 class SessionAccessError(AgentGitError, PermissionError):

@@ -361,7 +361,7 @@ def _rewrite_and_count(thread_id: str, select: Select, *, drop: bool) -> Plan[No
 
 def _check_thread_ids(thread_ids: Sequence[str]) -> builtins.list[str]:
     if isinstance(thread_ids, str | bytes):
-        raise TypeError("thread_ids must be a sequence of thread ids, not a str")
+        raise InvalidConfigError(f"thread_ids must be a sequence of thread ids, not {thread_ids!r}")
     return list(dict.fromkeys(check.thread_id(t) for t in thread_ids))
 
 
@@ -420,7 +420,9 @@ def _copy_thread_plan(source: str, target: str, *, native: bool, auto_session: b
 def _prune_plan(thread_ids: Sequence[str], strategy: str, *, native: bool) -> Plan[None]:
     ids = _check_thread_ids(thread_ids)
     if strategy not in PRUNE_STRATEGIES:
-        raise ValueError(f"unknown prune strategy {strategy!r} (use one of {PRUNE_STRATEGIES})")
+        raise InvalidConfigError(
+            f"unknown prune strategy {strategy!r} (use one of {PRUNE_STRATEGIES})"
+        )
     if not ids:
         return
     if strategy == "delete":  # as `delete_thread`: the threads leave their sessions too
@@ -444,7 +446,7 @@ def _prune_plan(thread_ids: Sequence[str], strategy: str, *, native: bool) -> Pl
 
 def _delete_for_runs_plan(run_ids: Sequence[str], *, native: bool) -> Plan[None]:
     if isinstance(run_ids, str | bytes):
-        raise TypeError("run_ids must be a sequence of run ids, not a str")
+        raise InvalidConfigError(f"run_ids must be a sequence of run ids, not {run_ids!r}")
     runs = list(dict.fromkeys(str(r) for r in run_ids))
     if not native and runs:
         # Finish rewrites that died part way first (found by their markers):

@@ -28,7 +28,12 @@ from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
 import agentgit_langgraph.maintenance as maintenance
-from agentgit_langgraph import AgentGitSaver, InMemorySessionStore, ThreadBusyError
+from agentgit_langgraph import (
+    AgentGitSaver,
+    InMemorySessionStore,
+    InvalidConfigError,
+    ThreadBusyError,
+)
 from agentgit_langgraph.maintenance import backup_thread_id, is_overridden
 from tests.conformance_helpers import (
     ConformanceCase,
@@ -181,11 +186,11 @@ async def test_native_capabilities_are_delegated_async() -> None:
 
 def test_fallbacks_refuse_bad_arguments() -> None:
     saver = AgentGitSaver(InMemorySaver())
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidConfigError, match="thread_ids"):
         saver.prune("thread")
-    with pytest.raises(ValueError, match="strategy"):
+    with pytest.raises(InvalidConfigError, match="strategy"):
         saver.prune(["thread"], strategy="keep_none")
-    with pytest.raises(TypeError):
+    with pytest.raises(InvalidConfigError, match="run_ids"):
         saver.delete_for_runs("run")
 
 

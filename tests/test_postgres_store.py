@@ -448,14 +448,14 @@ async def test_async_store_sync_twins_run_on_its_loop(pg: Pg) -> None:
 
 
 async def test_constructors_check_the_connection_type(pg: Pg) -> None:
-    with pytest.raises(TypeError, match="Connection or ConnectionPool, got str"):
+    with pytest.raises(InvalidConfigError, match="Connection or ConnectionPool, got str"):
         PostgresSessionStore("postgresql://x")  # type: ignore[arg-type]
     async with await AsyncConnection.connect(pg.uri, autocommit=True) as aconn:
-        with pytest.raises(TypeError, match="use AsyncPostgresSessionStore"):
+        with pytest.raises(InvalidConfigError, match="use AsyncPostgresSessionStore"):
             PostgresSessionStore(aconn)  # type: ignore[arg-type]
     with (
         Connection.connect(pg.uri, autocommit=True) as conn,
-        pytest.raises(TypeError, match="use PostgresSessionStore"),
+        pytest.raises(InvalidConfigError, match="use PostgresSessionStore"),
     ):
         AsyncPostgresSessionStore(conn)  # type: ignore[arg-type]
 

@@ -27,8 +27,8 @@ from agentgit_langgraph._access import session_plan, stored_id, thread_plan
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.configs import thread_config
 from agentgit_langgraph.errors import (
-    CheckpointNotFoundError,
     InvalidConfigError,
+    RefNotFoundError,
     ThreadNotFoundError,
 )
 from agentgit_langgraph.history.points import (
@@ -48,9 +48,6 @@ __all__ = ["RefNotFoundError", "find_thread"]
 
 _MIN_PREFIX = 4
 
-
-class RefNotFoundError(CheckpointNotFoundError):
-    """No tag, branch, thread or checkpoint of the session answers to this ref."""
 
 
 # -- matching (pure: over the session's records) ------------------------------

@@ -54,7 +54,8 @@ from psycopg.pq import ConnStatus, TransactionStatus
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from agentgit_langgraph.errors import StoreError
+from agentgit_langgraph.configs import postgres_conninfo
+from agentgit_langgraph.errors import InvalidConfigError, StoreError
 from agentgit_langgraph.stores.sql import (
     POSTGRES,
     Dialect,
@@ -67,7 +68,7 @@ from agentgit_langgraph.stores.sql import (
     record_checkpoints,
     thread_owner,
 )
-from agentgit_langgraph.stores.sqlite import _block_on
+from agentgit_langgraph.stores.sql import block_on as _block_on
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
@@ -118,11 +119,8 @@ _READ_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 def _conninfo(conn_string: str) -> str:
-    """Accept SQLAlchemy-style `postgresql+psycopg://` URIs too."""
-    for prefix in ("postgresql+psycopg://", "postgresql+psycopg2://"):
-        if conn_string.startswith(prefix):
-            return "postgresql://" + conn_string[len(prefix) :]
-    return conn_string
+    """A libpq URI (`configs.postgres_conninfo`); other strings go to libpq as they are."""
+    return postgres_conninfo(conn_string) or conn_string
 
 
 def _setup_op(d: Dialect) -> Op[None]:
@@ -330,7 +328,7 @@ def _check_conn(store: str, conn: Any, *, is_async: bool) -> None:
     hint = ""
     if isinstance(conn, other):
         hint = f" (use {'PostgresSessionStore' if is_async else 'AsyncPostgresSessionStore'})"
-    raise TypeError(
+    raise InvalidConfigError(
         f"{store} needs a psycopg {wanted[0].__name__} or {wanted[1].__name__}, "
         f"got {type(conn).__name__}{hint}"
     )

@@ -25,6 +25,7 @@ from agentgit_langgraph import _validate as check
 from agentgit_langgraph._claims import stamp, utc_now
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import (
+    AgentGitError,
     NameConflictError,
     SessionNotFoundError,
     StoreError,
@@ -1362,3 +1363,19 @@ class SqlSessionStore(BaseSessionStore):
 
     async def alist_pending_branches(self) -> list[PendingBranch]:
         return await self._arun(list_pending_branches(self.dialect), immediate=False)
+
+
+def block_on(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
+    """Run `coro` on `loop` from another thread and wait for it: the sync twins of an
+    async store (never from the loop's own thread, which would deadlock)."""
+    try:
+        running = asyncio.get_running_loop()
+    except RuntimeError:
+        running = None
+    if running is loop:
+        coro.close()
+        raise AgentGitError(
+            "synchronous calls to an async session store are only allowed from a thread "
+            "other than its event loop's; use the async methods (e.g. `await ...aget_session()`)"
+        )
+    return asyncio.run_coroutine_threadsafe(coro, loop).result()

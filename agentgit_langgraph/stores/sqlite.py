@@ -27,7 +27,7 @@ import aiosqlite
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
-from agentgit_langgraph.errors import AgentGitError, StoreError
+from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.stores.sql import (
     SQLITE,
     Op,
@@ -35,6 +35,9 @@ from agentgit_langgraph.stores.sql import (
     SqlSessionStore,
     counting_in_saver,
     migrate,
+)
+from agentgit_langgraph.stores.sql import (
+    block_on as _block_on,
 )
 
 __all__ = [
@@ -270,18 +273,3 @@ class AsyncSqliteSessionStore(SqlSessionStore):
     def _run(self, op: Op[T], *, immediate: bool) -> T:
         result: T = _block_on(self.loop, self._arun(op, immediate=immediate))
         return result
-
-
-def _block_on(loop: asyncio.AbstractEventLoop, coro: Any) -> Any:
-    """Run `coro` on `loop` from another thread and wait for it."""
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        coro.close()
-        raise AgentGitError(
-            "synchronous calls to an async session store are only allowed from a thread "
-            "other than its event loop's; use the async methods (e.g. `await ...aget_session()`)"
-        )
-    return asyncio.run_coroutine_threadsafe(coro, loop).result()
