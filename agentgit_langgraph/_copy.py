@@ -55,6 +55,7 @@ from agentgit_langgraph._langgraph import (
     stable_namespace,
 )
 from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph.configs import before_config, checkpoint_config
 
 __all__ = [
     "LINEAGE_CHECKPOINT_KEY",
@@ -296,12 +297,9 @@ def copy_into_thread(
 
 def _is_latest(tup: CheckpointTuple) -> Plan[bool]:
     configurable = tup.config["configurable"]
-    latest_config: RunnableConfig = {
-        "configurable": {
-            "thread_id": configurable["thread_id"],
-            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-        }
-    }
+    latest_config = checkpoint_config(
+        configurable["thread_id"], configurable.get("checkpoint_ns", "")
+    )
     latest = yield from call(BaseCheckpointSaver.get_tuple, latest_config)
     return latest is not None and latest.checkpoint["id"] == tup.checkpoint["id"]
 
@@ -317,12 +315,7 @@ def _started_from(state: CheckpointTuple, parent_ns: str, parent_id: str) -> Pla
     follows `state`, one step later, and names `parent_id` as its parent).
     """
     configurable = state.config["configurable"]
-    where: RunnableConfig = {
-        "configurable": {
-            "thread_id": configurable["thread_id"],
-            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-        }
-    }
+    where = checkpoint_config(configurable["thread_id"], configurable.get("checkpoint_ns", ""))
     step = state.metadata.get("step")
     if not isinstance(step, int):
         return state
@@ -367,9 +360,7 @@ def _copy_level(
     # checkpoint, and there is none): copying its later state would resume it.
     child_namespaces = _child_namespaces(source, source_writes) if is_head else []
     for child_ns in child_namespaces:
-        child_config: RunnableConfig = {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": child_ns}
-        }
+        child_config = checkpoint_config(thread_id, child_ns)
         child = yield from call(BaseCheckpointSaver.get_tuple, child_config)
         parents = (child.metadata.get("parents") or {}) if child is not None else {}
         if child is not None and parents.get(ns) == source.checkpoint["id"]:
@@ -382,14 +373,12 @@ def _copy_level(
         if stable_ns in copied:
             continue
         copied.add(stable_ns)
-        where: RunnableConfig = {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": stable_ns}
-        }
+        where = checkpoint_config(thread_id, stable_ns)
         if bound is None:
             found: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, where)
             child_is_head = True
         else:
-            before: RunnableConfig = {"configurable": {"checkpoint_id": bound}}
+            before = before_config(bound)
             older: list[CheckpointTuple] = yield from gather(
                 BaseCheckpointSaver.list, where, before=before, limit=1
             )

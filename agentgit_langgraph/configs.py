@@ -14,6 +14,8 @@ from agentgit_langgraph.errors import InvalidConfigError
 
 __all__ = [
     "CheckpointRef",
+    "before_config",
+    "checkpoint_config",
     "checkpoint_ns_of",
     "checkpoint_ref",
     "owner_of",
@@ -31,13 +33,7 @@ class CheckpointRef:
     checkpoint_id: str
 
     def config(self) -> RunnableConfig:
-        return {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.checkpoint_ns,
-                "checkpoint_id": self.checkpoint_id,
-            }
-        }
+        return checkpoint_config(self.thread_id, self.checkpoint_ns, self.checkpoint_id)
 
 
 def _configurable(config: Any) -> Mapping[str, Any]:
@@ -86,6 +82,32 @@ def checkpoint_ns_of(configurable: Mapping[str, Any]) -> str:
 
 
 _ADDRESSING_KEYS = ("thread_id", "checkpoint_ns", "checkpoint_id", "checkpoint_map")
+
+
+def checkpoint_config(
+    thread_id: str, checkpoint_ns: str | None = "", checkpoint_id: str | None = None
+) -> RunnableConfig:
+    """A config for a saver call: a thread, its namespace, and maybe one checkpoint.
+
+    `checkpoint_ns=None` leaves the namespace out, which `list` reads as every
+    namespace of the thread; `""` is the root graph. Without `checkpoint_id`,
+    `get_tuple` answers with the namespace's latest checkpoint.
+
+    Example:
+        >>> checkpoint_config("t", checkpoint_id="c1")
+        {'configurable': {'thread_id': 't', 'checkpoint_ns': '', 'checkpoint_id': 'c1'}}
+    """
+    configurable: dict[str, Any] = {"thread_id": thread_id}
+    if checkpoint_ns is not None:
+        configurable["checkpoint_ns"] = checkpoint_ns
+    if checkpoint_id is not None:
+        configurable["checkpoint_id"] = checkpoint_id
+    return {"configurable": configurable}
+
+
+def before_config(checkpoint_id: str) -> RunnableConfig:
+    """The `before=` of a saver's `list`: checkpoints older than `checkpoint_id`."""
+    return {"configurable": {"checkpoint_id": checkpoint_id}}
 
 
 def thread_config(thread_id: str, base: Any = None) -> RunnableConfig:

@@ -90,6 +90,7 @@ from agentgit_langgraph._faults import reached
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Plan, call, gather, run_async, run_sync
 from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError, ThreadBusyError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore, now
@@ -137,10 +138,7 @@ def is_overridden(saver: BaseCheckpointSaver[Any], method: str) -> bool:
 
 
 def _thread_cfg(thread_id: str, ns: str | None = None) -> RunnableConfig:
-    configurable: dict[str, Any] = {"thread_id": thread_id}
-    if ns is not None:
-        configurable["checkpoint_ns"] = ns
-    return {"configurable": configurable}
+    return checkpoint_config(thread_id, ns)
 
 
 def _ns(tup: CheckpointTuple) -> str:
@@ -171,10 +169,8 @@ def _put_tuples(
     present = {(_ns(t), _id(t)) for t in tuples}
     for tup in sorted(tuples, key=lambda t: (_ns(t) == "", _ns(t), _id(t))):
         ns = _ns(tup)
-        target: RunnableConfig = {"configurable": {"thread_id": thread_id, "checkpoint_ns": ns}}
-        at_checkpoint: RunnableConfig = {
-            "configurable": {"thread_id": thread_id, "checkpoint_ns": ns, "checkpoint_id": _id(tup)}
-        }
+        target = checkpoint_config(thread_id, ns)
+        at_checkpoint = checkpoint_config(thread_id, ns, _id(tup))
         for task_id, path, task_writes in writes_in_order(tup.pending_writes or []):
             yield from call(
                 BaseCheckpointSaver.put_writes, at_checkpoint, task_writes, task_id, path

@@ -122,7 +122,6 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, overload
 
 from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert_to_messages
-from langchain_core.runnables import RunnableConfig
 from langchain_core.tools import BaseTool
 from langchain_core.tools import tool as lc_tool
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, PendingWrite
@@ -130,6 +129,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, Pend
 from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._langgraph import NULL_TASK_ID
 from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.errors import InvalidConfigError, ReversalTimeoutError, ToolReversalError
 from agentgit_langgraph.sessions import FAILED, NO_HANDLER, PENDING, REVERSED, Claimant, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore
@@ -539,12 +539,9 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
     """Tool calls executed on `source`'s thread after it, up to the head; oldest first."""
     configurable = source.config["configurable"]
     source_id = source.checkpoint["id"]
-    head_config: RunnableConfig = {
-        "configurable": {
-            "thread_id": configurable["thread_id"],
-            "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-        }
-    }
+    head_config = checkpoint_config(
+        configurable["thread_id"], configurable.get("checkpoint_ns", "")
+    )
     head: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, head_config)
     if head is None or head.checkpoint["id"] == source_id:
         return []

@@ -18,13 +18,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._copy import parent_checkpoint_id
 from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph.configs import before_config
 from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.history.points import (
     _checkpoint_config,
@@ -177,9 +177,7 @@ def _log_plan(target: Any, limit: Any, user_id: object) -> Plan[list[LogEntry]]:
 
     while cursor is not None:
         remaining = None if limit is None else limit - len(entries)
-        before: RunnableConfig | None = (
-            None if cursor.before is None else {"configurable": {"checkpoint_id": cursor.before}}
-        )
+        before = None if cursor.before is None else before_config(cursor.before)
         page: list[CheckpointTuple] = yield from gather(
             BaseCheckpointSaver.list,
             _root_config(cursor.thread.thread_id),

@@ -21,24 +21,18 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._copy import LINEAGE_CHECKPOINT_KEY, LINEAGE_THREAD_KEY
 from agentgit_langgraph._plan import Plan, call
-from agentgit_langgraph.configs import checkpoint_ns_of, owner_of, thread_id_of
+from agentgit_langgraph.configs import checkpoint_config, checkpoint_ns_of, owner_of, thread_id_of
 from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError, StoreError
 
 __all__: list[str] = []
 
 
 def _checkpoint_config(thread_id: str, checkpoint_id: str, ns: str = "") -> RunnableConfig:
-    return {
-        "configurable": {
-            "thread_id": thread_id,
-            "checkpoint_ns": ns,
-            "checkpoint_id": checkpoint_id,
-        }
-    }
+    return checkpoint_config(thread_id, ns, checkpoint_id)
 
 
 def _root_config(thread_id: str) -> RunnableConfig:
-    return {"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}}
+    return checkpoint_config(thread_id)
 
 
 def _cid(tup: CheckpointTuple) -> str:

@@ -49,7 +49,6 @@ __all__ = ["RefNotFoundError", "find_thread"]
 _MIN_PREFIX = 4
 
 
-
 # -- matching (pure: over the session's records) ------------------------------
 
 
