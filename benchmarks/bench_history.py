@@ -275,13 +275,13 @@ def measure(
 
     deep_config: RunnableConfig = {"configurable": {"thread_id": deepest}}
     log = saver.log(deep_config)
-    real = saver._targets["saver"]
+    real = saver._targets[BaseCheckpointSaver]
     counter = ReadCounter(real)
-    saver._targets["saver"] = counter
+    saver._targets[BaseCheckpointSaver] = counter
     try:
         assert saver.log(deep_config) == log
     finally:
-        saver._targets["saver"] = real
+        saver._targets[BaseCheckpointSaver] = real
     threads_crossed = len({e.thread_id for e in log}) - 1
 
     figures = medians(
