@@ -27,7 +27,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from langgraph.checkpoint.base import CheckpointTuple
+from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import (
     AgentGitSaver,
@@ -258,13 +258,13 @@ class ReadCounter:
 
 async def counted_log(api: Api, *args: Any, **kwargs: Any) -> tuple[list[LogEntry], int]:
     targets = api.saver._targets
-    real = targets["saver"]
+    real = targets[BaseCheckpointSaver]
     counter = ReadCounter(real)
-    targets["saver"] = counter
+    targets[BaseCheckpointSaver] = counter
     try:
         entries = await api("log", *args, **kwargs)
     finally:
-        targets["saver"] = real
+        targets[BaseCheckpointSaver] = real
     return entries, counter.read
 
 
