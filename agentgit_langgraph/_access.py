@@ -1,8 +1,9 @@
 """Finding sessions and threads, and checking who owns them.
 
 The plans here are shared by every module that looks a session up on behalf of
-a user (`saver.py`, `maintenance.py`, `history/`): a `user_id` that does not
-own the session raises `SessionAccessError` before anything is read or changed.
+a user (`saver.py`, `branching.py`, `maintenance.py`, `history/`): a `user_id`
+that does not own the session raises `SessionAccessError` before anything is
+read or changed.
 
 A graph run whose config carries `user_id` is checked on every checkpointer
 call with one indexed store read (`thread_owner`), never from a cache: a

@@ -79,7 +79,8 @@ from langgraph.checkpoint.base import (
 )
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import ThreadSet, session_plan
+from agentgit_langgraph._access import session_plan
+from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._copy import (
     delta_channels_missing,
     exact_copy,
@@ -97,7 +98,7 @@ from agentgit_langgraph.stores.base import BaseSessionStore, now
 
 __all__ = [
     "PRUNE_STRATEGIES",
-    "MaintenanceMixin",
+    "Maintenance",
     "backup_thread_id",
     "erase_forgotten",
     "finish_pending_deletes",
@@ -530,56 +531,25 @@ def _prune_branches_plan(
     return doomed
 
 
-class MaintenanceMixin:
-    """Erasure and pruning methods of `AgentGitSaver` (each with an `a…` async twin)."""
+class Maintenance:
+    """Erasure and pruning for one `AgentGitSaver` (its `maintenance`); see its methods."""
 
-    saver: BaseCheckpointSaver[Any]
-    store: BaseSessionStore
-    auto_session: bool
-    _targets: dict[type, Any]
-    _registered: ThreadSet
-
-    def _forget_locally(self, thread_ids: Sequence[str]) -> None:
-        self._registered.discard(thread_ids)
+    def __init__(self, ctx: SaverContext) -> None:
+        self._ctx = ctx
 
     # -- sessions ----------------------------------------------------------------
     def delete_session(
         self, session_id: int, *, user_id: UserId | None = None
     ) -> builtins.list[str]:
-        """Erase a session: its threads in the wrapped saver, then its records.
-
-        Every namespace, checkpoint and write of every thread of the session
-        goes (`delete_thread`), then the session, its threads and tags in the
-        store. A failure part way leaves the session in place with some
-        threads already empty; calling again finishes. Stop runs on the
-        session first: a run that saves into one of its threads afterwards
-        starts a new (auto) session for that thread.
-
-        Args:
-            session_id: The session to erase.
-            user_id: When given, must own the session (`SessionAccessError`).
-
-        Returns:
-            The deleted thread ids.
-
-        Raises:
-            SessionNotFoundError, SessionAccessError: nothing is changed.
-
-        Example:
-            ```python
-            saver.delete_session(session.id, user_id=42)
-            ```
-        """
-        deleted = run_sync(_delete_session_plan(session_id, user_id), self._targets)
-        self._forget_locally(deleted)
+        deleted = run_sync(_delete_session_plan(session_id, user_id), self._ctx.targets)
+        self._ctx.forget(deleted)
         return deleted
 
     async def adelete_session(
         self, session_id: int, *, user_id: UserId | None = None
     ) -> builtins.list[str]:
-        """Async twin of `delete_session`."""
-        deleted = await run_async(_delete_session_plan(session_id, user_id), self._targets)
-        self._forget_locally(deleted)
+        deleted = await run_async(_delete_session_plan(session_id, user_id), self._ctx.targets)
+        self._ctx.forget(deleted)
         return deleted
 
     def prune_branches(
@@ -589,32 +559,9 @@ class MaintenanceMixin:
         older_than: timedelta | None = None,
         user_id: UserId | None = None,
     ) -> builtins.list[str]:
-        """Remove the branches that are neither current nor an ancestor of it.
-
-        The current thread and its chain of parents (`parent_thread_id`) are
-        kept; any other thread of the session, the first one included, is
-        deleted in the wrapped saver and forgotten by the store (with its tags).
-        The first thread is kept whenever it is an ancestor of the current one,
-        which it is unless an earlier prune removed a thread in between.
-        Kept branches keep working: a branch is a self-contained copy and never
-        reads its parent's checkpoints. A kept branch may then name a removed
-        parent in `parent_thread_id`.
-
-        Args:
-            session_id: The session.
-            older_than: Only remove branches created longer ago than this.
-            user_id: When given, must own the session (`SessionAccessError`).
-
-        Returns:
-            The removed thread ids, in the order they were added to the session.
-
-        Example:
-            ```python
-            removed = saver.prune_branches(session.id, older_than=timedelta(days=7))
-            ```
-        """
-        removed = run_sync(_prune_branches_plan(session_id, older_than, user_id), self._targets)
-        self._forget_locally(removed)
+        plan = _prune_branches_plan(session_id, older_than, user_id)
+        removed = run_sync(plan, self._ctx.targets)
+        self._ctx.forget(removed)
         return removed
 
     async def aprune_branches(
@@ -624,81 +571,52 @@ class MaintenanceMixin:
         older_than: timedelta | None = None,
         user_id: UserId | None = None,
     ) -> builtins.list[str]:
-        """Async twin of `prune_branches`."""
-        removed = await run_async(
-            _prune_branches_plan(session_id, older_than, user_id), self._targets
-        )
-        self._forget_locally(removed)
+        plan = _prune_branches_plan(session_id, older_than, user_id)
+        removed = await run_async(plan, self._ctx.targets)
+        self._ctx.forget(removed)
         return removed
 
     # -- LangGraph's optional capabilities ---------------------------------------
     def delete_thread(self, thread_id: str) -> None:
-        """Delete the thread in the wrapped saver and take it out of its session.
-
-        Also drops a leftover rewrite backup of it. If it was its session's
-        current thread, the session's newest remaining thread becomes current;
-        a session left without threads is deleted.
-        """
-        run_sync(_delete_thread_plan(str(thread_id)), self._targets)
-        self._forget_locally([str(thread_id)])
+        run_sync(_delete_thread_plan(str(thread_id)), self._ctx.targets)
+        self._ctx.forget([str(thread_id)])
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await run_async(_delete_thread_plan(str(thread_id)), self._targets)
-        self._forget_locally([str(thread_id)])
+        await run_async(_delete_thread_plan(str(thread_id)), self._ctx.targets)
+        self._ctx.forget([str(thread_id)])
+
+    def _copy_plan(self, source: str, target: str, method: str) -> Plan[None]:
+        return _copy_thread_plan(
+            str(source),
+            str(target),
+            native=is_overridden(self._ctx.saver, method),
+            auto_session=self._ctx.auto_session,
+        )
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        """Copy every checkpoint and write of a thread, all namespaces, into another.
-
-        Delegated when the wrapped saver implements it; otherwise done over its
-        primitives, keeping ids, metadata, parent links and writes. A target
-        that belongs to a session is counted; with `auto_session`, an unknown
-        target gets a session owned by the source's owner.
-        """
-        plan = _copy_thread_plan(
-            str(source_thread_id),
-            str(target_thread_id),
-            native=is_overridden(self.saver, "copy_thread"),
-            auto_session=self.auto_session,
-        )
-        run_sync(plan, self._targets)
+        plan = self._copy_plan(source_thread_id, target_thread_id, "copy_thread")
+        run_sync(plan, self._ctx.targets)
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        plan = _copy_thread_plan(
-            str(source_thread_id),
-            str(target_thread_id),
-            native=is_overridden(self.saver, "acopy_thread"),
-            auto_session=self.auto_session,
-        )
-        await run_async(plan, self._targets)
+        plan = self._copy_plan(source_thread_id, target_thread_id, "acopy_thread")
+        await run_async(plan, self._ctx.targets)
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        """Prune threads: `"keep_latest"` per namespace (DeltaChannel-safe) or `"delete"`.
-
-        Delegated when the wrapped saver implements it; otherwise done over its
-        primitives (module doc: what is kept, and the non-atomic window).
-        Counts of threads in sessions then equal what the saver holds; with
-        `"delete"` the threads leave their sessions, as with `delete_thread`.
-        """
-        plan = _prune_plan(thread_ids, strategy, native=is_overridden(self.saver, "prune"))
-        run_sync(plan, self._targets)
+        native = is_overridden(self._ctx.saver, "prune")
+        run_sync(_prune_plan(thread_ids, strategy, native=native), self._ctx.targets)
         if strategy == "delete":
-            self._forget_locally(list(thread_ids))
+            self._ctx.forget(list(thread_ids))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        plan = _prune_plan(thread_ids, strategy, native=is_overridden(self.saver, "aprune"))
-        await run_async(plan, self._targets)
+        native = is_overridden(self._ctx.saver, "aprune")
+        await run_async(_prune_plan(thread_ids, strategy, native=native), self._ctx.targets)
         if strategy == "delete":
-            self._forget_locally(list(thread_ids))
+            self._ctx.forget(list(thread_ids))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        """Delete the checkpoints (and their writes) whose metadata `run_id` is listed.
-
-        Delegated when the wrapped saver implements it; otherwise each thread
-        holding such checkpoints is rewritten without them (module doc).
-        """
-        plan = _delete_for_runs_plan(run_ids, native=is_overridden(self.saver, "delete_for_runs"))
-        run_sync(plan, self._targets)
+        native = is_overridden(self._ctx.saver, "delete_for_runs")
+        run_sync(_delete_for_runs_plan(run_ids, native=native), self._ctx.targets)
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        plan = _delete_for_runs_plan(run_ids, native=is_overridden(self.saver, "adelete_for_runs"))
-        await run_async(plan, self._targets)
+        native = is_overridden(self._ctx.saver, "adelete_for_runs")
+        await run_async(_delete_for_runs_plan(run_ids, native=native), self._ctx.targets)

@@ -1,5 +1,12 @@
 """`AgentGitSaver`: git-style sessions around any LangGraph checkpointer.
 
+The saver is the `BaseCheckpointSaver` contract only: construction, delegation
+of every checkpointer method to the wrapped saver, counting each put into its
+session, and the owner check. Sessions and branches (`branching.Branching`),
+history (`history.History`) and maintenance (`maintenance.Maintenance`) are
+services it owns (`saver.branching`, `saver.history`, `saver.maintenance`),
+sharing one `SaverContext`; its flat public methods forward to them.
+
 Example:
     >>> from langgraph.checkpoint.memory import InMemorySaver
     >>> saver = AgentGitSaver(InMemorySaver())
@@ -13,15 +20,11 @@ Example:
 from __future__ import annotations
 
 import builtins
-import contextlib
 import copy
-import dataclasses
-import math
-import uuid
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -35,191 +38,23 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import (
-    ThreadSet,
-    access_plan,
-    session_plan,
-    thread_plan,
-)
-from agentgit_langgraph._claims import ReversalAttempt
-from agentgit_langgraph._copy import copy_into_thread
+from agentgit_langgraph._access import access_plan
+from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._faults import reached
-from agentgit_langgraph._liveness import is_gone, owner_token, running
-from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync
+from agentgit_langgraph._plan import run_async, run_sync
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.backends import default_store_for
-from agentgit_langgraph.configs import checkpoint_ref, owner_of, thread_config
-from agentgit_langgraph.errors import (
-    CheckpointNotFoundError,
-    InvalidConfigError,
-    ThreadNotFoundError,
-)
-from agentgit_langgraph.fsck import FsckReport, fsck_plan
-from agentgit_langgraph.history import HistoryMixin
-from agentgit_langgraph.maintenance import MaintenanceMixin, finish_pending_deletes
-from agentgit_langgraph.reversal import Reverser, ToolReversers, reverse_tool_calls
-from agentgit_langgraph.sessions import Claimant, ExternalSession, InternalSession, Reversal
-from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
+from agentgit_langgraph.branching import Branching, timeout_of
+from agentgit_langgraph.configs import owner_of
+from agentgit_langgraph.fsck import FsckReport
+from agentgit_langgraph.history import History
+from agentgit_langgraph.history.records import Diff, LogEntry
+from agentgit_langgraph.maintenance import Maintenance
+from agentgit_langgraph.reversal import Reverser, ToolReversers
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
+from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = ["AgentGitSaver"]
-
-
-def _new_thread_id() -> str:
-    return str(uuid.uuid4())
-
-
-# -- plans: the logic of each public method, shared by its sync and async twin --
-
-
-def _create_session_plan(
-    user_id: object, session_name: object, metadata: object
-) -> Plan[ExternalSession]:
-    owner = check.owner_key(user_id)
-    name = check.session_name(session_name)
-    check.metadata_json(metadata)  # before any write, on every backend alike
-    session: ExternalSession = yield from call(
-        BaseSessionStore.create_session,
-        user_id=owner,
-        session_name=name,
-        metadata=cast("Mapping[str, Any] | None", metadata),  # checked just above
-        thread_id=_new_thread_id(),
-    )
-    return session
-
-
-def _session_for_thread_plan(thread_id: object, user_id: object) -> Plan[ExternalSession]:
-    thread = yield from thread_plan(thread_id, None)
-    return (yield from session_plan(thread.session_id, user_id))
-
-
-def _config_for_plan(session_or_id: Any, user_id: object) -> Plan[RunnableConfig]:
-    session = yield from session_plan(session_or_id, user_id)
-    assert session.current_internal_session_id is not None
-    return thread_config(session.current_internal_session_id)
-
-
-def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSession]]:
-    session = yield from session_plan(session_id, user_id)
-    assert session.id is not None
-    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, session.id)
-    current = session.current_internal_session_id
-    return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
-
-
-def _switch_plan(session_id: Any, thread_id: object, user_id: object) -> Plan[RunnableConfig]:
-    target = check.thread_id(thread_id)
-    session = yield from session_plan(session_id, user_id)
-    assert session.id is not None
-    switched = yield from call(BaseSessionStore.set_current, session.id, target)
-    if not switched:
-        raise ThreadNotFoundError(f"thread {target!r} is not a branch of session {session.id}")
-    return thread_config(target)
-
-
-def _rollback_plan(
-    config: Any,
-    user_id: object,
-    name: object,
-    *,
-    reverse_tools: bool = False,
-    strict: bool = False,
-    claimant: Claimant | None = None,
-    reverse_timeout: float | None = None,
-) -> Plan[RunnableConfig]:
-    ref = checkpoint_ref(config)
-    name = check.optional_name(name, "branch name")
-    owner = check.optional_owner(user_id)
-    if ref.checkpoint_ns:
-        raise InvalidConfigError(
-            f"rollback takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
-            f"subgraph namespace {ref.checkpoint_ns!r} (roll back to the parent's checkpoint)"
-        )
-    if owner is None:
-        owner = owner_of(config)  # a run's user may only branch its own threads
-    parent = yield from thread_plan(ref.thread_id, owner)
-    source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
-    if source is None or source.checkpoint["id"] != ref.checkpoint_id:
-        raise CheckpointNotFoundError(
-            f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
-        )
-    if reverse_tools:
-        # Undo what the tools did after the checkpoint, newest first, before the
-        # branch exists: with `strict`, a failure leaves no branch behind.
-        assert claimant is not None, "reverse_tools needs the rollback attempt's claimant"
-        yield from reverse_tool_calls(
-            source, parent.session_id, claimant, strict=strict, timeout=reverse_timeout
-        )
-    new_thread_id = _new_thread_id()
-    owner = owner_token()
-    with running(owner):
-        # Noted first, so that if the process dies before the branch is
-        # registered, `recover_branches` finds the thread to delete.
-        yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, owner)
-        reached("rollback.noted")
-        try:
-            copied = yield from copy_into_thread(source, new_thread_id)
-            reached("rollback.copied")
-            branch = InternalSession(
-                thread_id=new_thread_id,
-                session_id=parent.session_id,
-                parent_thread_id=ref.thread_id,
-                branch_checkpoint_id=ref.checkpoint_id,
-                name=name,
-                checkpoint_count=copied,
-                is_branch=True,
-            )
-            yield from call(BaseSessionStore.add_branch, branch)
-        except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
-            raise
-        except BaseException:
-            # All or nothing: the branch was not registered, so its thread must go.
-            # The note stays if the delete fails, for `recover_branches` to retry.
-            with contextlib.suppress(Exception):  # the original error is the one to report
-                yield from call(BaseCheckpointSaver.delete_thread, new_thread_id)
-                yield from call(BaseSessionStore.forget_pending_branch, new_thread_id)
-            raise
-        reached("rollback.registered")
-    return thread_config(new_thread_id, config)
-
-
-def _recover_branches_plan(grace: timedelta) -> Plan[list[str]]:
-    """Finish what dead operations left: pending deletes, then unregistered branches."""
-    if not isinstance(grace, timedelta) or grace < timedelta(0):
-        raise InvalidConfigError(f"older_than must be a non-negative timedelta: {grace!r}")
-    yield from finish_pending_deletes()
-    notes: list[PendingBranch] = yield from call(BaseSessionStore.list_pending_branches)
-    deleted: list[str] = []
-    for note in notes:
-        if note.registered:  # registered after all: only the note is stale
-            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
-        elif is_gone(note.owner, note.created_at, grace=grace):
-            yield from call(BaseCheckpointSaver.delete_thread, note.thread_id)
-            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
-            deleted.append(note.thread_id)
-    return deleted
-
-
-def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> Plan[list[Reversal]]:
-    if (thread_id is None) == (session_id is None):
-        raise InvalidConfigError("reversals() takes a thread_id or a session_id")
-    if thread_id is not None:
-        record = yield from thread_plan(thread_id, user_id)
-        found: list[Reversal] = yield from call(
-            BaseSessionStore.list_reversals, thread_id=record.thread_id
-        )
-        return found
-    session = yield from session_plan(session_id, user_id)
-    found = yield from call(BaseSessionStore.list_reversals, session_id=session.id)
-    return found
-
-
-def _timeout_of(value: Any) -> float | None:
-    """A handler timeout in seconds: a positive number; None or `math.inf` for no bound."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
-    return None if math.isinf(value) else float(value)
 
 
 def _access_target(config: Any) -> tuple[str, str] | None:
@@ -244,13 +79,15 @@ def _put_target(config: Any) -> tuple[str, str]:
     return thread_id, "0" if owner is None else owner
 
 
-class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
+class AgentGitSaver(BaseCheckpointSaver[Any]):
     """A checkpointer that wraps another one and adds sessions and branches.
 
     Every `BaseCheckpointSaver` method is delegated to `saver` unchanged; each
     successful `put` into a thread of a session is also counted in `store`.
     `rollback` opens a new thread at any checkpoint, leaving the old one as it
-    was.
+    was. The session, history and maintenance methods forward to the services
+    the saver owns: `branching`, `history` and `maintenance`. The wrapped
+    saver's own attributes (e.g. `conn`) are on `saver`, not forwarded.
 
     Args:
         saver: The LangGraph checkpointer to wrap (InMemorySaver, SqliteSaver,
@@ -276,10 +113,6 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         ```
     """
 
-    saver: BaseCheckpointSaver[Any]
-    store: BaseSessionStore
-    auto_session: bool
-
     def __init__(
         self,
         saver: BaseCheckpointSaver[Any],
@@ -299,19 +132,64 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         bound; a rollback's own `reverse_timeout=` overrides it).
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
-        self.saver = saver
-        self.store = store if store is not None else default_store_for(saver)
-        self.auto_session = auto_session
-        self.reversers = ToolReversers(reversers)
-        self.reverse_timeout = _timeout_of(reverse_timeout)
-        self._targets: dict[type, Any] = {
-            BaseCheckpointSaver: saver,
-            BaseSessionStore: self.store,
-            ToolReversers: self.reversers,
-        }
-        # Threads this process saw held by a session: their puts skip the
-        # session check before saving (the count after the save still checks).
-        self._registered = ThreadSet()
+        self._attach(
+            SaverContext(
+                saver,
+                store if store is not None else default_store_for(saver),
+                auto_session=auto_session,
+                reversers=ToolReversers(reversers),
+                reverse_timeout=timeout_of(reverse_timeout),
+            )
+        )
+
+    def _attach(self, ctx: SaverContext) -> None:
+        """Own `ctx` and the services built on it."""
+        self._ctx = ctx
+        self.branching = Branching(ctx)
+        """Sessions, branches, rollback, recovery, fsck and tool reversal."""
+        self.history = History(ctx)
+        """Log, tags and refs, diff, tree and Mermaid."""
+        self.maintenance = Maintenance(ctx)
+        """Deleting sessions and threads, pruning, copying threads."""
+
+    # -- what it wraps ---------------------------------------------------------
+    @property
+    def saver(self) -> BaseCheckpointSaver[Any]:
+        """The wrapped LangGraph checkpointer (its own attributes, e.g. `conn`, are there)."""
+        return self._ctx.saver
+
+    @property
+    def store(self) -> BaseSessionStore:
+        """The session store."""
+        return self._ctx.store
+
+    @property
+    def auto_session(self) -> bool:
+        """Whether a put into a thread no session holds creates a session for it."""
+        return self._ctx.auto_session
+
+    @auto_session.setter
+    def auto_session(self, value: bool) -> None:
+        self._ctx.auto_session = value
+
+    @property
+    def reversers(self) -> ToolReversers:
+        """The tool-reversal handlers (`register_reverser` adds one)."""
+        return self._ctx.reversers
+
+    @property
+    def reverse_timeout(self) -> float | None:
+        """The default bound, in seconds, on each reversal handler (None: no bound)."""
+        return self._ctx.reverse_timeout
+
+    @reverse_timeout.setter
+    def reverse_timeout(self, value: float | None) -> None:
+        self._ctx.reverse_timeout = value
+
+    @property
+    def _targets(self) -> dict[type, Any]:
+        """The plan targets (`_plan.py`), for running a plan directly."""
+        return self._ctx.targets
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -406,8 +284,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         if inner is self.saver:
             return self
         clone = copy.copy(self)
-        clone.saver = inner
-        clone._targets = {**self._targets, BaseCheckpointSaver: inner}
+        clone._attach(self._ctx.with_saver(inner))
         return clone
 
     def get_next_version(self, current: Any, channel: None) -> Any:
@@ -495,7 +372,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     ) -> RunnableConfig:
         thread_id, owner = _put_target(config)
         self._check_access(config)
-        if self.auto_session and thread_id not in self._registered:
+        if self.auto_session and thread_id not in self._ctx.registered:
             # The session first: a process dying after the save leaves no
             # checkpoint that no session holds.
             self.store.ensure_session_for_thread(thread_id, user_id=owner)
@@ -508,7 +385,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             # Its session was deleted meanwhile (another process): the run goes on in a new one.
             self.store.ensure_session_for_thread(thread_id, user_id=owner)
             self.store.record_checkpoints(thread_id)
-        self._registered.add(thread_id)
+        self._ctx.registered.add(thread_id)
         return saved
 
     async def aput(
@@ -520,7 +397,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
     ) -> RunnableConfig:
         thread_id, owner = _put_target(config)
         await self._acheck_access(config)
-        if self.auto_session and thread_id not in self._registered:
+        if self.auto_session and thread_id not in self._ctx.registered:
             await self.store.aensure_session_for_thread(thread_id, user_id=owner)
         reached("put.before_save")
         saved = await self.saver.aput(config, checkpoint, metadata, new_versions)
@@ -530,7 +407,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
                 return saved
             await self.store.aensure_session_for_thread(thread_id, user_id=owner)
             await self.store.arecord_checkpoints(thread_id)
-        self._registered.add(thread_id)
+        self._ctx.registered.add(thread_id)
         return saved
 
     def put_writes(
@@ -553,7 +430,54 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         await self._acheck_access(config)
         await self.saver.aput_writes(config, writes, task_id, task_path)
 
-    # delete_thread, delete_for_runs, copy_thread, prune: MaintenanceMixin.
+    def delete_thread(self, thread_id: str) -> None:
+        """Delete the thread in the wrapped saver and take it out of its session.
+
+        Also drops a leftover rewrite backup of it. If it was its session's
+        current thread, the session's newest remaining thread becomes current;
+        a session left without threads is deleted.
+        """
+        self.maintenance.delete_thread(thread_id)
+
+    async def adelete_thread(self, thread_id: str) -> None:
+        await self.maintenance.adelete_thread(thread_id)
+
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Copy every checkpoint and write of a thread, all namespaces, into another.
+
+        Delegated when the wrapped saver implements it; otherwise done over its
+        primitives, keeping ids, metadata, parent links and writes. A target
+        that belongs to a session is counted; with `auto_session`, an unknown
+        target gets a session owned by the source's owner.
+        """
+        self.maintenance.copy_thread(source_thread_id, target_thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        await self.maintenance.acopy_thread(source_thread_id, target_thread_id)
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        """Prune threads: `"keep_latest"` per namespace (DeltaChannel-safe) or `"delete"`.
+
+        Delegated when the wrapped saver implements it; otherwise done over its
+        primitives (module doc: what is kept, and the non-atomic window).
+        Counts of threads in sessions then equal what the saver holds; with
+        `"delete"` the threads leave their sessions, as with `delete_thread`.
+        """
+        self.maintenance.prune(thread_ids, strategy=strategy)
+
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self.maintenance.aprune(thread_ids, strategy=strategy)
+
+    def delete_for_runs(self, run_ids: Sequence[str]) -> None:
+        """Delete the checkpoints (and their writes) whose metadata `run_id` is listed.
+
+        Delegated when the wrapped saver implements it; otherwise each thread
+        holding such checkpoints is rewritten without them (module doc).
+        """
+        self.maintenance.delete_for_runs(run_ids)
+
+    async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
+        await self.maintenance.adelete_for_runs(run_ids)
 
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
@@ -567,18 +491,79 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         await self._acheck_access(config)
         return await self.saver.aget_delta_channel_history(config=config, channels=channels)
 
-    def __getattr__(self, name: str) -> Any:
-        # Anything else (e.g. `conn`, `lock`) is the wrapped saver's.
-        if name.startswith("__") or name in (
-            "saver",
-            "store",
-            "_targets",
-            "_registered",
-        ):
-            raise AttributeError(name)
-        return getattr(self.saver, name)
+    # -- the flat public API: each method forwards to the service that owns it ----
+    # sessions and branches
+    def create_session(
+        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> ExternalSession:
+        """Create a session with a fresh first thread; `config_for` gives its config."""
+        return self.branching.create_session(user_id, session_name, metadata)
 
-    # -- rollback ------------------------------------------------------------
+    async def acreate_session(
+        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
+    ) -> ExternalSession:
+        return await self.branching.acreate_session(user_id, session_name, metadata)
+
+    def get_session(self, session_id: int, *, user_id: UserId | None = None) -> ExternalSession:
+        """The session, checked against `user_id` when given."""
+        return self.branching.get_session(session_id, user_id=user_id)
+
+    async def aget_session(
+        self, session_id: int, *, user_id: UserId | None = None
+    ) -> ExternalSession:
+        return await self.branching.aget_session(session_id, user_id=user_id)
+
+    def list_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
+        """Every session, or only those of `user_id` (an int or a str owner)."""
+        return self.branching.list_sessions(user_id)
+
+    async def alist_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
+        return await self.branching.alist_sessions(user_id)
+
+    def session_for_thread(
+        self, thread_id: str, *, user_id: UserId | None = None
+    ) -> ExternalSession:
+        """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
+        return self.branching.session_for_thread(thread_id, user_id=user_id)
+
+    async def asession_for_thread(
+        self, thread_id: str, *, user_id: UserId | None = None
+    ) -> ExternalSession:
+        return await self.branching.asession_for_thread(thread_id, user_id=user_id)
+
+    def config_for(
+        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
+    ) -> RunnableConfig:
+        """The config of the session's current thread, ready for `graph.invoke`."""
+        return self.branching.config_for(session_or_id, user_id=user_id)
+
+    async def aconfig_for(
+        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
+    ) -> RunnableConfig:
+        return await self.branching.aconfig_for(session_or_id, user_id=user_id)
+
+    def branches(
+        self, session_id: int, *, user_id: UserId | None = None
+    ) -> builtins.list[InternalSession]:
+        """The session's threads (its `InternalSession`s), first thread first."""
+        return self.branching.branches(session_id, user_id=user_id)
+
+    async def abranches(
+        self, session_id: int, *, user_id: UserId | None = None
+    ) -> builtins.list[InternalSession]:
+        return await self.branching.abranches(session_id, user_id=user_id)
+
+    def switch(
+        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
+    ) -> RunnableConfig:
+        """Make one of the session's threads current and return its config."""
+        return self.branching.switch(session_id, thread_id, user_id=user_id)
+
+    async def aswitch(
+        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
+    ) -> RunnableConfig:
+        return await self.branching.aswitch(session_id, thread_id, user_id=user_id)
+
     def rollback(
         self,
         config: RunnableConfig,
@@ -632,11 +617,14 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             saver.reversals(earlier.config["configurable"]["thread_id"])
             ```
         """
-        plan, targets, attempt = self._rollback_run(
-            config, user_id, name, reverse_tools, strict, reverse_timeout
+        return self.branching.rollback(
+            config,
+            user_id=user_id,
+            name=name,
+            reverse_tools=reverse_tools,
+            strict=strict,
+            reverse_timeout=reverse_timeout,
         )
-        with attempt:
-            return run_sync(plan, targets)
 
     async def arollback(
         self,
@@ -649,37 +637,14 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         reverse_timeout: float | None = None,
     ) -> RunnableConfig:
         """Async twin of `rollback`."""
-        plan, targets, attempt = self._rollback_run(
-            config, user_id, name, reverse_tools, strict, reverse_timeout
-        )
-        with attempt:
-            return await run_async(plan, targets)
-
-    def _rollback_run(
-        self,
-        config: RunnableConfig,
-        user_id: UserId | None,
-        name: str | None,
-        reverse_tools: bool,
-        strict: bool,
-        reverse_timeout: float | None,
-    ) -> tuple[Plan[RunnableConfig], Targets, contextlib.AbstractContextManager[Any]]:
-        """The rollback plan, its targets, and the attempt to hold open while it runs."""
-        if not reverse_tools:
-            plan = _rollback_plan(config, user_id, name)
-            return plan, self._targets, contextlib.nullcontext()
-        timeout = self.reverse_timeout if reverse_timeout is None else _timeout_of(reverse_timeout)
-        attempt = ReversalAttempt(timeout)
-        plan = _rollback_plan(
+        return await self.branching.arollback(
             config,
-            user_id,
-            name,
-            reverse_tools=True,
+            user_id=user_id,
+            name=name,
+            reverse_tools=reverse_tools,
             strict=strict,
-            claimant=attempt.claimant,
-            reverse_timeout=timeout,
+            reverse_timeout=reverse_timeout,
         )
-        return plan, {**self._targets, ReversalAttempt: attempt}, attempt
 
     def recover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)
@@ -699,17 +664,13 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         Runs by itself when a saver is opened with `from_conn_string`, and as
         part of `fsck(repair=True)`. Safe while other processes work.
         """
-        deleted = run_sync(_recover_branches_plan(older_than), self._targets)
-        self._registered.discard(deleted)
-        return deleted
+        return self.branching.recover_branches(older_than=older_than)
 
     async def arecover_branches(
         self, *, older_than: timedelta = timedelta(minutes=10)
     ) -> builtins.list[str]:
         """Async twin of `recover_branches`."""
-        deleted = await run_async(_recover_branches_plan(older_than), self._targets)
-        self._registered.discard(deleted)
-        return deleted
+        return await self.branching.arecover_branches(older_than=older_than)
 
     def fsck(
         self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
@@ -732,17 +693,13 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
             assert report.clean, str(report)
             ```
         """
-        report = run_sync(fsck_plan(repair=repair, grace=older_than), self._targets)
-        self._forget_locally([v.subject for v in report.violations])
-        return report
+        return self.branching.fsck(repair=repair, older_than=older_than)
 
     async def afsck(
         self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
     ) -> FsckReport:
         """Async twin of `fsck`."""
-        report = await run_async(fsck_plan(repair=repair, grace=older_than), self._targets)
-        self._forget_locally([v.subject for v in report.violations])
-        return report
+        return await self.branching.afsck(repair=repair, older_than=older_than)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.
@@ -751,7 +708,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         call's arguments, the `ToolMessage`'s content and artifact. Sync or
         async. Replaces an earlier handler of that tool.
         """
-        self.reversers.register(name, fn)
+        self.branching.register_reverser(name, fn)
 
     def reversals(
         self,
@@ -767,7 +724,7 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         handler runs or after a crash), oldest first. With `user_id`, the
         session must be theirs (`SessionAccessError`).
         """
-        return run_sync(_reversals_plan(thread_id, session_id, user_id), self._targets)
+        return self.branching.reversals(thread_id, session_id=session_id, user_id=user_id)
 
     async def areversals(
         self,
@@ -777,76 +734,302 @@ class AgentGitSaver(HistoryMixin, MaintenanceMixin, BaseCheckpointSaver[Any]):
         user_id: UserId | None = None,
     ) -> builtins.list[Reversal]:
         """Async twin of `reversals`."""
-        return await run_async(_reversals_plan(thread_id, session_id, user_id), self._targets)
+        return await self.branching.areversals(thread_id, session_id=session_id, user_id=user_id)
 
-    # -- sessions ------------------------------------------------------------
-    def create_session(
-        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
-    ) -> ExternalSession:
-        """Create a session with a fresh first thread; `config_for` gives its config."""
-        return run_sync(_create_session_plan(user_id, session_name, metadata), self._targets)
-
-    async def acreate_session(
-        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
-    ) -> ExternalSession:
-        return await run_async(_create_session_plan(user_id, session_name, metadata), self._targets)
-
-    def get_session(self, session_id: int, *, user_id: UserId | None = None) -> ExternalSession:
-        """The session, checked against `user_id` when given."""
-        return run_sync(session_plan(session_id, user_id), self._targets)
-
-    async def aget_session(
+    # maintenance
+    def delete_session(
         self, session_id: int, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        return await run_async(session_plan(session_id, user_id), self._targets)
+    ) -> builtins.list[str]:
+        """Erase a session: its threads in the wrapped saver, then its records.
 
-    def list_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
-        """Every session, or only those of `user_id` (an int or a str owner)."""
-        return self.store.list_sessions(check.optional_owner(user_id))
+        Every namespace, checkpoint and write of every thread of the session
+        goes (`delete_thread`), then the session, its threads and tags in the
+        store. A failure part way leaves the session in place with some
+        threads already empty; calling again finishes. Stop runs on the
+        session first: a run that saves into one of its threads afterwards
+        starts a new (auto) session for that thread.
 
-    async def alist_sessions(self, user_id: UserId | None = None) -> builtins.list[ExternalSession]:
-        return await self.store.alist_sessions(check.optional_owner(user_id))
+        Args:
+            session_id: The session to erase.
+            user_id: When given, must own the session (`SessionAccessError`).
 
-    def session_for_thread(
-        self, thread_id: str, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
-        return run_sync(_session_for_thread_plan(thread_id, user_id), self._targets)
+        Returns:
+            The deleted thread ids.
 
-    async def asession_for_thread(
-        self, thread_id: str, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        return await run_async(_session_for_thread_plan(thread_id, user_id), self._targets)
+        Raises:
+            SessionNotFoundError, SessionAccessError: nothing is changed.
 
-    def config_for(
-        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        """The config of the session's current thread, ready for `graph.invoke`."""
-        return run_sync(_config_for_plan(session_or_id, user_id), self._targets)
+        Example:
+            ```python
+            saver.delete_session(session.id, user_id=42)
+            ```
+        """
+        return self.maintenance.delete_session(session_id, user_id=user_id)
 
-    async def aconfig_for(
-        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        return await run_async(_config_for_plan(session_or_id, user_id), self._targets)
-
-    def branches(
+    async def adelete_session(
         self, session_id: int, *, user_id: UserId | None = None
-    ) -> builtins.list[InternalSession]:
-        """The session's threads (its `InternalSession`s), first thread first."""
-        return run_sync(_branches_plan(session_id, user_id), self._targets)
+    ) -> builtins.list[str]:
+        """Async twin of `delete_session`."""
+        return await self.maintenance.adelete_session(session_id, user_id=user_id)
 
-    async def abranches(
-        self, session_id: int, *, user_id: UserId | None = None
-    ) -> builtins.list[InternalSession]:
-        return await run_async(_branches_plan(session_id, user_id), self._targets)
+    def prune_branches(
+        self,
+        session_id: int,
+        *,
+        older_than: timedelta | None = None,
+        user_id: UserId | None = None,
+    ) -> builtins.list[str]:
+        """Remove the branches that are neither current nor an ancestor of it.
 
-    def switch(
-        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
+        The current thread and its chain of parents (`parent_thread_id`) are
+        kept; any other thread of the session, the first one included, is
+        deleted in the wrapped saver and forgotten by the store (with its tags).
+        The first thread is kept whenever it is an ancestor of the current one,
+        which it is unless an earlier prune removed a thread in between.
+        Kept branches keep working: a branch is a self-contained copy and never
+        reads its parent's checkpoints. A kept branch may then name a removed
+        parent in `parent_thread_id`.
+
+        Args:
+            session_id: The session.
+            older_than: Only remove branches created longer ago than this.
+            user_id: When given, must own the session (`SessionAccessError`).
+
+        Returns:
+            The removed thread ids, in the order they were added to the session.
+
+        Example:
+            ```python
+            removed = saver.prune_branches(session.id, older_than=timedelta(days=7))
+            ```
+        """
+        return self.maintenance.prune_branches(session_id, older_than=older_than, user_id=user_id)
+
+    async def aprune_branches(
+        self,
+        session_id: int,
+        *,
+        older_than: timedelta | None = None,
+        user_id: UserId | None = None,
+    ) -> builtins.list[str]:
+        """Async twin of `prune_branches`."""
+        return await self.maintenance.aprune_branches(
+            session_id, older_than=older_than, user_id=user_id
+        )
+
+    # history
+    def log(
+        self,
+        config_or_session: RunnableConfig | ExternalSession | int,
+        *,
+        limit: int | None = None,
+        user_id: UserId | None = None,
+    ) -> builtins.list[LogEntry]:
+        """The checkpoints of a branch, newest first, back through the threads it came from.
+
+        Walks the branch's thread (root namespace) down to the checkpoint it
+        was rolled back to, lists that one (a copy: same id as in the parent),
+        then goes on in the parent thread from the checkpoint before it, and
+        so on to the session's first checkpoint. Follows each checkpoint's
+        parent, so forks made inside one thread are skipped.
+
+        Args:
+            config_or_session: A config (its thread's head, or from
+                `configurable.checkpoint_id`), a session id or an
+                `ExternalSession` (its current thread's head).
+            limit: At most this many entries; the walk stops, and reads no
+                further, once it has them.
+            user_id: When given, must own the session (`SessionAccessError`).
+
+        Example:
+            ```python
+            for e in saver.log(session_id, limit=10):
+                print(e.step, e.source, e.preview)
+            saver.rollback(saver.log(session_id)[3].config)
+            ```
+        """
+        return self.history.log(config_or_session, limit=limit, user_id=user_id)
+
+    async def alog(
+        self,
+        config_or_session: RunnableConfig | ExternalSession | int,
+        *,
+        limit: int | None = None,
+        user_id: UserId | None = None,
+    ) -> builtins.list[LogEntry]:
+        """Async twin of `log`."""
+        return await self.history.alog(config_or_session, limit=limit, user_id=user_id)
+
+    def tag(self, config: RunnableConfig, name: str, *, user_id: UserId | None = None) -> Tag:
+        """Name the checkpoint `config` names (its thread's head if it names none).
+
+        Tag names are unique within a session (`NameConflictError`); the
+        checkpoint must exist (`CheckpointNotFoundError`).
+
+        Example:
+            ```python
+            saver.tag(graph.get_state(config).config, "before-booking")
+            saver.rollback(saver.resolve(session_id, "before-booking"))
+            ```
+        """
+        return self.history.tag(config, name, user_id=user_id)
+
+    async def atag(
+        self, config: RunnableConfig, name: str, *, user_id: UserId | None = None
+    ) -> Tag:
+        """Async twin of `tag`."""
+        return await self.history.atag(config, name, user_id=user_id)
+
+    def tags(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> builtins.list[Tag]:
+        """The session's tags, oldest first."""
+        return self.history.tags(session_id, user_id=user_id)
+
+    async def atags(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> builtins.list[Tag]:
+        """Async twin of `tags`."""
+        return await self.history.atags(session_id, user_id=user_id)
+
+    def untag(
+        self, session_id: int | ExternalSession, name: str, *, user_id: UserId | None = None
+    ) -> bool:
+        """Remove a tag (the checkpoint stays); False if the session had no such tag."""
+        return self.history.untag(session_id, name, user_id=user_id)
+
+    async def auntag(
+        self, session_id: int | ExternalSession, name: str, *, user_id: UserId | None = None
+    ) -> bool:
+        """Async twin of `untag`."""
+        return await self.history.auntag(session_id, name, user_id=user_id)
+
+    def resolve(
+        self, session_id: int | ExternalSession, ref: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
-        """Make one of the session's threads current and return its config."""
-        return run_sync(_switch_plan(session_id, thread_id, user_id), self._targets)
+        """Turn a ref into the config of one checkpoint of the session.
 
-    async def aswitch(
-        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
+        Tried in this order: a tag; a branch name; a thread id; `HEAD` (the
+        current thread) and `main` (the first thread) unless a branch or tag
+        has that name; a checkpoint id, found in the thread where it is
+        original (the oldest thread holding it), not in a branch's copy;
+        finally a unique prefix (4+ characters, a trailing `…` ignored) of a
+        thread id or of a checkpoint id the session records (branch points and
+        tags, as `tree` prints them). A branch or thread resolves to its head
+        at the time of the call (the bare thread config if it has no
+        checkpoint yet); use `switch`/`config_for` to keep working on a branch.
+
+        Raises:
+            RefNotFoundError: Nothing answers to `ref` (or a prefix is ambiguous).
+
+        Example:
+            ```python
+            branch = saver.rollback(saver.resolve(session_id, "before-booking"))
+            ```
+        """
+        return self.history.resolve(session_id, ref, user_id=user_id)
+
+    async def aresolve(
+        self, session_id: int | ExternalSession, ref: str, *, user_id: UserId | None = None
     ) -> RunnableConfig:
-        return await run_async(_switch_plan(session_id, thread_id, user_id), self._targets)
+        """Async twin of `resolve`."""
+        return await self.history.aresolve(session_id, ref, user_id=user_id)
+
+    def diff(
+        self,
+        config_a: RunnableConfig,
+        config_b: RunnableConfig,
+        *,
+        graph: Any = None,
+        user_id: UserId | None = None,
+    ) -> Diff:
+        """Compare the state at two checkpoints, on any threads: a -> b.
+
+        Without `graph`, values come from the checkpoints themselves
+        (`checkpoint["channel_values"]`, LangGraph's internal channels left
+        out). A `DeltaChannel` stores its value only every few steps; at other
+        checkpoints it cannot be rebuilt without its reducer, so it is listed
+        in `Diff.unresolved`. Pass the compiled graph (`graph=`) to compare
+        `graph.get_state(config).values` instead, which is always complete.
+
+        A config without `checkpoint_id` stands for its thread's head.
+
+        Example:
+            ```python
+            d = saver.diff(saver.resolve(sid, "main"), saver.resolve(sid, "retry"))
+            print(d.render())
+            d.changed["messages"].messages.common_prefix
+            ```
+        """
+        return self.history.diff(config_a, config_b, graph=graph, user_id=user_id)
+
+    async def adiff(
+        self,
+        config_a: RunnableConfig,
+        config_b: RunnableConfig,
+        *,
+        graph: Any = None,
+        user_id: UserId | None = None,
+    ) -> Diff:
+        """Async twin of `diff` (uses `graph.aget_state`)."""
+        return await self.history.adiff(config_a, config_b, graph=graph, user_id=user_id)
+
+    def tree_data(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> dict[str, Any]:
+        """The session's branches as JSON-able nested nodes (for `--json` output).
+
+        `{"session_id", "session_name", "user_id", "current_thread_id",
+        "branch_count", "total_checkpoints", "roots": [node]}`, each node
+        `{"thread_id", "short_id", "name", "label", "parent_thread_id",
+        "short_parent_id", "branch_checkpoint_id", "short_branch_checkpoint_id",
+        "branch_step", "checkpoint_count", "is_branch", "is_current",
+        "created_at", "tags", "children"}`. Read from the session store only.
+        `branch_step` is decoded from LangGraph's checkpoint id (None when it
+        cannot be). It is `SessionTree.to_dict()`: `render_tree` and
+        `render_mermaid` accept it as it is.
+        """
+        return self.history.tree_data(session_id, user_id=user_id)
+
+    async def atree_data(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> dict[str, Any]:
+        """Async twin of `tree_data`."""
+        return await self.history.atree_data(session_id, user_id=user_id)
+
+    def tree(self, session_id: int | ExternalSession, *, user_id: UserId | None = None) -> str:
+        """A text tree of the session's branches, e.g.::
+
+            main  7f3a9c21…  (9 checkpoints)
+            ├── retry  c1d2e3f4…  from 7f3a9c21…@1f1e8d32-b109…  (step 2)  (4 checkpoints)  *
+            └── 0b5e8a17…  from 7f3a9c21…@1f1e8d32-b10f…  (step 5)  (2 checkpoints)
+
+        Each line: name (the first thread is `main` unless named), short thread
+        id, where it branched (parent thread @ checkpoint, its step), how many
+        checkpoints it holds (all namespaces, the copied ones included), its
+        tags, `*` on the current thread. Short ids are unique prefixes that
+        `resolve` accepts. Reads only the session store.
+        """
+        return self.history.tree(session_id, user_id=user_id)
+
+    async def atree(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> str:
+        """Async twin of `tree`."""
+        return await self.history.atree(session_id, user_id=user_id)
+
+    def mermaid(self, session_id: int | ExternalSession, *, user_id: UserId | None = None) -> str:
+        """Mermaid `gitGraph` text of the session's branches.
+
+        One commit per branch point and per head (one per checkpoint would be
+        too many); reads only the session store. It renders on GitHub inside a
+        ```` ```mermaid ```` block, and in Jupyter with
+        `IPython.display.Markdown(f"```mermaid\\n{text}\\n```")` (JupyterLab 4.1+).
+        """
+        return self.history.mermaid(session_id, user_id=user_id)
+
+    async def amermaid(
+        self, session_id: int | ExternalSession, *, user_id: UserId | None = None
+    ) -> str:
+        """Async twin of `mermaid`."""
+        return await self.history.amermaid(session_id, user_id=user_id)

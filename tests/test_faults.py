@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
-import agentgit_langgraph.saver as saver_module
+import agentgit_langgraph.branching as branching_module
 from agentgit_langgraph import AgentGitSaver, StoreError
 from agentgit_langgraph.testing import EchoChatModel
 from tests.conftest import _conn_string_backend
@@ -270,13 +270,13 @@ def _store_fails(saver, monkeypatch, exc, is_async):
 
 
 def _fails_after_copy(saver, monkeypatch, exc, is_async):
-    original = saver_module.copy_into_thread
+    original = branching_module.copy_into_thread
 
     def copy_then_fail(*args: Any, **kwargs: Any) -> Any:
         yield from original(*args, **kwargs)
         raise exc
 
-    monkeypatch.setattr(saver_module, "copy_into_thread", copy_then_fail)
+    monkeypatch.setattr(branching_module, "copy_into_thread", copy_then_fail)
 
 
 FAULTS: dict[str, tuple[Install, type[BaseException]]] = {

@@ -16,7 +16,7 @@ and has an `a…` async twin sharing one plan (see `_plan.py`). The modules:
 * `tree.py`: `TreeNode`/`SessionTree`, and `tree`/`tree_data`/`mermaid`,
   drawn from the session store alone: no checkpoint is read.
 * `points.py`: the config checks and checkpoint lookups the plans share.
-* `mixin.py`: `HistoryMixin`, the methods `AgentGitSaver` offers.
+* `service.py`: `History`, the service an `AgentGitSaver` owns as `history`.
 
 Example:
     ```python
@@ -31,11 +31,11 @@ Example:
 
 from __future__ import annotations
 
-from agentgit_langgraph.history.mixin import HistoryMixin
 from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, MessagesDiff
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
 from agentgit_langgraph.history.render import _value_preview as _value_preview
 from agentgit_langgraph.history.render import to_json
+from agentgit_langgraph.history.service import History, HistoryMixin
 from agentgit_langgraph.history.tree import (
     SessionTree,
     TreeNode,
@@ -47,6 +47,7 @@ from agentgit_langgraph.history.tree import (
 __all__ = [
     "ChannelChange",
     "Diff",
+    "History",
     "HistoryMixin",
     "LogEntry",
     "MessagesDiff",
