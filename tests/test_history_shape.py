@@ -120,7 +120,7 @@ def test_find_thread() -> None:
 def test_public_names_still_import() -> None:
     from agentgit_langgraph.history import (  # noqa: F401
         Diff,
-        HistoryMixin,
+        History,
         LogEntry,
         RefNotFoundError,
         _value_preview,

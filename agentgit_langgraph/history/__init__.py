@@ -35,7 +35,7 @@ from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, Me
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
 from agentgit_langgraph.history.render import _value_preview as _value_preview
 from agentgit_langgraph.history.render import to_json
-from agentgit_langgraph.history.service import History, HistoryMixin
+from agentgit_langgraph.history.service import History
 from agentgit_langgraph.history.tree import (
     SessionTree,
     TreeNode,
@@ -48,7 +48,6 @@ __all__ = [
     "ChannelChange",
     "Diff",
     "History",
-    "HistoryMixin",
     "LogEntry",
     "MessagesDiff",
     "RefNotFoundError",

@@ -28,7 +28,7 @@ from agentgit_langgraph.history.refs import _resolve_plan, _tag_plan, _tags_plan
 from agentgit_langgraph.history.tree import _tree_plan, render_mermaid, render_tree
 from agentgit_langgraph.sessions import ExternalSession, Tag
 
-__all__ = ["History", "HistoryMixin"]
+__all__ = ["History"]
 
 
 class History:
@@ -147,5 +147,4 @@ class History:
         return render_mermaid(await run_async(_tree_plan(session_id, user_id), self._ctx.targets))
 
 
-HistoryMixin = History
 """The former name (history methods were once mixed into the saver); kept importable."""
