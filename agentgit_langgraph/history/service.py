@@ -145,6 +145,3 @@ class History:
         self, session_id: int | ExternalSession, *, user_id: UserId | None = None
     ) -> str:
         return render_mermaid(await run_async(_tree_plan(session_id, user_id), self._ctx.targets))
-
-
-"""The former name (history methods were once mixed into the saver); kept importable."""
