@@ -72,15 +72,15 @@ def _harness(ctx: ForkServerContext, conn: str, errors: Path, seed: int) -> dict
                         del running[slot]
                     continue
                 proc.join()
-                assert proc.exitcode == -9, (
-                    f"worker {slot} exited with {proc.exitcode}:\n"
-                    + (errors.read_text() if errors.exists() else "")
+                assert proc.exitcode == -9, f"worker {slot} exited with {proc.exitcode}:\n" + (
+                    errors.read_text() if errors.exists() else ""
                 )
                 stats["fault_point_kills"] += 1
                 del running[slot]
             point = rng.choice(FAULT_POINTS) if rng.random() < 0.5 else None
-            job = Job(conn, slot, rng.randrange(2**32), kill_at=point, kill_odds=0.3,
-                      errors=str(errors))
+            job = Job(
+                conn, slot, rng.randrange(2**32), kill_at=point, kill_odds=0.3, errors=str(errors)
+            )
             proc = ctx.Process(target=worker, args=(job,), daemon=True)
             proc.start()
             running[slot] = (proc, time.monotonic() + rng.uniform(0.05, 1.2))

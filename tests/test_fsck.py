@@ -62,22 +62,32 @@ def broken_world(saver: AgentGitSaver, counts_stored: bool) -> Flow[set[str]]:
     yield Op(saver.store, "begin_branch", ("dead-rollback", session.id, DEAD))
     yield Op(bare, "invoke", (human("half", 1), cfg("dead-rollback")))
     # A registered branch still noted as pending (as an older version could leave).
-    yield Op(raw, "sql", (
-        "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at, owner) "
-        "VALUES (?, ?, '2026-01-01T00:00:00+00:00', ?)",
-        (branches[1], session.id, DEAD),
-    ))
+    yield Op(
+        raw,
+        "sql",
+        (
+            "INSERT INTO agentgit_pending_branches (thread_id, session_id, created_at, owner) "
+            "VALUES (?, ?, '2026-01-01T00:00:00+00:00', ?)",
+            (branches[1], session.id, DEAD),
+        ),
+    )
     # A branch whose checkpoints were deleted past the wrapper.
     yield Op(saver.saver, "delete_thread", (branches[2],))
     # A tag of a thread not in the session; a current thread that is not one.
-    yield Op(raw, "sql", (
-        "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, checkpoint_id, "
-        "created_at) VALUES (?, 'lost', 'nowhere', '', 'x', '2026-01-01T00:00:00+00:00')",
-        (session.id,),
-    ))
-    yield Op(raw, "sql", (
-        "UPDATE agentgit_sessions SET current_thread_id = 'nowhere' WHERE id = ?", (session.id,)
-    ))
+    yield Op(
+        raw,
+        "sql",
+        (
+            "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, checkpoint_id, "
+            "created_at) VALUES (?, 'lost', 'nowhere', '', 'x', '2026-01-01T00:00:00+00:00')",
+            (session.id,),
+        ),
+    )
+    yield Op(
+        raw,
+        "sql",
+        ("UPDATE agentgit_sessions SET current_thread_id = 'nowhere' WHERE id = ?", (session.id,)),
+    )
     if counts_stored:  # only a store keeping counters of its own can miscount
         yield Op(saver.store, "record_checkpoints", ("main", 5))
         made.add(COUNT_MISMATCH)

@@ -101,9 +101,7 @@ def live_rollback_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) 
         yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main")))
     history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
     reached = ctx.Event()
-    child = ctx.Process(
-        target=chaos.rollback_and_hold, args=(conn, history[1].config, reached)
-    )
+    child = ctx.Process(target=chaos.rollback_and_hold, args=(conn, history[1].config, reached))
     child.start()
     try:
         assert reached.wait(60), "the child never reached its hook"
