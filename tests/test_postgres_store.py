@@ -401,7 +401,9 @@ async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
 async def test_reads_see_one_snapshot_writes_do_not(st: Driver) -> None:
     """Multi-statement reads (a session row, then its threads) run in one
     REPEATABLE READ, READ ONLY snapshot, so they never see half of a concurrent
-    `add_branch`; writes stay READ COMMITTED so concurrent counters never fail."""
+    `add_branch`; writes stay READ COMMITTED so concurrent counters never fail.
+    The mode is what the operation states (`immediate`), never guessed from its
+    SQL: a write run as a read fails, changing nothing."""
 
     def probe(first: str) -> Any:
         res = yield Statement(first)
@@ -414,12 +416,17 @@ async def test_reads_see_one_snapshot_writes_do_not(st: Driver) -> None:
     await new_session(st)
     read = probe("SELECT 1")
     write = probe("UPDATE agentgit_threads SET checkpoint_count = checkpoint_count")
+    misread = probe("UPDATE agentgit_threads SET checkpoint_count = checkpoint_count")
     if st.is_async:
         assert await st.store._arun(read, immediate=False) == ("repeatable read", "on")
-        assert await st.store._arun(write, immediate=False) == ("read committed", "off")
+        assert await st.store._arun(write, immediate=True) == ("read committed", "off")
+        with pytest.raises(StoreError, match="read-only"):
+            await st.store._arun(misread, immediate=False)
     else:
         assert st.store._run(read, immediate=False) == ("repeatable read", "on")
-        assert st.store._run(write, immediate=False) == ("read committed", "off")
+        assert st.store._run(write, immediate=True) == ("read committed", "off")
+        with pytest.raises(StoreError, match="read-only"):
+            st.store._run(misread, immediate=False)
 
 
 # -- sync and async twins ----------------------------------------------------------

@@ -133,11 +133,6 @@ def _setup_op(d: Dialect) -> Op[None]:
     return setup()
 
 
-def _reads_only(first: Statement, immediate: bool) -> bool:
-    # Writers are `immediate`, except `record_checkpoints`: a single UPDATE.
-    return not immediate and first.sql.lstrip()[:6].upper() == "SELECT"
-
-
 def _op_name(op: Op[Any] | str) -> str:
     return op if isinstance(op, str) else getattr(op, "__name__", "operation")
 
@@ -423,7 +418,7 @@ class PostgresSessionStore(SqlSessionStore):
                 conn.transaction(),
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
-                if _reads_only(stmt, immediate):
+                if not immediate:  # a read: one snapshot, and nothing written by mistake
                     cur.execute(_READ_SNAPSHOT)
                 while True:
                     cur.execute(stmt.sql, stmt.params or None)
@@ -462,9 +457,9 @@ class PostgresSessionStore(SqlSessionStore):
         def op(alone: bool) -> Op[bool]:
             return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
 
-        return self._single("record_checkpoints", op)
+        return self._single("record_checkpoints", op, writes=self.dialect.counts_apart)
 
-    def _single(self, name: str, make_op: Callable[[bool], Op[T]]) -> T:
+    def _single(self, name: str, make_op: Callable[[bool], Op[T]], *, writes: bool) -> T:
         """Run a one-statement operation alone when the connection allows it.
 
         `make_op(alone)` builds it. On a connection lent without its check
@@ -476,7 +471,7 @@ class PostgresSessionStore(SqlSessionStore):
                 op = make_op(alone)
                 if alone and conn.autocommit:
                     return _run_alone(conn, op)
-                return self._execute_in_transaction(op, immediate=False, conn=conn)
+                return self._execute_in_transaction(op, immediate=writes, conn=conn)
         except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
             raise _store_error(name, exc, committing=False) from exc
 
@@ -493,7 +488,9 @@ class PostgresSessionStore(SqlSessionStore):
 
     def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         try:
-            return self._single("thread_owner", lambda _: thread_owner(self.dialect, thread_id))
+            return self._single(
+                "thread_owner", lambda _: thread_owner(self.dialect, thread_id), writes=False
+            )
         except StoreError as exc:
             if not _connection_lost(exc):
                 raise
@@ -579,7 +576,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
                 conn.transaction(),
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
-                if _reads_only(stmt, immediate):
+                if not immediate:  # a read: one snapshot, and nothing written by mistake
                     await cur.execute(_READ_SNAPSHOT)
                 while True:
                     await cur.execute(stmt.sql, stmt.params or None)
@@ -621,9 +618,9 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         def op(alone: bool) -> Op[bool]:
             return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
 
-        return await self._single("record_checkpoints", op)
+        return await self._single("record_checkpoints", op, writes=self.dialect.counts_apart)
 
-    async def _single(self, name: str, make_op: Callable[[bool], Op[T]]) -> T:
+    async def _single(self, name: str, make_op: Callable[[bool], Op[T]], *, writes: bool) -> T:
         """Async twin of `PostgresSessionStore._single`."""
         try:
             with _lightly_checked():
@@ -632,7 +629,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
                     op = make_op(alone)
                     if alone and conn.autocommit:
                         return await _arun_alone(conn, op)
-                    return await self._execute_in_transaction(op, immediate=False, conn=conn)
+                    return await self._execute_in_transaction(op, immediate=writes, conn=conn)
         except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
             raise _store_error(name, exc, committing=False) from exc
 
@@ -649,7 +646,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
     async def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
         try:
             return await self._single(
-                "thread_owner", lambda _: thread_owner(self.dialect, thread_id)
+                "thread_owner", lambda _: thread_owner(self.dialect, thread_id), writes=False
             )
         except StoreError as exc:
             if not _connection_lost(exc):

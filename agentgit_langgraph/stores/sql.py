@@ -118,6 +118,11 @@ class Dialect:
         return utc.isoformat(timespec="microseconds") if self.timestamps_as_text else utc
 
     @property
+    def counts_apart(self) -> bool:
+        """The store keeps counters of its own: counting a save writes."""
+        return self.checkpoints_table is None
+
+    @property
     def thread_columns(self) -> str:
         """`THREAD_COLUMNS`, with the count read from the saver's table when it is known."""
         if self.checkpoints_table is None:
@@ -1151,7 +1156,11 @@ class SqlSessionStore(BaseSessionStore):
     async def _arun(self, op: Op[T], *, immediate: bool) -> T:
         return await asyncio.to_thread(self._run, op, immediate=immediate)
 
-    # Each method below is one operation run in one transaction.
+    # Each method below is one operation run in one transaction, in the mode it
+    # states: `immediate=True` when it writes (SQLite `BEGIN IMMEDIATE`, a
+    # read-write transaction on PostgreSQL), `False` when it only reads (one
+    # snapshot; on PostgreSQL `REPEATABLE READ, READ ONLY`, so a read that
+    # tried to write would fail instead of writing).
     def create_session(
         self,
         *,
@@ -1219,10 +1228,12 @@ class SqlSessionStore(BaseSessionStore):
         return await self._arun(list_threads(self.dialect, session_id), immediate=False)
 
     def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        return self._run(record_checkpoints(self.dialect, thread_id, count), immediate=False)
+        op = record_checkpoints(self.dialect, thread_id, count)
+        return self._run(op, immediate=self.dialect.counts_apart)
 
     async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        return await self._arun(record_checkpoints(self.dialect, thread_id, count), immediate=False)
+        op = record_checkpoints(self.dialect, thread_id, count)
+        return await self._arun(op, immediate=self.dialect.counts_apart)
 
     def add_branch(self, branch: InternalSession) -> None:
         self._run(add_branch(self.dialect, branch), immediate=True)
