@@ -840,7 +840,8 @@ def delete_session(d: Dialect, session_id: int) -> Op[list[str] | None]:
     if not found.rows:
         return None
     threads = yield Statement(
-        d.sql("SELECT thread_id FROM agentgit_threads WHERE session_id = ?"), (session_id,)
+        d.sql("SELECT thread_id FROM agentgit_threads WHERE session_id = ? ORDER BY seq"),
+        (session_id,),
     )
     thread_ids = [str(r[0]) for r in threads.rows]
     # Explicit deletes: SQLite enforces ON DELETE CASCADE only with foreign_keys on.
