@@ -83,6 +83,7 @@ from benchmarks.bench_core import (
     Row,
     _us,
     chat_checkpoints,
+    fixed_bytes_row,
     head_template,
     print_table,
 )
@@ -426,7 +427,7 @@ def run(
             rounds * 15, {"wrapped": get_block(wrapped), "bare": get_block(bare)}
         )
         phases.done("get_tuple")
-        rows.append(gets.row("get_tuple (per call)", "wrapped", "bare", 1.05))
+        rows.append(gets.row("get_tuple (per call)", "wrapped", "bare", 1.02))
 
         # (c) rollback at the head of the long thread vs of the short one.
         def rollback_block(config: dict[str, Any]) -> Callable[[], int]:
@@ -453,6 +454,14 @@ def run(
         added = logical_bytes(admin) - start
         rows.append(
             Row("rollback bytes / checkpoint bytes", f"{added:,} B", f"{one:,} B", added / one, 1.2)
+        )
+        rows.append(
+            fixed_bytes_row(
+                lambda: logical_bytes(admin),
+                lambda: wrapped.rollback(heads["small"]),  # type: ignore[arg-type]
+                head,
+                w_fill,
+            )
         )
         # On pages, averaged over 100 rollbacks against 100 plain puts of the same
         # checkpoint and writes into fresh threads.

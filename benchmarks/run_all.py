@@ -54,7 +54,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agentgit_langgraph import AgentGitSaver
-from benchmarks import bench_core, bench_history
+from benchmarks import bench_core, bench_fork, bench_history, bench_turns
 from benchmarks.bench_core import chat_checkpoints, head_template
 
 DEFAULT_URI = os.environ.get(
@@ -76,12 +76,23 @@ class Plan:
     baseline_sizes: tuple[int, ...] = (10, 1_000, 10_000)
     core_rounds: int = 15
     history_rounds: int = 7
+    turn_rounds: int = 15
+    turns: int = 20  # a thread's turns in one round
+    fork_rounds: int = 11
+    fork_state: int = bench_fork.STATE_BYTES
     # rounds of the baseline comparison, per size (the copy of 10,000 takes seconds)
     baseline_rounds: tuple[int, ...] = (30, 9, 3)
 
 
 FULL = Plan()
-QUICK = Plan(core_rounds=3, history_rounds=3, baseline_rounds=(8, 2, 1))
+QUICK = Plan(
+    core_rounds=3,
+    history_rounds=3,
+    baseline_rounds=(8, 2, 1),
+    turn_rounds=5,
+    turns=10,
+    fork_rounds=3,
+)
 SMOKE = Plan(
     big=50,
     small=10,
@@ -90,6 +101,10 @@ SMOKE = Plan(
     baseline_sizes=(10, 20, 50),
     core_rounds=1,
     history_rounds=1,
+    turn_rounds=1,
+    turns=2,
+    fork_rounds=1,
+    fork_state=50_000,
     baseline_rounds=(2, 1, 1),
 )
 
@@ -117,10 +132,13 @@ class Result:
 def measure_names(plan: Plan) -> list[str]:
     """Every measure of one backend, in table order."""
     names = [
+        *bench_turns.names(),
         "put: wrapped / bare",
         "get_tuple: wrapped / bare",
         f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
         "rollback bytes / checkpoint bytes",
+        bench_core.FIXED_BYTES_NAME,
+        bench_fork.ForkResult.name,
         f"(tree + log) / list(), {plan.branches:,} branches",
     ]
     for n in plan.baseline_sizes:
@@ -175,27 +193,50 @@ def render(results: Sequence[Result], *, details: bool = False) -> str:
 
 def _core_results(backend: str, rows: Sequence[bench_core.Row], plan: Plan) -> list[Result]:
     """The headline rows of bench_core / bench_postgres, under this table's names."""
-    names = measure_names(plan)
     by_prefix = {
-        "put (per call)": names[0],
-        "get_tuple (per call)": names[1],
-        "rollback: ": names[2],
-        "rollback bytes / checkpoint bytes": names[3],
+        "put (per call)": "put: wrapped / bare",
+        "get_tuple (per call)": "get_tuple: wrapped / bare",
+        "rollback: ": f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
+        "rollback bytes / checkpoint bytes": "rollback bytes / checkpoint bytes",
+        bench_core.FIXED_BYTES_NAME: bench_core.FIXED_BYTES_NAME,
     }
     out = []
     for row in rows:
         for prefix, name in by_prefix.items():
             if row.name.startswith(prefix):
-                target = f"<= {row.target:.2f}" if row.target is not None else ""
+                target = f"<= {row.target:g}" if row.target is not None else ""
                 out.append(Result(backend, name, row.ratio, target, f"{row.wrapped} / {row.bare}"))
     return out
+
+
+def _turn_results(results: Sequence[bench_turns.TurnResult]) -> list[Result]:
+    return [
+        Result(
+            r.backend,
+            r.name,
+            r.ratio,
+            f"<= {bench_turns.TARGET:g}",
+            f"{r.wrapped_ms:.2f} ms / {r.bare_ms:.2f} ms per turn",
+        )
+        for r in results
+    ]
+
+
+def _fork_result(r: bench_fork.ForkResult) -> Result:
+    return Result(
+        r.backend,
+        r.name,
+        r.ratio,
+        f"<= {bench_fork.TARGET:g}",
+        f"{r.rollback_ms:.1f} ms / {r.fork_ms:.1f} ms",
+    )
 
 
 def _history_result(backend: str, result: bench_history.HistoryResult, plan: Plan) -> Result:
     f = result.figures
     return Result(
         backend,
-        measure_names(plan)[4],
+        f"(tree + log) / list(), {plan.branches:,} branches",
         result.ratio,
         f"<= {bench_history.TARGET:.2f}",
         f"{(f['tree'] + f['log']) * 1e3:,.1f} ms / {f['list'] * 1e3:,.1f} ms",
@@ -405,8 +446,18 @@ def sqlite_steps(ctx: Run) -> list[Step]:
                 "sqlite", wrapped, fill, lambda: bench_core.logical_bytes(conn), plan
             )
 
+    def turns() -> list[Result]:
+        pair = bench_turns.sqlite_pair(_fresh_dir(ctx.workdir, "turns"))
+        return _turn_results(bench_turns.measure_all(pair, plan.turn_rounds, plan.turns))
+
+    def fork() -> list[Result]:
+        pair = bench_turns.sqlite_pair(_fresh_dir(ctx.workdir, "fork"))
+        return [_fork_result(bench_fork.measure(pair, plan.fork_rounds, plan.fork_state))]
+
     return [
+        Step("sqlite: graph turns", turns),
         Step("sqlite: put, get_tuple, rollback, bytes", core),
+        Step("sqlite: 5 MB rollback vs update_state fork", fork),
         Step("sqlite: tree + log vs list", history),
         Step("sqlite: full-history baseline", baseline),
     ]
@@ -463,8 +514,20 @@ def postgres_steps(ctx: Run) -> list[Step]:
                 "postgres", wrapped, fill, lambda: bench_postgres.logical_bytes(admin), plan
             )
 
+    def turns() -> list[Result]:
+        with bench_turns.postgres_uris(server) as (bare, wrapped):
+            pair = bench_turns.postgres_pair(bare, wrapped)
+            return _turn_results(bench_turns.measure_all(pair, plan.turn_rounds, plan.turns))
+
+    def fork() -> list[Result]:
+        with bench_turns.postgres_uris(server) as (bare, wrapped):
+            pair = bench_turns.postgres_pair(bare, wrapped)
+            return [_fork_result(bench_fork.measure(pair, plan.fork_rounds, plan.fork_state))]
+
     return [
+        Step("postgres: graph turns", turns),
         Step("postgres: put, get_tuple, rollback, bytes", core),
+        Step("postgres: 5 MB rollback vs update_state fork", fork),
         Step("postgres: tree + log vs list", history),
         Step("postgres: full-history baseline", baseline),
     ]

@@ -1,0 +1,331 @@
+"""What a user feels: whole graph turns through `invoke`, wrapped / bare.
+
+Each figure compares a graph compiled with `AgentGitSaver.from_conn_string(x)`
+against the same graph compiled with the saver the user would otherwise pick,
+opened the way its docs show (`SqliteSaver.from_conn_string(path)`,
+`AsyncSqliteSaver.from_conn_string(path)`, `PostgresSaver.from_conn_string(uri)`,
+`AsyncPostgresSaver.from_conn_string(uri)`), each on a database of its own:
+
+* `messages`: a two-node messages graph (a model node, then a node that counts
+  the turn) with a zero-latency model, the worst case for a wrapper: nothing
+  but checkpointing takes time;
+* `react`: LangGraph's prebuilt ReAct agent (`create_react_agent`) with a
+  scripted model that calls a tool every turn (model, tool, model).
+
+A round runs `turns` turns on a fresh thread with each saver, the order of the
+two flipping every round, with the garbage collector off; the figure is the
+median of the rounds' wrapped/bare ratios of time per turn. Run from the
+repository root:
+
+    .venv/bin/python -m benchmarks.bench_turns            # ~1 minute
+    .venv/bin/python -m benchmarks.bench_turns --quick    # a few seconds a row
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import statistics
+import sys
+import time
+import uuid
+import warnings
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make `tests` and the package importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from langchain_core.messages import AIMessage, HumanMessage
+from langchain_core.runnables import RunnableConfig
+from langchain_core.tools import tool
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.graph import END, START, MessagesState, StateGraph
+
+from agentgit_langgraph import AgentGitSaver
+from agentgit_langgraph.testing import EchoChatModel, ScriptedToolModel
+
+TARGET = 1.05
+GRAPHS = ("messages", "react")
+
+
+# -- the graphs ----------------------------------------------------------------
+
+
+class TurnState(MessagesState):
+    turns: int
+
+
+def messages_graph(checkpointer: BaseCheckpointSaver[Any]) -> Any:
+    """START -> respond -> count -> END: a chat turn with nothing slow in it."""
+    model = EchoChatModel()
+
+    def respond(state: TurnState) -> dict[str, Any]:
+        return {"messages": [model.invoke(state["messages"])]}
+
+    async def arespond(state: TurnState) -> dict[str, Any]:
+        return {"messages": [await model.ainvoke(state["messages"])]}
+
+    def count(state: TurnState) -> dict[str, Any]:
+        return {"turns": state.get("turns", 0) + 1}
+
+    from langchain_core.runnables import RunnableLambda
+
+    builder = StateGraph(TurnState)
+    builder.add_node("respond", RunnableLambda(respond, afunc=arespond))
+    builder.add_node("count", count)
+    builder.add_edge(START, "respond")
+    builder.add_edge("respond", "count")
+    builder.add_edge("count", END)
+    return builder.compile(checkpointer=checkpointer)
+
+
+@tool
+def lookup(city: str) -> str:
+    """Today's weather in a city."""
+    return f"{city}: sunny, 24C"
+
+
+QUESTION = "weather?"
+
+
+def react_graph(checkpointer: BaseCheckpointSaver[Any]) -> Any:
+    """LangGraph's prebuilt ReAct agent: every turn calls `lookup` once."""
+    with warnings.catch_warnings():  # moved to langchain.agents in LangGraph 1.x; still shipped
+        warnings.simplefilter("ignore")
+        from langgraph.prebuilt import create_react_agent
+
+        model = ScriptedToolModel(script={QUESTION: [("lookup", {"city": "Lisbon"})]})
+        return create_react_agent(model, [lookup], checkpointer=checkpointer)
+
+
+BUILDERS: dict[str, Callable[[BaseCheckpointSaver[Any]], Any]] = {
+    "messages": messages_graph,
+    "react": react_graph,
+}
+
+
+def turn_input(n: int) -> dict[str, Any]:
+    return {"messages": [HumanMessage(QUESTION, id=f"human-{n}")]}
+
+
+def check_turn(graph_name: str, values: dict[str, Any]) -> None:
+    """Both sides must have done the same work: a wrapped turn that did less is no win."""
+    last = values["messages"][-1]
+    assert isinstance(last, AIMessage), last
+    if graph_name == "react":
+        assert "Lisbon" in str(last.content), last
+
+
+# -- the savers ----------------------------------------------------------------
+
+
+Opener = Callable[[], AbstractContextManager[BaseCheckpointSaver[Any]]]
+AsyncOpener = Callable[[], AbstractAsyncContextManager[BaseCheckpointSaver[Any]]]
+
+
+@dataclass(frozen=True)
+class Pair:
+    """How to open the bare saver and the wrapper, sync and async, on one backend."""
+
+    backend: str
+    bare: Opener
+    wrapped: Opener
+    abare: AsyncOpener
+    awrapped: AsyncOpener
+
+
+def sqlite_pair(workdir: Path) -> Pair:
+    from langgraph.checkpoint.sqlite import SqliteSaver
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    def path(name: str) -> str:
+        return str(workdir / f"turns-{name}-{uuid.uuid4().hex[:6]}.db")
+
+    return Pair(
+        "sqlite",
+        bare=lambda: SqliteSaver.from_conn_string(path("bare")),
+        wrapped=lambda: AgentGitSaver.from_conn_string(path("wrapped")),
+        abare=lambda: AsyncSqliteSaver.from_conn_string(path("abare")),
+        awrapped=lambda: AgentGitSaver.afrom_conn_string(path("awrapped")),
+    )
+
+
+def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
+    from langgraph.checkpoint.postgres import PostgresSaver
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+
+    return Pair(
+        "postgres",
+        bare=lambda: PostgresSaver.from_conn_string(bare_uri),
+        wrapped=lambda: AgentGitSaver.from_conn_string(wrapped_uri),
+        abare=lambda: AsyncPostgresSaver.from_conn_string(bare_uri),
+        awrapped=lambda: AgentGitSaver.afrom_conn_string(wrapped_uri),
+    )
+
+
+# -- timing --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TurnResult:
+    backend: str
+    graph: str
+    mode: str  # "sync" or "async"
+    bare_ms: float  # median time per turn
+    wrapped_ms: float
+    ratio: float  # median of the rounds' wrapped / bare
+
+    @property
+    def name(self) -> str:
+        return f"turn ({self.graph}, {self.mode}): wrapped / bare"
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()
+
+
+def _run_turns(graph: Any, graph_name: str, turns: int) -> float:
+    config: RunnableConfig = {"configurable": {"thread_id": f"turns-{uuid.uuid4().hex}"}}
+    values: dict[str, Any] = {}
+    with _no_gc():
+        start = time.perf_counter()
+        for n in range(turns):
+            values = graph.invoke(turn_input(n), config)
+        elapsed = time.perf_counter() - start
+    check_turn(graph_name, values)
+    return elapsed / turns
+
+
+async def _arun_turns(graph: Any, graph_name: str, turns: int) -> float:
+    config: RunnableConfig = {"configurable": {"thread_id": f"turns-{uuid.uuid4().hex}"}}
+    values: dict[str, Any] = {}
+    with _no_gc():
+        start = time.perf_counter()
+        for n in range(turns):
+            values = await graph.ainvoke(turn_input(n), config)
+        elapsed = time.perf_counter() - start
+    check_turn(graph_name, values)
+    return elapsed / turns
+
+
+def _summary(
+    pair: Pair, graph_name: str, mode: str, rounds: Sequence[tuple[float, float]]
+) -> TurnResult:
+    return TurnResult(
+        pair.backend,
+        graph_name,
+        mode,
+        bare_ms=statistics.median(b for b, _ in rounds) * 1e3,
+        wrapped_ms=statistics.median(w for _, w in rounds) * 1e3,
+        ratio=statistics.median(w / b for b, w in rounds),
+    )
+
+
+def measure_sync(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
+    """`rounds` paired rounds of `turns` turns each, alternating which side goes first."""
+    build = BUILDERS[graph_name]
+    with pair.bare() as bare_saver, pair.wrapped() as wrapped_saver:
+        bare_saver.setup()  # type: ignore[attr-defined]
+        wrapped_saver.setup()  # type: ignore[attr-defined]
+        sides = {"bare": build(bare_saver), "wrapped": build(wrapped_saver)}
+        for graph in sides.values():  # warm-up: tables, prepared statements, caches
+            _run_turns(graph, graph_name, 2)
+        paired: list[tuple[float, float]] = []
+        for r in range(rounds):
+            order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
+            got = {side: _run_turns(sides[side], graph_name, turns) for side in order}
+            paired.append((got["bare"], got["wrapped"]))
+    return _summary(pair, graph_name, "sync", paired)
+
+
+async def measure_async(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
+    """The async twin of `measure_sync`: `ainvoke` on the async savers."""
+    build = BUILDERS[graph_name]
+    async with pair.abare() as bare_saver, pair.awrapped() as wrapped_saver:
+        await bare_saver.setup()  # type: ignore[attr-defined]
+        await wrapped_saver.asetup()  # type: ignore[attr-defined]
+        sides = {"bare": build(bare_saver), "wrapped": build(wrapped_saver)}
+        for graph in sides.values():
+            await _arun_turns(graph, graph_name, 2)
+        paired: list[tuple[float, float]] = []
+        for r in range(rounds):
+            order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
+            got = {side: await _arun_turns(sides[side], graph_name, turns) for side in order}
+            paired.append((got["bare"], got["wrapped"]))
+    return _summary(pair, graph_name, "async", paired)
+
+
+def measure_all(pair: Pair, rounds: int, turns: int) -> list[TurnResult]:
+    """Every graph, sync then async, on one backend."""
+    results = [measure_sync(pair, g, rounds, turns) for g in GRAPHS]
+
+    async def both() -> list[TurnResult]:
+        return [await measure_async(pair, g, rounds, turns) for g in GRAPHS]
+
+    return results + asyncio.run(both())
+
+
+def names() -> list[str]:
+    """The measures' names, in table order (as `TurnResult.name` writes them)."""
+    return [f"turn ({g}, {m}): wrapped / bare" for m in ("sync", "async") for g in GRAPHS]
+
+
+# -- command line --------------------------------------------------------------
+
+
+def print_results(results: Sequence[TurnResult]) -> bool:
+    ok = True
+    for r in results:
+        verdict = "PASS" if r.ratio <= TARGET else "MISS"
+        ok &= verdict == "PASS"
+        print(
+            f"{r.backend:8} {r.name:42} {r.ratio:6.3f}  (target <= {TARGET:.2f}: {verdict})"
+            f"  {r.wrapped_ms:.2f} ms / {r.bare_ms:.2f} ms per turn"
+        )
+    return ok
+
+
+@contextmanager
+def postgres_uris(server: str) -> Iterator[tuple[str, str]]:
+    from benchmarks.bench_postgres import scratch_schemas
+
+    with scratch_schemas(server, "turns_bare", "turns_wrapped") as (bare, wrapped):
+        yield bare, wrapped
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    import tempfile
+
+    from benchmarks.run_all import DEFAULT_URI, postgres_version
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--quick", action="store_true", help="5 rounds of 10 turns")
+    parser.add_argument("--postgres", default=DEFAULT_URI, help="server URI ('' to skip)")
+    args = parser.parse_args(argv)
+    rounds, turns = (5, 10) if args.quick else (args.rounds, args.turns)
+    ok = True
+    with tempfile.TemporaryDirectory() as tmp:
+        ok &= print_results(measure_all(sqlite_pair(Path(tmp)), rounds, turns))
+    if args.postgres and postgres_version(args.postgres):
+        with postgres_uris(args.postgres) as (bare, wrapped):
+            ok &= print_results(measure_all(postgres_pair(bare, wrapped), rounds, turns))
+    else:
+        print("PostgreSQL skipped: no server answers at", args.postgres)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
