@@ -163,6 +163,7 @@ class PostgresSessionStore(BlockingSqlStore):
     """
 
     dialect = POSTGRES
+    may_lose_connections = True
 
     def __init__(
         self,
@@ -248,6 +249,7 @@ class AsyncPostgresSessionStore(AsyncSqlStore):
     """
 
     dialect = POSTGRES
+    may_lose_connections = True
 
     def __init__(
         self, conn: AsyncConn, *, lock: asyncio.Lock | None = None, counts_in_saver: bool = False

@@ -85,6 +85,9 @@ class SqlSessionStore(BaseSessionStore):
     async def _arun(self, op: Op[T], *, immediate: bool, alone: bool = False) -> T:
         return await asyncio.to_thread(self._run, op, immediate=immediate, alone=alone)
 
+    may_lose_connections = False
+    """Whether a call may fail only because its connection was lost (`_lost`)."""
+
     def _lost(self, exc: StoreError) -> bool:
         """Whether `exc` says only that the connection was lost (no statement ran)."""
         return False

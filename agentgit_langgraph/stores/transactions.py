@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from abc import abstractmethod
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -55,7 +55,11 @@ class Attempt:
         return isinstance(exc, StoreError) and self.retry_if is not None and self.retry_if(exc)
 
 
-def attempts(store: SqlSessionStore, *, immediate: bool, alone: bool) -> Iterator[Attempt]:
+# Most operations are tried once: shared, as they hold no state.
+_ONCE = {alone: (Attempt(alone=alone),) for alone in (False, True)}
+
+
+def attempts(store: SqlSessionStore, *, immediate: bool, alone: bool) -> tuple[Attempt, ...]:
     """How to try an operation: once, or a read sent alone and then, if need be, again.
 
     A read sent alone may get a connection the pool lent without its check
@@ -64,11 +68,9 @@ def attempts(store: SqlSessionStore, *, immediate: bool, alone: bool) -> Iterato
     the pool checks first. The operation is still waiting for the result of
     its one statement, so it simply gets it from the second attempt.
     """
-    if alone and not immediate:
-        yield Attempt(alone=True, retry_if=store._lost)
-        yield Attempt(alone=False)
-    else:
-        yield Attempt(alone=alone)
+    if alone and not immediate and store.may_lose_connections:
+        return (Attempt(alone=True, retry_if=store._lost), _ONCE[False][0])
+    return _ONCE[alone]
 
 
 class BlockingSqlStore(SqlSessionStore):
