@@ -73,9 +73,9 @@ from psycopg.rows import dict_row
 from psycopg_pool import ConnectionPool
 
 from agentgit_langgraph import AgentGitSaver
-from agentgit_langgraph.stores import postgres as pg_store
-from agentgit_langgraph.stores.postgres import PostgresSessionStore, _pool_kwargs, _Sweep
-from agentgit_langgraph.stores.sql import SqlSessionStore
+from agentgit_langgraph.stores.pg_pool import Liveness, Sweep, pool_kwargs
+from agentgit_langgraph.stores.postgres import PostgresSessionStore
+from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
     BIG_THREAD,
     SMALL_THREAD,
@@ -130,8 +130,8 @@ def scratch_schemas(server: str, *names: str) -> Iterator[list[str]]:
 @contextmanager
 def bare_saver(uri: str) -> Iterator[PostgresSaver]:
     """`PostgresSaver` on a pool built exactly as `open_postgres_sync` builds its own."""
-    sweep = _Sweep()
-    with ConnectionPool(check=sweep, **_pool_kwargs(uri)) as pool:
+    sweep = Sweep()
+    with ConnectionPool(check=sweep, **pool_kwargs(uri)) as pool:
         sweep.pool = pool
         saver = PostgresSaver(pool)
         saver.setup()
@@ -228,20 +228,21 @@ def _server_facts(conn: psycopg.Connection[Any]) -> str:
 
 # How the store counts a put (see the module doc); "alone" is its own way.
 COUNT_PATHS = ("alone", "alone, checked", "alone, checked, flush", "transaction")
-TRUST_RECENT = pg_store._TRUST_RECENT
+TRUST_RECENT = Liveness().trust_seconds
 
 
 def use_count_path(store: PostgresSessionStore, path: str) -> None:
     """Make `store` count puts the `path` way, from then on."""
     store.__dict__.pop("dialect", None)
     store.__dict__.pop("record_checkpoints", None)
-    pg_store._TRUST_RECENT = TRUST_RECENT if path == "alone" else -1.0
+    store.liveness.trust_seconds = TRUST_RECENT if path == "alone" else -1.0
     if path == "alone, checked, flush":
         store.dialect = dataclasses.replace(store.dialect, commit_without_flush="")
     elif path == "transaction":
 
         def generic(thread_id: str, count: int = 1) -> bool:
-            return SqlSessionStore.record_checkpoints(store, thread_id, count)
+            op = record_checkpoints(store.dialect, thread_id, count)
+            return store._run(op, immediate=store.dialect.counts_apart)
 
         store.record_checkpoints = generic  # type: ignore[method-assign]
 

@@ -413,7 +413,6 @@ def test_the_count_skips_the_pool_check_only_for_a_connection_seen_alive(
 ) -> None:
     """A connection the server ended since its last use is checked and replaced
     (its socket is readable), so the count neither fails nor counts twice."""
-    from agentgit_langgraph.stores import postgres as pg_store
 
     app = f"agentgit-conformance-{uuid.uuid4().hex[:8]}"
     with AgentGitSaver.from_conn_string(f"{schema_uri}&application_name={app}") as saver:
@@ -433,15 +432,15 @@ def test_the_count_skips_the_pool_check_only_for_a_connection_seen_alive(
             for pid in pids:
                 admin.execute("SELECT pg_terminate_backend(%s, 10000)", (pid,))
         skipped: list[tuple[bool, bool]] = []
-        seen_working = pg_store._seen_working
+        seen_working = store.liveness.seen_working
 
         def spy(conn: Any) -> bool:
             result = seen_working(conn)
-            seen = pg_store._ALIVE_AT.get(conn)
+            seen = store.liveness.last_seen(conn)
             skipped.append((result, seen is not None and time.monotonic() - seen < 5))
             return result
 
-        monkeypatch.setattr(pg_store, "_seen_working", spy)
+        monkeypatch.setattr(store.liveness, "seen_working", spy)
         assert store.record_checkpoints("t")
         # Seen working a moment ago, but its socket says the server ended it: checked
         # (the pool then replaces it and its dead siblings), not trusted.
@@ -452,7 +451,7 @@ def test_the_count_skips_the_pool_check_only_for_a_connection_seen_alive(
 
 
 def test_a_failed_count_says_whether_it_may_have_been_applied() -> None:
-    from agentgit_langgraph.stores.postgres import _may_have_run
+    from agentgit_langgraph.stores.pg_pool import may_have_run as _may_have_run
 
     # The server reported the statement's failure: its transaction did not commit.
     assert not _may_have_run(psycopg.errors.AdminShutdown("terminating connection"), True)

@@ -1,12 +1,13 @@
 """Session stores on PostgreSQL: `PostgresSessionStore` (psycopg 3, blocking)
 and `AsyncPostgresSessionStore` (psycopg 3, asyncio).
 
-Both run the shared operations of `stores.sql` with the `POSTGRES` dialect;
-they differ only in how a statement reaches the server. Each operation runs in
+Both run the shared operations of `stores/ops` with the `POSTGRES` dialect,
+through the shared bases of `stores/transactions.py`; they differ only in how
+a statement reaches the server. Each operation runs in
 one transaction (`conn.transaction()`), rolled back if anything in it fails, so
 a failed call writes nothing; counting a put (`record_checkpoints`, on every
 put) is a single statement that runs alone, its own transaction, in one round
-trip (see "counting a put" below). Every psycopg error (a lost connection, a
+trip (see "Counting a put" in `stores/pg_pool.py`). Every psycopg error (a lost connection, a
 pool timeout, a constraint) comes out as `StoreError`, and the connection or
 pool stays usable. Tables are prefixed `agentgit_` and created by versioned
 migrations on first use (lazy `setup()`), next to LangGraph's `checkpoints`
@@ -39,69 +40,63 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import select
 import threading
 import time
-import weakref
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
-from contextlib import asynccontextmanager, contextmanager, nullcontext
-from contextvars import ContextVar
-from typing import TYPE_CHECKING, Any, TypeVar
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    asynccontextmanager,
+    contextmanager,
+    nullcontext,
+)
+from typing import TYPE_CHECKING, Any
 
 import psycopg
-from psycopg import AsyncConnection, Connection
-from psycopg.pq import ConnStatus, TransactionStatus
-from psycopg.rows import dict_row, tuple_row
+from psycopg import AsyncConnection, AsyncCursor, Connection, Cursor
+from psycopg.rows import tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from agentgit_langgraph.configs import postgres_conninfo
 from agentgit_langgraph.errors import InvalidConfigError, StoreError
-from agentgit_langgraph.stores.sql import (
-    POSTGRES,
-    Dialect,
-    Op,
-    Result,
-    SqlSessionStore,
-    Statement,
-    counting_in_saver,
-    migrate,
-    record_checkpoints,
-    thread_owner,
+from agentgit_langgraph.stores.dialect import POSTGRES, counting_in_saver
+from agentgit_langgraph.stores.pg_pool import (
+    CONNECTION_KWARGS,
+    READ_SNAPSHOT,
+    AsyncSweep,
+    Liveness,
+    Outcome,
+    Sweep,
+    connection_lost,
+    conninfo,
+    may_have_run,
+    pool_kwargs,
+    runs_alone,
 )
-from agentgit_langgraph.stores.sql import block_on as _block_on
+from agentgit_langgraph.stores.statements import Op, Result
+from agentgit_langgraph.stores.transactions import (
+    AsyncExecute,
+    AsyncSqlStore,
+    BlockingSqlStore,
+    Execute,
+)
 
 if TYPE_CHECKING:
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
 __all__ = [
+    "CONNECTION_KWARGS",
     "AsyncPostgresSessionStore",
     "PostgresSessionStore",
+    "may_have_run",
     "open_postgres_async",
     "open_postgres_sync",
 ]
 
-T = TypeVar("T")
-
 Conn = Connection[Any] | ConnectionPool[Any]
 AsyncConn = AsyncConnection[Any] | AsyncConnectionPool[Any]
 
-# How LangGraph's Postgres savers want their connections; the store reads
-# tuples through its own cursors, so it works on these as on any other.
-CONNECTION_KWARGS: Mapping[str, Any] = {
-    "autocommit": True,
-    "prepare_threshold": 0,
-    "row_factory": dict_row,
-}
 
-# Serializes the migrations of every store on one schema, across processes:
-# two first `setup()`s racing on `CREATE TABLE IF NOT EXISTS` would otherwise
-# collide in the catalog. Taken inside the migration transaction, so released
-# at its commit or rollback.
-_MIGRATION_LOCK = Statement(
-    "SELECT pg_advisory_xact_lock("
-    "hashtext('agentgit_langgraph.migrations:' || coalesce(current_schema(), '')))"
-)
 # Held on a connection of its own while `open_postgres_*` sets up the saver and
 # the store: LangGraph's `setup()` has no guard, and two first ones racing fail
 # in the catalog. Waiters poll `pg_try_advisory_lock` rather than block in
@@ -113,203 +108,6 @@ _OPEN_LOCK = (
     "hashtext('agentgit_langgraph.setup:' || coalesce(current_schema(), '')))"
 )
 _OPEN_LOCK_TIMEOUT = 300.0
-
-# Multi-statement reads see one snapshot (a session row and its threads agree).
-_READ_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
-
-
-def _conninfo(conn_string: str) -> str:
-    """A libpq URI (`configs.postgres_conninfo`); other strings go to libpq as they are."""
-    return postgres_conninfo(conn_string) or conn_string
-
-
-def _setup_op(d: Dialect) -> Op[None]:
-    """`migrate`, behind the advisory lock; reported as `setup` in errors."""
-
-    def setup() -> Op[None]:
-        yield _MIGRATION_LOCK
-        yield from migrate(d)
-
-    return setup()
-
-
-def _op_name(op: Op[Any] | str) -> str:
-    return op if isinstance(op, str) else getattr(op, "__name__", "operation")
-
-
-def _store_error(op: Op[Any] | str, exc: psycopg.Error, *, committing: bool) -> StoreError:
-    detail = str(exc).strip() or "no message"
-    state = f" [SQLSTATE {exc.sqlstate}]" if getattr(exc, "sqlstate", None) else ""
-    if committing and isinstance(exc, psycopg.OperationalError):
-        outcome = "the connection failed while committing: it may or may not have been applied"
-    else:
-        outcome = "nothing was written"
-    return StoreError(
-        f"PostgreSQL session store: {_op_name(op)} failed, {outcome} "
-        f"({type(exc).__name__}{state}: {detail})"
-    )
-
-
-# -- counting a put: one statement, alone ----------------------------------------
-#
-# `record_checkpoints` runs on every put, so it is the store's hot path. It is a
-# single UPDATE, so on an autocommit connection that is not inside a
-# transaction it runs alone: no BEGIN and COMMIT round trips, its own implicit
-# transaction (atomic; concurrent increments queue on the row lock, none is
-# lost). And it commits without waiting for its WAL flush (`SET LOCAL
-# synchronous_commit TO OFF`, carried in the statement: see
-# `Dialect.commit_without_flush`). That is safe for the count:
-#
-# * it is applied exactly once or not at all, in order with everything else:
-#   WAL is replayed in order, so a crash can lose only a suffix of the
-#   server's asynchronous commits, never apply a later one without an earlier
-#   one, never half of one;
-# * it is durable as soon as any later synchronous commit on the server is
-#   (flushing WAL flushes everything before it): the next put's checkpoint,
-#   for one. Otherwise the WAL writer flushes it within 3 x wal_writer_delay
-#   (600 ms by default). So only a server crash (not a client's) within that
-#   window after the last puts can lose their counts: the checkpoints survive
-#   (the saver commits with synchronous_commit as configured) and the thread's
-#   count is short by those puts. It is never too high;
-# * the setting is LOCAL: it ends with the statement's transaction, and the
-#   saver's commits on the same pooled connection keep the server's setting.
-#
-# The saver's put has just waited for a flush; a second one per put would
-# cost about one more fsync per checkpoint (see benchmarks/bench_postgres.py).
-# Where the statement would run inside someone else's transaction (a shared
-# connection in a transaction, or not in autocommit), it runs in the usual
-# transaction instead, and there without relaxing anything.
-#
-# On the pool `open_postgres_*` builds, which checks every connection with a
-# round trip before lending it (`_Sweep`), the count also skips that check
-# for a connection seen working less than `_TRUST_RECENT` seconds ago whose
-# socket has nothing to read. A server that ends a connection (restart,
-# `pg_terminate_backend`, `idle_session_timeout`, a crashed backend) closes
-# its socket, after a FATAL message: both make it readable, and the full
-# check runs. What the recency covers is a middlebox dropping a connection
-# idle for minutes, which only shows at the next packet; and the put's own
-# save, just before on the same pool, took a fully checked connection (a dead
-# one there sweeps every idle one). In the remaining window (the connection
-# lost between the poll and the statement, as it could be between a check
-# and the statement) the count fails like any store call on a broken
-# connection: a `StoreError` saying whether it may have been applied, the pool
-# replaces the connection, and the count is never applied twice. Setting
-# `_TRUST_RECENT` to 0 checks every connection (about one round trip more per
-# put: see benchmarks/bench_postgres.py, "alone, checked").
-_TRUST_RECENT = 5.0
-_ALIVE_AT: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-_LIGHT_CHECK: ContextVar[bool] = ContextVar("agentgit_light_check", default=False)
-
-
-@contextmanager
-def _lightly_checked() -> Iterator[None]:
-    """Connections taken from a `_Sweep` pool meanwhile may skip the round trip."""
-    token = _LIGHT_CHECK.set(True)
-    try:
-        yield
-    finally:
-        _LIGHT_CHECK.reset(token)
-
-
-def _readable(fd: int) -> bool:
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(fd, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
-    ready, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
-    return bool(ready)
-
-
-def _seen_working(conn: Connection[Any] | AsyncConnection[Any]) -> bool:
-    """Whether `conn` may skip the pool's check (see above)."""
-    if not _LIGHT_CHECK.get():
-        return False
-    seen = _ALIVE_AT.get(conn)
-    if seen is None or time.monotonic() - seen > _TRUST_RECENT:
-        return False
-    pgconn = conn.pgconn
-    if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
-        return False
-    return not _readable(pgconn.socket)
-
-
-def _outside_transaction(conn: Connection[Any] | AsyncConnection[Any]) -> bool:
-    return conn.info.transaction_status == TransactionStatus.IDLE
-
-
-def _may_have_run(exc: psycopg.Error, was_open: bool) -> bool:
-    """Whether a statement run alone may have committed although it raised.
-
-    An error the server reports (one with a SQLSTATE: a constraint, a
-    cancellation, 57P01 for a backend terminated while the statement waited on
-    a lock or before it arrived) means its implicit transaction did not commit:
-    the server reports a statement's failure before committing, and nothing
-    after. A connection that just broke (no SQLSTATE: reset, end of file, or a
-    backend that closed it after committing, as one terminated while waiting
-    for a synchronous standby does) may have broken after the commit. One that
-    was closed before the call sent nothing.
-    """
-    return was_open and isinstance(exc, psycopg.OperationalError) and not exc.sqlstate
-
-
-def _finish_alone(op: Op[T], result: Result) -> T:
-    try:
-        op.send(result)
-    except StopIteration as stop:
-        value: T = stop.value
-        return value
-    raise AssertionError(f"{_op_name(op)} is not a single statement; it cannot run alone")
-
-
-def _run_alone(conn: Connection[Any], op: Op[T]) -> T:
-    """Run a one-statement operation in autocommit, its own transaction."""
-    try:
-        stmt = next(op)
-        was_open = not conn.closed
-        try:
-            with conn.cursor(row_factory=tuple_row) as cur:
-                cur.execute(stmt.sql, stmt.params or None)
-                result = Result(cur.rowcount, cur.fetchall() if cur.description else [])
-        except psycopg.Error as exc:
-            raise _store_error(op, exc, committing=_may_have_run(exc, was_open)) from exc
-        _ALIVE_AT[conn] = time.monotonic()
-        return _finish_alone(op, result)
-    finally:
-        op.close()
-
-
-async def _arun_alone(conn: AsyncConnection[Any], op: Op[T]) -> T:
-    try:
-        stmt = next(op)
-        was_open = not conn.closed
-        try:
-            async with conn.cursor(row_factory=tuple_row) as cur:
-                await cur.execute(stmt.sql, stmt.params or None)
-                rows = await cur.fetchall() if cur.description else []
-                result = Result(cur.rowcount, rows)
-        except psycopg.Error as exc:
-            raise _store_error(op, exc, committing=_may_have_run(exc, was_open)) from exc
-        _ALIVE_AT[conn] = time.monotonic()
-        return _finish_alone(op, result)
-    finally:
-        op.close()
-
-
-# -- reading an owner: one statement, alone --------------------------------------
-#
-# Every checkpointer call whose config has a `user_id` first reads the owner
-# of its thread (`thread_owner`), never from a cache: another process may have
-# handed the thread id to another user. It is one SELECT, so it runs like the
-# count of a put: alone in autocommit (one round trip; a single statement sees
-# one snapshot), on a connection the pool may lend without its check round
-# trip. If that connection turns out to be lost, the read (which changes
-# nothing) runs again, in a transaction on a connection the pool checks.
-# benchmarks/bench_access.py measures the cost.
-
-
-def _connection_lost(exc: StoreError) -> bool:
-    cause = exc.__cause__
-    return isinstance(cause, psycopg.OperationalError) and not cause.sqlstate
 
 
 _SYNC_CONNS = (Connection, ConnectionPool)
@@ -329,7 +127,17 @@ def _check_conn(store: str, conn: Any, *, is_async: bool) -> None:
     )
 
 
-class PostgresSessionStore(SqlSessionStore):
+def _execute(cur: Cursor[Any], sql: str, params: Sequence[Any]) -> Result:
+    cur.execute(sql, params or None)
+    return Result(cur.rowcount, cur.fetchall() if cur.description else [])
+
+
+async def _aexecute(cur: AsyncCursor[Any], sql: str, params: Sequence[Any]) -> Result:
+    await cur.execute(sql, params or None)
+    return Result(cur.rowcount, await cur.fetchall() if cur.description else [])
+
+
+class PostgresSessionStore(BlockingSqlStore):
     """Sessions in PostgreSQL through a blocking psycopg 3 connection or pool.
 
     Args:
@@ -355,6 +163,7 @@ class PostgresSessionStore(SqlSessionStore):
     """
 
     dialect = POSTGRES
+    may_lose_connections = True
 
     def __init__(
         self,
@@ -368,7 +177,7 @@ class PostgresSessionStore(SqlSessionStore):
         self.lock = lock or threading.Lock()
         if counts_in_saver:
             self.dialect = counting_in_saver(POSTGRES)
-        self.is_setup = False
+        self.liveness = Liveness()
 
     @classmethod
     @contextmanager
@@ -380,126 +189,45 @@ class PostgresSessionStore(SqlSessionStore):
         `ConnectionPool` to the constructor (or use `open_postgres_sync`).
         """
         with Connection.connect(
-            _conninfo(conn_string), autocommit=True, prepare_threshold=0
+            conninfo(conn_string), autocommit=True, prepare_threshold=0
         ) as conn:
             yield cls(conn)
 
-    def setup(self) -> None:
-        """Create or migrate the tables (once per store; later calls return at once)."""
-        if self.is_setup:
-            return
-        with self.lock:
-            if not self.is_setup:
-                self._execute_in_transaction(_setup_op(self.dialect), immediate=True)
-                self.is_setup = True
+    def _guard(self) -> AbstractContextManager[Any]:
+        # A pool lends each call its own connection: the lock only guards setup.
+        return nullcontext() if isinstance(self.conn, ConnectionPool) else self.lock
 
-    async def asetup(self) -> None:
-        await asyncio.to_thread(self.setup)
+    def _lost(self, exc: StoreError) -> bool:
+        return connection_lost(exc)
 
     @contextmanager
-    def _connection(self) -> Iterator[Connection[Any]]:
+    def _connection(self, *, light: bool) -> Iterator[Connection[Any]]:
         if isinstance(self.conn, ConnectionPool):
-            with self.conn.connection() as conn:
+            with self.liveness.lightly(light), self.conn.connection() as conn:
                 yield conn
         else:
             yield self.conn
 
-    def _execute_in_transaction(
-        self, op: Op[T], *, immediate: bool, conn: Connection[Any] | None = None
-    ) -> T:
-        try:
-            stmt = next(op)  # pure: an op that fails before any SQL touches nothing
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        committing = False
-        try:
-            with (
-                nullcontext(conn) if conn is not None else self._connection() as conn,
-                conn.transaction(),
-                conn.cursor(row_factory=tuple_row) as cur,
-            ):
+    @contextmanager
+    def _transaction(self, op: Op[Any], *, immediate: bool, alone: bool) -> Iterator[Execute]:
+        outcome = Outcome(op)
+        with (
+            outcome.failures(),
+            self._connection(light=alone) as conn,
+            conn.cursor(row_factory=tuple_row) as cur,
+        ):
+            if alone and runs_alone(conn):
+                yield lambda stmt: _execute(cur, outcome.alone_sql(stmt, conn), stmt.params)
+                self.liveness.saw(conn)
+                return
+            with conn.transaction():
                 if not immediate:  # a read: one snapshot, and nothing written by mistake
-                    cur.execute(_READ_SNAPSHOT)
-                while True:
-                    cur.execute(stmt.sql, stmt.params or None)
-                    rows = cur.fetchall() if cur.description else []
-                    try:
-                        stmt = op.send(Result(cur.rowcount, rows))
-                    except StopIteration as stop:
-                        value: T = stop.value
-                        committing = True
-                        break
-            return value  # committed
-        except psycopg.Error as exc:
-            raise _store_error(op, exc, committing=committing) from exc
-        finally:
-            op.close()
-
-    def _run(self, op: Op[T], *, immediate: bool) -> T:
-        self.setup()
-        if isinstance(self.conn, ConnectionPool):
-            return self._execute_in_transaction(op, immediate=immediate)
-        with self.lock:
-            return self._execute_in_transaction(op, immediate=immediate)
-
-    # The hot path: see "counting a put" above.
-    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        self.setup()
-        if isinstance(self.conn, ConnectionPool):
-            return self._record_checkpoints(thread_id, count)
-        with self.lock:
-            return self._record_checkpoints(thread_id, count)
-
-    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        return await asyncio.to_thread(self.record_checkpoints, thread_id, count)
-
-    def _record_checkpoints(self, thread_id: str, count: int) -> bool:
-        def op(alone: bool) -> Op[bool]:
-            return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
-
-        return self._single("record_checkpoints", op, writes=self.dialect.counts_apart)
-
-    def _single(self, name: str, make_op: Callable[[bool], Op[T]], *, writes: bool) -> T:
-        """Run a one-statement operation alone when the connection allows it.
-
-        `make_op(alone)` builds it. On a connection lent without its check
-        round trip (see "counting a put"), alone in autocommit: one round trip.
-        """
-        try:
-            with _lightly_checked(), self._connection() as conn:
-                alone = _outside_transaction(conn)
-                op = make_op(alone)
-                if alone and conn.autocommit:
-                    return _run_alone(conn, op)
-                return self._execute_in_transaction(op, immediate=writes, conn=conn)
-        except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
-            raise _store_error(name, exc, committing=False) from exc
-
-    # The owner check of every call with a `user_id`: see "reading an owner".
-    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        self.setup()
-        if isinstance(self.conn, ConnectionPool):
-            return self._thread_owner(thread_id)
-        with self.lock:
-            return self._thread_owner(thread_id)
-
-    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        return await asyncio.to_thread(self.thread_owner, thread_id)
-
-    def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        try:
-            return self._single(
-                "thread_owner", lambda _: thread_owner(self.dialect, thread_id), writes=False
-            )
-        except StoreError as exc:
-            if not _connection_lost(exc):
-                raise
-        # A read changes nothing: on a connection lost since it was last seen
-        # working, run it again on one the pool checks first.
-        return self._execute_in_transaction(thread_owner(self.dialect, thread_id), immediate=False)
+                    cur.execute(READ_SNAPSHOT)
+                yield lambda stmt: _execute(cur, stmt.sql, stmt.params)
+                outcome.finished = True  # a failure from here on is the commit's
 
 
-class AsyncPostgresSessionStore(SqlSessionStore):
+class AsyncPostgresSessionStore(AsyncSqlStore):
     """Sessions in PostgreSQL through an async psycopg 3 connection or pool.
 
     No blocking I/O runs in the async methods. The sync twins may be called
@@ -521,6 +249,7 @@ class AsyncPostgresSessionStore(SqlSessionStore):
     """
 
     dialect = POSTGRES
+    may_lose_connections = True
 
     def __init__(
         self, conn: AsyncConn, *, lock: asyncio.Lock | None = None, counts_in_saver: bool = False
@@ -531,181 +260,54 @@ class AsyncPostgresSessionStore(SqlSessionStore):
         if counts_in_saver:
             self.dialect = counting_in_saver(POSTGRES)
         self.loop = asyncio.get_running_loop()
-        self.is_setup = False
+        self.liveness = Liveness()
 
     @classmethod
     @asynccontextmanager
     async def from_conn_string(cls, conn_string: str) -> AsyncIterator[AsyncPostgresSessionStore]:
         """Open a store on its own connection and close it afterwards."""
         async with await AsyncConnection.connect(
-            _conninfo(conn_string), autocommit=True, prepare_threshold=0
+            conninfo(conn_string), autocommit=True, prepare_threshold=0
         ) as conn:
             yield cls(conn)
 
-    async def asetup(self) -> None:
-        """Create or migrate the tables (once per store)."""
-        if self.is_setup:
-            return
-        async with self.lock:
-            if not self.is_setup:
-                await self._execute_in_transaction(_setup_op(self.dialect), immediate=True)
-                self.is_setup = True
+    def _guard(self) -> AbstractAsyncContextManager[Any]:
+        return nullcontext() if isinstance(self.conn, AsyncConnectionPool) else self.lock
 
-    def setup(self) -> None:
-        _block_on(self.loop, self.asetup())
+    def _lost(self, exc: StoreError) -> bool:
+        return connection_lost(exc)
 
     @asynccontextmanager
-    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
+    async def _connection(self, *, light: bool) -> AsyncIterator[AsyncConnection[Any]]:
         if isinstance(self.conn, AsyncConnectionPool):
-            async with self.conn.connection() as conn:
-                yield conn
+            with self.liveness.lightly(light):
+                async with self.conn.connection() as conn:
+                    yield conn
         else:
             yield self.conn
 
-    async def _execute_in_transaction(
-        self, op: Op[T], *, immediate: bool, conn: AsyncConnection[Any] | None = None
-    ) -> T:
-        try:
-            stmt = next(op)
-        except StopIteration as stop:
-            return stop.value  # type: ignore[no-any-return]
-        committing = False
-        try:
+    @asynccontextmanager
+    async def _transaction(
+        self, op: Op[Any], *, immediate: bool, alone: bool
+    ) -> AsyncIterator[AsyncExecute]:
+        outcome = Outcome(op)
+        with outcome.failures():
             async with (
-                nullcontext(conn) if conn is not None else self._connection() as conn,
-                conn.transaction(),
+                self._connection(light=alone) as conn,
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
-                if not immediate:  # a read: one snapshot, and nothing written by mistake
-                    await cur.execute(_READ_SNAPSHOT)
-                while True:
-                    await cur.execute(stmt.sql, stmt.params or None)
-                    rows = await cur.fetchall() if cur.description else []
-                    try:
-                        stmt = op.send(Result(cur.rowcount, rows))
-                    except StopIteration as stop:
-                        value: T = stop.value
-                        committing = True
-                        break
-            return value  # committed
-        except psycopg.Error as exc:
-            raise _store_error(op, exc, committing=committing) from exc
-        finally:
-            op.close()
-
-    async def _arun(self, op: Op[T], *, immediate: bool) -> T:
-        await self.asetup()
-        if isinstance(self.conn, AsyncConnectionPool):
-            return await self._execute_in_transaction(op, immediate=immediate)
-        async with self.lock:
-            return await self._execute_in_transaction(op, immediate=immediate)
-
-    def _run(self, op: Op[T], *, immediate: bool) -> T:
-        return _block_on(self.loop, self._arun(op, immediate=immediate))  # type: ignore[no-any-return]
-
-    # The hot path: see "counting a put" above.
-    async def arecord_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        await self.asetup()
-        if isinstance(self.conn, AsyncConnectionPool):
-            return await self._record_checkpoints(thread_id, count)
-        async with self.lock:
-            return await self._record_checkpoints(thread_id, count)
-
-    def record_checkpoints(self, thread_id: str, count: int = 1) -> bool:
-        return _block_on(self.loop, self.arecord_checkpoints(thread_id, count))  # type: ignore[no-any-return]
-
-    async def _record_checkpoints(self, thread_id: str, count: int) -> bool:
-        def op(alone: bool) -> Op[bool]:
-            return record_checkpoints(self.dialect, thread_id, count, without_flush=alone)
-
-        return await self._single("record_checkpoints", op, writes=self.dialect.counts_apart)
-
-    async def _single(self, name: str, make_op: Callable[[bool], Op[T]], *, writes: bool) -> T:
-        """Async twin of `PostgresSessionStore._single`."""
-        try:
-            with _lightly_checked():
-                async with self._connection() as conn:
-                    alone = _outside_transaction(conn)
-                    op = make_op(alone)
-                    if alone and conn.autocommit:
-                        return await _arun_alone(conn, op)
-                    return await self._execute_in_transaction(op, immediate=writes, conn=conn)
-        except psycopg.Error as exc:  # taking a connection from the pool: nothing was sent
-            raise _store_error(name, exc, committing=False) from exc
-
-    async def athread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        await self.asetup()
-        if isinstance(self.conn, AsyncConnectionPool):
-            return await self._thread_owner(thread_id)
-        async with self.lock:
-            return await self._thread_owner(thread_id)
-
-    def thread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        return _block_on(self.loop, self.athread_owner(thread_id))  # type: ignore[no-any-return]
-
-    async def _thread_owner(self, thread_id: str) -> tuple[int, str] | None:
-        try:
-            return await self._single(
-                "thread_owner", lambda _: thread_owner(self.dialect, thread_id), writes=False
-            )
-        except StoreError as exc:
-            if not _connection_lost(exc):
-                raise
-        op = thread_owner(self.dialect, thread_id)
-        return await self._execute_in_transaction(op, immediate=False)
+                if alone and runs_alone(conn):
+                    yield lambda stmt: _aexecute(cur, outcome.alone_sql(stmt, conn), stmt.params)
+                    self.liveness.saw(conn)
+                    return
+                async with conn.transaction():
+                    if not immediate:
+                        await cur.execute(READ_SNAPSHOT)
+                    yield lambda stmt: _aexecute(cur, stmt.sql, stmt.params)
+                    outcome.finished = True
 
 
 # -- saver and store on one pool ----------------------------------------------
-
-
-class _Sweep:
-    """The pool's `check`: test a connection before lending it, as
-    `ConnectionPool.check_connection` does, and when one is dead test every
-    idle one at once. A server restart kills them all; without the sweep the
-    pool would find them one by one, backing off 1, 2, 4... seconds in between.
-    The store's count of a put skips the round trip for a connection seen
-    working just before (see "counting a put").
-    """
-
-    def __init__(self) -> None:
-        self.pool: ConnectionPool[Any] | None = None
-
-    def __call__(self, conn: Connection[Any]) -> None:
-        if _seen_working(conn):
-            return
-        try:
-            ConnectionPool.check_connection(conn)
-        except Exception:
-            if self.pool is not None:
-                self.pool.check()
-            raise
-        _ALIVE_AT[conn] = time.monotonic()
-
-
-class _ASweep:
-    """Async twin of `_Sweep`."""
-
-    def __init__(self) -> None:
-        self.pool: AsyncConnectionPool[Any] | None = None
-
-    async def __call__(self, conn: AsyncConnection[Any]) -> None:
-        if _seen_working(conn):
-            return
-        try:
-            await AsyncConnectionPool.check_connection(conn)
-        except Exception:
-            if self.pool is not None:
-                await self.pool.check()
-            raise
-        _ALIVE_AT[conn] = time.monotonic()
-
-
-def _pool_kwargs(conn_string: str) -> dict[str, Any]:
-    return {
-        "conninfo": _conninfo(conn_string),
-        "kwargs": dict(CONNECTION_KWARGS),
-        "open": False,  # opened by the `with` below
-    }
 
 
 def _backoff() -> Iterator[float]:
@@ -761,13 +363,14 @@ def open_postgres_sync(
     """
     from langgraph.checkpoint.postgres import PostgresSaver
 
-    sweep = _Sweep()
-    with ConnectionPool(check=sweep, **_pool_kwargs(conn_string)) as pool:
+    sweep = Sweep()
+    with ConnectionPool(check=sweep, **pool_kwargs(conn_string)) as pool:
         sweep.pool = pool
         saver = PostgresSaver(pool)
         store = PostgresSessionStore(pool, counts_in_saver=True)
+        store.liveness = sweep.liveness  # what the store sees working, the pool trusts
         try:
-            with Connection.connect(_conninfo(conn_string), autocommit=True) as guard:
+            with Connection.connect(conninfo(conn_string), autocommit=True) as guard:
                 _take_open_lock(guard)  # released when `guard` closes
                 saver.setup()
                 store.setup()
@@ -784,14 +387,15 @@ async def open_postgres_async(
     `AsyncPostgresSessionStore` on one `AsyncConnectionPool`, set up."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    sweep = _ASweep()
-    async with AsyncConnectionPool(check=sweep, **_pool_kwargs(conn_string)) as pool:
+    sweep = AsyncSweep()
+    async with AsyncConnectionPool(check=sweep, **pool_kwargs(conn_string)) as pool:
         sweep.pool = pool
         saver = AsyncPostgresSaver(pool)
         store = AsyncPostgresSessionStore(pool, counts_in_saver=True)
+        store.liveness = sweep.liveness
         try:
             async with await AsyncConnection.connect(
-                _conninfo(conn_string), autocommit=True
+                conninfo(conn_string), autocommit=True
             ) as guard:
                 await _atake_open_lock(guard)
                 await saver.setup()

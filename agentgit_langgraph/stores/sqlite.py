@@ -1,8 +1,9 @@
 """Session stores on SQLite: `SqliteSessionStore` (sqlite3) and
 `AsyncSqliteSessionStore` (aiosqlite).
 
-Both run the shared operations of `stores.sql`; they differ only in how a
-statement reaches the database. Tables are prefixed `agentgit_` and created by
+Both run the shared operations of `stores/ops` through the shared bases of
+`stores/transactions.py`; they differ only in how a statement reaches the
+database. Tables are prefixed `agentgit_` and created by
 versioned migrations on first use (lazy `setup()`), next to, never inside,
 LangGraph's own `checkpoints` and `writes` tables.
 
@@ -21,23 +22,20 @@ import sqlite3
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager, closing, contextmanager
-from typing import Any, TypeVar
+from typing import Any, NoReturn
 
 import aiosqlite
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.stores.sql import (
-    SQLITE,
-    Op,
-    Result,
-    SqlSessionStore,
-    counting_in_saver,
-    migrate,
-)
-from agentgit_langgraph.stores.sql import (
-    block_on as _block_on,
+from agentgit_langgraph.stores.dialect import SQLITE, counting_in_saver
+from agentgit_langgraph.stores.statements import Op, Result, Statement
+from agentgit_langgraph.stores.transactions import (
+    AsyncExecute,
+    AsyncSqlStore,
+    BlockingSqlStore,
+    Execute,
 )
 
 __all__ = [
@@ -47,20 +45,18 @@ __all__ = [
     "connect_sqlite",
 ]
 
-T = TypeVar("T")
+
+def _begin(immediate: bool) -> str:
+    # Reads too run in a transaction: a session row and its threads must come
+    # from one snapshot. A writer takes the lock at once, not at its first write.
+    return "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
 
-def _drive(op: Op[T], execute: Any) -> T:
-    try:
-        stmt = next(op)
-        while True:
-            stmt = op.send(execute(stmt.sql, stmt.params))
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
-
-
-def _store_error(exc: Exception) -> StoreError:
-    return StoreError(f"SQLite session store: {exc}")
+def _failed(exc: BaseException) -> NoReturn:
+    """Raise what a failed transaction raises (it has been rolled back)."""
+    if isinstance(exc, sqlite3.Error):
+        raise StoreError(f"SQLite session store: {exc}") from exc
+    raise exc
 
 
 # Reads the file's header: fails at once on a file that is not a database.
@@ -105,7 +101,7 @@ async def aconnect_sqlite(path: str) -> AsyncIterator[aiosqlite.Connection]:
         await conn.close()
 
 
-class SqliteSessionStore(SqlSessionStore):
+class SqliteSessionStore(BlockingSqlStore):
     """Sessions in a SQLite database through a `sqlite3` connection.
 
     The connection may be shared with a `SqliteSaver`; pass the saver's `lock`
@@ -134,7 +130,6 @@ class SqliteSessionStore(SqlSessionStore):
         self.saver = saver
         if saver is not None:
             self.dialect = counting_in_saver(SQLITE)
-        self.is_setup = False
 
     @classmethod
     @contextmanager
@@ -147,50 +142,32 @@ class SqliteSessionStore(SqlSessionStore):
             yield cls(conn)
 
     def setup(self) -> None:
-        if self.is_setup:
-            return
         if self.saver is not None and not self.saver.is_setup:
             with self.saver.cursor(transaction=False):  # its own lazy setup, under its lock
                 pass
-        with self.lock:
-            if not self.is_setup:
-                self._execute_in_transaction(migrate(self.dialect), immediate=True)
-                self.is_setup = True
+        super().setup()
 
-    async def asetup(self) -> None:
-        await asyncio.to_thread(self.setup)
-
-    def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
+    @contextmanager
+    def _transaction(self, op: Op[Any], *, immediate: bool, alone: bool) -> Iterator[Execute]:
         cur = self.conn.cursor()
 
-        def execute(sql: str, params: Any) -> Result:
-            cur.execute(sql, params)
-            rows = cur.fetchall() if cur.description else []
-            return Result(cur.rowcount, rows)
+        def execute(stmt: Statement) -> Result:
+            cur.execute(stmt.sql, stmt.params)
+            return Result(cur.rowcount, cur.fetchall() if cur.description else [])
 
         try:
             if not self.conn.in_transaction:
-                # Reads too run in a transaction: a session row and its threads
-                # must come from one snapshot.
-                cur.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            result = _drive(op, execute)
+                cur.execute(_begin(immediate))
+            yield execute
             self.conn.commit()
-            return result
         except BaseException as exc:
             self.conn.rollback()
-            if isinstance(exc, sqlite3.Error):
-                raise _store_error(exc) from exc
-            raise
+            _failed(exc)
         finally:
             cur.close()
 
-    def _run(self, op: Op[T], *, immediate: bool) -> T:
-        self.setup()
-        with self.lock:
-            return self._execute_in_transaction(op, immediate=immediate)
 
-
-class AsyncSqliteSessionStore(SqlSessionStore):
+class AsyncSqliteSessionStore(AsyncSqlStore):
     """Sessions in a SQLite database through an `aiosqlite` connection.
 
     No blocking I/O runs in the async methods. The sync twins may be called
@@ -219,7 +196,6 @@ class AsyncSqliteSessionStore(SqlSessionStore):
         if saver is not None:
             self.dialect = counting_in_saver(SQLITE)
         self.loop = asyncio.get_running_loop()
-        self.is_setup = False
 
     @classmethod
     @asynccontextmanager
@@ -232,44 +208,24 @@ class AsyncSqliteSessionStore(SqlSessionStore):
             yield cls(conn)
 
     async def asetup(self) -> None:
-        if self.is_setup:
-            return
         if self.saver is not None and not self.saver.is_setup:
             await self.saver.setup()  # takes its own lock
-        async with self.lock:
-            if not self.is_setup:
-                await self._execute_in_transaction(migrate(self.dialect), immediate=True)
-                self.is_setup = True
+        await super().asetup()
 
-    def setup(self) -> None:
-        _block_on(self.loop, self.asetup())
+    @asynccontextmanager
+    async def _transaction(
+        self, op: Op[Any], *, immediate: bool, alone: bool
+    ) -> AsyncIterator[AsyncExecute]:
+        async def execute(stmt: Statement) -> Result:
+            async with self.conn.execute(stmt.sql, stmt.params) as cur:
+                rows: list[Any] = list(await cur.fetchall()) if cur.description else []
+                return Result(cur.rowcount, rows)
 
-    async def _execute_in_transaction(self, op: Op[T], *, immediate: bool) -> T:
         try:
             if not self.conn.in_transaction:
-                await self.conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
-            try:
-                stmt = next(op)
-                while True:
-                    async with self.conn.execute(stmt.sql, stmt.params) as cur:
-                        rows: list[Any] = list(await cur.fetchall()) if cur.description else []
-                        result = Result(cur.rowcount, rows)
-                    stmt = op.send(result)
-            except StopIteration as stop:
-                value: T = stop.value
+                await self.conn.execute(_begin(immediate))
+            yield execute
             await self.conn.commit()
-            return value
         except BaseException as exc:
             await self.conn.rollback()
-            if isinstance(exc, sqlite3.Error):
-                raise _store_error(exc) from exc
-            raise
-
-    async def _arun(self, op: Op[T], *, immediate: bool) -> T:
-        await self.asetup()
-        async with self.lock:
-            return await self._execute_in_transaction(op, immediate=immediate)
-
-    def _run(self, op: Op[T], *, immediate: bool) -> T:
-        result: T = _block_on(self.loop, self._arun(op, immediate=immediate))
-        return result
+            _failed(exc)

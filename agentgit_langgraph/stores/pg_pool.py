@@ -1,0 +1,311 @@
+"""PostgreSQL's hot path: taking a connection, and sending a statement alone.
+
+The PostgreSQL stores (`stores/postgres.py`) keep here what their blocking
+and async sides share beyond the I/O: how a failure reads (`Outcome`), when
+a statement may run alone, and which connections were seen working lately
+(`Liveness`, shared with the pool's check, `Sweep`). That memory is an
+object's, one per pool or store, never this module's.
+
+Counting a put
+--------------
+
+`record_checkpoints` runs on every put, so it is the store's hot path. It is a
+single UPDATE, so on an autocommit connection that is not inside a
+transaction it runs alone: no BEGIN and COMMIT round trips, its own implicit
+transaction (atomic; concurrent increments queue on the row lock, none is
+lost). And it commits without waiting for its WAL flush (`SET LOCAL
+synchronous_commit TO OFF`, carried in the statement: see
+`Dialect.commit_without_flush`). That is safe for the count:
+
+* it is applied exactly once or not at all, in order with everything else:
+  WAL is replayed in order, so a crash can lose only a suffix of the
+  server's asynchronous commits, never apply a later one without an earlier
+  one, never half of one;
+* it is durable as soon as any later synchronous commit on the server is
+  (flushing WAL flushes everything before it): the next put's checkpoint,
+  for one. Otherwise the WAL writer flushes it within 3 x wal_writer_delay
+  (600 ms by default). So only a server crash (not a client's) within that
+  window after the last puts can lose their counts: the checkpoints survive
+  (the saver commits with synchronous_commit as configured) and the thread's
+  count is short by those puts. It is never too high;
+* the setting is LOCAL: it ends with the statement's transaction, and the
+  saver's commits on the same pooled connection keep the server's setting.
+
+The saver's put has just waited for a flush; a second one per put would
+cost about one more fsync per checkpoint (see benchmarks/bench_postgres.py).
+Where the statement would run inside someone else's transaction (a shared
+connection in a transaction, or not in autocommit), it runs in the usual
+transaction instead, and there without relaxing anything.
+
+On the pool `open_postgres_*` builds, which checks every connection with a
+round trip before lending it (`Sweep`), the count also skips that check
+for a connection seen working less than `Liveness.trust_seconds` ago whose
+socket has nothing to read. A server that ends a connection (restart,
+`pg_terminate_backend`, `idle_session_timeout`, a crashed backend) closes
+its socket, after a FATAL message: both make it readable, and the full
+check runs. What the recency covers is a middlebox dropping a connection
+idle for minutes, which only shows at the next packet; and the put's own
+save, just before on the same pool, took a fully checked connection (a dead
+one there sweeps every idle one). In the remaining window (the connection
+lost between the poll and the statement, as it could be between a check
+and the statement) the count fails like any store call on a broken
+connection: a `StoreError` saying whether it may have been applied, the pool
+replaces the connection, and the count is never applied twice. Setting
+`trust_seconds` to 0 checks every connection (about one round trip more per
+put: see benchmarks/bench_postgres.py, "alone, checked").
+
+Reading an owner
+----------------
+
+Every checkpointer call whose config has a `user_id` first reads the owner
+of its thread (`thread_owner`), never from a cache: another process may have
+handed the thread id to another user. It is one SELECT, so it runs like the
+count of a put: alone in autocommit (one round trip; a single statement sees
+one snapshot), on a connection the pool may lend without its check round
+trip. If that connection turns out to be lost, the read (which changes
+nothing) runs again, in a transaction on a connection the pool checks.
+benchmarks/bench_access.py measures the cost.
+"""
+
+from __future__ import annotations
+
+import select
+import time
+import weakref
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
+
+import psycopg
+from psycopg import AsyncConnection, Connection
+from psycopg.pq import ConnStatus, TransactionStatus
+from psycopg.rows import dict_row
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+from agentgit_langgraph.configs import postgres_conninfo
+from agentgit_langgraph.errors import StoreError
+from agentgit_langgraph.stores.statements import Op, Statement
+
+__all__ = [
+    "CONNECTION_KWARGS",
+    "READ_SNAPSHOT",
+    "AsyncSweep",
+    "Liveness",
+    "Outcome",
+    "Sweep",
+    "connection_lost",
+    "conninfo",
+    "may_have_run",
+    "pool_kwargs",
+    "runs_alone",
+]
+
+AnyConnection = Connection[Any] | AsyncConnection[Any]
+
+# How LangGraph's Postgres savers want their connections; the store reads
+# tuples through its own cursors, so it works on these as on any other.
+CONNECTION_KWARGS: Mapping[str, Any] = {
+    "autocommit": True,
+    "prepare_threshold": 0,
+    "row_factory": dict_row,
+}
+
+# Multi-statement reads see one snapshot (a session row and its threads agree).
+READ_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
+
+
+def conninfo(conn_string: str) -> str:
+    """A libpq URI (`configs.postgres_conninfo`); other strings go to libpq as they are."""
+    return postgres_conninfo(conn_string) or conn_string
+
+
+def pool_kwargs(conn_string: str) -> dict[str, Any]:
+    """What `open_postgres_*` builds its pool with (but `check`)."""
+    return {
+        "conninfo": conninfo(conn_string),
+        "kwargs": dict(CONNECTION_KWARGS),
+        "open": False,  # opened by the caller's `with`
+    }
+
+
+# -- what a failure means ------------------------------------------------------
+
+
+def may_have_run(exc: psycopg.Error, was_open: bool) -> bool:
+    """Whether a statement run alone may have committed although it raised.
+
+    An error the server reports (one with a SQLSTATE: a constraint, a
+    cancellation, 57P01 for a backend terminated while the statement waited on
+    a lock or before it arrived) means its implicit transaction did not commit:
+    the server reports a statement's failure before committing, and nothing
+    after. A connection that just broke (no SQLSTATE: reset, end of file, or a
+    backend that closed it after committing, as one terminated while waiting
+    for a synchronous standby does) may have broken after the commit. One that
+    was closed before the call sent nothing.
+    """
+    return was_open and isinstance(exc, psycopg.OperationalError) and not exc.sqlstate
+
+
+def connection_lost(exc: StoreError) -> bool:
+    """Whether a store call failed only because its connection was lost."""
+    cause = exc.__cause__
+    return isinstance(cause, psycopg.OperationalError) and not cause.sqlstate
+
+
+def runs_alone(conn: AnyConnection) -> bool:
+    """Whether a statement sent on `conn` is its own transaction (autocommit, none open)."""
+    return conn.info.transaction_status == TransactionStatus.IDLE and conn.autocommit
+
+
+class Outcome:
+    """How far one operation got on PostgreSQL: what its failure must say.
+
+    A failure before the end of the operation wrote nothing (its transaction
+    rolls back); one after it, at the commit, may or may not have been
+    applied; a statement sent alone may have committed if its connection
+    broke after sending it (`may_have_run`).
+    """
+
+    def __init__(self, op: Op[Any]) -> None:
+        self.name: str = getattr(op, "__name__", "operation")
+        self.finished = False
+        self.alone_on_open: bool | None = None
+        """Sent alone: whether the connection was open then (None: not sent alone)."""
+
+    def alone_sql(self, stmt: Statement, conn: AnyConnection) -> str:
+        """What to send for `stmt` alone: one statement, the operation's only one."""
+        if self.alone_on_open is not None or stmt.alone is None:
+            raise AssertionError(f"{self.name} is not a single statement; it cannot run alone")
+        self.alone_on_open = not conn.closed
+        return stmt.alone
+
+    def committing(self, exc: psycopg.Error) -> bool:
+        if self.alone_on_open is not None:
+            return may_have_run(exc, self.alone_on_open)
+        return self.finished
+
+    @contextmanager
+    def failures(self) -> Iterator[None]:
+        """Every psycopg error inside, as the `StoreError` it means."""
+        try:
+            yield
+        except psycopg.Error as exc:
+            raise self.error(exc) from exc
+
+    def error(self, exc: psycopg.Error) -> StoreError:
+        detail = str(exc).strip() or "no message"
+        state = f" [SQLSTATE {exc.sqlstate}]" if getattr(exc, "sqlstate", None) else ""
+        if self.committing(exc):
+            outcome = "the connection failed while committing: it may or may not have been applied"
+        else:
+            outcome = "nothing was written"
+        return StoreError(
+            f"PostgreSQL session store: {self.name} failed, {outcome} "
+            f"({type(exc).__name__}{state}: {detail})"
+        )
+
+
+# -- connections seen working --------------------------------------------------
+
+
+def _readable(fd: int) -> bool:
+    if hasattr(select, "poll"):
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLPRI)
+        return bool(poller.poll(0))
+    ready, _, _ = select.select([fd], [], [], 0)  # pragma: no cover - Windows
+    return bool(ready)
+
+
+class Liveness:
+    """Which connections were seen working lately: the memory that lets the
+    pool lend one to a statement sent alone without its check round trip.
+
+    One per pool (its `Sweep` holds it, and the stores on that pool share it);
+    a store on a pool without a `Sweep` keeps one nobody reads.
+    """
+
+    def __init__(self, trust_seconds: float = 5.0) -> None:
+        self.trust_seconds = trust_seconds
+        """How long a connection seen working may skip the check; 0 checks each one."""
+        self._seen: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        # Set while a store takes a connection for a statement sent alone:
+        # the pool's check runs in the taker's thread or task, so it sees it.
+        # One per pool, made with it; never per call.
+        self._light: ContextVar[bool] = ContextVar(
+            f"agentgit_light_check_{id(self)}", default=False
+        )
+
+    def saw(self, conn: AnyConnection) -> None:
+        """`conn` just worked."""
+        self._seen[conn] = time.monotonic()
+
+    def last_seen(self, conn: AnyConnection) -> float | None:
+        """When `conn` was last seen working (`time.monotonic()`), if it was."""
+        return self._seen.get(conn)
+
+    @contextmanager
+    def lightly(self, light: bool = True) -> Iterator[None]:
+        """Connections taken meanwhile (with `light`) may skip the check round trip."""
+        token = self._light.set(light)
+        try:
+            yield
+        finally:
+            self._light.reset(token)
+
+    def seen_working(self, conn: AnyConnection) -> bool:
+        """Whether `conn` may skip the pool's check (see "Counting a put")."""
+        if not self._light.get():
+            return False
+        seen = self._seen.get(conn)
+        if seen is None or time.monotonic() - seen > self.trust_seconds:
+            return False
+        pgconn = conn.pgconn
+        if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
+            return False
+        return not _readable(pgconn.socket)
+
+
+class Sweep:
+    """The pool's `check`: test a connection before lending it, as
+    `ConnectionPool.check_connection` does, and when one is dead test every
+    idle one at once. A server restart kills them all; without the sweep the
+    pool would find them one by one, backing off 1, 2, 4... seconds in between.
+    A statement sent alone skips the round trip for a connection seen working
+    just before (see "Counting a put").
+    """
+
+    def __init__(self, liveness: Liveness | None = None) -> None:
+        self.liveness = liveness or Liveness()
+        self.pool: ConnectionPool[Any] | None = None
+
+    def __call__(self, conn: Connection[Any]) -> None:
+        if self.liveness.seen_working(conn):
+            return
+        try:
+            ConnectionPool.check_connection(conn)
+        except Exception:
+            if self.pool is not None:
+                self.pool.check()
+            raise
+        self.liveness.saw(conn)
+
+
+class AsyncSweep:
+    """`Sweep` for an `AsyncConnectionPool`."""
+
+    def __init__(self, liveness: Liveness | None = None) -> None:
+        self.liveness = liveness or Liveness()
+        self.pool: AsyncConnectionPool[Any] | None = None
+
+    async def __call__(self, conn: AsyncConnection[Any]) -> None:
+        if self.liveness.seen_working(conn):
+            return
+        try:
+            await AsyncConnectionPool.check_connection(conn)
+        except Exception:
+            if self.pool is not None:
+                await self.pool.check()
+            raise
+        self.liveness.saw(conn)
