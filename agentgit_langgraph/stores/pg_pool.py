@@ -37,22 +37,23 @@ Where the statement would run inside someone else's transaction (a shared
 connection in a transaction, or not in autocommit), it runs in the usual
 transaction instead, and there without relaxing anything.
 
-On the pool `open_postgres_*` builds, which checks every connection with a
-round trip before lending it (`Sweep`), the count also skips that check
-for a connection seen working less than `Liveness.trust_seconds` ago whose
-socket has nothing to read. A server that ends a connection (restart,
-`pg_terminate_backend`, `idle_session_timeout`, a crashed backend) closes
-its socket, after a FATAL message: both make it readable, and the full
-check runs. What the recency covers is a middlebox dropping a connection
-idle for minutes, which only shows at the next packet; and the put's own
-save, just before on the same pool, took a fully checked connection (a dead
-one there sweeps every idle one). In the remaining window (the connection
-lost between the poll and the statement, as it could be between a check
-and the statement) the count fails like any store call on a broken
-connection: a `StoreError` saying whether it may have been applied, the pool
-replaces the connection, and the count is never applied twice. Setting
-`trust_seconds` to 0 checks every connection (about one round trip more per
-put: see benchmarks/bench_postgres.py, "alone, checked").
+On the pool `open_postgres_*` builds, which checks a connection with a round
+trip before lending it (`Sweep`), every checkout (the saver's and the
+store's) skips that check for a connection seen working less than
+`Liveness.trust_seconds` ago whose socket has nothing to read: a round trip
+per saver call is what made a wrapped graph turn cost 1.5x a bare one. A
+server that ends a connection (restart, `pg_terminate_backend`,
+`idle_session_timeout`, a crashed backend) closes its socket, after a FATAL
+message: both make it readable, and the full check runs. What the recency
+covers is a middlebox dropping a connection idle for minutes, which only
+shows at the next packet; a connection is fully checked at least every
+`trust_seconds` (and a dead one found there sweeps every idle one). In the
+remaining window (the connection lost between the poll and the statement, as
+it could be between a check and the statement) the count fails like any
+store call on a broken connection: a `StoreError` saying whether it may have
+been applied, the pool replaces the connection, and the count is never
+applied twice. Setting `trust_seconds` to 0 checks every connection (one
+round trip more per saver or store call).
 
 Reading an owner
 ----------------
@@ -74,7 +75,6 @@ import time
 import weakref
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from contextvars import ContextVar
 from typing import Any
 
 import psycopg
@@ -220,7 +220,7 @@ def _readable(fd: int) -> bool:
 
 class Liveness:
     """Which connections were seen working lately: the memory that lets the
-    pool lend one to a statement sent alone without its check round trip.
+    pool lend one without its check round trip.
 
     One per pool (its `Sweep` holds it, and the stores on that pool share it);
     a store on a pool without a `Sweep` keeps one nobody reads.
@@ -230,12 +230,6 @@ class Liveness:
         self.trust_seconds = trust_seconds
         """How long a connection seen working may skip the check; 0 checks each one."""
         self._seen: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
-        # Set while a store takes a connection for a statement sent alone:
-        # the pool's check runs in the taker's thread or task, so it sees it.
-        # One per pool, made with it; never per call.
-        self._light: ContextVar[bool] = ContextVar(
-            f"agentgit_light_check_{id(self)}", default=False
-        )
 
     def saw(self, conn: AnyConnection) -> None:
         """`conn` just worked."""
@@ -245,19 +239,8 @@ class Liveness:
         """When `conn` was last seen working (`time.monotonic()`), if it was."""
         return self._seen.get(conn)
 
-    @contextmanager
-    def lightly(self, light: bool = True) -> Iterator[None]:
-        """Connections taken meanwhile (with `light`) may skip the check round trip."""
-        token = self._light.set(light)
-        try:
-            yield
-        finally:
-            self._light.reset(token)
-
     def seen_working(self, conn: AnyConnection) -> bool:
         """Whether `conn` may skip the pool's check (see "Counting a put")."""
-        if not self._light.get():
-            return False
         seen = self._seen.get(conn)
         if seen is None or time.monotonic() - seen > self.trust_seconds:
             return False
@@ -272,8 +255,8 @@ class Sweep:
     `ConnectionPool.check_connection` does, and when one is dead test every
     idle one at once. A server restart kills them all; without the sweep the
     pool would find them one by one, backing off 1, 2, 4... seconds in between.
-    A statement sent alone skips the round trip for a connection seen working
-    just before (see "Counting a put").
+    A connection seen working just before skips the round trip (see
+    "Counting a put").
     """
 
     def __init__(self, liveness: Liveness | None = None) -> None:

@@ -201,9 +201,9 @@ class PostgresSessionStore(BlockingSqlStore):
         return connection_lost(exc)
 
     @contextmanager
-    def _connection(self, *, light: bool) -> Iterator[Connection[Any]]:
+    def _connection(self) -> Iterator[Connection[Any]]:
         if isinstance(self.conn, ConnectionPool):
-            with self.liveness.lightly(light), self.conn.connection() as conn:
+            with self.conn.connection() as conn:
                 yield conn
         else:
             yield self.conn
@@ -213,7 +213,7 @@ class PostgresSessionStore(BlockingSqlStore):
         outcome = Outcome(op)
         with (
             outcome.failures(),
-            self._connection(light=alone) as conn,
+            self._connection() as conn,
             conn.cursor(row_factory=tuple_row) as cur,
         ):
             if alone and runs_alone(conn):
@@ -278,11 +278,10 @@ class AsyncPostgresSessionStore(AsyncSqlStore):
         return connection_lost(exc)
 
     @asynccontextmanager
-    async def _connection(self, *, light: bool) -> AsyncIterator[AsyncConnection[Any]]:
+    async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
         if isinstance(self.conn, AsyncConnectionPool):
-            with self.liveness.lightly(light):
-                async with self.conn.connection() as conn:
-                    yield conn
+            async with self.conn.connection() as conn:
+                yield conn
         else:
             yield self.conn
 
@@ -293,7 +292,7 @@ class AsyncPostgresSessionStore(AsyncSqlStore):
         outcome = Outcome(op)
         with outcome.failures():
             async with (
-                self._connection(light=alone) as conn,
+                self._connection() as conn,
                 conn.cursor(row_factory=tuple_row) as cur,
             ):
                 if alone and runs_alone(conn):
