@@ -155,11 +155,15 @@ class SqliteSessionStore(BlockingSqlStore):
             cur.execute(stmt.sql, stmt.params)
             return Result(cur.rowcount, cur.fetchall() if cur.description else [])
 
+        # A single statement sent alone needs no BEGIN and COMMIT of its own:
+        # a read sees one snapshot; a write commits by itself (below).
+        alone = alone and not self.conn.in_transaction
         try:
-            if not self.conn.in_transaction:
+            if not self.conn.in_transaction and not alone:
                 cur.execute(_begin(immediate))
             yield execute
-            self.conn.commit()
+            if self.conn.in_transaction:
+                self.conn.commit()
         except BaseException as exc:
             self.conn.rollback()
             _failed(exc)
@@ -221,11 +225,19 @@ class AsyncSqliteSessionStore(AsyncSqlStore):
                 rows: list[Any] = list(await cur.fetchall()) if cur.description else []
                 return Result(cur.rowcount, rows)
 
+        async def read_alone(stmt: Statement) -> Result:
+            # One hop to the connection's thread, not three (execute, fetch, close).
+            rows = list(await self.conn.execute_fetchall(stmt.sql, stmt.params))
+            return Result(-1, rows)
+
+        # As in `SqliteSessionStore`: a statement sent alone is its own transaction.
+        alone = alone and not self.conn.in_transaction
         try:
-            if not self.conn.in_transaction:
+            if not self.conn.in_transaction and not alone:
                 await self.conn.execute(_begin(immediate))
-            yield execute
-            await self.conn.commit()
+            yield read_alone if alone and not immediate else execute
+            if self.conn.in_transaction:
+                await self.conn.commit()
         except BaseException as exc:
             await self.conn.rollback()
             _failed(exc)
