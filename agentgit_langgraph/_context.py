@@ -18,8 +18,9 @@ from __future__ import annotations
 
 import copy
 import math
+import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
@@ -29,7 +30,9 @@ from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.reversal import ToolReversers
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["SaverContext", "Service", "is_overridden", "timeout_of"]
+__all__ = ["Forwarded", "SaverContext", "Service", "Settable", "is_overridden", "timeout_of"]
+
+T = TypeVar("T")
 
 
 def is_overridden(saver: BaseCheckpointSaver[Any], method: str) -> bool:
@@ -52,6 +55,31 @@ def timeout_of(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
         raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
     return None if math.isinf(value) else float(value)
+
+
+class Forwarded(Generic[T]):
+    """An attribute of an object its owner holds, read through the owner (`path`: dotted)."""
+
+    def __init__(self, path: str, doc: str) -> None:
+        self.path = path
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Forwarded[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> Forwarded[T] | T:
+        if instance is None:
+            return self
+        return cast(T, operator.attrgetter(self.path)(instance))
+
+
+class Settable(Forwarded[T]):
+    """A `Forwarded` attribute that can be set through the owner too."""
+
+    def __set__(self, instance: object, value: T) -> None:
+        holder, _, name = self.path.rpartition(".")
+        setattr(operator.attrgetter(holder)(instance), name, value)
 
 
 class SaverContext:

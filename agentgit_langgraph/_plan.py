@@ -215,8 +215,11 @@ class _Twin(Generic[P, R]):
         self.__signature__ = _public_signature(plan)
 
     def __set_name__(self, owner: type, name: str) -> None:
-        self.__name__ = name
-        self.__qualname__ = f"{owner.__qualname__}.{name}"
+        # Named by the class that defines it; a class that re-exports it
+        # (`log, alog = History.log, History.alog`) leaves its name as it is.
+        if self.__qualname__ == self.plan.__name__:
+            self.__name__ = name
+            self.__qualname__ = f"{owner.__qualname__}.{name}"
 
     def __repr__(self) -> str:
         return f"<plan method {self.__qualname__}>"
@@ -226,9 +229,7 @@ class SyncTwin(_Twin[P, R]):
     """The sync method of a `twins` pair: `run_sync` of the plan."""
 
     @overload
-    def __get__(
-        self, instance: None, owner: type | None = None
-    ) -> Callable[Concatenate[Any, P], R]: ...
+    def __get__(self, instance: None, owner: type | None = None) -> SyncTwin[P, R]: ...
     @overload
     def __get__(self, instance: PlanHost, owner: type | None = None) -> Callable[P, R]: ...
     def __get__(self, instance: PlanHost | None, owner: type | None = None) -> Callable[..., R]:
@@ -244,12 +245,11 @@ class AsyncTwin(_Twin[P, R]):
 
     def __set_name__(self, owner: type, name: str) -> None:
         super().__set_name__(owner, name)
-        self.__doc__ = f"Async twin of `{name[1:]}`.\n\n{self.plan.__doc__ or ''}".rstrip()
+        sync = self.__name__[1:]
+        self.__doc__ = f"Async twin of `{sync}`.\n\n{self.plan.__doc__ or ''}".rstrip()
 
     @overload
-    def __get__(
-        self, instance: None, owner: type | None = None
-    ) -> Callable[Concatenate[Any, P], Coroutine[Any, Any, R]]: ...
+    def __get__(self, instance: None, owner: type | None = None) -> AsyncTwin[P, R]: ...
     @overload
     def __get__(
         self, instance: PlanHost, owner: type | None = None

@@ -114,7 +114,7 @@ def _id(tup: CheckpointTuple) -> str:
 def read_thread(thread_id: str) -> Plan[list[CheckpointTuple]]:
     """Every checkpoint of the thread, all namespaces, with its writes."""
     tuples: list[CheckpointTuple] = yield from gather(
-        BaseCheckpointSaver.list, checkpoint_config(thread_id)
+        BaseCheckpointSaver.list, checkpoint_config(thread_id, None)
     )
     return tuples
 
@@ -161,7 +161,7 @@ def _recover(thread_id: str) -> Plan[bool]:
     """
     backup = backup_thread_id(thread_id)
     probe: builtins.list[CheckpointTuple] = yield from gather(
-        BaseCheckpointSaver.list, checkpoint_config(backup), limit=1
+        BaseCheckpointSaver.list, checkpoint_config(backup, None), limit=1
     )
     if not probe:
         return False

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -40,44 +40,30 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import access_plan
-from agentgit_langgraph._context import SaverContext, timeout_of
+from agentgit_langgraph._context import Forwarded, SaverContext, Settable, timeout_of
 from agentgit_langgraph._faults import reached
-from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync, twins
+from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync
 from agentgit_langgraph.backends import default_store_for
 from agentgit_langgraph.branching import (
     Branching,
-    branches_plan,
-    config_for_plan,
-    create_session_plan,
-    get_session_plan,
-    list_sessions_plan,
-    reversals_plan,
-    rollback_plan,
-    session_for_thread_plan,
-    switch_plan,
 )
 from agentgit_langgraph.configs import owner_of
-from agentgit_langgraph.fsck import fsck_plan
 from agentgit_langgraph.history import History
-from agentgit_langgraph.history.diff import diff_plan
-from agentgit_langgraph.history.draw import mermaid_plan, tree_plan
-from agentgit_langgraph.history.log import log_plan
-from agentgit_langgraph.history.refs import resolve_plan, tag_plan, tags_plan, untag_plan
-from agentgit_langgraph.history.tree import tree_data_plan
 from agentgit_langgraph.maintenance import (
     Maintenance,
     copy_thread_plan,
     delete_for_runs_plan,
-    delete_session_plan,
     delete_thread_plan,
-    prune_branches_plan,
     prune_plan,
 )
-from agentgit_langgraph.recovery import recover_branches_plan
 from agentgit_langgraph.reversal import Reverser, ToolReversers
 from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = ["AgentGitSaver"]
+
+T = TypeVar("T")
+R = TypeVar("R")
+P = ParamSpec("P")
 
 
 def _access_target(config: Any) -> tuple[str, str] | None:
@@ -102,6 +88,41 @@ def _put_target(config: Any) -> tuple[str, str]:
     return thread_id, "0" if owner is None else owner
 
 
+class _Options(TypedDict, total=False):
+    """The constructor's keyword arguments, which `from_conn_string` passes on."""
+
+    auto_session: bool
+    reversers: Mapping[str, Reverser] | None
+    reverse_timeout: float | None
+
+
+class _ListOptions(TypedDict, total=False):
+    """`list`/`alist`'s keyword arguments (LangGraph's: `filter`, `before`, `limit`)."""
+
+    filter: dict[str, Any] | None
+    before: RunnableConfig | None
+    limit: int | None
+
+
+def _access(config: Any) -> Plan[None]:
+    """Refuse a config whose `user_id` (int or str) does not own the thread's session.
+
+    Free when the config has no `user_id` (the common case on the hot
+    path); otherwise `access_plan`: one indexed store read, never cached.
+    A `user_id` that is neither an int nor a str is `InvalidConfigError`.
+    """
+    if (target := _access_target(config)) is not None:
+        yield from access_plan(*target)
+
+
+def _checked(
+    config: Any, method: Callable[Concatenate[Any, P], R], /, *args: P.args, **kwargs: P.kwargs
+) -> Plan[R]:
+    """`method` of the wrapped saver, after the owner check of `config`."""
+    yield from _access(config)
+    return (yield from call(method, *args, **kwargs))
+
+
 def _put_plan(
     config: RunnableConfig,
     checkpoint: Checkpoint,
@@ -110,8 +131,7 @@ def _put_plan(
 ) -> Plan[RunnableConfig]:
     """A put: the owner checked, the checkpoint saved, then counted into its session."""
     thread_id, owner = _put_target(config)
-    if (target := _access_target(config)) is not None:
-        yield from access_plan(*target)
+    yield from _access(config)
     auto_session = yield from local(SaverContext.creates_sessions)
     if auto_session and not (yield from local(SaverContext.holds, thread_id)):
         # The session first: a process dying after the save leaves no
@@ -206,38 +226,22 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """Deleting sessions and threads, pruning, copying threads."""
 
     # -- what it wraps ---------------------------------------------------------
-    @property
-    def saver(self) -> BaseCheckpointSaver[Any]:
-        """The wrapped LangGraph checkpointer (its own attributes, e.g. `conn`, are there)."""
-        return self._ctx.saver
-
-    @property
-    def store(self) -> BaseSessionStore:
-        """The session store."""
-        return self._ctx.store
-
-    @property
-    def auto_session(self) -> bool:
-        """Whether a put into a thread no session holds creates a session for it."""
-        return self._ctx.auto_session
-
-    @auto_session.setter
-    def auto_session(self, value: bool) -> None:
-        self._ctx.auto_session = value
-
-    @property
-    def reversers(self) -> ToolReversers:
-        """The tool-reversal handlers (`register_reverser` adds one)."""
-        return self._ctx.reversers
-
-    @property
-    def reverse_timeout(self) -> float | None:
-        """The default bound, in seconds, on each reversal handler (None: no bound)."""
-        return self._ctx.reverse_timeout
-
-    @reverse_timeout.setter
-    def reverse_timeout(self, value: float | None) -> None:
-        self._ctx.reverse_timeout = value
+    saver = Forwarded[BaseCheckpointSaver[Any]](
+        "_ctx.saver",
+        "The wrapped LangGraph checkpointer (its own attributes, e.g. `conn`, are there).",
+    )
+    store = Forwarded[BaseSessionStore]("_ctx.store", "The session store.")
+    reversers = Forwarded[ToolReversers](
+        "_ctx.reversers", "The tool-reversal handlers (`register_reverser` adds one)."
+    )
+    auto_session = Settable[bool](
+        "_ctx.auto_session",
+        "Whether a put into a thread no session holds creates a session for it.",
+    )
+    reverse_timeout = Settable[float | None](
+        "_ctx.reverse_timeout",
+        "The default bound, in seconds, on each reversal handler (None: no bound).",
+    )
 
     @property
     def plan_targets(self) -> dict[type, Any]:
@@ -246,21 +250,23 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
     _targets = plan_targets
 
+    def _run(self, plan: Plan[T]) -> T:
+        return run_sync(plan, self.plan_targets)
+
+    async def _arun(self, plan: Plan[T]) -> T:
+        return await run_async(plan, self.plan_targets)
+
     # -- construction --------------------------------------------------------
     @classmethod
     @contextmanager
     def from_conn_string(
-        cls,
-        conn_string: str,
-        *,
-        auto_session: bool = True,
-        reversers: Mapping[str, Reverser] | None = None,
-        reverse_timeout: float | None = None,
+        cls, conn_string: str, **options: Unpack[_Options]
     ) -> Iterator[AgentGitSaver]:
         """Open the LangGraph saver and the session store on one database.
 
         A SQLite path (or `":memory:"`) opens `SqliteSaver`; a `postgresql://`
-        URI opens `PostgresSaver` (needs the `postgres` extra).
+        URI opens `PostgresSaver` (needs the `postgres` extra). `options`:
+        `auto_session`, `reversers`, `reverse_timeout`, as for the constructor.
 
         Example:
             ```python
@@ -271,37 +277,20 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         from agentgit_langgraph.backends import open_sync
 
         with open_sync(conn_string) as (saver, store):
-            wrapped = cls(
-                saver,
-                store,
-                auto_session=auto_session,
-                reversers=reversers,
-                reverse_timeout=reverse_timeout,
-            )
+            wrapped = cls(saver, store, **options)
             wrapped.recover_branches()  # cheap: finishes what dead operations left
             yield wrapped
 
     @classmethod
     @asynccontextmanager
     async def afrom_conn_string(
-        cls,
-        conn_string: str,
-        *,
-        auto_session: bool = True,
-        reversers: Mapping[str, Reverser] | None = None,
-        reverse_timeout: float | None = None,
+        cls, conn_string: str, **options: Unpack[_Options]
     ) -> AsyncIterator[AgentGitSaver]:
         """Async twin of `from_conn_string` (`AsyncSqliteSaver`, `AsyncPostgresSaver`)."""
         from agentgit_langgraph.backends import open_async
 
         async with open_async(conn_string) as (saver, store):
-            wrapped = cls(
-                saver,
-                store,
-                auto_session=auto_session,
-                reversers=reversers,
-                reverse_timeout=reverse_timeout,
-            )
+            wrapped = cls(saver, store, **options)
             await wrapped.arecover_branches()
             yield wrapped
 
@@ -322,13 +311,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         await self.store.asetup()
 
     # -- delegation ----------------------------------------------------------
-    @property
-    def serde(self) -> SerializerProtocol:
-        return self.saver.serde
-
-    @serde.setter
-    def serde(self, value: SerializerProtocol) -> None:
-        self.saver.serde = value
+    serde = Settable[SerializerProtocol]("_ctx.saver.serde", "The wrapped saver's serializer.")
 
     @property
     def config_specs(self) -> builtins.list[Any]:
@@ -346,70 +329,37 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         return self.saver.get_next_version(current, channel)
 
     # -- user isolation ------------------------------------------------------
-    def _check_access(self, config: Any) -> None:
-        """Refuse a config whose `user_id` (int or str) does not own the thread's session.
-
-        Free when the config has no `user_id` (the common case on the hot
-        path); otherwise `access_plan`: one indexed store read, never cached.
-        A `user_id` that is neither an int nor a str is `InvalidConfigError`.
-        """
-        if (target := _access_target(config)) is not None:
-            run_sync(access_plan(*target), self.plan_targets)
-
-    async def _acheck_access(self, config: Any) -> None:
-        """Async twin of `_check_access`."""
-        if (target := _access_target(config)) is not None:
-            await run_async(access_plan(*target), self.plan_targets)
-
+    # Each checkpointer call: the owner check (`_checked`), then the wrapped saver's.
     def get(self, config: RunnableConfig) -> Checkpoint | None:
-        self._check_access(config)
-        return self.saver.get(config)
+        return self._run(_checked(config, BaseCheckpointSaver.get, config))
 
     async def aget(self, config: RunnableConfig) -> Checkpoint | None:
-        await self._acheck_access(config)
-        return await self.saver.aget(config)
+        return await self._arun(_checked(config, BaseCheckpointSaver.get, config))
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        self._check_access(config)
-        return self.saver.get_tuple(config)
+        return self._run(_checked(config, BaseCheckpointSaver.get_tuple, config))
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        await self._acheck_access(config)
-        return await self.saver.aget_tuple(config)
+        return await self._arun(_checked(config, BaseCheckpointSaver.get_tuple, config))
 
     def list(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
+        self, config: RunnableConfig | None, **options: Unpack[_ListOptions]
     ) -> Iterator[CheckpointTuple]:
-        self._check_access(config)
-        return self.saver.list(config, filter=filter, before=before, limit=limit)
+        self._run(_access(config))
+        return self.saver.list(config, **options)
 
     def alist(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None = None,
-        before: RunnableConfig | None = None,
-        limit: int | None = None,
+        self, config: RunnableConfig | None, **options: Unpack[_ListOptions]
     ) -> AsyncIterator[CheckpointTuple]:
         if owner_of(config) is None:
-            return self.saver.alist(config, filter=filter, before=before, limit=limit)
-        return self._alist_checked(config, filter=filter, before=before, limit=limit)
+            return self.saver.alist(config, **options)
+        return self._alist_checked(config, options)
 
     async def _alist_checked(
-        self,
-        config: RunnableConfig | None,
-        *,
-        filter: dict[str, Any] | None,
-        before: RunnableConfig | None,
-        limit: int | None,
+        self, config: RunnableConfig | None, options: _ListOptions
     ) -> AsyncIterator[CheckpointTuple]:
-        await self._acheck_access(config)
-        inner = self.saver.alist(config, filter=filter, before=before, limit=limit)
+        await self._arun(_access(config))
+        inner = self.saver.alist(config, **options)
         try:
             async for item in inner:
                 yield item
@@ -425,7 +375,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return run_sync(_put_plan(config, checkpoint, metadata, new_versions), self.plan_targets)
+        return self._run(_put_plan(config, checkpoint, metadata, new_versions))
 
     async def aput(
         self,
@@ -434,8 +384,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        plan = _put_plan(config, checkpoint, metadata, new_versions)
-        return await run_async(plan, self.plan_targets)
+        return await self._arun(_put_plan(config, checkpoint, metadata, new_versions))
 
     def put_writes(
         self,
@@ -444,8 +393,8 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        self._check_access(config)
-        self.saver.put_writes(config, writes, task_id, task_path)
+        method = BaseCheckpointSaver.put_writes
+        self._run(_checked(config, method, config, writes, task_id, task_path))
 
     async def aput_writes(
         self,
@@ -454,34 +403,34 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        await self._acheck_access(config)
-        await self.saver.aput_writes(config, writes, task_id, task_path)
+        method = BaseCheckpointSaver.put_writes
+        await self._arun(_checked(config, method, config, writes, task_id, task_path))
 
     # LangGraph's optional capabilities: delegated when the wrapped saver has
     # them, else done over its primitives; counts kept exact (`maintenance.py`).
     def delete_thread(self, thread_id: str) -> None:
-        run_sync(delete_thread_plan(thread_id), self.plan_targets)
+        self._run(delete_thread_plan(thread_id))
 
     async def adelete_thread(self, thread_id: str) -> None:
-        await run_async(delete_thread_plan(thread_id), self.plan_targets)
+        await self._arun(delete_thread_plan(thread_id))
 
     def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        run_sync(copy_thread_plan(source_thread_id, target_thread_id), self.plan_targets)
+        self._run(copy_thread_plan(source_thread_id, target_thread_id))
 
     async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
-        await run_async(copy_thread_plan(source_thread_id, target_thread_id), self.plan_targets)
+        await self._arun(copy_thread_plan(source_thread_id, target_thread_id))
 
     def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        run_sync(prune_plan(thread_ids, strategy=strategy), self.plan_targets)
+        self._run(prune_plan(thread_ids, strategy=strategy))
 
     async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
-        await run_async(prune_plan(thread_ids, strategy=strategy), self.plan_targets)
+        await self._arun(prune_plan(thread_ids, strategy=strategy))
 
     def delete_for_runs(self, run_ids: Sequence[str]) -> None:
-        run_sync(delete_for_runs_plan(run_ids), self.plan_targets)
+        self._run(delete_for_runs_plan(run_ids))
 
     async def adelete_for_runs(self, run_ids: Sequence[str]) -> None:
-        await run_async(delete_for_runs_plan(run_ids), self.plan_targets)
+        await self._arun(delete_for_runs_plan(run_ids))
 
     delete_thread.__doc__ = delete_thread_plan.__doc__
     copy_thread.__doc__ = copy_thread_plan.__doc__
@@ -491,46 +440,50 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        self._check_access(config)
-        return self.saver.get_delta_channel_history(config=config, channels=channels)
+        method = BaseCheckpointSaver.get_delta_channel_history
+        return run_sync(
+            _checked(config, method, config=config, channels=channels), self.plan_targets
+        )
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        await self._acheck_access(config)
-        return await self.saver.aget_delta_channel_history(config=config, channels=channels)
+        method = BaseCheckpointSaver.get_delta_channel_history
+        return await self._arun(_checked(config, method, config=config, channels=channels))
 
-    # -- the flat public API: one line per pair, each running the plan function
-    # that carries its signature and docs (`_plan.twins`) -------------------------
+    # -- the flat public API: the services' sync/async pairs, re-exported. Each
+    # runs the plan function that carries its signature and docs (`_plan.twins`).
     # sessions and branches (`branching.py`)
-    create_session, acreate_session = twins(create_session_plan)
-    get_session, aget_session = twins(get_session_plan)
-    list_sessions, alist_sessions = twins(list_sessions_plan)
-    session_for_thread, asession_for_thread = twins(session_for_thread_plan)
-    config_for, aconfig_for = twins(config_for_plan)
-    branches, abranches = twins(branches_plan)
-    switch, aswitch = twins(switch_plan)
-    rollback, arollback = twins(rollback_plan)
+    create_session, acreate_session = Branching.create_session, Branching.acreate_session
+    get_session, aget_session = Branching.get_session, Branching.aget_session
+    list_sessions, alist_sessions = Branching.list_sessions, Branching.alist_sessions
+    session_for_thread = Branching.session_for_thread
+    asession_for_thread = Branching.asession_for_thread
+    config_for, aconfig_for = Branching.config_for, Branching.aconfig_for
+    branches, abranches = Branching.branches, Branching.abranches
+    switch, aswitch = Branching.switch, Branching.aswitch
+    rollback, arollback = Branching.rollback, Branching.arollback
 
-    # clean-up (`maintenance.py`, `recovery.py`, `fsck.py`)
-    delete_session, adelete_session = twins(delete_session_plan)
-    prune_branches, aprune_branches = twins(prune_branches_plan)
-    recover_branches, arecover_branches = twins(recover_branches_plan)
-    fsck, afsck = twins(fsck_plan)
+    # clean-up (`maintenance.py`; `recovery.py`, `fsck.py` through `Branching`)
+    delete_session, adelete_session = Maintenance.delete_session, Maintenance.adelete_session
+    prune_branches, aprune_branches = Maintenance.prune_branches, Maintenance.aprune_branches
+    recover_branches = Branching.recover_branches
+    arecover_branches = Branching.arecover_branches
+    fsck, afsck = Branching.fsck, Branching.afsck
 
     # history (`history/`)
-    log, alog = twins(log_plan)
-    tag, atag = twins(tag_plan)
-    tags, atags = twins(tags_plan)
-    untag, auntag = twins(untag_plan)
-    resolve, aresolve = twins(resolve_plan)
-    diff, adiff = twins(diff_plan)
-    tree_data, atree_data = twins(tree_data_plan)
-    tree, atree = twins(tree_plan)
-    mermaid, amermaid = twins(mermaid_plan)
+    log, alog = History.log, History.alog
+    tag, atag = History.tag, History.atag
+    tags, atags = History.tags, History.atags
+    untag, auntag = History.untag, History.auntag
+    resolve, aresolve = History.resolve, History.aresolve
+    diff, adiff = History.diff, History.adiff
+    tree_data, atree_data = History.tree_data, History.atree_data
+    tree, atree = History.tree, History.atree
+    mermaid, amermaid = History.mermaid, History.amermaid
 
     # tool undo (`reversal/`)
-    reversals, areversals = twins(reversals_plan)
+    reversals, areversals = Branching.reversals, Branching.areversals
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.
