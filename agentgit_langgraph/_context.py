@@ -131,9 +131,10 @@ class SaverContext:
         """Threads deleted or moved out of their session: check them again on put (`local`)."""
         self.registered.discard(thread_ids)
 
-    def holds(self, thread_id: str) -> bool:
-        """Whether this process saw `thread_id` held by a session (`local`)."""
-        return thread_id in self.registered
+    def unseen(self, thread_id: str) -> bool:
+        """With `auto_session`, whether this process has yet to see `thread_id` held by a
+        session: a put into it makes sure of its session first (`local`)."""
+        return self.auto_session and thread_id not in self.registered
 
     def held(self, thread_id: str) -> None:
         """`thread_id` is held by a session: its next puts skip the check before saving."""

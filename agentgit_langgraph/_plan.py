@@ -28,8 +28,17 @@ from __future__ import annotations
 import inspect
 import types
 from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Concatenate, Generic, ParamSpec, Protocol, TypeVar, overload
+from types import MappingProxyType
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    NamedTuple,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
 
 __all__ = [
     "AsyncTwin",
@@ -56,13 +65,12 @@ Targets = Mapping[type, Any]
 `{BaseCheckpointSaver: saver, BaseSessionStore: store, ...}`."""
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call a plan asks for: `method` (a function of a target's class) and its arguments."""
 
     method: Callable[..., Any]
     args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = MappingProxyType({})
     collect: bool = False
     """The method returns an iterator (`list`/`alist`): gather it into a list."""
     target: Any = None
@@ -107,18 +115,24 @@ def gather(
     return result
 
 
-_NONE = object()
+_OWNERS: dict[Callable[..., Any], type] = {}
+"""The class each method was last found on among a plan's targets (a cache: the drivers'
+hot path, e.g. every `put`, would otherwise look through every target each call)."""
 
 
 def _bound(targets: Targets, step: Call, prefix: str) -> Any:
     """The method `step` asks for, bound to its target; `prefix` "a" for the async twin."""
-    name = step.method.__name__
+    method = step.method
+    name = method.__name__
     target = step.target
     if target is None:
-        found = (t for cls, t in targets.items() if getattr(cls, name, None) is step.method)
-        target = next(found, _NONE)
-        if target is _NONE:
-            raise LookupError(f"no target of this plan declares {step.method.__qualname__}")
+        owner = _OWNERS.get(method)
+        if owner is None or owner not in targets:
+            owner = next((c for c in targets if getattr(c, name, None) is method), None)
+            if owner is None:
+                raise LookupError(f"no target of this plan declares {method.__qualname__}")
+            _OWNERS[method] = owner
+        target = targets[owner]
     return getattr(target, name if step.local else prefix + name)
 
 

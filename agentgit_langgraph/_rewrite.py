@@ -61,9 +61,9 @@ from langgraph.checkpoint.base import (
 
 from agentgit_langgraph._copy import (
     delta_channels_missing,
-    exact_copy,
     parent_checkpoint_id,
-    writes_in_order,
+    put_exact,
+    put_writes_at,
 )
 from agentgit_langgraph._langgraph import TASKS_CHANNEL
 from agentgit_langgraph._plan import Plan, call, gather
@@ -133,19 +133,11 @@ def put_tuples(
         ns = _ns(tup)
         target = checkpoint_config(thread_id, ns)
         at_checkpoint = checkpoint_config(thread_id, ns, _id(tup))
-        for task_id, path, task_writes in writes_in_order(tup.pending_writes or []):
-            yield from call(
-                BaseCheckpointSaver.put_writes, at_checkpoint, task_writes, task_id, path
-            )
+        yield from put_writes_at(at_checkpoint, tup.pending_writes or [])
         parent = parent_checkpoint_id(tup)
         if parent is not None and not (drop_dangling_parents and (ns, parent) not in present):
             target["configurable"]["checkpoint_id"] = parent
-        checkpoint = exact_copy(tup.checkpoint)
-        # Every channel counts as new: savers that keep values per version
-        # (InMemorySaver, PostgresSaver) then store them all again.
-        versions = dict(checkpoint["channel_versions"])
-        metadata = copy.copy(tup.metadata)
-        yield from call(BaseCheckpointSaver.put, target, checkpoint, metadata, versions)
+        yield from put_exact(target, tup, copy.copy(tup.metadata))
 
 
 def delete_thread_rows(thread_id: str) -> Plan[None]:

@@ -23,9 +23,9 @@ from __future__ import annotations
 
 import builtins
 import copy
-from collections.abc import AsyncIterator, Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any, Concatenate, ParamSpec, TypedDict, TypeVar, Unpack
+from typing import Any, TypedDict, TypeVar, Unpack
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -62,8 +62,6 @@ from agentgit_langgraph.stores.base import BaseSessionStore
 __all__ = ["AgentGitSaver"]
 
 T = TypeVar("T")
-R = TypeVar("R")
-P = ParamSpec("P")
 
 
 def _access_target(config: Any) -> tuple[str, str] | None:
@@ -115,14 +113,6 @@ def _access(config: Any) -> Plan[None]:
         yield from access_plan(*target)
 
 
-def _checked(
-    config: Any, method: Callable[Concatenate[Any, P], R], /, *args: P.args, **kwargs: P.kwargs
-) -> Plan[R]:
-    """`method` of the wrapped saver, after the owner check of `config`."""
-    yield from _access(config)
-    return (yield from call(method, *args, **kwargs))
-
-
 def _put_plan(
     config: RunnableConfig,
     checkpoint: Checkpoint,
@@ -132,8 +122,9 @@ def _put_plan(
     """A put: the owner checked, the checkpoint saved, then counted into its session."""
     thread_id, owner = _put_target(config)
     yield from _access(config)
-    auto_session = yield from local(SaverContext.creates_sessions)
-    if auto_session and not (yield from local(SaverContext.holds, thread_id)):
+    # With `auto_session`, a thread this process has not yet seen held by a session.
+    unseen = yield from local(SaverContext.unseen, thread_id)
+    if unseen:
         # The session first: a process dying after the save leaves no
         # checkpoint that no session holds.
         yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
@@ -143,12 +134,14 @@ def _put_plan(
     )
     reached("put.saved")
     if not (yield from call(BaseSessionStore.record_checkpoints, thread_id)):
-        if not auto_session:
+        if not (yield from local(SaverContext.creates_sessions)):
             return saved
         # Its session was deleted meanwhile (another process): the run goes on in a new one.
         yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
         yield from call(BaseSessionStore.record_checkpoints, thread_id)
-    yield from local(SaverContext.held, thread_id)
+        unseen = True
+    if unseen:
+        yield from local(SaverContext.held, thread_id)
     return saved
 
 
@@ -329,24 +322,34 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         return self.saver.get_next_version(current, channel)
 
     # -- user isolation ------------------------------------------------------
-    # Each checkpointer call: the owner check (`_checked`), then the wrapped saver's.
+    # Each checkpointer call: the owner check, then the wrapped saver's own call.
+    def _checked(self, config: Any) -> BaseCheckpointSaver[Any]:
+        """The wrapped saver, once a `user_id` in `config` is found to own the thread."""
+        if (target := _access_target(config)) is not None:
+            self._run(access_plan(*target))
+        return self.saver
+
+    async def _achecked(self, config: Any) -> BaseCheckpointSaver[Any]:
+        if (target := _access_target(config)) is not None:
+            await self._arun(access_plan(*target))
+        return self.saver
+
     def get(self, config: RunnableConfig) -> Checkpoint | None:
-        return self._run(_checked(config, BaseCheckpointSaver.get, config))
+        return self._checked(config).get(config)
 
     async def aget(self, config: RunnableConfig) -> Checkpoint | None:
-        return await self._arun(_checked(config, BaseCheckpointSaver.get, config))
+        return await (await self._achecked(config)).aget(config)
 
     def get_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return self._run(_checked(config, BaseCheckpointSaver.get_tuple, config))
+        return self._checked(config).get_tuple(config)
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
-        return await self._arun(_checked(config, BaseCheckpointSaver.get_tuple, config))
+        return await (await self._achecked(config)).aget_tuple(config)
 
     def list(
         self, config: RunnableConfig | None, **options: Unpack[_ListOptions]
     ) -> Iterator[CheckpointTuple]:
-        self._run(_access(config))
-        return self.saver.list(config, **options)
+        return self._checked(config).list(config, **options)
 
     def alist(
         self, config: RunnableConfig | None, **options: Unpack[_ListOptions]
@@ -358,8 +361,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     async def _alist_checked(
         self, config: RunnableConfig | None, options: _ListOptions
     ) -> AsyncIterator[CheckpointTuple]:
-        await self._arun(_access(config))
-        inner = self.saver.alist(config, **options)
+        inner = (await self._achecked(config)).alist(config, **options)
         try:
             async for item in inner:
                 yield item
@@ -393,8 +395,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        method = BaseCheckpointSaver.put_writes
-        self._run(_checked(config, method, config, writes, task_id, task_path))
+        self._checked(config).put_writes(config, writes, task_id, task_path)
 
     async def aput_writes(
         self,
@@ -403,8 +404,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         task_id: str,
         task_path: str = "",
     ) -> None:
-        method = BaseCheckpointSaver.put_writes
-        await self._arun(_checked(config, method, config, writes, task_id, task_path))
+        await (await self._achecked(config)).aput_writes(config, writes, task_id, task_path)
 
     # LangGraph's optional capabilities: delegated when the wrapped saver has
     # them, else done over its primitives; counts kept exact (`maintenance.py`).
@@ -440,16 +440,14 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     def get_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        method = BaseCheckpointSaver.get_delta_channel_history
-        return run_sync(
-            _checked(config, method, config=config, channels=channels), self.plan_targets
-        )
+        inner = self._checked(config)
+        return inner.get_delta_channel_history(config=config, channels=channels)
 
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
-        method = BaseCheckpointSaver.get_delta_channel_history
-        return await self._arun(_checked(config, method, config=config, channels=channels))
+        inner = await self._achecked(config)
+        return await inner.aget_delta_channel_history(config=config, channels=channels)
 
     # -- the flat public API: the services' sync/async pairs, re-exported. Each
     # runs the plan function that carries its signature and docs (`_plan.twins`).
