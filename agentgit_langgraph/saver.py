@@ -6,8 +6,16 @@ session, and the owner check. Sessions and branches (`branching.Branching`),
 history (`history.History`) and maintenance (`maintenance.Maintenance`) are
 services it owns (`saver.branching`, `saver.history`, `saver.maintenance`),
 sharing one `SaverContext`. Its flat public methods (`rollback`, `log`, ...)
-are one line per sync/async pair: `rollback, arollback = twins(rollback_plan)`
-runs the plan function that carries the signature and docs (`_plan.twins`).
+are the services' sync/async pairs, re-exported one line per pair
+(`rollback, arollback = Branching.rollback, Branching.arollback`); a service
+declares each pair once, `twins(rollback_plan)`, from the plan function that
+carries the signature and docs (`_plan.twins`).
+
+Where a call goes: `put` → `_put_plan` here (owner check, session, save,
+count) → the wrapped saver's `put` and the store's `record_checkpoints`;
+`rollback` → `Branching.rollback` → `branching.rollback_plan` → `_copy.py`
+and the store's `begin_branch`/`add_branch`; `log` → `History.log` →
+`history.log.log_plan` → the saver's `list`/`get_tuple` and the store's tags.
 
 Example:
     >>> from langgraph.checkpoint.memory import InMemorySaver
@@ -151,7 +159,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     Every `BaseCheckpointSaver` method is delegated to `saver` unchanged; each
     successful `put` into a thread of a session is also counted in `store`.
     `rollback` opens a new thread at any checkpoint, leaving the old one as it
-    was. The session, history and maintenance methods forward to the services
+    was. The session, history and maintenance methods are those of the services
     the saver owns: `branching`, `history` and `maintenance`. The wrapped
     saver's own attributes (e.g. `conn`) are on `saver`, not forwarded.
 
