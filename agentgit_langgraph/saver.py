@@ -18,13 +18,11 @@ and the store's `begin_branch`/`add_branch`; `log` → `History.log` →
 `history.log.log_plan` → the saver's `list`/`get_tuple` and the store's tags.
 
 Example:
-    >>> from langgraph.checkpoint.memory import InMemorySaver
-    >>> saver = AgentGitSaver(InMemorySaver())
-    >>> graph = builder.compile(checkpointer=saver)          # doctest: +SKIP
-    >>> graph.invoke(inputs, {"configurable": {"thread_id": "chat"}})  # doctest: +SKIP
-    >>> history = list(graph.get_state_history({"configurable": {"thread_id": "chat"}}))
-    >>> branch = saver.rollback(history[2].config)            # doctest: +SKIP
-    >>> graph.invoke(new_inputs, branch)                      # doctest: +SKIP
+    ```python
+    saver = AgentGitSaver(InMemorySaver())
+    graph = builder.compile(checkpointer=saver)
+    branch = saver.rollback(list(graph.get_state_history(config))[2].config)
+    ```
 """
 
 from __future__ import annotations
