@@ -13,6 +13,7 @@ Example:
     ```
 """
 
+from agentgit_langgraph import stores
 from agentgit_langgraph.errors import (
     AgentGitError,
     CheckpointNotFoundError,
@@ -67,12 +68,8 @@ __all__ = [
     "with_undo",
 ]
 
-try:  # the `postgres` extra (psycopg 3) is optional
-    from agentgit_langgraph.stores.postgres import (
-        AsyncPostgresSessionStore,
-        PostgresSessionStore,
-    )
-except ImportError:  # pragma: no cover - depends on the environment
-    pass
-else:
+# The PostgreSQL stores when `stores` has them (the optional `postgres` extra).
+if "PostgresSessionStore" in stores.__all__:
+    from agentgit_langgraph.stores import AsyncPostgresSessionStore, PostgresSessionStore
+
     __all__ += ["AsyncPostgresSessionStore", "PostgresSessionStore"]

@@ -106,7 +106,7 @@ def claimant_alive(holder: Claimant | None, *, at: datetime | None = None) -> bo
 
 
 class ReversalAttempt:
-    """One rollback's reversal run: its claimant, and the `"claims"` target of its plan.
+    """One rollback's reversal run: its claimant, and what its plan asks (`call_on`).
 
     Used as a context manager around the rollback: while it is open, this
     process's competing rollbacks see its claims as alive; once it closes

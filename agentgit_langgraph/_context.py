@@ -4,6 +4,8 @@ The saver (the checkpointer contract) and its services (`Branching`,
 `History`, `Maintenance`) each hold a reference to one context: the wrapped
 saver, the session store, the plan targets, and the threads this process saw
 held by a session. No service reaches into another object's private state.
+A plan reaches the context as one of its targets (`local(SaverContext.forget,
+ids)`, `call(SaverContext.implements, "prune")`).
 
 Example:
     ```python
@@ -15,16 +17,69 @@ Example:
 from __future__ import annotations
 
 import copy
+import math
+import operator
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, Generic, TypeVar, cast, overload
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentgit_langgraph._access import ThreadSet
+from agentgit_langgraph._plan import Targets
+from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.reversal import ToolReversers
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["SaverContext"]
+__all__ = ["Forwarded", "SaverContext", "Service", "Settable", "is_overridden", "timeout_of"]
+
+T = TypeVar("T")
+
+
+def is_overridden(saver: BaseCheckpointSaver[Any], method: str) -> bool:
+    """Whether `saver`'s type implements `method` itself.
+
+    The check `langgraph.checkpoint.conformance.capabilities` makes to detect a
+    capability: the method differs from `BaseCheckpointSaver`'s default.
+    """
+    base = getattr(BaseCheckpointSaver, method, None)
+    impl = getattr(type(saver), method, None)
+    if base is None or impl is None:
+        return impl is not None
+    return impl is not base
+
+
+def timeout_of(value: Any) -> float | None:
+    """A handler timeout in seconds: a positive number; None or `math.inf` for no bound."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+        raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
+    return None if math.isinf(value) else float(value)
+
+
+class Forwarded(Generic[T]):
+    """An attribute of an object its owner holds, read through the owner (`path`: dotted)."""
+
+    def __init__(self, path: str, doc: str) -> None:
+        self.path = path
+        self.__doc__ = doc
+
+    @overload
+    def __get__(self, instance: None, owner: type) -> Forwarded[T]: ...
+    @overload
+    def __get__(self, instance: object, owner: type) -> T: ...
+    def __get__(self, instance: object | None, owner: type) -> Forwarded[T] | T:
+        if instance is None:
+            return self
+        return cast(T, operator.attrgetter(self.path)(instance))
+
+
+class Settable(Forwarded[T]):
+    """A `Forwarded` attribute that can be set through the owner too."""
+
+    def __set__(self, instance: object, value: T) -> None:
+        holder, _, name = self.path.rpartition(".")
+        setattr(operator.attrgetter(holder)(instance), name, value)
 
 
 class SaverContext:
@@ -37,7 +92,7 @@ class SaverContext:
         reversers: The tool-reversal handlers, by tool name.
         reverse_timeout: The default bound, in seconds, on each reversal handler.
         targets: The plan targets (`_plan.py`): `{BaseCheckpointSaver: saver,
-            BaseSessionStore: store, ToolReversers: reversers}`.
+            BaseSessionStore: store, ToolReversers: reversers, SaverContext: self}`.
         registered: Threads this process saw held by a session: their puts
             skip the session check before saving (the count after still checks).
     """
@@ -60,6 +115,7 @@ class SaverContext:
             BaseCheckpointSaver: saver,
             BaseSessionStore: store,
             ToolReversers: reversers,
+            SaverContext: self,
         }
         self.registered = ThreadSet()
 
@@ -67,9 +123,47 @@ class SaverContext:
         """A copy wrapping `saver` instead; the store and the thread set stay shared."""
         clone = copy.copy(self)
         clone.saver = saver
-        clone.targets = {**self.targets, BaseCheckpointSaver: saver}
+        clone.targets = {**self.targets, BaseCheckpointSaver: saver, SaverContext: clone}
         return clone
 
+    # -- what plans ask of it (`_plan.py`) -----------------------------------------
     def forget(self, thread_ids: Iterable[str]) -> None:
-        """Threads deleted or moved out of their session: check them again on put."""
+        """Threads deleted or moved out of their session: check them again on put (`local`)."""
         self.registered.discard(thread_ids)
+
+    def unseen(self, thread_id: str) -> bool:
+        """With `auto_session`, whether this process has yet to see `thread_id` held by a
+        session: a put into it makes sure of its session first (`local`)."""
+        return self.auto_session and thread_id not in self.registered
+
+    def held(self, thread_id: str) -> None:
+        """`thread_id` is held by a session: its next puts skip the check before saving."""
+        self.registered.add(thread_id)
+
+    def creates_sessions(self) -> bool:
+        """`auto_session` (`local`)."""
+        return self.auto_session
+
+    def timeout_for(self, reverse_timeout: Any) -> float | None:
+        """A rollback's handler bound: its own `reverse_timeout`, else the saver's (`local`)."""
+        return self.reverse_timeout if reverse_timeout is None else timeout_of(reverse_timeout)
+
+    def implements(self, method: str) -> bool:
+        """Whether the wrapped saver implements `method` itself (a sync plan asks)."""
+        return is_overridden(self.saver, method)
+
+    async def aimplements(self, method: str) -> bool:
+        """Whether it implements `a<method>` itself (an async plan asks)."""
+        return is_overridden(self.saver, "a" + method)
+
+
+class Service:
+    """A service of an `AgentGitSaver`: its `twins` pairs run on the shared context's targets."""
+
+    def __init__(self, ctx: SaverContext) -> None:
+        self.ctx = ctx
+
+    @property
+    def plan_targets(self) -> Targets:
+        """The plan targets of the saver that owns the service."""
+        return self.ctx.targets

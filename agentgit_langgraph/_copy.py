@@ -63,6 +63,8 @@ __all__ = [
     "copy_into_thread",
     "exact_copy",
     "parent_checkpoint_id",
+    "put_exact",
+    "put_writes_at",
     "writes_in_order",
 ]
 
@@ -223,39 +225,37 @@ def _chain(source: CheckpointTuple) -> Plan[list[CheckpointTuple]]:
     return chain
 
 
-def _put_copy(
-    tup: CheckpointTuple,
-    target_thread_id: str,
-    parent_id: str | None,
-    writes: Sequence[PendingWrite],
+def put_exact(
+    target: RunnableConfig, tup: CheckpointTuple, metadata: CheckpointMetadata
 ) -> Plan[RunnableConfig]:
-    configurable = tup.config["configurable"]
+    """Put a copy of `tup`'s checkpoint (same id) at `target`; the saved config."""
+    checkpoint = exact_copy(tup.checkpoint)
+    # Every channel counts as new: savers that store values per version
+    # (InMemorySaver, PostgresSaver) then write them all into the target thread.
+    versions = dict(checkpoint["channel_versions"])
+    saved: RunnableConfig = yield from call(
+        BaseCheckpointSaver.put, target, checkpoint, metadata, versions
+    )
+    return saved
+
+
+def put_writes_at(config: RunnableConfig, writes: Sequence[PendingWrite]) -> Plan[None]:
+    """Put `writes` at the checkpoint `config` names, each task's in their stored order."""
+    for task_id, task_path, task_writes in writes_in_order(writes):
+        yield from call(BaseCheckpointSaver.put_writes, config, task_writes, task_id, task_path)
+
+
+def _lineage(tup: CheckpointTuple) -> CheckpointMetadata:
+    """`tup`'s metadata, with where the copy came from (`LINEAGE_*_KEY`)."""
     # LangGraph's metadata type lists its own keys; the lineage keys ride beside them.
-    metadata = cast(
+    return cast(
         CheckpointMetadata,
         {
             **tup.metadata,
-            LINEAGE_THREAD_KEY: str(configurable["thread_id"]),
+            LINEAGE_THREAD_KEY: str(tup.config["configurable"]["thread_id"]),
             LINEAGE_CHECKPOINT_KEY: tup.checkpoint["id"],
         },
     )
-    target: dict[str, Any] = {
-        "thread_id": target_thread_id,
-        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
-    }
-    if parent_id is not None:
-        target["checkpoint_id"] = parent_id
-    checkpoint = exact_copy(tup.checkpoint)
-    # Every channel counts as new: savers that store values per version
-    # (InMemorySaver, PostgresSaver) then write them all into the new thread.
-    versions = dict(checkpoint["channel_versions"])
-    target_config: RunnableConfig = {"configurable": target}
-    saved: RunnableConfig = yield from call(
-        BaseCheckpointSaver.put, target_config, checkpoint, metadata, versions
-    )
-    for task_id, task_path, task_writes in writes_in_order(writes):
-        yield from call(BaseCheckpointSaver.put_writes, saved, task_writes, task_id, task_path)
-    return saved
 
 
 def _stable_namespaces(tup: CheckpointTuple) -> list[str]:
@@ -351,7 +351,9 @@ def _copy_level(
     for tup in reversed(chain):
         # Ancestors keep every write: delta channels are rebuilt from them.
         writes = source_writes if tup is source else (tup.pending_writes or [])
-        yield from _put_copy(tup, target_thread_id, parent_id, writes)
+        target = checkpoint_config(target_thread_id, ns, parent_id)
+        saved = yield from put_exact(target, tup, _lineage(tup))
+        yield from put_writes_at(saved, writes)
         parent_id = tup.checkpoint["id"]
     written = len(chain)
 

@@ -9,18 +9,52 @@ has its exception thrown back in. A plan names the real method it calls:
 so a type checker follows it (`mypy --strict` fails on a misspelled method or
 a wrong argument; the result has the method's return type) and so do "go to
 definition" and "find usages". The drivers find the object to call by the
-method's owner class among their targets, then call `method` (`run_sync`) or
-await its `a`-prefixed twin (`run_async`): that naming rule is LangGraph's
-(`put`/`aput`) and our stores' (`add_branch`/`aadd_branch`).
+method's owner class among their targets (or take the one `call_on` names),
+then call `method` (`run_sync`) or await its `a`-prefixed twin (`run_async`):
+that naming rule is LangGraph's (`put`/`aput`) and our stores' (`add_branch`/
+`aadd_branch`). A `local` call (in-process, no I/O) runs `method` in both.
+
+A public sync/async method pair is one line, `twins`:
+
+    class History(Service):
+        log, alog = twins(log_plan)   # saver.history.log(...), await ....alog(...)
+
+where `log_plan(...)` is a plan function carrying the public signature and
+docstring; the pair runs it on the instance's `plan_targets`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Generator, Iterator, Mapping
-from dataclasses import dataclass, field
-from typing import Any, Concatenate, ParamSpec, TypeVar
+import inspect
+import types
+from collections.abc import AsyncIterator, Callable, Coroutine, Generator, Iterator, Mapping
+from types import MappingProxyType
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    NamedTuple,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+)
 
-__all__ = ["Call", "Plan", "Targets", "call", "gather", "run_async", "run_sync"]
+__all__ = [
+    "AsyncTwin",
+    "Call",
+    "Plan",
+    "PlanHost",
+    "SyncTwin",
+    "Targets",
+    "call",
+    "call_on",
+    "gather",
+    "local",
+    "run_async",
+    "run_sync",
+    "twins",
+]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -31,15 +65,18 @@ Targets = Mapping[type, Any]
 `{BaseCheckpointSaver: saver, BaseSessionStore: store, ...}`."""
 
 
-@dataclass(frozen=True)
-class Call:
+class Call(NamedTuple):
     """One call a plan asks for: `method` (a function of a target's class) and its arguments."""
 
     method: Callable[..., Any]
     args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    kwargs: Mapping[str, Any] = MappingProxyType({})
     collect: bool = False
     """The method returns an iterator (`list`/`alist`): gather it into a list."""
+    target: Any = None
+    """The object to call `method` on; None: the target of `method`'s class."""
+    local: bool = False
+    """In-process and free of I/O: both drivers call `method` itself, never its `a` twin."""
 
 
 Plan = Generator[Call, Any, T]
@@ -48,6 +85,22 @@ Plan = Generator[Call, Any, T]
 def call(method: Callable[Concatenate[Any, P], R], /, *args: P.args, **kwargs: P.kwargs) -> Plan[R]:
     """Call `method` on its target (sync) or await its `a` twin (async); its result."""
     result: R = yield Call(method, args, kwargs)
+    return result
+
+
+def call_on(
+    target: T, method: Callable[Concatenate[T, P], R], /, *args: P.args, **kwargs: P.kwargs
+) -> Plan[R]:
+    """Like `call`, on `target` itself (an object the plan was given, e.g. a graph)."""
+    result: R = yield Call(method, args, kwargs, target=target)
+    return result
+
+
+def local(
+    method: Callable[Concatenate[Any, P], R], /, *args: P.args, **kwargs: P.kwargs
+) -> Plan[R]:
+    """Call `method` on its target in both drivers: in-process state, no I/O."""
+    result: R = yield Call(method, args, kwargs, local=True)
     return result
 
 
@@ -62,50 +115,181 @@ def gather(
     return result
 
 
-def _target(targets: Targets, method: Callable[..., Any]) -> Any:
+_OWNERS: dict[Callable[..., Any], type] = {}
+"""The class each method was last found on among a plan's targets (a cache: the drivers'
+hot path, e.g. every `put`, would otherwise look through every target each call)."""
+
+
+def _bound(targets: Targets, step: Call, prefix: str) -> Any:
+    """The method `step` asks for, bound to its target; `prefix` "a" for the async twin."""
+    method = step.method
     name = method.__name__
-    for cls, target in targets.items():
-        if getattr(cls, name, None) is method:
-            return target
-    raise LookupError(f"no target of this plan declares {method.__qualname__}")
+    target = step.target
+    if target is None:
+        owner = _OWNERS.get(method)
+        if owner is None or owner not in targets:
+            owner = next((c for c in targets if getattr(c, name, None) is method), None)
+            if owner is None:
+                raise LookupError(f"no target of this plan declares {method.__qualname__}")
+            _OWNERS[method] = owner
+        target = targets[owner]
+    return getattr(target, name if step.local else prefix + name)
+
+
+class _Run(Generic[T]):
+    """Steps a plan: the drivers make each call and hand back its result or error."""
+
+    def __init__(self, plan: Plan[T]) -> None:
+        self._plan = plan
+        self._error: BaseException | None = None
+        self.result: Any = None
+        self.value: T
+
+    def next(self) -> Call | None:
+        """Resume the plan with the last outcome: its next call, or None once it returned."""
+        try:
+            if self._error is not None:
+                error, self._error = self._error, None
+                return self._plan.throw(error)
+            return self._plan.send(self.result)
+        except StopIteration as stop:
+            self.value = stop.value
+            return None
+
+    def __enter__(self) -> _Run[T]:
+        self.result = None
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
+    ) -> bool:
+        # Cancellation too goes to the plan, which must clean up; closing it does not.
+        if error is None or isinstance(error, GeneratorExit):
+            return False
+        self._error = error
+        return True
 
 
 def run_sync(plan: Plan[T], targets: Targets) -> T:
     """Drive `plan`, calling each method synchronously."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                bound = getattr(_target(targets, step.method), step.method.__name__)
-                result = bound(*step.args, **step.kwargs)
-                if step.collect:
-                    result = list(result)
-            except GeneratorExit:
-                raise
-            except BaseException as exc:  # cancellation too: the plan must clean up
-                step = plan.throw(exc)
-            else:
-                step = plan.send(result)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+    run = _Run(plan)
+    while (step := run.next()) is not None:
+        with run:
+            result = _bound(targets, step, "")(*step.args, **step.kwargs)
+            run.result = list(result) if step.collect else result
+    return run.value
 
 
 async def run_async(plan: Plan[T], targets: Targets) -> T:
-    """Drive `plan`, awaiting the `a`-prefixed twin of each method."""
-    try:
-        step = next(plan)
-        while True:
-            try:
-                bound = getattr(_target(targets, step.method), "a" + step.method.__name__)
-                if step.collect:
-                    result = [item async for item in bound(*step.args, **step.kwargs)]
-                else:
-                    result = await bound(*step.args, **step.kwargs)
-            except GeneratorExit:
-                raise
-            except BaseException as exc:  # cancellation too: the plan must clean up
-                step = plan.throw(exc)
+    """Drive `plan`, awaiting the `a`-prefixed twin of each method (`local` ones called)."""
+    run = _Run(plan)
+    while (step := run.next()) is not None:
+        with run:
+            result = _bound(targets, step, "a")(*step.args, **step.kwargs)
+            if step.collect:
+                run.result = [item async for item in result]
             else:
-                step = plan.send(result)
-    except StopIteration as stop:
-        return stop.value  # type: ignore[no-any-return]
+                run.result = result if step.local else await result
+    return run.value
+
+
+# -- public sync/async pairs --------------------------------------------------
+
+
+class PlanHost(Protocol):
+    """What runs a `twins` pair: an object with the plan targets."""
+
+    @property
+    def plan_targets(self) -> Targets: ...
+
+
+def _public_signature(plan: Callable[..., Any]) -> inspect.Signature:
+    """`plan`'s signature as a method's: a `self` first, the plan's result type last."""
+    signature = inspect.signature(plan)
+    result = signature.return_annotation
+    if isinstance(result, str) and result.startswith("Plan[") and result.endswith("]"):
+        result = result[len("Plan[") : -1]
+    self_param = inspect.Parameter("self", inspect.Parameter.POSITIONAL_ONLY)
+    return signature.replace(
+        parameters=[self_param, *signature.parameters.values()], return_annotation=result
+    )
+
+
+class _Twin(Generic[P, R]):
+    """One method of a `twins` pair: runs `plan(*args, **kwargs)` on its instance's targets."""
+
+    __name__: str
+    __qualname__: str
+
+    def __init__(self, plan: Callable[P, Plan[R]]) -> None:
+        self.plan = plan
+        self.__name__ = self.__qualname__ = plan.__name__
+        self.__module__ = plan.__module__
+        self.__doc__ = plan.__doc__
+        self.__signature__ = _public_signature(plan)
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        # Named by the class that defines it; a class that re-exports it
+        # (`log, alog = History.log, History.alog`) leaves its name as it is.
+        if self.__qualname__ == self.plan.__name__:
+            self.__name__ = name
+            self.__qualname__ = f"{owner.__qualname__}.{name}"
+
+    def __repr__(self) -> str:
+        return f"<plan method {self.__qualname__}>"
+
+
+class SyncTwin(_Twin[P, R]):
+    """The sync method of a `twins` pair: `run_sync` of the plan."""
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> SyncTwin[P, R]: ...
+    @overload
+    def __get__(self, instance: PlanHost, owner: type | None = None) -> Callable[P, R]: ...
+    def __get__(self, instance: PlanHost | None, owner: type | None = None) -> Callable[..., R]:
+        # On the class: this object itself, always the same (the drivers match it by identity).
+        return self if instance is None else types.MethodType(self, instance)
+
+    def __call__(self, host: PlanHost, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return run_sync(self.plan(*args, **kwargs), host.plan_targets)
+
+
+class AsyncTwin(_Twin[P, R]):
+    """The async method of a `twins` pair: `run_async` of the plan."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        super().__set_name__(owner, name)
+        sync = self.__name__[1:]
+        self.__doc__ = f"Async twin of `{sync}`.\n\n{self.plan.__doc__ or ''}".rstrip()
+
+    @overload
+    def __get__(self, instance: None, owner: type | None = None) -> AsyncTwin[P, R]: ...
+    @overload
+    def __get__(
+        self, instance: PlanHost, owner: type | None = None
+    ) -> Callable[P, Coroutine[Any, Any, R]]: ...
+    def __get__(
+        self, instance: PlanHost | None, owner: type | None = None
+    ) -> Callable[..., Coroutine[Any, Any, R]]:
+        return self if instance is None else types.MethodType(self, instance)
+
+    async def __call__(self, host: PlanHost, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        return await run_async(self.plan(*args, **kwargs), host.plan_targets)
+
+
+def twins(plan: Callable[P, Plan[R]]) -> tuple[SyncTwin[P, R], AsyncTwin[P, R]]:
+    """A sync method and its `a` twin, both running `plan` on the instance's `plan_targets`.
+
+    `plan` carries the public signature and docstring; the methods copy them
+    (`help(saver.log)`), and `mypy --strict` checks every call's arguments.
+
+    Example:
+        ```python
+        class History(Service):
+            log, alog = twins(log_plan)
+
+        entries = history.log(session_id, limit=5)
+        entries = await history.alog(session_id, limit=5)
+        ```
+    """
+    return SyncTwin(plan), AsyncTwin(plan)

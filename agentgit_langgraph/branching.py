@@ -1,9 +1,10 @@
-"""Sessions and branches: create, look up, switch, roll back, recover, check.
+"""Sessions and branches: create, look up, switch, roll back; tool-reversal records.
 
-`Branching` is the service `AgentGitSaver` owns as `saver.branching`; the flat
-methods of the saver (`create_session`, `rollback`, `fsck`, ...) forward to
-it. Each method runs one plan (`_plan.py`) written once for its sync and async
-twin.
+Each public operation is a plan function carrying the public signature and
+docstring (`rollback_plan`, ...); `Branching`, the service `AgentGitSaver`
+owns as `saver.branching`, and the saver's flat methods run them through
+`twins` (`_plan.py`): `saver.rollback(...)` is `run_sync(rollback_plan(...),
+saver.plan_targets)`, `await saver.arollback(...)` the async driver.
 
 Example:
     ```python
@@ -17,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import math
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -29,11 +28,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._claims import ReversalAttempt
-from agentgit_langgraph._context import SaverContext
+from agentgit_langgraph._context import SaverContext, Service, timeout_of
 from agentgit_langgraph._copy import copy_into_thread
 from agentgit_langgraph._faults import reached
-from agentgit_langgraph._liveness import is_gone, owner_token, running
-from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync
+from agentgit_langgraph._liveness import owner_token, running
+from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import checkpoint_ref, owner_of, thread_config
 from agentgit_langgraph.errors import (
@@ -41,25 +40,45 @@ from agentgit_langgraph.errors import (
     InvalidConfigError,
     ThreadNotFoundError,
 )
-from agentgit_langgraph.fsck import FsckReport, fsck_plan
-from agentgit_langgraph.maintenance import finish_pending_deletes
+from agentgit_langgraph.fsck import fsck_plan
+from agentgit_langgraph.recovery import recover_branches_plan
 from agentgit_langgraph.reversal import Reverser, reverse_tool_calls
-from agentgit_langgraph.sessions import Claimant, ExternalSession, InternalSession, Reversal
-from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
+from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["Branching", "timeout_of"]
+__all__ = [
+    "Branching",
+    "branches_plan",
+    "config_for_plan",
+    "create_session_plan",
+    "get_session_plan",
+    "list_sessions_plan",
+    "reversals_plan",
+    "rollback_plan",
+    "session_for_thread_plan",
+    "switch_plan",
+    "timeout_of",
+]
 
 
 def _new_thread_id() -> str:
     return str(uuid.uuid4())
 
 
-# -- plans: the logic of each public method, shared by its sync and async twin --
+# -- sessions --------------------------------------------------------------------
 
 
-def _create_session_plan(
-    user_id: object, session_name: object, metadata: object
+def create_session_plan(
+    user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
 ) -> Plan[ExternalSession]:
+    """Create a session with a fresh first thread; `config_for` gives its config.
+
+    Example:
+        ```python
+        session = saver.create_session(42, "trip", {"topic": "travel"})
+        graph.invoke(inputs, saver.config_for(session))
+        ```
+    """
     owner = check.owner_key(user_id)
     name = check.session_name(session_name)
     check.metadata_json(metadata)  # before any write, on every backend alike
@@ -67,24 +86,47 @@ def _create_session_plan(
         BaseSessionStore.create_session,
         user_id=owner,
         session_name=name,
-        metadata=cast("Mapping[str, Any] | None", metadata),  # checked just above
+        metadata=metadata,
         thread_id=_new_thread_id(),
     )
     return session
 
 
-def _session_for_thread_plan(thread_id: object, user_id: object) -> Plan[ExternalSession]:
+def get_session_plan(session_id: int, *, user_id: UserId | None = None) -> Plan[ExternalSession]:
+    """The session, checked against `user_id` when given."""
+    return (yield from session_plan(session_id, user_id))
+
+
+def list_sessions_plan(user_id: UserId | None = None) -> Plan[list[ExternalSession]]:
+    """Every session, or only those of `user_id` (an int or a str owner)."""
+    found: list[ExternalSession] = yield from call(
+        BaseSessionStore.list_sessions, check.optional_owner(user_id)
+    )
+    return found
+
+
+def session_for_thread_plan(
+    thread_id: str, *, user_id: UserId | None = None
+) -> Plan[ExternalSession]:
+    """The session holding `thread_id` (`ThreadNotFoundError` if none)."""
     thread = yield from thread_plan(thread_id, None)
     return (yield from session_plan(thread.session_id, user_id))
 
 
-def _config_for_plan(session_or_id: Any, user_id: object) -> Plan[RunnableConfig]:
+def config_for_plan(
+    session_or_id: ExternalSession | int, *, user_id: UserId | None = None
+) -> Plan[RunnableConfig]:
+    """The config of the session's current thread, ready for `graph.invoke`."""
     session = yield from session_plan(session_or_id, user_id)
     assert session.current_internal_session_id is not None
     return thread_config(session.current_internal_session_id)
 
 
-def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSession]]:
+# -- branches --------------------------------------------------------------------
+
+
+def branches_plan(session_id: int, *, user_id: UserId | None = None) -> Plan[list[InternalSession]]:
+    """The session's threads (its `InternalSession`s), first thread first."""
     session = yield from session_plan(session_id, user_id)
     assert session.id is not None
     threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, session.id)
@@ -92,7 +134,10 @@ def _branches_plan(session_id: Any, user_id: object) -> Plan[list[InternalSessio
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
-def _switch_plan(session_id: Any, thread_id: object, user_id: object) -> Plan[RunnableConfig]:
+def switch_plan(
+    session_id: int, thread_id: str, *, user_id: UserId | None = None
+) -> Plan[RunnableConfig]:
+    """Make one of the session's threads current and return its config."""
     target = check.thread_id(thread_id)
     session = yield from session_plan(session_id, user_id)
     assert session.id is not None
@@ -102,16 +147,75 @@ def _switch_plan(session_id: Any, thread_id: object, user_id: object) -> Plan[Ru
     return thread_config(target)
 
 
-def _rollback_plan(
+def rollback_plan(
+    config: RunnableConfig,
+    *,
+    user_id: UserId | None = None,
+    name: str | None = None,
+    reverse_tools: bool = False,
+    strict: bool = False,
+    reverse_timeout: float | None = None,
+) -> Plan[RunnableConfig]:
+    """Open a new branch: a new thread that starts at the checkpoint `config` names.
+
+    Copies that one checkpoint and its pending writes (cost independent of
+    the history's length), registers the thread as a branch of the same
+    session (`branch_count` += 1, it becomes current) and returns its
+    config. The original thread is not touched. All or nothing.
+
+    Args:
+        config: Names `thread_id` and `checkpoint_id`, e.g. a
+            `StateSnapshot.config` from `graph.get_state_history()`.
+        user_id: When given (an int or a str owner), must own the session
+            (`SessionAccessError`). When not, `configurable.user_id` in
+            `config`, if any, must.
+        name: An optional label for the branch.
+        reverse_tools: First undo, newest first, every tool call the thread
+            executed after that checkpoint, with the handlers registered
+            for the tools (`reversers=`, `register_reverser`). Each call is
+            recorded (`reversals()`) and successfully undone at most once
+            per session, even by rollbacks racing in other processes (one
+            claims it, the others wait for its outcome).
+        strict: With `reverse_tools`, stop at the first failing handler and
+            raise `ToolReversalError` without creating the branch (by
+            default the failure is recorded and the rollback goes on).
+        reverse_timeout: With `reverse_tools`, the most seconds each
+            handler may run: a sync one runs in a worker thread and is
+            abandoned after it, an async one is cancelled; the call is
+            recorded `failed` (`ReversalTimeoutError: ...`). None: the
+            saver's `reverse_timeout` (by default none, no bound);
+            `math.inf`: no bound for this rollback.
+
+    Raises:
+        InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
+        SessionAccessError: nothing is changed.
+        ToolReversalError: with `strict=True`; no branch, and the calls
+            undone before the failing one stay recorded as `reversed`.
+
+    Example:
+        ```python
+        saver.register_reverser("book_flight", lambda args, result: cancel(result))
+        branch = saver.rollback(earlier.config, reverse_tools=True, reverse_timeout=30)
+        saver.reversals(earlier.config["configurable"]["thread_id"])
+        ```
+    """
+    if not reverse_tools:
+        return (yield from _branch_plan(config, user_id, name))
+    timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
+    # Open while the plan runs: this process's competing rollbacks see its claims alive.
+    with ReversalAttempt(timeout) as attempt:
+        return (yield from _branch_plan(config, user_id, name, attempt, strict, timeout))
+
+
+def _branch_plan(
     config: Any,
     user_id: object,
     name: object,
-    *,
-    reverse_tools: bool = False,
+    attempt: ReversalAttempt | None = None,
     strict: bool = False,
-    claimant: Claimant | None = None,
     reverse_timeout: float | None = None,
 ) -> Plan[RunnableConfig]:
+    """The rollback; with `attempt`, undoing the tool calls first."""
     ref = checkpoint_ref(config)
     name = check.optional_name(name, "branch name")
     owner = check.optional_owner(user_id)
@@ -128,12 +232,11 @@ def _rollback_plan(
         raise CheckpointNotFoundError(
             f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
         )
-    if reverse_tools:
+    if attempt is not None:
         # Undo what the tools did after the checkpoint, newest first, before the
         # branch exists: with `strict`, a failure leaves no branch behind.
-        assert claimant is not None, "reverse_tools needs the rollback attempt's claimant"
         yield from reverse_tool_calls(
-            source, parent.session_id, claimant, strict=strict, timeout=reverse_timeout
+            source, parent.session_id, attempt, strict=strict, timeout=reverse_timeout
         )
     new_thread_id = _new_thread_id()
     owner = owner_token()
@@ -168,24 +271,22 @@ def _rollback_plan(
     return thread_config(new_thread_id, config)
 
 
-def _recover_branches_plan(grace: timedelta) -> Plan[list[str]]:
-    """Finish what dead operations left: pending deletes, then unregistered branches."""
-    if not isinstance(grace, timedelta) or grace < timedelta(0):
-        raise InvalidConfigError(f"older_than must be a non-negative timedelta: {grace!r}")
-    yield from finish_pending_deletes()
-    notes: list[PendingBranch] = yield from call(BaseSessionStore.list_pending_branches)
-    deleted: list[str] = []
-    for note in notes:
-        if note.registered:  # registered after all: only the note is stale
-            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
-        elif is_gone(note.owner, note.created_at, grace=grace):
-            yield from call(BaseCheckpointSaver.delete_thread, note.thread_id)
-            yield from call(BaseSessionStore.forget_pending_branch, note.thread_id)
-            deleted.append(note.thread_id)
-    return deleted
+# -- tool reversal records -------------------------------------------------------
 
 
-def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> Plan[list[Reversal]]:
+def reversals_plan(
+    thread_id: str | None = None,
+    *,
+    session_id: int | None = None,
+    user_id: UserId | None = None,
+) -> Plan[list[Reversal]]:
+    """Reversal records of rollbacks from `thread_id`, or of a whole session.
+
+    One per tool call (`tool_name`, `tool_call_id`, `args`, `status`:
+    `reversed` / `no_handler` / `failed` with `error`, or `pending` while a
+    handler runs or after a crash), oldest first. With `user_id`, the
+    session must be theirs (`SessionAccessError`).
+    """
     if (thread_id is None) == (session_id is None):
         raise InvalidConfigError("reversals() takes a thread_id or a session_id")
     if thread_id is not None:
@@ -199,193 +300,21 @@ def _reversals_plan(thread_id: object, session_id: object, user_id: object) -> P
     return found
 
 
-def timeout_of(value: Any) -> float | None:
-    """A handler timeout in seconds: a positive number; None or `math.inf` for no bound."""
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
-    return None if math.isinf(value) else float(value)
+class Branching(Service):
+    """Sessions and branches of one `AgentGitSaver` (its `branching`); see the plans."""
 
+    create_session, acreate_session = twins(create_session_plan)
+    get_session, aget_session = twins(get_session_plan)
+    list_sessions, alist_sessions = twins(list_sessions_plan)
+    session_for_thread, asession_for_thread = twins(session_for_thread_plan)
+    config_for, aconfig_for = twins(config_for_plan)
+    branches, abranches = twins(branches_plan)
+    switch, aswitch = twins(switch_plan)
+    rollback, arollback = twins(rollback_plan)
+    recover_branches, arecover_branches = twins(recover_branches_plan)
+    fsck, afsck = twins(fsck_plan)
+    reversals, areversals = twins(reversals_plan)
 
-class Branching:
-    """Sessions and branches of one `AgentGitSaver` (its `branching`); see its methods."""
-
-    def __init__(self, ctx: SaverContext) -> None:
-        self._ctx = ctx
-
-    # -- sessions ----------------------------------------------------------------
-    def create_session(
-        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
-    ) -> ExternalSession:
-        return run_sync(_create_session_plan(user_id, session_name, metadata), self._ctx.targets)
-
-    async def acreate_session(
-        self, user_id: UserId = 0, session_name: str = "", metadata: Mapping[str, Any] | None = None
-    ) -> ExternalSession:
-        plan = _create_session_plan(user_id, session_name, metadata)
-        return await run_async(plan, self._ctx.targets)
-
-    def get_session(self, session_id: int, *, user_id: UserId | None = None) -> ExternalSession:
-        return run_sync(session_plan(session_id, user_id), self._ctx.targets)
-
-    async def aget_session(
-        self, session_id: int, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        return await run_async(session_plan(session_id, user_id), self._ctx.targets)
-
-    def list_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
-        return self._ctx.store.list_sessions(check.optional_owner(user_id))
-
-    async def alist_sessions(self, user_id: UserId | None = None) -> list[ExternalSession]:
-        return await self._ctx.store.alist_sessions(check.optional_owner(user_id))
-
-    def session_for_thread(
-        self, thread_id: str, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        return run_sync(_session_for_thread_plan(thread_id, user_id), self._ctx.targets)
-
-    async def asession_for_thread(
-        self, thread_id: str, *, user_id: UserId | None = None
-    ) -> ExternalSession:
-        return await run_async(_session_for_thread_plan(thread_id, user_id), self._ctx.targets)
-
-    def config_for(
-        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        return run_sync(_config_for_plan(session_or_id, user_id), self._ctx.targets)
-
-    async def aconfig_for(
-        self, session_or_id: ExternalSession | int, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        return await run_async(_config_for_plan(session_or_id, user_id), self._ctx.targets)
-
-    # -- branches ----------------------------------------------------------------
-    def branches(self, session_id: int, *, user_id: UserId | None = None) -> list[InternalSession]:
-        return run_sync(_branches_plan(session_id, user_id), self._ctx.targets)
-
-    async def abranches(
-        self, session_id: int, *, user_id: UserId | None = None
-    ) -> list[InternalSession]:
-        return await run_async(_branches_plan(session_id, user_id), self._ctx.targets)
-
-    def switch(
-        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        return run_sync(_switch_plan(session_id, thread_id, user_id), self._ctx.targets)
-
-    async def aswitch(
-        self, session_id: int, thread_id: str, *, user_id: UserId | None = None
-    ) -> RunnableConfig:
-        return await run_async(_switch_plan(session_id, thread_id, user_id), self._ctx.targets)
-
-    # -- rollback ------------------------------------------------------------------
-    def rollback(
-        self,
-        config: RunnableConfig,
-        *,
-        user_id: UserId | None = None,
-        name: str | None = None,
-        reverse_tools: bool = False,
-        strict: bool = False,
-        reverse_timeout: float | None = None,
-    ) -> RunnableConfig:
-        plan, targets, attempt = self._rollback_run(
-            config, user_id, name, reverse_tools, strict, reverse_timeout
-        )
-        with attempt:
-            return run_sync(plan, targets)
-
-    async def arollback(
-        self,
-        config: RunnableConfig,
-        *,
-        user_id: UserId | None = None,
-        name: str | None = None,
-        reverse_tools: bool = False,
-        strict: bool = False,
-        reverse_timeout: float | None = None,
-    ) -> RunnableConfig:
-        plan, targets, attempt = self._rollback_run(
-            config, user_id, name, reverse_tools, strict, reverse_timeout
-        )
-        with attempt:
-            return await run_async(plan, targets)
-
-    def _rollback_run(
-        self,
-        config: RunnableConfig,
-        user_id: UserId | None,
-        name: str | None,
-        reverse_tools: bool,
-        strict: bool,
-        reverse_timeout: float | None,
-    ) -> tuple[Plan[RunnableConfig], Targets, contextlib.AbstractContextManager[Any]]:
-        """The rollback plan, its targets, and the attempt to hold open while it runs."""
-        if not reverse_tools:
-            plan = _rollback_plan(config, user_id, name)
-            return plan, self._ctx.targets, contextlib.nullcontext()
-        timeout = (
-            self._ctx.reverse_timeout if reverse_timeout is None else timeout_of(reverse_timeout)
-        )
-        attempt = ReversalAttempt(timeout)
-        plan = _rollback_plan(
-            config,
-            user_id,
-            name,
-            reverse_tools=True,
-            strict=strict,
-            claimant=attempt.claimant,
-            reverse_timeout=timeout,
-        )
-        return plan, {**self._ctx.targets, ReversalAttempt: attempt}, attempt
-
-    # -- recovery and checks -------------------------------------------------------
-    def recover_branches(self, *, older_than: timedelta = timedelta(minutes=10)) -> list[str]:
-        deleted = run_sync(_recover_branches_plan(older_than), self._ctx.targets)
-        self._ctx.forget(deleted)
-        return deleted
-
-    async def arecover_branches(
-        self, *, older_than: timedelta = timedelta(minutes=10)
-    ) -> list[str]:
-        deleted = await run_async(_recover_branches_plan(older_than), self._ctx.targets)
-        self._ctx.forget(deleted)
-        return deleted
-
-    def fsck(
-        self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
-    ) -> FsckReport:
-        report = run_sync(fsck_plan(repair=repair, grace=older_than), self._ctx.targets)
-        self._ctx.forget([v.subject for v in report.violations])
-        return report
-
-    async def afsck(
-        self, *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
-    ) -> FsckReport:
-        report = await run_async(fsck_plan(repair=repair, grace=older_than), self._ctx.targets)
-        self._ctx.forget([v.subject for v in report.violations])
-        return report
-
-    # -- tool reversal -------------------------------------------------------------
     def register_reverser(self, name: str, fn: Reverser) -> None:
-        self._ctx.reversers.register(name, fn)
-
-    def reversals(
-        self,
-        thread_id: str | None = None,
-        *,
-        session_id: int | None = None,
-        user_id: UserId | None = None,
-    ) -> list[Reversal]:
-        return run_sync(_reversals_plan(thread_id, session_id, user_id), self._ctx.targets)
-
-    async def areversals(
-        self,
-        thread_id: str | None = None,
-        *,
-        session_id: int | None = None,
-        user_id: UserId | None = None,
-    ) -> list[Reversal]:
-        plan = _reversals_plan(thread_id, session_id, user_id)
-        return await run_async(plan, self._ctx.targets)
+        """Undo calls of the tool `name` with `fn` (see `AgentGitSaver.register_reverser`)."""
+        self.ctx.reversers.register(name, fn)

@@ -36,11 +36,13 @@ from typing import Any
 
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._liveness import is_gone
-from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph._plan import Plan, call, gather, local
+from agentgit_langgraph._rewrite import BACKUP_PREFIX
 from agentgit_langgraph._validate import optional_owner
 from agentgit_langgraph.errors import InvalidConfigError
-from agentgit_langgraph.maintenance import BACKUP_PREFIX, erase_forgotten
+from agentgit_langgraph.recovery import erase_forgotten
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
 
@@ -118,7 +120,33 @@ def _saver_threads(
     return counts, {t: m for t, (_, m) in newest.items()}
 
 
-def fsck_plan(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
+def fsck_plan(
+    *, repair: bool = False, older_than: timedelta = timedelta(minutes=10)
+) -> Plan[FsckReport]:
+    """Check every invariant between the wrapped saver and the store; repair with `repair`.
+
+    Reports each violation found (`FsckReport.violations`) and, with
+    `repair=True`, what it did about it: finishes deletes and removes the
+    threads of dead rollbacks (as `recover_branches`, with `older_than`
+    for notes from other hosts), adopts checkpoints no session holds into
+    a session of their run's `user_id`, sets counts to what the saver
+    holds, takes empty branches out of their session and gives a session
+    whose current thread is gone its newest one. Reads the whole history
+    once (see `agentgit_langgraph.fsck`); run it with no writer active for
+    an exact picture, though it is safe at any time.
+
+    Example:
+        ```python
+        report = saver.fsck(repair=True)
+        assert report.clean, str(report)
+        ```
+    """
+    report = yield from _check(repair=repair, grace=older_than)
+    yield from local(SaverContext.forget, [v.subject for v in report.violations])
+    return report
+
+
+def _check(*, repair: bool, grace: timedelta) -> Plan[FsckReport]:
     found: builtins.list[Violation] = []
 
     def note(kind: str, subject: str, detail: str) -> None:

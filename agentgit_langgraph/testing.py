@@ -22,7 +22,23 @@ from pydantic import Field
 __all__ = ["EchoChatModel", "ScriptedToolModel"]
 
 
-class EchoChatModel(BaseChatModel):
+class _ReplyModel(BaseChatModel):
+    """A chat model whose one reply is `_reply(messages)`: a function of the conversation."""
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        raise NotImplementedError
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return ChatResult(generations=[ChatGeneration(message=self._reply(messages))])
+
+
+class EchoChatModel(_ReplyModel):
     """Replies `echo: <last human message> (#n)`, n being the number of human turns.
 
     The reply depends only on the conversation, never on call order, so a
@@ -33,20 +49,13 @@ class EchoChatModel(BaseChatModel):
     def _llm_type(self) -> str:
         return "echo"
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         humans = [m for m in messages if isinstance(m, HumanMessage)]
         last = humans[-1].content if humans else ""
-        reply = AIMessage(content=f"echo: {last} (#{len(humans)})", id=f"ai-{len(messages)}")
-        return ChatResult(generations=[ChatGeneration(message=reply)])
+        return AIMessage(content=f"echo: {last} (#{len(humans)})", id=f"ai-{len(messages)}")
 
 
-class ScriptedToolModel(BaseChatModel):
+class ScriptedToolModel(_ReplyModel):
     """Calls the tools `script` lists for a user message, then answers with their results.
 
     `script` maps a user message's text to `[(tool_name, args), ...]`. The reply
@@ -69,13 +78,7 @@ class ScriptedToolModel(BaseChatModel):
     def bind_tools(self, tools: Any, **kwargs: Any) -> ScriptedToolModel:
         return self
 
-    def _generate(
-        self,
-        messages: list[BaseMessage],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> ChatResult:
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
         last = messages[-1]
         if isinstance(last, HumanMessage) and str(last.content) in self.script:
             seed = "\n".join(f"{m.type}: {m.content}" for m in messages)
@@ -83,17 +86,15 @@ class ScriptedToolModel(BaseChatModel):
                 {"name": name, "args": args, "id": "call_" + _digest(f"{seed}\n{i}")}
                 for i, (name, args) in enumerate(self.script[str(last.content)])
             ]
-            reply = AIMessage(content="", tool_calls=calls)
-        elif isinstance(last, ToolMessage):
+            return AIMessage(content="", tool_calls=calls)
+        if isinstance(last, ToolMessage):
             results: list[str] = []
             for m in reversed(messages):
                 if not isinstance(m, ToolMessage):
                     break
                 results.insert(0, f"{m.name}: {m.content}")
-            reply = AIMessage(content="Done. " + "; ".join(results) + ".")
-        else:
-            reply = AIMessage(content=f"Noted: {last.content}")
-        return ChatResult(generations=[ChatGeneration(message=reply)])
+            return AIMessage(content="Done. " + "; ".join(results) + ".")
+        return AIMessage(content=f"Noted: {last.content}")
 
 
 def _digest(text: str) -> str:

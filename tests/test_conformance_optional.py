@@ -27,7 +27,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, copy_checkpoint, empt
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.types import Command
 
-import agentgit_langgraph.maintenance as maintenance
+import agentgit_langgraph._rewrite as rewrite
 from agentgit_langgraph import (
     AgentGitSaver,
     InMemorySessionStore,
@@ -491,7 +491,7 @@ class Faults:
     def _before_put(self, config: Any) -> tuple[Any, ...] | None:
         thread_id = config["configurable"]["thread_id"]
         ns = config["configurable"].get("checkpoint_ns")
-        marker = thread_id == backup_thread_id(self.thread) and ns == maintenance._MARK_NS
+        marker = thread_id == backup_thread_id(self.thread) and ns == rewrite._MARK_NS
         if self.mode == "backup" and marker:
             raise Injected("injected: the backup marker failed")
         if thread_id == self.thread and self.deleted:
@@ -583,7 +583,7 @@ def fault_flow(saver: AgentGitSaver, faults: Faults, op: str, mode: str) -> Flow
         assert {t.checkpoint["id"] for t in after} == {
             t.checkpoint["id"] for t in before_tuples
         } | set(faults.concurrent)
-        assert len(faults.concurrent) == maintenance._REWRITE_ATTEMPTS
+        assert len(faults.concurrent) == rewrite._REWRITE_ATTEMPTS
         assert (yield rows(saver, backup)) == []
     yield from counts_exact(saver, session.id)
 

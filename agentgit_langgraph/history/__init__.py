@@ -13,10 +13,11 @@ and has an `a…` async twin sharing one plan (see `_plan.py`). The modules:
   tag, branch name, thread id or checkpoint id into a config for `rollback`,
   `log` or `diff`; `find_thread` turns a branch name or thread id into a thread.
 * `diff.py`: compares the channel values of two checkpoints, on any branches.
-* `tree.py`: `TreeNode`/`SessionTree`, and `tree`/`tree_data`/`mermaid`,
-  drawn from the session store alone: no checkpoint is read.
+* `tree.py`: `TreeNode`/`SessionTree` and `tree_data`, built from the session
+  store alone: no checkpoint is read; `draw.py`: `tree`/`mermaid` text.
 * `points.py`: the config checks and checkpoint lookups the plans share.
-* `service.py`: `History`, the service an `AgentGitSaver` owns as `history`.
+* `service.py`: `History`, the service an `AgentGitSaver` owns as `history`:
+  one `twins` line per plan (`log, alog = twins(log_plan)`).
 
 Example:
     ```python
@@ -31,18 +32,13 @@ Example:
 
 from __future__ import annotations
 
+from agentgit_langgraph.history.draw import render_mermaid, render_tree
 from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, MessagesDiff
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
 from agentgit_langgraph.history.render import _value_preview as _value_preview
 from agentgit_langgraph.history.render import to_json
 from agentgit_langgraph.history.service import History
-from agentgit_langgraph.history.tree import (
-    SessionTree,
-    TreeNode,
-    TreeTag,
-    render_mermaid,
-    render_tree,
-)
+from agentgit_langgraph.history.tree import SessionTree, TreeNode, TreeTag
 
 __all__ = [
     "ChannelChange",

@@ -6,7 +6,7 @@ way to rebuild a `DeltaChannel` value the checkpoint does not store).
 
 Example:
     ```python
-    d = run_sync(_diff_plan(config_a, config_b, None, None), saver._targets)
+    d = run_sync(diff_plan(config_a, config_b), saver.plan_targets)
     d.changed["messages"].messages.common_prefix
     ```
 """
@@ -21,7 +21,8 @@ from langgraph.checkpoint.base import CheckpointTuple
 from langgraph.pregel import Pregel
 
 from agentgit_langgraph._access import thread_plan
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call_on
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.history.points import (
     _checkpoint_config,
     _cid,
@@ -32,7 +33,7 @@ from agentgit_langgraph.history.points import (
 from agentgit_langgraph.history.records import ChannelChange, Diff, MessagesDiff
 from agentgit_langgraph.history.render import _is_internal, _is_messages, _unwrap
 
-__all__: list[str] = []
+__all__ = ["diff_plan"]
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -68,7 +69,7 @@ def _side_plan(
     if graph is None:
         values, missing = _stored_values(tup)
         return resolved, values, missing
-    snapshot = yield from call(Pregel.get_state, resolved)
+    snapshot = yield from call_on(graph, Pregel.get_state, resolved)
     state = snapshot.values
     if not isinstance(state, Mapping):
         state = {"value": state}
@@ -89,7 +90,32 @@ def _compare(name: str, a: Any, b: Any) -> ChannelChange | None:
     return ChannelChange(name, "changed", a, b)
 
 
-def _diff_plan(config_a: Any, config_b: Any, graph: Any, user_id: object) -> Plan[Diff]:
+def diff_plan(
+    config_a: RunnableConfig,
+    config_b: RunnableConfig,
+    *,
+    graph: Any = None,
+    user_id: UserId | None = None,
+) -> Plan[Diff]:
+    """Compare the state at two checkpoints, on any threads: a -> b.
+
+    Without `graph`, values come from the checkpoints themselves
+    (`checkpoint["channel_values"]`, LangGraph's internal channels left
+    out). A `DeltaChannel` stores its value only every few steps; at other
+    checkpoints it cannot be rebuilt without its reducer, so it is listed
+    in `Diff.unresolved`. Pass the compiled graph (`graph=`) to compare
+    `graph.get_state(config).values` instead (`graph.aget_state` from
+    `adiff`), which is always complete.
+
+    A config without `checkpoint_id` stands for its thread's head.
+
+    Example:
+        ```python
+        d = saver.diff(saver.resolve(sid, "main"), saver.resolve(sid, "retry"))
+        print(d.render())
+        d.changed["messages"].messages.common_prefix
+        ```
+    """
     a_config, a_values, a_missing = yield from _side_plan(config_a, graph, user_id)
     b_config, b_values, b_missing = yield from _side_plan(config_b, graph, user_id)
     unresolved = a_missing | b_missing

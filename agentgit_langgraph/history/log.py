@@ -1,13 +1,13 @@
 """The log walk: a branch's checkpoints newest first, back through its parents.
 
-`_log_plan` lists the branch's thread down to the checkpoint it was rolled
+`log_plan` lists the branch's thread down to the checkpoint it was rolled
 back to, then goes on in the thread that checkpoint was copied from, and so on,
 reading only the checkpoints it returns (plus one lookup per thread it
 crosses). Written once as a plan for `log` and `alog`.
 
 Example:
     ```python
-    entries = run_sync(_log_plan(session_id, 5, None), saver._targets)
+    entries = run_sync(log_plan(session_id, limit=5), saver.plan_targets)
     ```
 """
 
@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._copy import parent_checkpoint_id
 from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import before_config
 from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.history.points import (
@@ -42,7 +44,7 @@ from agentgit_langgraph.history.render import _preview
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__: list[str] = []
+__all__ = ["log_plan"]
 
 _MAX_HOPS = 100_000
 
@@ -139,7 +141,36 @@ def _after_plan(
     return None
 
 
-def _log_plan(target: Any, limit: Any, user_id: object) -> Plan[list[LogEntry]]:
+def log_plan(
+    config_or_session: RunnableConfig | ExternalSession | int,
+    *,
+    limit: int | None = None,
+    user_id: UserId | None = None,
+) -> Plan[list[LogEntry]]:
+    """The checkpoints of a branch, newest first, back through the threads it came from.
+
+    Walks the branch's thread (root namespace) down to the checkpoint it
+    was rolled back to, lists that one (a copy: same id as in the parent),
+    then goes on in the parent thread from the checkpoint before it, and
+    so on to the session's first checkpoint. Follows each checkpoint's
+    parent, so forks made inside one thread are skipped.
+
+    Args:
+        config_or_session: A config (its thread's head, or from
+            `configurable.checkpoint_id`), a session id or an
+            `ExternalSession` (its current thread's head).
+        limit: At most this many entries; the walk stops, and reads no
+            further, once it has them.
+        user_id: When given, must own the session (`SessionAccessError`).
+
+    Example:
+        ```python
+        for e in saver.log(session_id, limit=10):
+            print(e.step, e.source, e.preview)
+        saver.rollback(saver.log(session_id)[3].config)
+        ```
+    """
+    target: Any = config_or_session
     limit = check.limit(limit)
     start: str | None = None
     if isinstance(target, ExternalSession) or (

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Collection, Sequence
-from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -25,6 +24,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, stored_id, thread_plan
 from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import thread_config
 from agentgit_langgraph.errors import (
     InvalidConfigError,
@@ -41,10 +41,17 @@ from agentgit_langgraph.history.points import (
     _user,
 )
 from agentgit_langgraph.history.render import _ELLIPSIS
-from agentgit_langgraph.sessions import InternalSession, Tag
+from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore, now
 
-__all__ = ["RefNotFoundError", "find_thread"]
+__all__ = [
+    "RefNotFoundError",
+    "find_thread",
+    "resolve_plan",
+    "tag_plan",
+    "tags_plan",
+    "untag_plan",
+]
 
 _MIN_PREFIX = 4
 
@@ -128,7 +135,18 @@ def find_thread(
 # -- tags ------------------------------------------------------------------------
 
 
-def _tag_plan(config: Any, name: Any, user_id: object) -> Plan[Tag]:
+def tag_plan(config: RunnableConfig, name: str, *, user_id: UserId | None = None) -> Plan[Tag]:
+    """Name the checkpoint `config` names (its thread's head if it names none).
+
+    Tag names are unique within a session (`NameConflictError`); the
+    checkpoint must exist (`CheckpointNotFoundError`).
+
+    Example:
+        ```python
+        saver.tag(graph.get_state(config).config, "before-booking")
+        saver.rollback(saver.resolve(session_id, "before-booking"))
+        ```
+    """
     name = check.name(name, "tag name")
     point = _point(config, root_only=False)
     thread = yield from thread_plan(point.thread_id, _user(user_id, config))
@@ -145,13 +163,19 @@ def _tag_plan(config: Any, name: Any, user_id: object) -> Plan[Tag]:
     return tag
 
 
-def _tags_plan(session_id: Any, user_id: object) -> Plan[list[Tag]]:
+def tags_plan(
+    session_id: int | ExternalSession, *, user_id: UserId | None = None
+) -> Plan[list[Tag]]:
+    """The session's tags, oldest first."""
     session = yield from session_plan(session_id, user_id)
     tags: list[Tag] = yield from call(BaseSessionStore.list_tags, stored_id(session))
     return tags
 
 
-def _untag_plan(session_id: Any, name: Any, user_id: object) -> Plan[bool]:
+def untag_plan(
+    session_id: int | ExternalSession, name: str, *, user_id: UserId | None = None
+) -> Plan[bool]:
+    """Remove a tag (the checkpoint stays); False if the session had no such tag."""
     name = check.name(name, "tag name")
     session = yield from session_plan(session_id, user_id)
     deleted: bool = yield from call(BaseSessionStore.delete_tag, stored_id(session), name)
@@ -216,7 +240,29 @@ def _checkpoint_ref_plan(
     return None
 
 
-def _resolve_plan(session_id: Any, ref: Any, user_id: object) -> Plan[RunnableConfig]:
+def resolve_plan(
+    session_id: int | ExternalSession, ref: str, *, user_id: UserId | None = None
+) -> Plan[RunnableConfig]:
+    """Turn a ref into the config of one checkpoint of the session.
+
+    Tried in this order: a tag; a branch name; a thread id; `HEAD` (the
+    current thread) and `main` (the first thread) unless a branch or tag
+    has that name; a checkpoint id, found in the thread where it is
+    original (the oldest thread holding it), not in a branch's copy;
+    finally a unique prefix (4+ characters, a trailing `…` ignored) of a
+    thread id or of a checkpoint id the session records (branch points and
+    tags, as `tree` prints them). A branch or thread resolves to its head
+    at the time of the call (the bare thread config if it has no
+    checkpoint yet); use `switch`/`config_for` to keep working on a branch.
+
+    Raises:
+        RefNotFoundError: Nothing answers to `ref` (or a prefix is ambiguous).
+
+    Example:
+        ```python
+        branch = saver.rollback(saver.resolve(session_id, "before-booking"))
+        ```
+    """
     if not isinstance(ref, str) or not ref:
         raise InvalidConfigError(f"a ref must be a non-empty string, got {ref!r}")
     check.thread_id(ref, "ref")  # no NUL, bounded: it may be looked up as an id

@@ -3,12 +3,12 @@
 Built from the session store alone (threads and tags), never from a
 checkpoint, so drawing a session costs two store reads whatever its size.
 `SessionTree`/`TreeNode` are the typed form; `to_dict()` is the JSON form
-`tree_data` returns, and `render_tree`/`render_mermaid` draw either.
+`tree_data` returns; `render_tree`/`render_mermaid` (`draw.py`) draw either.
 
 Example:
     ```python
-    tree = run_sync(_tree_plan(session_id, None), saver._targets)
-    print(render_tree(tree))
+    tree = run_sync(session_tree_plan(session_id, None), saver.plan_targets)
+    print(render_tree(tree))      # `draw.py`
     [child.label for child in tree.roots[0].children]
     ```
 """
@@ -16,7 +16,6 @@ Example:
 from __future__ import annotations
 
 import itertools
-import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -25,12 +24,13 @@ from typing import Any
 
 from agentgit_langgraph._access import session_plan, stored_id
 from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.history.points import _cycle
 from agentgit_langgraph.history.render import _ELLIPSIS
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["SessionTree", "TreeNode", "TreeTag", "render_mermaid", "render_tree"]
+__all__ = ["SessionTree", "TreeNode", "TreeTag", "as_tree", "session_tree_plan", "tree_data_plan"]
 
 _MIN_ABBREV = 8
 # LangGraph's checkpoint ids are uuid6: their first 18 characters are the full
@@ -179,7 +179,7 @@ class SessionTree:
         )
 
 
-def _as_tree(data: SessionTree | Mapping[str, Any]) -> SessionTree:
+def as_tree(data: SessionTree | Mapping[str, Any]) -> SessionTree:
     # `render_*` took `tree_data`'s dicts before the typed tree existed: keep both.
     return data if isinstance(data, SessionTree) else SessionTree.from_dict(data)
 
@@ -222,7 +222,8 @@ def _abbreviations(ids: Sequence[str], minimum: int = _MIN_ABBREV) -> dict[str, 
     return {i: i if len(i) <= length else i[:length] + _ELLIPSIS for i in unique}
 
 
-def _tree_plan(session_id: Any, user_id: object) -> Plan[SessionTree]:
+def session_tree_plan(session_id: Any, user_id: object) -> Plan[SessionTree]:
+    """The session's `SessionTree`, read from the session store only."""
     session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield from call(
         BaseSessionStore.list_threads, stored_id(session)
@@ -311,159 +312,20 @@ def _build_tree(
     )
 
 
-# -- text ------------------------------------------------------------------------
+def tree_data_plan(
+    session_id: int | ExternalSession, *, user_id: UserId | None = None
+) -> Plan[dict[str, Any]]:
+    """The session's branches as JSON-able nested nodes (for `--json` output).
 
-
-def _node_line(node: TreeNode) -> str:
-    parts: list[str] = []
-    if node.label:
-        parts.append(node.label)
-    parts.append(node.short_id)
-    if node.parent_thread_id:
-        origin = f"from {node.short_parent_id}@{node.short_branch_checkpoint_id}"
-        if node.branch_step is not None:
-            origin += f" (step {node.branch_step})"
-        parts.append(origin)
-    count = node.checkpoint_count
-    parts.append(f"({count} checkpoint{'' if count == 1 else 's'})")
-    if node.tags:
-        parts.append("tags: " + ", ".join(t.name for t in node.tags))
-    if node.is_current:
-        parts.append("*")
-    return "  ".join(parts)
-
-
-def render_tree(data: SessionTree | Mapping[str, Any]) -> str:
-    """The text tree of a session (what `tree()` returns).
-
-    Takes the typed tree or `tree_data`'s JSON form.
-
-    Example:
-        ```python
-        print(render_tree(saver.tree_data(session_id)))
-        ```
+    `{"session_id", "session_name", "user_id", "current_thread_id",
+    "branch_count", "total_checkpoints", "roots": [node]}`, each node
+    `{"thread_id", "short_id", "name", "label", "parent_thread_id",
+    "short_parent_id", "branch_checkpoint_id", "short_branch_checkpoint_id",
+    "branch_step", "checkpoint_count", "is_branch", "is_current",
+    "created_at", "tags", "children"}`. Read from the session store only.
+    `branch_step` is decoded from LangGraph's checkpoint id (None when it
+    cannot be). It is `SessionTree.to_dict()`: `render_tree` and
+    `render_mermaid` accept it as it is.
     """
-    lines: list[str] = []
-
-    def walk(node: TreeNode, prefix: str) -> None:
-        for i, child in enumerate(node.children):
-            last = i == len(node.children) - 1
-            lines.append(prefix + ("└── " if last else "├── ") + _node_line(child))
-            walk(child, prefix + ("    " if last else "│   "))
-
-    for root in _as_tree(data).roots:
-        lines.append(_node_line(root))
-        walk(root, "")
-    return "\n".join(lines)
-
-
-# -- Mermaid ---------------------------------------------------------------------
-
-_MERMAID_KEYWORDS = {
-    "gitgraph",
-    "commit",
-    "branch",
-    "checkout",
-    "switch",
-    "merge",
-    "cherry-pick",
-    "reset",
-    "id",
-    "tag",
-    "type",
-    "order",
-    "parent",
-    "options",
-    "end",
-    "normal",
-    "reverse",
-    "highlight",
-    "lr",
-    "tb",
-    "bt",
-    "accdescr",
-    "acctitle",
-    "title",
-}
-
-
-def _mermaid_name(raw: str, taken: set[str]) -> str:
-    """A branch name Mermaid's gitGraph parses unquoted and that no other branch has."""
-    name = re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-") or "branch"
-    if not name[0].isalpha():
-        name = "b-" + name
-    if name.lower() in _MERMAID_KEYWORDS:
-        name += "_"
-    candidate, n = name, 2
-    while candidate.lower() in taken:
-        candidate, n = f"{name}-{n}", n + 1
-    taken.add(candidate.lower())
-    return candidate
-
-
-def _mermaid_text(raw: str) -> str:
-    return raw.replace('"', "'").replace("\n", " ")
-
-
-def render_mermaid(data: SessionTree | Mapping[str, Any]) -> str:
-    """Mermaid `gitGraph` text of a session (what `mermaid()` returns).
-
-    The root thread is Mermaid's `main` branch. Each thread gets one commit per
-    checkpoint a branch starts from and one for its head (the current thread's
-    head is highlighted and tagged `current`); branches are drawn where they
-    start. Branch names are made Mermaid-safe (and unique) from the names.
-    Takes the typed tree or `tree_data`'s JSON form.
-
-    Example:
-        ```python
-        text = render_mermaid(saver.tree_data(session_id))   # same as saver.mermaid(...)
-        ```
-    """
-    taken: set[str] = set()
-    lines = ["gitGraph"]
-    commit_ids: set[str] = set()
-
-    def commit(label: str, extra: str = "") -> None:
-        text, n = _mermaid_text(label), 2
-        while text in commit_ids:
-            text, n = f"{_mermaid_text(label)} ({n})", n + 1
-        commit_ids.add(text)
-        lines.append(f'  commit id: "{text}"{extra}')
-
-    def lane_of(node: TreeNode, is_main: bool) -> str:
-        if is_main:
-            taken.add("main")
-            return "main"
-        raw = node.name or "b-" + node.short_id.rstrip(_ELLIPSIS)
-        return _mermaid_name(raw, taken)
-
-    def emit(node: TreeNode, lane: str) -> None:
-        start = node.branch_checkpoint_id if node.parent_thread_id else None
-        points: dict[str, list[TreeNode]] = {}
-        for child in node.children:
-            points.setdefault(child.branch_checkpoint_id or "", []).append(child)
-        for point in sorted(points):
-            # A point at or before the thread's own start is a copied checkpoint:
-            # the lane still sits on the commit it branched from.
-            if start is None or point > start:
-                short = next(c.short_branch_checkpoint_id for c in points[point]) or point
-                commit(short.rstrip(_ELLIPSIS))
-            for child in points[point]:
-                child_lane = lane_of(child, False)
-                lines.append(f"  branch {child_lane}")
-                emit(child, child_lane)
-                lines.append(f"  checkout {lane}")
-        extra = ' type: HIGHLIGHT tag: "current"' if node.is_current else ""
-        commit(f"{lane} head", extra)
-
-    for i, root in enumerate(_as_tree(data).roots):
-        if i == 0:
-            emit(root, lane_of(root, True))
-        else:  # a thread whose parent is gone: drawn from the end of main
-            lane = lane_of(root, False)
-            lines.append(f"  branch {lane}")
-            emit(root, lane)
-            lines.append("  checkout main")
-    if len(lines) == 1:  # no thread at all
-        lines.append('  commit id: "empty"')
-    return "\n".join(lines)
+    tree = yield from session_tree_plan(session_id, user_id)
+    return tree.to_dict()

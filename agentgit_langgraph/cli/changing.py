@@ -1,0 +1,186 @@
+"""The commands that change sessions: `tag`, `untag`, `rollback`, `switch`, `delete`, `fsck`."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from agentgit_langgraph.cli.app import (
+    CliError,
+    JsonOption,
+    SessionArg,
+    State,
+    app,
+    run,
+    show,
+)
+from agentgit_langgraph.history import find_thread
+from agentgit_langgraph.saver import AgentGitSaver
+
+
+@app.command("tag")
+def tag_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The checkpoint to name.")],
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The tag's name.")],
+    json_: JsonOption = False,
+) -> None:
+    """Name a checkpoint of a session."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        config = saver.resolve(session, ref, user_id=state.user)
+        tag = saver.tag(config, name, user_id=state.user)
+        show(ctx, json_, tag, lambda: f"tagged {tag.thread_id}@{tag.checkpoint_id} as {tag.name!r}")
+
+    run(ctx, work)
+
+
+@app.command("untag")
+def untag_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    name: Annotated[str, typer.Argument(metavar="NAME", help="The tag to remove.")],
+    json_: JsonOption = False,
+) -> None:
+    """Remove a tag (the checkpoint stays)."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        if not saver.untag(session, name, user_id=state.user):
+            raise CliError(f"session {session} has no tag {name!r}")
+        removed = {"session_id": session, "removed": name}
+        show(ctx, json_, removed, lambda: f"removed tag {name!r} from session {session}")
+
+    run(ctx, work)
+
+
+def _thread_of(config: Any) -> str:
+    return str(config["configurable"]["thread_id"])
+
+
+@app.command("rollback")
+def rollback_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    ref: Annotated[str, typer.Argument(metavar="REF", help="The checkpoint to start from.")],
+    name: Annotated[str | None, typer.Option("--name", help="A name for the new branch.")] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Open a new branch starting at REF; it becomes the session's current thread."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        source = saver.resolve(session, ref, user_id=state.user)
+        config = saver.rollback(source, user_id=state.user, name=name)
+        thread_id = _thread_of(config)
+        configurable = source.get("configurable", {})
+        branch = {
+            "session_id": session,
+            "thread_id": thread_id,
+            "name": name,
+            "parent_thread_id": configurable.get("thread_id"),
+            "branch_checkpoint_id": configurable.get("checkpoint_id"),
+            "config": config,
+        }
+        label = f" ({name})" if name else ""
+        show(
+            ctx,
+            json_,
+            branch,
+            lambda: f"new branch {thread_id}{label} of session {session}, now current",
+        )
+
+    run(ctx, work)
+
+
+@app.command("switch")
+def switch_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="THREAD_OR_BRANCH_NAME",
+            help="A thread id (or a unique prefix of one) or a branch name.",
+        ),
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """Make one of a session's threads current."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        # The same rules as `resolve` (names, ids, `main`, prefixes), for a thread.
+        thread = find_thread(saver.branches(session, user_id=state.user), target, session)
+        config = saver.switch(session, thread.thread_id, user_id=state.user)
+        switched = {"session_id": session, "thread_id": _thread_of(config), "config": config}
+        label = f" ({thread.name})" if thread.name else ""
+        show(ctx, json_, switched, lambda: f"session {session} now on {thread.thread_id}{label}")
+
+    run(ctx, work)
+
+
+@app.command("delete")
+def delete_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Delete a session: its record, every thread's checkpoints, its tags."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        found = saver.get_session(session, user_id=state.user)
+        if not yes:
+            n_threads = len(found.internal_session_ids)
+            question = (
+                f"Delete session {session} ({found.session_name!r}, {n_threads} thread(s), "
+                f"{found.total_checkpoints} checkpoint(s))? This cannot be undone."
+            )
+            try:
+                confirmed = typer.confirm(question, default=False, err=True)
+            except typer.Abort:  # no answer: stdin closed
+                confirmed = False
+            if not sys.stdin.isatty():  # a piped answer is not echoed: end the prompt's line
+                typer.echo("", err=True)
+            if not confirmed:
+                raise CliError("not deleted (pass --yes to skip the question)")
+        threads = saver.delete_session(session, user_id=state.user)
+        count = len(threads)
+        show(
+            ctx,
+            json_,
+            {"deleted": found.to_dict(), "deleted_threads": threads},
+            lambda: f"deleted session {session} and its {count} thread{'' if count == 1 else 's'}",
+        )
+
+    run(ctx, work)
+
+
+@app.command("fsck")
+def fsck_cmd(
+    ctx: typer.Context,
+    repair: Annotated[
+        bool, typer.Option("--repair", help="Repair what is found (default: only report).")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Check that sessions and checkpoints agree; exit 1 if anything is left broken.
+
+    Reads the whole history once. With --repair: finishes deletes and removes
+    the threads of dead rollbacks, adopts checkpoints no session holds, sets
+    counts to what is stored, drops empty branches.
+    """
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        if state.user is not None:
+            raise CliError(
+                f"user {state.user} does not own every session, and fsck checks them all: "
+                "run it without --user"
+            )
+        report = saver.fsck(repair=repair)
+        show(ctx, json_, report, lambda: str(report))
+        if not report.clean:
+            raise typer.Exit(1)
+
+    run(ctx, work)

@@ -1,0 +1,180 @@
+"""The commands that only read: `sessions`, `branches`, `log`, `tree`, `diff`, `tags`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from agentgit_langgraph.cli.app import (
+    JsonOption,
+    SessionArg,
+    State,
+    app,
+    fmt_time,
+    parse_int,
+    print_json,
+    run,
+    show,
+    show_rows,
+    want_json,
+)
+from agentgit_langgraph.saver import AgentGitSaver
+
+
+@app.command("sessions")
+def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """List sessions (only those of --user when given)."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        sessions = saver.list_sessions(state.user)
+        columns = ("id:n", "name", "user", "threads:n", "branches:n", "checkpoints:n", "current")
+        rows = (
+            (
+                str(s.id),
+                escape(s.session_name),
+                escape(s.owner),
+                str(len(s.internal_session_ids)),
+                str(s.branch_count),
+                str(s.total_checkpoints),
+                escape(s.current_internal_session_id or "-"),
+                fmt_time(s.updated_at),
+            )
+            for s in sessions
+        )
+        data = [s.to_dict() for s in sessions]
+        show_rows(ctx, json_, data, (*columns, "updated:fixed"), rows, empty="no sessions")
+
+    run(ctx, work)
+
+
+@app.command("branches")
+def branches_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = False) -> None:
+    """List the threads of a session: its first thread and every branch."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        threads = saver.branches(session, user_id=state.user)
+        columns = (":fixed", "thread", "name", "parent", "from checkpoint", "checkpoints:n")
+        rows = (
+            (
+                "*" if t.is_current else "",
+                escape(t.thread_id),
+                escape(t.name or "-"),
+                escape(t.parent_thread_id or "-"),
+                escape(t.branch_checkpoint_id or "-"),
+                str(t.checkpoint_count),
+                fmt_time(t.created_at),
+            )
+            for t in threads
+        )
+        show_rows(ctx, json_, threads, (*columns, "created:fixed"), rows)
+
+    run(ctx, work)
+
+
+def _log_target(saver: AgentGitSaver, target: str, user_id: str | None) -> Any:
+    """What `log` reads: a session id, `SESSION:REF`, or a thread id."""
+    session_id = parse_int(target)
+    if session_id is not None:
+        return session_id
+    head, sep, ref = target.partition(":")
+    if sep and parse_int(head) is not None and ref:
+        return saver.resolve(int(head), ref, user_id=user_id)
+    return {"configurable": {"thread_id": target}}
+
+
+@app.command("log")
+def log_cmd(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF_OR_SESSION",
+            help="A session id (its current branch), SESSION:REF, or a thread id.",
+        ),
+    ],
+    limit: Annotated[
+        int | None,
+        typer.Option("--limit", "-n", min=1, help="Show at most N checkpoints."),
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Show the checkpoints of a branch, newest first."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        entries = saver.log(_log_target(saver, target, state.user), limit=limit, user_id=state.user)
+        columns = ("checkpoint", "thread", "step:n", "source:fixed", "created:fixed", "tags")
+        rows = (
+            (
+                escape(e.checkpoint_id),
+                escape(e.thread_id),
+                "-" if e.step is None else str(e.step),
+                escape(e.source or "-"),
+                fmt_time(e.created_at),
+                escape(", ".join(e.tags) or "-"),
+                escape(e.preview),
+            )
+            for e in entries
+        )
+        show_rows(ctx, json_, entries, (*columns, "preview:text"), rows, empty="no checkpoints")
+
+    run(ctx, work)
+
+
+@app.command("tree")
+def tree_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    mermaid: Annotated[
+        bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph/flowchart instead.")
+    ] = False,
+    json_: JsonOption = False,
+) -> None:
+    """Draw a session's branches as a tree (or as Mermaid)."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        if mermaid:
+            text = saver.mermaid(session, user_id=state.user)
+            show(ctx, json_, {"session_id": session, "mermaid": text}, lambda: text)
+        elif want_json(ctx, json_):
+            print_json(saver.tree_data(session, user_id=state.user))
+        else:
+            typer.echo(saver.tree(session, user_id=state.user).rstrip("\n"))
+
+    run(ctx, work)
+
+
+@app.command("diff")
+def diff_cmd(
+    ctx: typer.Context,
+    session: SessionArg,
+    ref_a: Annotated[str, typer.Argument(metavar="REF_A", help="The old side.")],
+    ref_b: Annotated[str, typer.Argument(metavar="REF_B", help="The new side.")],
+    json_: JsonOption = False,
+) -> None:
+    """Compare the state at two refs of a session."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        a = saver.resolve(session, ref_a, user_id=state.user)
+        b = saver.resolve(session, ref_b, user_id=state.user)
+        result = saver.diff(a, b, user_id=state.user)
+        show(ctx, json_, result.to_dict(), result.render)
+
+    run(ctx, work)
+
+
+@app.command("tags")
+def tags_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = False) -> None:
+    """List a session's tags."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        tags = saver.tags(session, user_id=state.user)
+        columns = ("tag", "thread", "checkpoint", "created:fixed")
+        rows = (
+            (escape(t.name), escape(t.thread_id), escape(t.checkpoint_id), fmt_time(t.created_at))
+            for t in tags
+        )
+        show_rows(ctx, json_, tags, columns, rows, empty="no tags")
+
+    run(ctx, work)

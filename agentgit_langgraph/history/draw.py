@@ -1,0 +1,211 @@
+"""Drawing a session's tree: text (`render_tree`) and Mermaid (`render_mermaid`).
+
+Both take a `SessionTree` (`tree.py`) or its `to_dict()` form; `tree_plan`
+and `mermaid_plan` read the session and draw it (the saver's `tree` and
+`mermaid`).
+
+Example:
+    ```python
+    print(saver.tree(session_id))
+    text = saver.mermaid(session_id)   # inside a ```mermaid block
+    ```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from agentgit_langgraph._plan import Plan
+from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.history.render import _ELLIPSIS
+from agentgit_langgraph.history.tree import SessionTree, TreeNode, as_tree, session_tree_plan
+from agentgit_langgraph.sessions import ExternalSession
+
+__all__ = ["mermaid_plan", "render_mermaid", "render_tree", "tree_plan"]
+
+
+# -- text ------------------------------------------------------------------------
+
+
+def _node_line(node: TreeNode) -> str:
+    parts: list[str] = []
+    if node.label:
+        parts.append(node.label)
+    parts.append(node.short_id)
+    if node.parent_thread_id:
+        origin = f"from {node.short_parent_id}@{node.short_branch_checkpoint_id}"
+        if node.branch_step is not None:
+            origin += f" (step {node.branch_step})"
+        parts.append(origin)
+    count = node.checkpoint_count
+    parts.append(f"({count} checkpoint{'' if count == 1 else 's'})")
+    if node.tags:
+        parts.append("tags: " + ", ".join(t.name for t in node.tags))
+    if node.is_current:
+        parts.append("*")
+    return "  ".join(parts)
+
+
+def render_tree(data: SessionTree | Mapping[str, Any]) -> str:
+    """The text tree of a session (what `tree()` returns).
+
+    Takes the typed tree or `tree_data`'s JSON form.
+
+    Example:
+        ```python
+        print(render_tree(saver.tree_data(session_id)))
+        ```
+    """
+    lines: list[str] = []
+
+    def walk(node: TreeNode, prefix: str) -> None:
+        for i, child in enumerate(node.children):
+            last = i == len(node.children) - 1
+            lines.append(prefix + ("└── " if last else "├── ") + _node_line(child))
+            walk(child, prefix + ("    " if last else "│   "))
+
+    for root in as_tree(data).roots:
+        lines.append(_node_line(root))
+        walk(root, "")
+    return "\n".join(lines)
+
+
+# -- Mermaid ---------------------------------------------------------------------
+
+_MERMAID_KEYWORDS = {
+    "gitgraph",
+    "commit",
+    "branch",
+    "checkout",
+    "switch",
+    "merge",
+    "cherry-pick",
+    "reset",
+    "id",
+    "tag",
+    "type",
+    "order",
+    "parent",
+    "options",
+    "end",
+    "normal",
+    "reverse",
+    "highlight",
+    "lr",
+    "tb",
+    "bt",
+    "accdescr",
+    "acctitle",
+    "title",
+}
+
+
+def _mermaid_name(raw: str, taken: set[str]) -> str:
+    """A branch name Mermaid's gitGraph parses unquoted and that no other branch has."""
+    name = re.sub(r"[^A-Za-z0-9_-]+", "-", raw).strip("-") or "branch"
+    if not name[0].isalpha():
+        name = "b-" + name
+    if name.lower() in _MERMAID_KEYWORDS:
+        name += "_"
+    candidate, n = name, 2
+    while candidate.lower() in taken:
+        candidate, n = f"{name}-{n}", n + 1
+    taken.add(candidate.lower())
+    return candidate
+
+
+def _mermaid_text(raw: str) -> str:
+    return raw.replace('"', "'").replace("\n", " ")
+
+
+def render_mermaid(data: SessionTree | Mapping[str, Any]) -> str:
+    """Mermaid `gitGraph` text of a session (what `mermaid()` returns).
+
+    The root thread is Mermaid's `main` branch. Each thread gets one commit per
+    checkpoint a branch starts from and one for its head (the current thread's
+    head is highlighted and tagged `current`); branches are drawn where they
+    start. Branch names are made Mermaid-safe (and unique) from the names.
+    Takes the typed tree or `tree_data`'s JSON form.
+
+    Example:
+        ```python
+        text = render_mermaid(saver.tree_data(session_id))   # same as saver.mermaid(...)
+        ```
+    """
+    taken: set[str] = set()
+    lines = ["gitGraph"]
+    commit_ids: set[str] = set()
+
+    def commit(label: str, extra: str = "") -> None:
+        text, n = _mermaid_text(label), 2
+        while text in commit_ids:
+            text, n = f"{_mermaid_text(label)} ({n})", n + 1
+        commit_ids.add(text)
+        lines.append(f'  commit id: "{text}"{extra}')
+
+    def lane_of(node: TreeNode, is_main: bool) -> str:
+        if is_main:
+            taken.add("main")
+            return "main"
+        raw = node.name or "b-" + node.short_id.rstrip(_ELLIPSIS)
+        return _mermaid_name(raw, taken)
+
+    def emit(node: TreeNode, lane: str) -> None:
+        start = node.branch_checkpoint_id if node.parent_thread_id else None
+        points: dict[str, list[TreeNode]] = {}
+        for child in node.children:
+            points.setdefault(child.branch_checkpoint_id or "", []).append(child)
+        for point in sorted(points):
+            # A point at or before the thread's own start is a copied checkpoint:
+            # the lane still sits on the commit it branched from.
+            if start is None or point > start:
+                short = next(c.short_branch_checkpoint_id for c in points[point]) or point
+                commit(short.rstrip(_ELLIPSIS))
+            for child in points[point]:
+                child_lane = lane_of(child, False)
+                lines.append(f"  branch {child_lane}")
+                emit(child, child_lane)
+                lines.append(f"  checkout {lane}")
+        extra = ' type: HIGHLIGHT tag: "current"' if node.is_current else ""
+        commit(f"{lane} head", extra)
+
+    for i, root in enumerate(as_tree(data).roots):
+        if i == 0:
+            emit(root, lane_of(root, True))
+        else:  # a thread whose parent is gone: drawn from the end of main
+            lane = lane_of(root, False)
+            lines.append(f"  branch {lane}")
+            emit(root, lane)
+            lines.append("  checkout main")
+    if len(lines) == 1:  # no thread at all
+        lines.append('  commit id: "empty"')
+    return "\n".join(lines)
+
+
+def tree_plan(session_id: int | ExternalSession, *, user_id: UserId | None = None) -> Plan[str]:
+    """A text tree of the session's branches, e.g.::
+
+        main  7f3a9c21…  (9 checkpoints)
+        ├── retry  c1d2e3f4…  from 7f3a9c21…@1f1e8d32-b109…  (step 2)  (4 checkpoints)  *
+        └── 0b5e8a17…  from 7f3a9c21…@1f1e8d32-b10f…  (step 5)  (2 checkpoints)
+
+    Each line: name (the first thread is `main` unless named), short thread
+    id, where it branched (parent thread @ checkpoint, its step), how many
+    checkpoints it holds (all namespaces, the copied ones included), its
+    tags, `*` on the current thread. Short ids are unique prefixes that
+    `resolve` accepts. Reads only the session store.
+    """
+    return render_tree((yield from session_tree_plan(session_id, user_id)))
+
+
+def mermaid_plan(session_id: int | ExternalSession, *, user_id: UserId | None = None) -> Plan[str]:
+    """Mermaid `gitGraph` text of the session's branches.
+
+    One commit per branch point and per head (one per checkpoint would be
+    too many); reads only the session store. It renders on GitHub inside a
+    ```` ```mermaid ```` block, and in Jupyter with
+    `IPython.display.Markdown(f"```mermaid\\n{text}\\n```")` (JupyterLab 4.1+).
+    """
+    return render_mermaid((yield from session_tree_plan(session_id, user_id)))
