@@ -34,7 +34,7 @@ from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import owner_token, running
 from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
-from agentgit_langgraph.configs import checkpoint_ref, owner_of, thread_config
+from agentgit_langgraph.configs import checkpoint_config, checkpoint_ref, owner_of, thread_config
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
     InvalidConfigError,
@@ -227,7 +227,15 @@ def _branch_plan(
     if owner is None:
         owner = owner_of(config)  # a run's user may only branch its own threads
     parent = yield from thread_plan(ref.thread_id, owner)
-    source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
+    # The thread's latest checkpoint first: a rollback to the head (the usual
+    # case) then reads the state once, not twice (once to copy it, once more
+    # to learn that it is the head).
+    source: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, checkpoint_config(ref.thread_id)
+    )
+    is_head = source is not None and source.checkpoint["id"] == ref.checkpoint_id
+    if not is_head:
+        source = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
             f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
@@ -246,7 +254,7 @@ def _branch_plan(
         yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, owner)
         reached("rollback.noted")
         try:
-            copied = yield from copy_into_thread(source, new_thread_id)
+            copied = yield from copy_into_thread(source, new_thread_id, is_head=is_head)
             reached("rollback.copied")
             branch = InternalSession(
                 thread_id=new_thread_id,
