@@ -58,8 +58,6 @@ from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph.configs import before_config, checkpoint_config
 
 __all__ = [
-    "LINEAGE_CHECKPOINT_KEY",
-    "LINEAGE_THREAD_KEY",
     "copy_into_thread",
     "exact_copy",
     "parent_checkpoint_id",
@@ -67,9 +65,6 @@ __all__ = [
     "put_writes_at",
     "writes_in_order",
 ]
-
-LINEAGE_THREAD_KEY = "agentgit_parent_thread_id"
-LINEAGE_CHECKPOINT_KEY = "agentgit_parent_checkpoint_id"
 
 
 def _interrupt_ids(value: Any) -> list[str]:
@@ -245,19 +240,6 @@ def put_writes_at(config: RunnableConfig, writes: Sequence[PendingWrite]) -> Pla
         yield from call(BaseCheckpointSaver.put_writes, config, task_writes, task_id, task_path)
 
 
-def _lineage(tup: CheckpointTuple) -> CheckpointMetadata:
-    """`tup`'s metadata, with where the copy came from (`LINEAGE_*_KEY`)."""
-    # LangGraph's metadata type lists its own keys; the lineage keys ride beside them.
-    return cast(
-        CheckpointMetadata,
-        {
-            **tup.metadata,
-            LINEAGE_THREAD_KEY: str(tup.config["configurable"]["thread_id"]),
-            LINEAGE_CHECKPOINT_KEY: tup.checkpoint["id"],
-        },
-    )
-
-
 def _stable_namespaces(tup: CheckpointTuple) -> list[str]:
     """Where the stateful subgraphs of the graph at `tup` may keep their history."""
     prefix = stable_namespace(tup.config["configurable"].get("checkpoint_ns", ""))
@@ -284,8 +266,9 @@ def copy_into_thread(
 
     Ids are kept, so task ids (derived from the checkpoint id) and therefore
     pending writes and subgraph namespaces line up on the new thread. The
-    copy's metadata keeps LangGraph's keys (`source`, `step`, ...) so the
-    branch resumes as the original would, and adds the lineage.
+    copy's metadata is the original's (`source`, `step`, ...), so the branch
+    resumes as the original would; where it came from is the branch's row in
+    the store (`InternalSession.parent_thread_id`, `branch_checkpoint_id`).
     """
     configurable = source.config["configurable"]
     if is_head is None:
@@ -352,7 +335,7 @@ def _copy_level(
         # Ancestors keep every write: delta channels are rebuilt from them.
         writes = source_writes if tup is source else (tup.pending_writes or [])
         target = checkpoint_config(target_thread_id, ns, parent_id)
-        saved = yield from put_exact(target, tup, _lineage(tup))
+        saved = yield from put_exact(target, tup, tup.metadata)
         yield from put_writes_at(saved, writes)
         parent_id = tup.checkpoint["id"]
     written = len(chain)

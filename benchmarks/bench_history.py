@@ -56,7 +56,6 @@ from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentgit_langgraph import AgentGitSaver, InternalSession, Tag
-from agentgit_langgraph._copy import LINEAGE_CHECKPOINT_KEY, LINEAGE_THREAD_KEY
 from tests.graphs import chat_graph_builder, human
 
 MAIN = 100
@@ -115,8 +114,7 @@ class Builder:
     def copy(self, thread_id: str, parent_thread: str, checkpoint_id: str) -> str:
         """What a rollback writes for a checkpoint without delta channels."""
         checkpoint, metadata = self.saved[checkpoint_id]
-        lineage = {LINEAGE_THREAD_KEY: parent_thread, LINEAGE_CHECKPOINT_KEY: checkpoint_id}
-        return self.put(thread_id, None, copy_checkpoint(checkpoint), {**metadata, **lineage})
+        return self.put(thread_id, None, copy_checkpoint(checkpoint), dict(metadata))
 
 
 @contextmanager

@@ -135,7 +135,7 @@ def _after_plan(
         return (yield from _hop_plan(thread.parent_thread_id, checkpoint_id, parent_id, visited))
     if parent_id is not None:
         return _Cursor(thread, parent_id, checkpoint_id)
-    origin = _copied_from(tup)
+    origin = _copied_from(thread, checkpoint_id)
     if origin is not None and origin != thread.thread_id:
         return (yield from _hop_plan(origin, checkpoint_id, None, visited))
     return None

@@ -19,10 +19,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._copy import LINEAGE_CHECKPOINT_KEY, LINEAGE_THREAD_KEY
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.configs import checkpoint_config, checkpoint_ns_of, owner_of, thread_id_of
 from agentgit_langgraph.errors import CheckpointNotFoundError, InvalidConfigError, StoreError
+from agentgit_langgraph.sessions import InternalSession
 
 __all__: list[str] = []
 
@@ -39,13 +39,18 @@ def _cid(tup: CheckpointTuple) -> str:
     return str(tup.checkpoint["id"])
 
 
-def _copied_from(tup: CheckpointTuple) -> str | None:
-    """The thread a branch copied `tup` from, when `tup` is such a copy."""
-    metadata = tup.metadata or {}
-    thread = metadata.get(LINEAGE_THREAD_KEY)
-    if isinstance(thread, str) and metadata.get(LINEAGE_CHECKPOINT_KEY) == _cid(tup):
-        return thread
-    return None
+def _copied_from(thread: InternalSession | None, checkpoint_id: str) -> str | None:
+    """The thread a branch copied `checkpoint_id` from, when it is a copy in `thread`.
+
+    A rollback keeps checkpoint ids, and copies the branch point and (for
+    delta channels) its ancestors, all older than anything the branch saves
+    afterwards (uuid6 ids grow with time): a checkpoint of a branch is a copy
+    exactly when its id is not newer than the branch point's. The branch's
+    row says where it came from, so no copy needs lineage in its metadata.
+    """
+    if thread is None or thread.parent_thread_id is None or thread.branch_checkpoint_id is None:
+        return None
+    return thread.parent_thread_id if checkpoint_id <= thread.branch_checkpoint_id else None
 
 
 def _cycle(thread_id: str) -> StoreError:

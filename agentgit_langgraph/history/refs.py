@@ -16,7 +16,7 @@ Example:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
@@ -195,7 +195,9 @@ def _head_plan(thread_id: str) -> Plan[RunnableConfig]:
     return _checkpoint_config(thread_id, _cid(head))
 
 
-def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | None]:
+def _original_plan(
+    threads: Mapping[str, InternalSession], thread_id: str, checkpoint_id: str
+) -> Plan[RunnableConfig | None]:
     """`checkpoint_id` in `thread_id`, or in the thread it was first copied from."""
     found: CheckpointTuple | None = yield from call(
         BaseCheckpointSaver.get_tuple, _checkpoint_config(thread_id, checkpoint_id)
@@ -203,7 +205,8 @@ def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | 
     if found is None or _cid(found) != checkpoint_id:
         return None
     seen = {thread_id}
-    origin = _copied_from(found)
+    holder = thread_id
+    origin = _copied_from(threads.get(holder), checkpoint_id)
     while origin is not None and origin not in seen:
         seen.add(origin)
         earlier: CheckpointTuple | None = yield from call(
@@ -211,14 +214,15 @@ def _original_plan(thread_id: str, checkpoint_id: str) -> Plan[RunnableConfig | 
         )
         if earlier is None or _cid(earlier) != checkpoint_id:
             break  # the original thread is gone: the copy is the oldest holder
-        found, origin = earlier, _copied_from(earlier)
-    return _checkpoint_config(str(found.config["configurable"]["thread_id"]), checkpoint_id)
+        holder, origin = origin, _copied_from(threads.get(origin), checkpoint_id)
+    return _checkpoint_config(holder, checkpoint_id)
 
 
 def _checkpoint_ref_plan(
     threads: Sequence[InternalSession], tags: Sequence[Tag], checkpoint_id: str
 ) -> Plan[RunnableConfig | None]:
     """Find a checkpoint id among the session's threads, preferring its original thread."""
+    by_id = {t.thread_id: t for t in threads}
     hints = [t.parent_thread_id for t in threads if t.branch_checkpoint_id == checkpoint_id]
     hints += [t.thread_id for t in tags if t.checkpoint_id == checkpoint_id]
     tried: set[str] = set()
@@ -226,7 +230,7 @@ def _checkpoint_ref_plan(
         if hint is None or hint in tried:
             continue
         tried.add(hint)
-        found = yield from _original_plan(hint, checkpoint_id)
+        found = yield from _original_plan(by_id, hint, checkpoint_id)
         if found is not None:
             return found
     if not _looks_like_uuid(checkpoint_id):
@@ -234,7 +238,7 @@ def _checkpoint_ref_plan(
     for thread in threads:  # oldest first: a copy's thread is always younger
         if thread.thread_id in tried:
             continue
-        found = yield from _original_plan(thread.thread_id, checkpoint_id)
+        found = yield from _original_plan(by_id, thread.thread_id, checkpoint_id)
         if found is not None:
             return found
     return None
