@@ -130,18 +130,40 @@ AsyncOpener = Callable[[], AbstractAsyncContextManager[BaseCheckpointSaver[Any]]
 
 @dataclass(frozen=True)
 class Pair:
-    """How to open the bare saver and the wrapper, sync and async, on one backend."""
+    """How to open the bare saver, the wrapper and the floor, sync and async, on one backend.
+
+    The floor is the bare saver plus one trivial statement after each `put`,
+    on its own connection and under its own lock: the least any design that
+    checks something in the database per save (as ours does: is the thread
+    still held by a session?) can cost.
+    """
 
     backend: str
     bare: Opener
     wrapped: Opener
+    floor: Opener
     abare: AsyncOpener
     awrapped: AsyncOpener
+    afloor: AsyncOpener
 
 
 def sqlite_pair(workdir: Path) -> Pair:
     from langgraph.checkpoint.sqlite import SqliteSaver
     from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    class FloorSqliteSaver(SqliteSaver):
+        def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
+            saved = super().put(*args, **kwargs)
+            with self.cursor(transaction=False) as cur:
+                cur.execute(FLOOR_SQL).fetchall()
+            return saved
+
+    class FloorAsyncSqliteSaver(AsyncSqliteSaver):
+        async def aput(self, *args: Any, **kwargs: Any) -> RunnableConfig:
+            saved = await super().aput(*args, **kwargs)
+            async with self.lock:
+                await self.conn.execute_fetchall(FLOOR_SQL)
+            return saved
 
     def path(name: str) -> str:
         return str(workdir / f"turns-{name}-{uuid.uuid4().hex[:6]}.db")
@@ -150,8 +172,10 @@ def sqlite_pair(workdir: Path) -> Pair:
         "sqlite",
         bare=lambda: SqliteSaver.from_conn_string(path("bare")),
         wrapped=lambda: AgentGitSaver.from_conn_string(path("wrapped")),
+        floor=lambda: FloorSqliteSaver.from_conn_string(path("floor")),
         abare=lambda: AsyncSqliteSaver.from_conn_string(path("abare")),
         awrapped=lambda: AgentGitSaver.afrom_conn_string(path("awrapped")),
+        afloor=lambda: FloorAsyncSqliteSaver.from_conn_string(path("afloor")),
     )
 
 
@@ -159,13 +183,32 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
+    class FloorPostgresSaver(PostgresSaver):
+        def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
+            saved = super().put(*args, **kwargs)
+            with self._cursor() as cur:
+                cur.execute(FLOOR_SQL).fetchall()
+            return saved
+
+    class FloorAsyncPostgresSaver(AsyncPostgresSaver):
+        async def aput(self, *args: Any, **kwargs: Any) -> RunnableConfig:
+            saved = await super().aput(*args, **kwargs)
+            async with self._cursor() as cur:
+                await (await cur.execute(FLOOR_SQL)).fetchall()
+            return saved
+
     return Pair(
         "postgres",
         bare=lambda: PostgresSaver.from_conn_string(bare_uri),
         wrapped=lambda: AgentGitSaver.from_conn_string(wrapped_uri),
+        floor=lambda: FloorPostgresSaver.from_conn_string(bare_uri),
         abare=lambda: AsyncPostgresSaver.from_conn_string(bare_uri),
         awrapped=lambda: AgentGitSaver.afrom_conn_string(wrapped_uri),
+        afloor=lambda: FloorAsyncPostgresSaver.from_conn_string(bare_uri),
     )
+
+
+FLOOR_SQL = "SELECT 1"
 
 
 # -- timing --------------------------------------------------------------------
@@ -178,11 +221,17 @@ class TurnResult:
     mode: str  # "sync" or "async"
     bare_ms: float  # median time per turn
     wrapped_ms: float
+    floor_ms: float
     ratio: float  # median of the rounds' wrapped / bare
+    floor_ratio: float  # median of the rounds' floor / bare
 
     @property
     def name(self) -> str:
         return f"turn ({self.graph}, {self.mode}): wrapped / bare"
+
+    @property
+    def floor_name(self) -> str:
+        return f"  floor ({self.graph}, {self.mode}): bare + 1 statement per put / bare"
 
 
 @contextmanager
@@ -219,51 +268,66 @@ async def _arun_turns(graph: Any, graph_name: str, turns: int) -> float:
     return elapsed / turns
 
 
+SIDES = ("bare", "wrapped", "floor")
+
+
 def _summary(
-    pair: Pair, graph_name: str, mode: str, rounds: Sequence[tuple[float, float]]
+    pair: Pair, graph_name: str, mode: str, rounds: Sequence[dict[str, float]]
 ) -> TurnResult:
+    def median_ms(side: str) -> float:
+        return statistics.median(r[side] for r in rounds) * 1e3
+
     return TurnResult(
         pair.backend,
         graph_name,
         mode,
-        bare_ms=statistics.median(b for b, _ in rounds) * 1e3,
-        wrapped_ms=statistics.median(w for _, w in rounds) * 1e3,
-        ratio=statistics.median(w / b for b, w in rounds),
+        bare_ms=median_ms("bare"),
+        wrapped_ms=median_ms("wrapped"),
+        floor_ms=median_ms("floor"),
+        ratio=statistics.median(r["wrapped"] / r["bare"] for r in rounds),
+        floor_ratio=statistics.median(r["floor"] / r["bare"] for r in rounds),
     )
 
 
+def _order(r: int) -> tuple[str, ...]:
+    """Round `r`'s order of the sides: each goes first, second and last in turn."""
+    k = r % len(SIDES)
+    return SIDES[k:] + SIDES[:k]
+
+
 def measure_sync(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
-    """`rounds` paired rounds of `turns` turns each, alternating which side goes first."""
+    """`rounds` rounds of `turns` turns on each side, rotating which goes first."""
     build = BUILDERS[graph_name]
-    with pair.bare() as bare_saver, pair.wrapped() as wrapped_saver:
-        bare_saver.setup()  # type: ignore[attr-defined]
-        wrapped_saver.setup()  # type: ignore[attr-defined]
-        sides = {"bare": build(bare_saver), "wrapped": build(wrapped_saver)}
-        for graph in sides.values():  # warm-up: tables, prepared statements, caches
+    with pair.bare() as bare, pair.wrapped() as wrapped, pair.floor() as floor:
+        savers = {"bare": bare, "wrapped": wrapped, "floor": floor}
+        for saver in savers.values():
+            saver.setup()  # type: ignore[attr-defined]
+        graphs = {side: build(saver) for side, saver in savers.items()}
+        for graph in graphs.values():  # warm-up: tables, prepared statements, caches
             _run_turns(graph, graph_name, 2)
-        paired: list[tuple[float, float]] = []
-        for r in range(rounds):
-            order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
-            got = {side: _run_turns(sides[side], graph_name, turns) for side in order}
-            paired.append((got["bare"], got["wrapped"]))
-    return _summary(pair, graph_name, "sync", paired)
+        timed = [
+            {side: _run_turns(graphs[side], graph_name, turns) for side in _order(r)}
+            for r in range(rounds)
+        ]
+    return _summary(pair, graph_name, "sync", timed)
 
 
 async def measure_async(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
     """The async twin of `measure_sync`: `ainvoke` on the async savers."""
     build = BUILDERS[graph_name]
-    async with pair.abare() as bare_saver, pair.awrapped() as wrapped_saver:
-        await bare_saver.setup()  # type: ignore[attr-defined]
-        await wrapped_saver.asetup()  # type: ignore[attr-defined]
-        sides = {"bare": build(bare_saver), "wrapped": build(wrapped_saver)}
-        for graph in sides.values():
+    async with pair.abare() as bare, pair.awrapped() as wrapped, pair.afloor() as floor:
+        await bare.setup()  # type: ignore[attr-defined]
+        await floor.setup()  # type: ignore[attr-defined]
+        await wrapped.asetup()  # type: ignore[attr-defined]
+        graphs = {"bare": build(bare), "wrapped": build(wrapped), "floor": build(floor)}
+        for graph in graphs.values():
             await _arun_turns(graph, graph_name, 2)
-        paired: list[tuple[float, float]] = []
+        timed: list[dict[str, float]] = []
         for r in range(rounds):
-            order = ("bare", "wrapped") if r % 2 == 0 else ("wrapped", "bare")
-            got = {side: await _arun_turns(sides[side], graph_name, turns) for side in order}
-            paired.append((got["bare"], got["wrapped"]))
-    return _summary(pair, graph_name, "async", paired)
+            timed.append(
+                {side: await _arun_turns(graphs[side], graph_name, turns) for side in _order(r)}
+            )
+    return _summary(pair, graph_name, "async", timed)
 
 
 def measure_all(pair: Pair, rounds: int, turns: int) -> list[TurnResult]:
@@ -277,8 +341,13 @@ def measure_all(pair: Pair, rounds: int, turns: int) -> list[TurnResult]:
 
 
 def names() -> list[str]:
-    """The measures' names, in table order (as `TurnResult.name` writes them)."""
-    return [f"turn ({g}, {m}): wrapped / bare" for m in ("sync", "async") for g in GRAPHS]
+    """The measures' names, in table order (as `TurnResult` writes them)."""
+    out = []
+    for mode in ("sync", "async"):
+        for g in GRAPHS:
+            out.append(f"turn ({g}, {mode}): wrapped / bare")
+            out.append(f"  floor ({g}, {mode}): bare + 1 statement per put / bare")
+    return out
 
 
 # -- command line --------------------------------------------------------------
@@ -291,7 +360,8 @@ def print_results(results: Sequence[TurnResult]) -> bool:
         ok &= verdict == "PASS"
         print(
             f"{r.backend:8} {r.name:42} {r.ratio:6.3f}  (target <= {TARGET:.2f}: {verdict})"
-            f"  {r.wrapped_ms:.2f} ms / {r.bare_ms:.2f} ms per turn"
+            f"  {r.wrapped_ms:.2f} ms / {r.bare_ms:.2f} ms per turn;"
+            f" floor {r.floor_ratio:.3f} ({r.floor_ms:.2f} ms)"
         )
     return ok
 
