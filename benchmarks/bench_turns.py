@@ -231,7 +231,7 @@ class TurnResult:
 
     @property
     def floor_name(self) -> str:
-        return f"  floor ({self.graph}, {self.mode}): bare + 1 statement per put / bare"
+        return f"floor ({self.graph}, {self.mode}): bare + 1 statement per put / bare"
 
 
 @contextmanager
@@ -346,7 +346,7 @@ def names() -> list[str]:
     for mode in ("sync", "async"):
         for g in GRAPHS:
             out.append(f"turn ({g}, {mode}): wrapped / bare")
-            out.append(f"  floor ({g}, {mode}): bare + 1 statement per put / bare")
+            out.append(f"floor ({g}, {mode}): bare + 1 statement per put / bare")
     return out
 
 
