@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -37,6 +37,8 @@ from agentgit_langgraph import (  # noqa: E402
     SessionNotFoundError,
     StoreError,
 )
+from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync  # noqa: E402
+from agentgit_langgraph.stores.base import BaseSessionStore  # noqa: E402
 from agentgit_langgraph.stores.postgres import (  # noqa: E402
     AsyncPostgresSessionStore,
     PostgresSessionStore,
@@ -45,6 +47,8 @@ from agentgit_langgraph.stores.postgres import (  # noqa: E402
 )
 from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
 from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.postgres
 
@@ -144,7 +148,8 @@ KINDS = ["sync-conn", "sync-pool", "async-conn", "async-pool"]
 
 @dataclass
 class Driver:
-    """Calls a store method: the sync one on a sync store, the `a` twin on an async one."""
+    """Drives a plan on the store: `run_sync` on a sync store, `run_async` on an async one
+    (`await st(call(BaseSessionStore.get_session, sid))`)."""
 
     store: SqlSessionStore
     kind: str
@@ -157,18 +162,20 @@ class Driver:
     def pooled(self) -> bool:
         return self.kind.endswith("pool")
 
-    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return await getattr(self.store, "a" + method)(*args, **kwargs)
-        return getattr(self.store, method)(*args, **kwargs)
+    @property
+    def targets(self) -> Targets:
+        return {BaseSessionStore: self.store}
 
-    async def in_background(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        """Start a call that may block; the loop stays free for the test."""
+    async def __call__(self, plan: Plan[T]) -> T:
         if self.is_async:
-            return asyncio.ensure_future(self(method, *args, **kwargs))
-        return asyncio.ensure_future(
-            asyncio.to_thread(getattr(self.store, method), *args, **kwargs)
-        )
+            return await run_async(plan, self.targets)
+        return run_sync(plan, self.targets)
+
+    async def in_background(self, plan: Plan[T]) -> asyncio.Future[T]:
+        """Start a plan that may block; the loop stays free for the test."""
+        if self.is_async:
+            return asyncio.ensure_future(run_async(plan, self.targets))
+        return asyncio.ensure_future(asyncio.to_thread(run_sync, plan, self.targets))
 
 
 @pytest.fixture(params=KINDS)
@@ -206,7 +213,7 @@ def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> In
 async def new_session(st: Driver, thread_id: str = "t1", **kw: Any) -> Any:
     args: dict[str, Any] = {"user_id": 7, "session_name": "demo", "metadata": None}
     args.update(kw)
-    return await st("create_session", thread_id=thread_id, **args)
+    return await st(call(BaseSessionStore.create_session, thread_id=thread_id, **args))
 
 
 # -- the store contract ----------------------------------------------------------
@@ -222,28 +229,28 @@ async def test_create_and_get_session(st: Driver) -> None:
     assert s.created_at is not None and s.created_at.utcoffset() == timedelta(0)  # aware UTC
     assert s.get_session_age() >= 0
 
-    again = await st("get_session", s.id)
+    again = await st(call(BaseSessionStore.get_session, s.id))
     assert again.to_dict() == s.to_dict()
-    first = await st("get_thread", "t1")
+    first = await st(call(BaseSessionStore.get_thread, "t1"))
     assert first == InternalSession(
         thread_id="t1", session_id=s.id, created_at=first.created_at, checkpoint_count=0
     )
     assert first.parent_thread_id is None and first.is_branch is False
-    assert await st("list_threads", s.id) == [first]
+    assert await st(call(BaseSessionStore.list_threads, s.id)) == [first]
 
 
 async def test_unknown_ids_change_nothing(st: Driver, pg: Pg) -> None:
     s = await new_session(st)
     before = pg.snapshot()
-    assert await st("get_session", s.id + 1000) is None
-    assert await st("get_thread", "nope") is None
-    assert await st("list_threads", s.id + 1000) == []
-    assert await st("record_checkpoints", "nope") is False
-    assert await st("update_metadata", s.id + 1000, {"a": 1}) is False
-    assert await st("set_current", s.id + 1000, "t1") is False
-    assert await st("set_current", s.id, "nope") is False
+    assert await st(call(BaseSessionStore.get_session, s.id + 1000)) is None
+    assert await st(call(BaseSessionStore.get_thread, "nope")) is None
+    assert await st(call(BaseSessionStore.list_threads, s.id + 1000)) == []
+    assert await st(call(BaseSessionStore.record_checkpoints, "nope")) is False
+    assert await st(call(BaseSessionStore.update_metadata, s.id + 1000, {"a": 1})) is False
+    assert await st(call(BaseSessionStore.set_current, s.id + 1000, "t1")) is False
+    assert await st(call(BaseSessionStore.set_current, s.id, "nope")) is False
     with pytest.raises(SessionNotFoundError, match=str(s.id + 1000)):
-        await st("add_branch", branch(s.id + 1000, "t9"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id + 1000, "t9")))
     assert pg.snapshot() == before
 
 
@@ -253,50 +260,56 @@ async def test_create_session_on_a_taken_thread_writes_nothing(st: Driver, pg: P
     with pytest.raises(StoreError, match="'t1' already belongs"):
         await new_session(st, session_name="other")
     assert pg.snapshot() == before
-    assert [s.session_name for s in await st("list_sessions")] == ["demo"]
+    assert [s.session_name for s in await st(call(BaseSessionStore.list_sessions))] == ["demo"]
 
 
 async def test_list_sessions_oldest_first_and_by_user(st: Driver) -> None:
     a = await new_session(st, "a1", user_id=1, session_name="a")
     b = await new_session(st, "b1", user_id=2, session_name="b")
     c = await new_session(st, "a2", user_id=1, session_name="c")
-    await st("add_branch", branch(a.id, "a1-x", parent="a1"))
-    await st("record_checkpoints", "a1", 2)
-    await st("record_checkpoints", "b1", 5)
+    await st(call(BaseSessionStore.add_branch, branch(a.id, "a1-x", parent="a1")))
+    await st(call(BaseSessionStore.record_checkpoints, "a1", 2))
+    await st(call(BaseSessionStore.record_checkpoints, "b1", 5))
 
-    everyone = await st("list_sessions")
+    everyone = await st(call(BaseSessionStore.list_sessions))
     assert [s.id for s in everyone] == [a.id, b.id, c.id]
     by_id = {s.id: s for s in everyone}
     assert by_id[a.id].internal_session_ids == ["a1", "a1-x"]
     assert (by_id[a.id].total_checkpoints, by_id[b.id].total_checkpoints) == (3, 5)
-    assert [s.id for s in await st("list_sessions", 1)] == [a.id, c.id]
-    assert [s.to_dict() for s in await st("list_sessions", 2)] == [by_id[b.id].to_dict()]
-    assert await st("list_sessions", 99) == []
+    assert [s.id for s in await st(call(BaseSessionStore.list_sessions, 1))] == [a.id, c.id]
+    assert [s.to_dict() for s in await st(call(BaseSessionStore.list_sessions, 2))] == [
+        by_id[b.id].to_dict()
+    ]
+    assert await st(call(BaseSessionStore.list_sessions, 99)) == []
 
 
 async def test_record_checkpoints_adds_atomically(st: Driver) -> None:
     s = await new_session(st)
-    assert await st("record_checkpoints", "t1") is True
-    assert await st("record_checkpoints", "t1", 3) is True
-    await st("add_branch", branch(s.id, "t2"))
-    await st("record_checkpoints", "t2")
-    assert (await st("get_thread", "t1")).checkpoint_count == 4
-    assert (await st("get_thread", "t2")).checkpoint_count == 2
-    assert (await st("get_session", s.id)).total_checkpoints == 6
+    assert await st(call(BaseSessionStore.record_checkpoints, "t1")) is True
+    assert await st(call(BaseSessionStore.record_checkpoints, "t1", 3)) is True
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    await st(call(BaseSessionStore.record_checkpoints, "t2"))
+    assert (await st(call(BaseSessionStore.get_thread, "t1"))).checkpoint_count == 4
+    assert (await st(call(BaseSessionStore.get_thread, "t2"))).checkpoint_count == 2
+    assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 6
 
 
 async def test_add_branch_registers_and_makes_current(st: Driver) -> None:
     s = await new_session(st)
-    await st("add_branch", branch(s.id, "t2", name="retry"))
-    await st("add_branch", branch(s.id, "t3", parent="t2"))
-    after = await st("get_session", s.id)
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2", name="retry")))
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t3", parent="t2")))
+    after = await st(call(BaseSessionStore.get_session, s.id))
     assert after.internal_session_ids == ["t1", "t2", "t3"]
     assert (after.branch_count, after.current_internal_session_id) == (2, "t3")
     assert after.updated_at >= s.updated_at
-    t2 = await st("get_thread", "t2")
+    t2 = await st(call(BaseSessionStore.get_thread, "t2"))
     assert (t2.parent_thread_id, t2.branch_checkpoint_id, t2.name) == ("t1", "ckpt-of-t2", "retry")
     assert (t2.is_branch, t2.checkpoint_count, t2.session_id) == (True, 1, s.id)
-    assert [t.thread_id for t in await st("list_threads", s.id)] == ["t1", "t2", "t3"]
+    assert [t.thread_id for t in await st(call(BaseSessionStore.list_threads, s.id))] == [
+        "t1",
+        "t2",
+        "t3",
+    ]
 
 
 async def test_add_branch_on_a_taken_thread_rolls_back_the_session_update(
@@ -307,43 +320,46 @@ async def test_add_branch_on_a_taken_thread_rolls_back_the_session_update(
     before = pg.snapshot()
     # The UPDATE of the session runs first; the INSERT then finds the thread taken.
     with pytest.raises(StoreError, match="'o1' already belongs"):
-        await st("add_branch", branch(s.id, "o1"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "o1")))
     assert pg.snapshot() == before
-    again = await st("get_session", s.id)
+    again = await st(call(BaseSessionStore.get_session, s.id))
     assert (again.branch_count, again.current_internal_session_id) == (0, "t1")
-    assert (await st("get_thread", "o1")).session_id == other.id
+    assert (await st(call(BaseSessionStore.get_thread, "o1"))).session_id == other.id
 
 
 async def test_set_current_only_to_own_threads(st: Driver, pg: Pg) -> None:
     s = await new_session(st)
     other = await new_session(st, "o1")
-    await st("add_branch", branch(s.id, "t2"))
-    assert await st("set_current", s.id, "t1") is True
-    assert (await st("get_session", s.id)).current_internal_session_id == "t1"
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    assert await st(call(BaseSessionStore.set_current, s.id, "t1")) is True
+    assert (await st(call(BaseSessionStore.get_session, s.id))).current_internal_session_id == "t1"
     before = pg.snapshot()
-    assert await st("set_current", s.id, "o1") is False  # another session's thread
-    assert await st("set_current", other.id, "t2") is False
+    # Not to another session's thread.
+    assert await st(call(BaseSessionStore.set_current, s.id, "o1")) is False
+    assert await st(call(BaseSessionStore.set_current, other.id, "t2")) is False
     assert pg.snapshot() == before
 
 
 async def test_update_metadata_merges(st: Driver) -> None:
     s = await new_session(st, metadata={"a": 1, "b": {"x": 1}})
-    assert await st("update_metadata", s.id, {"b": 2, "c": [1, "two"]}) is True
-    after = await st("get_session", s.id)
+    assert await st(call(BaseSessionStore.update_metadata, s.id, {"b": 2, "c": [1, "two"]})) is True
+    after = await st(call(BaseSessionStore.get_session, s.id))
     assert after.metadata == {"a": 1, "b": 2, "c": [1, "two"]}
     assert after.updated_at > s.updated_at
 
 
 async def test_ensure_session_for_thread(st: Driver) -> None:
-    await st("ensure_session_for_thread", "chat", user_id=5)
-    await st("ensure_session_for_thread", "chat", user_id=6)  # already held: no-op
-    sessions = await st("list_sessions")
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat", user_id=5))
+    # Already held: a no-op.
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat", user_id=6))
+    sessions = await st(call(BaseSessionStore.list_sessions))
     assert len(sessions) == 1
     s = sessions[0]
     assert (s.user_id, s.session_name, s.internal_session_ids) == (5, "chat", ["chat"])
-    await st("add_branch", branch(s.id, "chat-b", parent="chat"))
-    await st("ensure_session_for_thread", "chat-b", user_id=0)  # a branch is held too
-    assert [x.id for x in await st("list_sessions")] == [s.id]
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "chat-b", parent="chat")))
+    # A branch is held too.
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat-b", user_id=0))
+    assert [x.id for x in await st(call(BaseSessionStore.list_sessions))] == [s.id]
 
 
 async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
@@ -378,11 +394,11 @@ async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
     with pytest.raises(InvalidConfigError, match=str(2**70)):
         await new_session(st, "t2", user_id=2**70)
     with pytest.raises(InvalidConfigError, match="NUL"):
-        await st("add_branch", branch(s.id, "bad\x00id"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "bad\x00id")))
     assert pg.snapshot() == before
     # The same connection (or pool) carries on.
-    await st("add_branch", branch(s.id, "t2"))
-    assert (await st("get_session", s.id)).branch_count == 1
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    assert (await st(call(BaseSessionStore.get_session, s.id))).branch_count == 1
 
 
 async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
@@ -391,11 +407,11 @@ async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
     pg.rows("UPDATE agentgit_sessions SET metadata = 'not json' WHERE id = %s", (s.id,))
     before = pg.snapshot()
     with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
-        await st("get_session", s.id)
+        await st(call(BaseSessionStore.get_session, s.id))
     with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
-        await st("update_metadata", s.id, {"a": 1})
+        await st(call(BaseSessionStore.update_metadata, s.id, {"a": 1}))
     assert pg.snapshot() == before
-    assert (await st("get_session", good.id)).internal_session_ids == ["g1"]
+    assert (await st(call(BaseSessionStore.get_session, good.id))).internal_session_ids == ["g1"]
 
 
 async def test_reads_see_one_snapshot_writes_do_not(st: Driver) -> None:
@@ -639,7 +655,7 @@ def test_concurrent_first_setup_from_several_processes(pg: Pg) -> None:
 @pytest.mark.parametrize("method", ["add_branch", "record_checkpoints"])
 async def test_connection_killed_mid_transaction(st: Driver, pg: Pg, method: str) -> None:
     s = await new_session(st)
-    await st("record_checkpoints", "t1")
+    await st(call(BaseSessionStore.record_checkpoints, "t1"))
     before = pg.snapshot()
     with psycopg.connect(pg.admin_uri) as blocker:  # not autocommit: holds its locks
         if method == "add_branch":
@@ -650,30 +666,30 @@ async def test_connection_killed_mid_transaction(st: Driver, pg: Pg, method: str
                 "VALUES ('t2', %s, now(), now())",
                 (s.id,),
             )
-            call = await st.in_background("add_branch", branch(s.id, "t2"))
+            pending = await st.in_background(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
         else:
             blocker.execute("SELECT 1 FROM agentgit_threads WHERE thread_id = 't1' FOR UPDATE")
-            call = await st.in_background("record_checkpoints", "t1", 5)
+            pending = await st.in_background(call(BaseSessionStore.record_checkpoints, "t1", 5))
         pid = await asyncio.to_thread(pg.wait_for_blocked_backend)
         await asyncio.to_thread(pg.kill, [pid])
         with pytest.raises(StoreError, match=f"{method} failed, nothing was written") as err:
-            await asyncio.wait_for(call, 30)
+            await asyncio.wait_for(pending, 30)
         assert isinstance(err.value.__cause__, psycopg.OperationalError)
         blocker.rollback()
     assert pg.snapshot() == before  # nothing half-written
 
     if st.pooled:
         # The pool dropped the dead connection: the next call just works.
-        assert (await st("get_session", s.id)).total_checkpoints == 1
-        await st("add_branch", branch(s.id, "t2"))
-        assert await st("record_checkpoints", "t1", 5)
-        after = await st("get_session", s.id)
+        assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 1
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+        assert await st(call(BaseSessionStore.record_checkpoints, "t1", 5))
+        after = await st(call(BaseSessionStore.get_session, s.id))
         assert (after.branch_count, after.total_checkpoints) == (1, 7)
     else:
         # A single connection cannot come back (as with LangGraph's savers):
         # each call says so, typed, and still writes nothing.
         with pytest.raises(StoreError, match=r"get_session failed.*connection is (lost|closed)"):
-            await st("get_session", s.id)
+            await st(call(BaseSessionStore.get_session, s.id))
         assert pg.snapshot() == before
 
 
@@ -685,16 +701,16 @@ async def test_killed_idle_connections_between_calls(st: Driver, pg: Pg) -> None
         # may fail one call, typed and harmless; a later call gets a live one.
         for _ in range(10):
             try:
-                assert await st("record_checkpoints", "t1")
+                assert await st(call(BaseSessionStore.record_checkpoints, "t1"))
                 break
             except StoreError as exc:
                 assert "nothing was written" in str(exc)
         else:  # pragma: no cover
             pytest.fail("the pool never recovered")
-        assert (await st("get_session", s.id)).total_checkpoints == 1
+        assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 1
     else:
         with pytest.raises(StoreError, match=r"record_checkpoints failed.*connection"):
-            await st("record_checkpoints", "t1")
+            await st(call(BaseSessionStore.record_checkpoints, "t1"))
     assert pg.rows("SELECT checkpoint_count FROM agentgit_threads")[0][0] == (1 if st.pooled else 0)
 
 
