@@ -22,7 +22,7 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
@@ -68,13 +68,15 @@ class Run:
         return run_sync(plan, targets)
 
     @asynccontextmanager
-    async def from_conn_string(self, conn_string: str) -> AsyncIterator[AgentGitSaver]:
+    async def from_conn_string(
+        self, conn_string: str, **kwargs: Any
+    ) -> AsyncIterator[AgentGitSaver]:
         """`AgentGitSaver.from_conn_string`, or `afrom_conn_string` for the async API."""
         if self.is_async:
-            async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
+            async with AgentGitSaver.afrom_conn_string(conn_string, **kwargs) as saver:
                 yield saver
         else:
-            with AgentGitSaver.from_conn_string(conn_string) as saver:
+            with AgentGitSaver.from_conn_string(conn_string, **kwargs) as saver:
                 yield saver
 
     def open(self, backend: Backend, abackend: AsyncBackend) -> AsyncBackend:
