@@ -47,7 +47,7 @@ from langgraph.types import StateSnapshot
 from pydantic import PrivateAttr
 
 from agentgit_langgraph import AgentGitError, AgentGitSaver, InMemorySessionStore
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call, run_async, run_sync
 from agentgit_langgraph.errors import InvalidConfigError, ToolReversalError
 from agentgit_langgraph.reversal import (
     ExecutedToolCall,
@@ -273,14 +273,6 @@ def before_tools(history: list[StateSnapshot], turns: int) -> StateSnapshot:
     )
 
 
-def statuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
-    return {r.tool_call_id.split("_")[-1]: r.status for r in saver.reversals(thread_id)}
-
-
-async def astatuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
-    return {r.tool_call_id.split("_")[-1]: r.status for r in await saver.areversals(thread_id)}
-
-
 def records_of(thread_id: str) -> Plan[dict[str, Any]]:
     """The thread's reversal records by call number (a plan)."""
     records = yield from call(AgentGitSaver.reversals, thread_id)
@@ -289,6 +281,14 @@ def records_of(thread_id: str) -> Plan[dict[str, Any]]:
 
 def statuses_of(thread_id: str) -> Plan[dict[str, str]]:
     return {k: r.status for k, r in (yield from records_of(thread_id)).items()}
+
+
+def statuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
+    return run_sync(statuses_of(thread_id), on(saver))
+
+
+async def astatuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
+    return await run_async(statuses_of(thread_id), on(saver))
 
 
 class Agent:
@@ -306,28 +306,26 @@ class Agent:
         self.thread = unique("chat")
         self.config = cfg(self.thread)
 
-    def turns(self, *texts: str) -> None:
-        for text in texts:
-            self.graph.invoke(human(text), self.config)
-
-    async def aturns(self, *texts: str) -> None:
-        for text in texts:
-            await self.graph.ainvoke(human(text), self.config)
-
-    def history(self, config: Any = None) -> list[StateSnapshot]:
-        return list(self.graph.get_state_history(config or self.config))
-
     def play(self, *texts: str) -> Plan[None]:
-        """`turns` as a plan: `invoke`, or `ainvoke` under the async driver."""
+        """A human turn for each text (a plan: `invoke`, or `ainvoke` under `run_async`)."""
         for text in texts:
             yield from invoke(self.graph, human(text), self.config)
 
     def snapshots(self, config: Any = None) -> Plan[list[StateSnapshot]]:
-        """`history` as a plan."""
+        """The thread's state history, newest first (a plan)."""
         return history(self.graph, config or self.config)
 
+    def turns(self, *texts: str) -> None:
+        run_sync(self.play(*texts), on(self.saver))
+
+    async def aturns(self, *texts: str) -> None:
+        await run_async(self.play(*texts), on(self.saver))
+
+    def history(self, config: Any = None) -> list[StateSnapshot]:
+        return run_sync(self.snapshots(config), on(self.saver))
+
     async def ahistory(self, config: Any = None) -> list[StateSnapshot]:
-        return [s async for s in self.graph.aget_state_history(config or self.config)]
+        return await run_async(self.snapshots(config), on(self.saver))
 
 
 # -- the main scenario ---------------------------------------------------------
