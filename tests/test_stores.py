@@ -34,7 +34,7 @@ from agentgit_langgraph import (
     SqliteSessionStore,
     StoreError,
 )
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call, run_async, run_sync
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.sql import SQLITE
 from tests.conftest import Run
@@ -93,32 +93,6 @@ async def store_run(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         yield StoreRun(run, s)
 
 
-def new_session(
-    store: BaseSessionStore,
-    thread_id: str = "t1",
-    *,
-    user_id: int = 0,
-    name: str = "",
-    metadata: dict[str, Any] | None = None,
-) -> ExternalSession:
-    return store.create_session(
-        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
-    )
-
-
-async def anew_session(
-    store: BaseSessionStore,
-    thread_id: str = "t1",
-    *,
-    user_id: int = 0,
-    name: str = "",
-    metadata: dict[str, Any] | None = None,
-) -> ExternalSession:
-    return await store.acreate_session(
-        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
-    )
-
-
 def make_session(
     thread_id: str = "t1",
     *,
@@ -126,7 +100,7 @@ def make_session(
     name: str = "",
     metadata: dict[str, Any] | None = None,
 ) -> Plan[ExternalSession]:
-    """`new_session` as a plan: the sync store's `create_session` or its async twin."""
+    """A session whose first thread is `thread_id` (a plan)."""
     return call(
         BaseSessionStore.create_session,
         user_id=user_id,
@@ -134,6 +108,18 @@ def make_session(
         metadata=metadata,
         thread_id=thread_id,
     )
+
+
+def new_session(store: BaseSessionStore, thread_id: str = "t1", **kw: Any) -> ExternalSession:
+    """`make_session` on `store` with the sync API."""
+    return run_sync(make_session(thread_id, **kw), {BaseSessionStore: store})
+
+
+async def anew_session(
+    store: BaseSessionStore, thread_id: str = "t1", **kw: Any
+) -> ExternalSession:
+    """`make_session` on `store` with the async API."""
+    return await run_async(make_session(thread_id, **kw), {BaseSessionStore: store})
 
 
 def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> InternalSession:
