@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar, cast
 
 import aiosqlite
 import pytest
-from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -551,21 +551,13 @@ async def test_async_sqlite_store_sync_twins_work_from_another_thread(tmp_path):
 # -- SQLite: persistence --------------------------------------------------------------
 
 
-def _fill(store: BaseSessionStore) -> int:
-    s = new_session(store, user_id=4, name="kept", metadata={"k": "v"})
-    store.add_branch(branch(s.id, "b1", name="alt"))
-    store.record_checkpoints("t1", 3)
-    store.set_current(s.id, "t1")
-    store.update_metadata(s.id, {"k2": 2})
-    return s.id
-
-
-async def _afill(store: BaseSessionStore) -> int:
-    s = await anew_session(store, user_id=4, name="kept", metadata={"k": "v"})
-    await store.aadd_branch(branch(s.id, "b1", name="alt"))
-    await store.arecord_checkpoints("t1", 3)
-    await store.aset_current(s.id, "t1")
-    await store.aupdate_metadata(s.id, {"k2": 2})
+def fill() -> Plan[int]:
+    """A session with a branch, counts, a switch and metadata: its id."""
+    s = yield from make_session(user_id=4, name="kept", metadata={"k": "v"})
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1", name="alt"))
+    yield from call(BaseSessionStore.record_checkpoints, "t1", 3)
+    yield from call(BaseSessionStore.set_current, s.id, "t1")
+    yield from call(BaseSessionStore.update_metadata, s.id, {"k2": 2})
     return s.id
 
 
@@ -584,46 +576,62 @@ def _check_kept(s: ExternalSession | None, threads: list[InternalSession]) -> No
     ]
 
 
-def test_sqlite_data_survives_reopen(tmp_path):
+@dataclass
+class SqliteRun:
+    """Opens a SQLite store on a file (`kind`: sqlite3 or aiosqlite) and drives plans on
+    it with the API of `run`: `async with sqlite_run.open(path) as st: await
+    sqlite_run(st, plan)`."""
+
+    run: Run
+    kind: str
+
+    def open(self, path: Path) -> AbstractAsyncContextManager[BaseSessionStore]:
+        return open_async_store(self.kind, path)
+
+    async def __call__(self, store: BaseSessionStore, plan: Plan[T]) -> T:
+        return await self.run(plan, {BaseSessionStore: store})
+
+
+# SqliteSessionStore with the sync API and with its async twins; AsyncSqliteSessionStore.
+SQLITE_RUNS = ["sync-sqlite", "async-sqlite", "async-aiosqlite"]
+
+
+@pytest.fixture(params=SQLITE_RUNS)
+def sqlite_run(request: pytest.FixtureRequest) -> SqliteRun:
+    mode, kind = request.param.split("-")
+    return SqliteRun(Run(cast(Literal["sync", "async"], mode)), kind)
+
+
+def session_and_threads(session_id: int) -> Plan[tuple[Any, list[InternalSession]]]:
+    session = yield from call(BaseSessionStore.get_session, session_id)
+    return session, (yield from call(BaseSessionStore.list_threads, session_id))
+
+
+def still_there(sid: int, first: Any, first_threads: list[InternalSession]) -> Plan[None]:
+    again, threads = yield from session_and_threads(sid)
+    _check_kept(again, threads)
+    assert again == first
+    assert threads == first_threads
+    # And it keeps working: ids keep growing, counts keep adding.
+    nxt = yield from make_session("t2")
+    assert nxt.id > sid
+    yield from call(BaseSessionStore.record_checkpoints, "b1")
+    assert (yield from call(BaseSessionStore.get_session, sid)).total_checkpoints == 5
+
+
+async def test_sqlite_data_survives_reopen(sqlite_run: SqliteRun, tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with sqlite_run.open(path) as st:
+        sid = await sqlite_run(st, fill())
+        first, first_threads = await sqlite_run(st, session_and_threads(sid))
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, still_there(sid, first, first_threads))
+
+
+async def test_sync_and_async_sqlite_stores_share_one_format(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with open_sync_store(path) as st:
-        sid = _fill(st)
-        first = st.get_session(sid)
-        first_threads = st.list_threads(sid)
-    with open_sync_store(path) as st:
-        again = st.get_session(sid)
-        _check_kept(again, st.list_threads(sid))
-        assert again == first
-        assert st.list_threads(sid) == first_threads
-        # And it keeps working: ids keep growing, counts keep adding.
-        nxt = new_session(st, "t2")
-        assert nxt.id > sid
-        st.record_checkpoints("b1")
-        assert st.get_session(sid).total_checkpoints == 5
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_data_survives_reopen(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        sid = await _afill(st)
-        first = await st.aget_session(sid)
-        first_threads = await st.alist_threads(sid)
-    async with open_async_store(kind, path) as st:
-        again = await st.aget_session(sid)
-        _check_kept(again, await st.alist_threads(sid))
-        assert again == first
-        assert await st.alist_threads(sid) == first_threads
-        nxt = await anew_session(st, "t2")
-        assert nxt.id > sid
-        await st.arecord_checkpoints("b1")
-        assert (await st.aget_session(sid)).total_checkpoints == 5
-
-
-async def test_sync_and_async_sqlite_stores_share_one_format(tmp_path):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        sid = _fill(st)
+        sid = run_sync(fill(), {BaseSessionStore: st})
     async with open_async_store("aiosqlite", path) as st:
         _check_kept(await st.aget_session(sid), await st.alist_threads(sid))
 
@@ -649,55 +657,40 @@ def _objects(path: Path) -> dict[str, tuple[str, str, str | None]]:
 ALL_VERSIONS = list(range(len(SQLITE.migrations)))
 
 
-def test_sqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path):
+def setup(times: int = 1) -> Plan[None]:
+    for _ in range(times):
+        yield from call(BaseSessionStore.setup)
+
+
+def fill_between_setups(path: Path) -> Plan[tuple[int, Any]]:
+    yield from setup()
+    assert _versions(path) == ALL_VERSIONS
+    sid = yield from fill()
+    snapshot = yield from call(BaseSessionStore.get_session, sid)
+    yield from setup(2)
+    assert _versions(path) == ALL_VERSIONS
+    return sid, snapshot
+
+
+async def test_sqlite_migrations_are_versioned_and_setup_is_repeatable(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
     assert len(ALL_VERSIONS) >= 3
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        sid, snapshot = await sqlite_run(st, fill_between_setups(path))
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup(2))
         assert _versions(path) == ALL_VERSIONS
-        sid = _fill(st)
-        snapshot = st.get_session(sid)
-        st.setup()
-        st.setup()
-        assert _versions(path) == ALL_VERSIONS
-    with open_sync_store(path) as st:
-        st.setup()
-        st.setup()
-        assert _versions(path) == ALL_VERSIONS
-        assert st.get_session(sid) == snapshot
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, sid)) == snapshot
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path, kind):
+async def test_sqlite_setup_is_lazy(sqlite_run: SqliteRun, tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        sid = await _afill(st)
-        snapshot = await st.aget_session(sid)
-        await st.asetup()
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        assert await st.aget_session(sid) == snapshot
-
-
-def test_sqlite_setup_is_lazy(tmp_path):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
+    async with sqlite_run.open(path) as st:
         assert "agentgit_sessions" not in _objects(path)
-        assert st.get_session(1) is None  # first use migrates
-        assert _versions(path) == ALL_VERSIONS
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_setup_is_lazy(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        assert "agentgit_sessions" not in _objects(path)
-        assert await st.aget_session(1) is None  # first use migrates
+        # First use migrates.
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, 1)) is None
         assert _versions(path) == ALL_VERSIONS
 
 
@@ -713,44 +706,27 @@ def _downgrade_last_migration(path: Path) -> None:
         conn.execute("DROP TABLE agentgit_pending_deletes")
 
 
-def test_sqlite_migrations_apply_only_missing_versions(tmp_path):
+async def test_sqlite_migrations_apply_only_missing_versions(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        sid = _fill(st)
-        snapshot = st.get_session(sid)
+    async with sqlite_run.open(path) as st:
+        sid = await sqlite_run(st, fill())
+        snapshot = await sqlite_run(st, call(BaseSessionStore.get_session, sid))
     _downgrade_last_migration(path)
     assert "agentgit_pending_deletes" not in _objects(path)
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
         assert _versions(path) == ALL_VERSIONS
         assert "agentgit_pending_deletes" in _objects(path)
-        assert st.get_session(sid) == snapshot
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, sid)) == snapshot
     # An applied version is not run again: drop its object but keep its row.
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE agentgit_pending_deletes")
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
         assert "agentgit_pending_deletes" not in _objects(path)
         assert _versions(path) == ALL_VERSIONS
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_migrations_apply_only_missing_versions(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        sid = await _afill(st)
-        snapshot = await st.aget_session(sid)
-    _downgrade_last_migration(path)
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        assert "agentgit_pending_deletes" in _objects(path)
-        assert await st.aget_session(sid) == snapshot
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE agentgit_pending_deletes")
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert "agentgit_pending_deletes" not in _objects(path)
 
 
 def _langgraph_state(path: Path) -> dict[str, Any]:
@@ -781,32 +757,45 @@ def _check_only_prefixed_objects_added(before: dict[str, Any], path: Path) -> No
         ), (name, type_, table)
 
 
-def _put_langgraph_checkpoint(saver: SqliteSaver) -> None:
-    cfg = saver.put(
+def _langgraph_checkpoint() -> Plan[None]:
+    """A checkpoint and a pending write, put by LangGraph's own saver."""
+    cfg = yield from call(
+        BaseCheckpointSaver.put,
         {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
         empty_checkpoint(),
         {"source": "input", "step": -1},
         {},
     )
-    saver.put_writes(cfg, [("ch", "value")], "task-1")
+    yield from call(BaseCheckpointSaver.put_writes, cfg, [("ch", "value")], "task-1")
 
 
-def test_sqlite_store_leaves_langgraph_tables_untouched(tmp_path):
+def alongside_langgraph() -> Plan[None]:
+    yield from setup()
+    sid = yield from fill()
+    yield from call(BaseSessionStore.ensure_session_for_thread, "lg", user_id=0)
+    yield from call(BaseSessionStore.record_checkpoints, "lg")
+    assert (yield from call(BaseSessionStore.get_session, sid)).total_checkpoints == 4
+
+
+async def test_sqlite_store_leaves_langgraph_tables_untouched(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "agent.db"
-    with SqliteSaver.from_conn_string(str(path)) as saver:
-        saver.setup()
-        _put_langgraph_checkpoint(saver)
+    if sqlite_run.run.is_async:
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as asaver:
+            await asaver.setup()
+            await run_async(_langgraph_checkpoint(), {BaseCheckpointSaver: asaver})
+    else:
+        with SqliteSaver.from_conn_string(str(path)) as saver:
+            saver.setup()
+            run_sync(_langgraph_checkpoint(), {BaseCheckpointSaver: saver})
     objects_before = _objects(path)
     lg_before = _langgraph_state(path)
     assert {"checkpoints", "writes"} <= set(lg_before["rows"])
     assert len(lg_before["rows"]["checkpoints"]) == 1
     assert len(lg_before["rows"]["writes"]) == 1
-    with open_sync_store(path) as st:
-        st.setup()
-        sid = _fill(st)
-        st.ensure_session_for_thread("lg", user_id=0)
-        st.record_checkpoints("lg")
-        assert st.get_session(sid).total_checkpoints == 4
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, alongside_langgraph())
     assert _langgraph_state(path) == lg_before
     _check_only_prefixed_objects_added(objects_before, path)
     # And LangGraph still reads its own data.
@@ -816,44 +805,12 @@ def test_sqlite_store_leaves_langgraph_tables_untouched(tmp_path):
         assert [w[1:] for w in t.pending_writes] == [("ch", "value")]
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_store_leaves_langgraph_tables_untouched(tmp_path, kind):
-    path = tmp_path / "agent.db"
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        await saver.setup()
-        cfg = await saver.aput(
-            {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
-            empty_checkpoint(),
-            {"source": "input", "step": -1},
-            {},
-        )
-        await saver.aput_writes(cfg, [("ch", "value")], "task-1")
-    objects_before = _objects(path)
-    lg_before = _langgraph_state(path)
-    assert len(lg_before["rows"]["checkpoints"]) == 1
-    assert len(lg_before["rows"]["writes"]) == 1
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        sid = await _afill(st)
-        await st.aensure_session_for_thread("lg", user_id=0)
-        await st.arecord_checkpoints("lg")
-        assert (await st.aget_session(sid)).total_checkpoints == 4
-    assert _langgraph_state(path) == lg_before
-    _check_only_prefixed_objects_added(objects_before, path)
-
-
-def test_sqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path):
+async def test_sqlite_store_tables_are_prefixed_on_a_fresh_file(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        st.setup()
-    _check_only_prefixed_objects_added({}, path)
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
     _check_only_prefixed_objects_added({}, path)
 
 
@@ -889,76 +846,49 @@ CORRUPT_SESSION_ROWS = [
 ]
 
 
-def _two_sessions(st: BaseSessionStore) -> tuple[int, int]:
-    good = new_session(st, "good")
-    bad = new_session(st, "bad", metadata={"a": 1})
+def two_sessions() -> Plan[tuple[int, int]]:
+    good = yield from make_session("good")
+    bad = yield from make_session("bad", metadata={"a": 1})
     return good.id, bad.id
 
 
-async def _atwo_sessions(st: BaseSessionStore) -> tuple[int, int]:
-    good = await anew_session(st, "good")
-    bad = await anew_session(st, "bad", metadata={"a": 1})
-    return good.id, bad.id
+def corrupt_session_row(path: Path, sql: str, what: str) -> Plan[None]:
+    good, bad = yield from two_sessions()
+    _tamper(path, sql, (bad,))
+    with pytest.raises(StoreError, match="corrupt") as err:
+        yield from call(BaseSessionStore.get_session, bad)
+    assert str(bad) in str(err.value)
+    assert what in str(err.value)
+    with pytest.raises(StoreError, match="corrupt"):
+        yield from call(BaseSessionStore.list_sessions)
+    # Other sessions stay readable.
+    assert (yield from call(BaseSessionStore.get_session, good)).internal_session_ids == ["good"]
 
 
 @pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
-def test_corrupt_session_row_gives_store_error(tmp_path, sql, what):
+async def test_corrupt_session_row_gives_store_error(
+    sqlite_run: SqliteRun, tmp_path: Path, sql: str, what: str
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        good, bad = _two_sessions(st)
-        _tamper(path, sql, (bad,))
-        with pytest.raises(StoreError, match="corrupt") as err:
-            st.get_session(bad)
-        assert str(bad) in str(err.value)
-        assert what in str(err.value)
-        with pytest.raises(StoreError, match="corrupt"):
-            st.list_sessions()
-        # Other sessions stay readable.
-        assert st.get_session(good).internal_session_ids == ["good"]
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, corrupt_session_row(path, sql, what))
 
 
-@pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_acorrupt_session_row_gives_store_error(tmp_path, kind, sql, what):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        good, bad = await _atwo_sessions(st)
-        _tamper(path, sql, (bad,))
-        with pytest.raises(StoreError, match="corrupt") as err:
-            await st.aget_session(bad)
-        assert str(bad) in str(err.value)
-        assert what in str(err.value)
-        with pytest.raises(StoreError, match="corrupt"):
-            await st.alist_sessions()
-        assert (await st.aget_session(good)).internal_session_ids == ["good"]
+def corrupt_metadata_update(path: Path, bad_metadata: str) -> Plan[int]:
+    _, bad = yield from two_sessions()
+    _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
+    with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
+        yield from call(BaseSessionStore.update_metadata, bad, {"x": 1})
+    return bad
 
 
 @pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
-def test_update_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
-    tmp_path, bad_metadata
-):
+async def test_update_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
+    sqlite_run: SqliteRun, tmp_path: Path, bad_metadata: str
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        _, bad = _two_sessions(st)
-        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
-        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
-            st.update_metadata(bad, {"x": 1})
-    with sqlite3.connect(path) as conn:
-        [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
-    assert stored == bad_metadata
-
-
-@pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_aupdate_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
-    tmp_path, kind, bad_metadata
-):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        _, bad = await _atwo_sessions(st)
-        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
-        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
-            await st.aupdate_metadata(bad, {"x": 1})
+    async with sqlite_run.open(path) as st:
+        bad = await sqlite_run(st, corrupt_metadata_update(path, bad_metadata))
     with sqlite3.connect(path) as conn:
         [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
     assert stored == bad_metadata
@@ -989,65 +919,42 @@ CORRUPT_THREAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
-def test_corrupt_thread_row_gives_store_error(tmp_path, sql, in_thread, in_session):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        good, bad = _two_sessions(st)
-        _tamper(path, sql)
-        if in_thread:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                st.get_thread("bad")
-            assert "'bad'" in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                st.list_threads(bad)
-        if in_session:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                st.get_session(bad)
-            assert str(bad) in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                st.list_sessions()
-        assert st.get_thread("good").session_id == good
+def corrupt_thread_row(path: Path, sql: str, in_thread: bool, in_session: bool) -> Plan[None]:
+    good, bad = yield from two_sessions()
+    _tamper(path, sql)
+    if in_thread:
+        with pytest.raises(StoreError, match="corrupt") as err:
+            yield from call(BaseSessionStore.get_thread, "bad")
+        assert "'bad'" in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            yield from call(BaseSessionStore.list_threads, bad)
+    if in_session:
+        with pytest.raises(StoreError, match="corrupt") as err:
+            yield from call(BaseSessionStore.get_session, bad)
+        assert str(bad) in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            yield from call(BaseSessionStore.list_sessions)
+    assert (yield from call(BaseSessionStore.get_thread, "good")).session_id == good
 
 
 @pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_acorrupt_thread_row_gives_store_error(tmp_path, kind, sql, in_thread, in_session):
+async def test_corrupt_thread_row_gives_store_error(
+    sqlite_run: SqliteRun, tmp_path: Path, sql: str, in_thread: bool, in_session: bool
+) -> None:
     path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        good, bad = await _atwo_sessions(st)
-        _tamper(path, sql)
-        if in_thread:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                await st.aget_thread("bad")
-            assert "'bad'" in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                await st.alist_threads(bad)
-        if in_session:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                await st.aget_session(bad)
-            assert str(bad) in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                await st.alist_sessions()
-        assert (await st.aget_thread("good")).session_id == good
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, corrupt_thread_row(path, sql, in_thread, in_session))
 
 
-def test_sqlite_failure_is_a_store_error(tmp_path):
+def failing_sqlite(path: Path) -> Plan[None]:
+    yield from make_session()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE agentgit_threads")
+    with pytest.raises(StoreError, match="agentgit_threads"):
+        yield from call(BaseSessionStore.get_thread, "t1")
+
+
+async def test_sqlite_failure_is_a_store_error(sqlite_run: SqliteRun, tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        new_session(st)
-        with sqlite3.connect(path) as conn:
-            conn.execute("DROP TABLE agentgit_threads")
-        with pytest.raises(StoreError, match="agentgit_threads"):
-            st.get_thread("t1")
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_failure_is_a_store_error(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await anew_session(st)
-        with sqlite3.connect(path) as conn:
-            conn.execute("DROP TABLE agentgit_threads")
-        with pytest.raises(StoreError, match="agentgit_threads"):
-            await st.aget_thread("t1")
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, failing_sqlite(path))
