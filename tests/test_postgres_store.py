@@ -46,7 +46,9 @@ from agentgit_langgraph.stores.postgres import (  # noqa: E402
     open_postgres_sync,
 )
 from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
+from tests.conftest import Run  # noqa: E402
 from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
+from tests.plans import get_state, held, history, invoke, on  # noqa: E402
 
 T = TypeVar("T")
 
@@ -725,82 +727,69 @@ def _threads_in_saver(pg: Pg) -> set[str]:
     return {r[0] for r in pg.rows("SELECT DISTINCT thread_id FROM checkpoints")}
 
 
-def test_from_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "chat", "user_id": 42}}
-    with AgentGitSaver.from_conn_string(pg.uri) as saver:
-        assert type(saver.saver).__name__ == "PostgresSaver"
-        assert isinstance(saver.store, PostgresSessionStore)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        for n in range(3):
-            graph.invoke(human(f"hi {n}", n), config)
-        session = saver.session_for_thread("chat")
-        assert (session.user_id, session.session_name) == (42, "chat")
-        assert session.total_checkpoints == _checkpoint_count(saver, ["chat"]) == 9
+def chat_graph_and_rollback(saver: AgentGitSaver, thread: str) -> Plan[tuple[int, list[str], int]]:
+    """Three turns as user 42, a named rollback, a turn on the branch, a switch back:
+    the session's id, its threads and its count."""
+    config = {"configurable": {"thread_id": thread, "user_id": 42}}
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    for n in range(3):
+        yield from invoke(graph, human(f"hi {n}", n), config)
+    session = yield from call(AgentGitSaver.session_for_thread, thread)
+    assert (session.user_id, session.session_name) == (42, thread)
+    assert session.total_checkpoints == (yield from held([thread])) == 9
 
-        history = list(graph.get_state_history(config))
-        target = history[3]
-        new_config = saver.rollback(target.config, name="retry")
-        new_thread = new_config["configurable"]["thread_id"]
-        assert new_thread != "chat"
-        state = graph.get_state(new_config)
-        assert (contents(state.values), state.next) == (contents(target.values), target.next)
-        assert [h.config for h in graph.get_state_history(config)] == [h.config for h in history]
+    snaps = yield from history(graph, config)
+    target = snaps[3]
+    new_config = yield from call(AgentGitSaver.rollback, target.config, name="retry")
+    new_thread = new_config["configurable"]["thread_id"]
+    assert new_thread != thread
+    state = yield from get_state(graph, new_config)
+    assert (contents(state.values), state.next) == (contents(target.values), target.next)
+    assert [h.config for h in (yield from history(graph, config))] == [h.config for h in snaps]
 
-        session = saver.get_session(session.id, user_id=42)
-        assert session.internal_session_ids == ["chat", new_thread]
-        assert (session.branch_count, session.current_internal_session_id) == (1, new_thread)
-        (_, b) = saver.branches(session.id)
-        assert (b.parent_thread_id, b.branch_checkpoint_id, b.name, b.is_branch) == (
-            "chat",
-            target.config["configurable"]["checkpoint_id"],
-            "retry",
-            True,
-        )
+    session = yield from call(AgentGitSaver.get_session, session.id, user_id=42)
+    assert session.internal_session_ids == [thread, new_thread]
+    assert (session.branch_count, session.current_internal_session_id) == (1, new_thread)
+    (_, b) = yield from call(AgentGitSaver.branches, session.id)
+    assert (b.parent_thread_id, b.branch_checkpoint_id, b.name, b.is_branch) == (
+        thread,
+        target.config["configurable"]["checkpoint_id"],
+        "retry",
+        True,
+    )
 
-        graph.invoke(human("again", 9), new_config)
-        assert contents(graph.get_state(new_config).values)[-2:] == [
-            "again",
-            "echo: again (#3)",
-        ]
-        threads = ["chat", new_thread]
-        total = saver.get_session(session.id).total_checkpoints
-        assert total == _checkpoint_count(saver, threads)
-        assert saver.switch(session.id, "chat")["configurable"]["thread_id"] == "chat"
+    yield from invoke(graph, human("again", 9), new_config)
+    state = yield from get_state(graph, new_config)
+    assert contents(state.values)[-2:] == ["again", "echo: again (#3)"]
+    threads = [thread, new_thread]
+    total = (yield from call(AgentGitSaver.get_session, session.id)).total_checkpoints
+    assert total == (yield from held(threads))
+    switched = yield from call(AgentGitSaver.switch, session.id, thread)
+    assert switched["configurable"]["thread_id"] == thread
+    return session.id, threads, total
+
+
+def reopened(session_id: int, threads: list[str], total: int) -> Plan[None]:
+    again = yield from call(AgentGitSaver.get_session, session_id)
+    assert again.internal_session_ids == threads
+    assert again.current_internal_session_id == threads[0]
+    assert again.total_checkpoints == total == (yield from held(threads))
+
+
+async def test_from_conn_string_chat_graph_and_rollback(run: Run, pg: Pg) -> None:
+    async with run.from_conn_string(pg.uri) as saver:
+        kind = "Async" if run.is_async else ""
+        assert type(saver.saver).__name__ == f"{kind}PostgresSaver"
+        assert type(saver.store).__name__ == f"{kind}PostgresSessionStore"
+        session_id, threads, total = await run(chat_graph_and_rollback(saver, "chat"), on(saver))
+        if run.is_async:  # the sync twins work from another thread (as AsyncPostgresSaver's do)
+            same = await asyncio.to_thread(saver.get_session, session_id)
+            assert same.to_dict() == (await saver.aget_session(session_id)).to_dict()
 
     # Reopened (new pool, new connections, SQLAlchemy-style URI): all still there.
     sqlalchemy_style = pg.uri.replace("postgresql://", "postgresql+psycopg://", 1)
-    with AgentGitSaver.from_conn_string(sqlalchemy_style) as saver:
-        again = saver.get_session(session.id)
-        assert again.internal_session_ids == threads
-        assert again.current_internal_session_id == "chat"
-        assert again.total_checkpoints == total == _checkpoint_count(saver, threads)
-
-
-async def test_afrom_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "achat"}}
-    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
-        assert type(saver.saver).__name__ == "AsyncPostgresSaver"
-        assert isinstance(saver.store, AsyncPostgresSessionStore)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        for n in range(3):
-            await graph.ainvoke(human(f"hi {n}", n), config)
-        history = [s async for s in graph.aget_state_history(config)]
-        target = history[3]
-        new_config = await saver.arollback(target.config)
-        state = await graph.aget_state(new_config)
-        assert (contents(state.values), state.next) == (contents(target.values), target.next)
-        await graph.ainvoke(human("again", 9), new_config)
-
-        session = await saver.asession_for_thread("achat")
-        new_thread = new_config["configurable"]["thread_id"]
-        assert session.internal_session_ids == ["achat", new_thread]
-        count = 0
-        for t in session.internal_session_ids:
-            count += len([c async for c in saver.alist({"configurable": {"thread_id": t}})])
-        assert session.total_checkpoints == count
-        # The sync twins work from another thread (as AsyncPostgresSaver's do).
-        same = await asyncio.to_thread(saver.get_session, session.id)
-        assert same.to_dict() == session.to_dict()
+    async with run.from_conn_string(sqlalchemy_style) as saver:
+        await run(reopened(session_id, threads, total), on(saver))
 
 
 def test_failed_rollback_leaves_no_orphan_thread(pg: Pg, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -829,27 +818,20 @@ def test_failed_rollback_leaves_no_orphan_thread(pg: Pg, monkeypatch: pytest.Mon
         assert saver.rollback(target.config)  # and a real one still works
 
 
-def test_from_conn_string_survives_killed_connections(pg: Pg) -> None:
+def turn_after_killed_connections(saver: AgentGitSaver, pg: Pg) -> Plan[None]:
     config = {"configurable": {"thread_id": "k"}}
-    with AgentGitSaver.from_conn_string(pg.uri) as saver:
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        graph.invoke(human("hi 0", 0), config)
-        assert pg.kill_all() >= 1  # the saver's and the store's connections alike
-        graph.invoke(human("hi 1", 1), config)  # the pool replaces dead ones: no failure
-        assert contents(graph.get_state(config).values)[-1] == "echo: hi 1 (#2)"
-        total = saver.session_for_thread("k").total_checkpoints
-        assert total == _checkpoint_count(saver, ["k"]) > 0
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    yield from invoke(graph, human("hi 0", 0), config)
+    assert pg.kill_all() >= 1  # the saver's and the store's connections alike
+    yield from invoke(graph, human("hi 1", 1), config)  # the pool replaces dead ones: no failure
+    assert contents((yield from get_state(graph, config)).values)[-1] == "echo: hi 1 (#2)"
+    total = (yield from call(AgentGitSaver.session_for_thread, "k")).total_checkpoints
+    assert total == (yield from held(["k"])) > 0
 
 
-async def test_afrom_conn_string_survives_killed_connections(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "k"}}
-    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        await graph.ainvoke(human("hi 0", 0), config)
-        assert await asyncio.to_thread(pg.kill_all) >= 1
-        await graph.ainvoke(human("hi 1", 1), config)
-        count = len([c async for c in saver.alist(config)])
-        assert (await saver.asession_for_thread("k")).total_checkpoints == count > 0
+async def test_from_conn_string_survives_killed_connections(run: Run, pg: Pg) -> None:
+    async with run.from_conn_string(pg.uri) as saver:
+        await run(turn_after_killed_connections(saver, pg), on(saver))
 
 
 def test_store_sharing_one_connection_with_postgres_saver(pg: Pg) -> None:
@@ -910,19 +892,25 @@ def test_open_postgres_unreachable_server_is_a_store_error() -> None:
 # -- the owner read (every checked call): one statement, survives lost connections ----------
 
 
-def test_thread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
-    with open_postgres_sync(pg.uri) as (_, store):
-        s = store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert store.thread_owner("t1") == (s.id, "4")  # the connection is now "seen working"
-        assert store.thread_owner("nobody") is None
-        assert pg.kill_all() > 0
-        assert store.thread_owner("t1") == (s.id, "4")
+def owner_after_dropped_connections(pg: Pg) -> Plan[None]:
+    s = yield from call(
+        BaseSessionStore.create_session,
+        user_id=4,
+        session_name="",
+        metadata=None,
+        thread_id="t1",
+    )
+    # The connection is now "seen working".
+    assert (yield from call(BaseSessionStore.thread_owner, "t1")) == (s.id, "4")
+    assert (yield from call(BaseSessionStore.thread_owner, "nobody")) is None
+    assert pg.kill_all() > 0
+    assert (yield from call(BaseSessionStore.thread_owner, "t1")) == (s.id, "4")
 
 
-async def test_athread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
-    async with open_postgres_async(pg.uri) as (_, store):
-        s = await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert await store.athread_owner("t1") == (s.id, "4")
-        assert await store.athread_owner("nobody") is None
-        assert pg.kill_all() > 0
-        assert await store.athread_owner("t1") == (s.id, "4")
+async def test_thread_owner_after_the_server_dropped_every_connection(run: Run, pg: Pg) -> None:
+    if run.is_async:
+        async with open_postgres_async(pg.uri) as (_, astore):
+            await run(owner_after_dropped_connections(pg), {BaseSessionStore: astore})
+    else:
+        with open_postgres_sync(pg.uri) as (_, store):
+            await run(owner_after_dropped_connections(pg), {BaseSessionStore: store})
