@@ -11,6 +11,7 @@ server fails the run instead of skipping.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -54,7 +55,11 @@ class AsyncBackend:
 
 @dataclass(frozen=True)
 class Run:
-    """Drives a plan with the sync API (`run_sync`) or the async one (`run_async`)."""
+    """Drives a plan with the sync API (`run_sync`) or the async one (`run_async`).
+
+    The sync API runs in a worker thread, where no event loop runs: as a sync
+    caller's does (the test itself runs in pytest-asyncio's loop).
+    """
 
     mode: Literal["sync", "async"]
 
@@ -65,7 +70,7 @@ class Run:
     async def __call__(self, plan: Plan[T], targets: Targets) -> T:
         if self.is_async:
             return await run_async(plan, targets)
-        return run_sync(plan, targets)
+        return await asyncio.to_thread(run_sync, plan, targets)
 
     @asynccontextmanager
     async def from_conn_string(
