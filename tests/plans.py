@@ -30,37 +30,41 @@ from agentgit_langgraph._plan import Plan, Targets, call, gather
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.sql import SqlSessionStore, Statement
 
+AnyGraph = Pregel[Any, Any, Any, Any]
+
 
 class Graph:
     """Calls on the graph given first: `graph.invoke(...)`, or `await graph.ainvoke(...)`."""
 
-    def invoke(self, graph: Pregel, input: Any, config: Any, **kwargs: Any) -> Any:
+    def invoke(self, /, graph: AnyGraph, input: Any, config: Any, **kwargs: Any) -> Any:
         return graph.invoke(input, config, **kwargs)
 
-    async def ainvoke(self, graph: Pregel, input: Any, config: Any, **kwargs: Any) -> Any:
+    async def ainvoke(self, /, graph: AnyGraph, input: Any, config: Any, **kwargs: Any) -> Any:
         return await graph.ainvoke(input, config, **kwargs)
 
-    def get_state(self, graph: Pregel, config: Any, *, subgraphs: bool = False) -> StateSnapshot:
+    def get_state(
+        self, /, graph: AnyGraph, config: Any, *, subgraphs: bool = False
+    ) -> StateSnapshot:
         return graph.get_state(config, subgraphs=subgraphs)
 
     async def aget_state(
-        self, graph: Pregel, config: Any, *, subgraphs: bool = False
+        self, /, graph: AnyGraph, config: Any, *, subgraphs: bool = False
     ) -> StateSnapshot:
         return await graph.aget_state(config, subgraphs=subgraphs)
 
-    def get_state_history(self, graph: Pregel, config: Any) -> Iterator[StateSnapshot]:
+    def get_state_history(self, /, graph: AnyGraph, config: Any) -> Iterator[StateSnapshot]:
         return graph.get_state_history(config)
 
-    def aget_state_history(self, graph: Pregel, config: Any) -> AsyncIterator[StateSnapshot]:
+    def aget_state_history(self, /, graph: AnyGraph, config: Any) -> AsyncIterator[StateSnapshot]:
         return graph.aget_state_history(config)
 
     def update_state(
-        self, graph: Pregel, config: Any, values: Any, as_node: str | None = None
+        self, /, graph: AnyGraph, config: Any, values: Any, as_node: str | None = None
     ) -> RunnableConfig:
         return graph.update_state(config, values, as_node=as_node)
 
     async def aupdate_state(
-        self, graph: Pregel, config: Any, values: Any, as_node: str | None = None
+        self, /, graph: AnyGraph, config: Any, values: Any, as_node: str | None = None
     ) -> RunnableConfig:
         return await graph.aupdate_state(config, values, as_node=as_node)
 
@@ -72,14 +76,14 @@ class Tamper:
     def _statement(store: SqlSessionStore, sql: str, params: tuple[Any, ...]) -> Any:
         yield Statement(store.dialect.sql(sql), params)
 
-    def sql(self, store: SqlSessionStore, sql: str, params: tuple[Any, ...]) -> None:
+    def sql(self, /, store: SqlSessionStore, sql: str, params: tuple[Any, ...]) -> None:
         store._run(self._statement(store, sql, params), immediate=True)
 
-    async def asql(self, store: SqlSessionStore, sql: str, params: tuple[Any, ...]) -> None:
+    async def asql(self, /, store: SqlSessionStore, sql: str, params: tuple[Any, ...]) -> None:
         await store._arun(self._statement(store, sql, params), immediate=True)
 
 
-def on(saver: AgentGitSaver, **more: Any) -> Targets:
+def on(saver: AgentGitSaver) -> Targets:
     """The targets of a plan on `saver`: it, the saver it wraps, its store, graphs, SQL."""
     return {
         AgentGitSaver: saver,
@@ -87,23 +91,22 @@ def on(saver: AgentGitSaver, **more: Any) -> Targets:
         BaseSessionStore: saver.store,
         Graph: Graph(),
         Tamper: Tamper(),
-        **more,
     }
 
 
-def cfg(thread_id: str, **configurable: Any) -> dict[str, Any]:
+def cfg(thread_id: str, **configurable: Any) -> RunnableConfig:
     return {"configurable": {"thread_id": thread_id, **configurable}}
 
 
-def invoke(graph: Pregel, value: Any, config: Any, **kwargs: Any) -> Plan[Any]:
+def invoke(graph: AnyGraph, value: Any, config: Any, **kwargs: Any) -> Plan[Any]:
     return call(Graph.invoke, graph, value, config, **kwargs)
 
 
-def get_state(graph: Pregel, config: Any, *, subgraphs: bool = False) -> Plan[StateSnapshot]:
+def get_state(graph: AnyGraph, config: Any, *, subgraphs: bool = False) -> Plan[StateSnapshot]:
     return call(Graph.get_state, graph, config, subgraphs=subgraphs)
 
 
-def history(graph: Pregel, config: Any) -> Plan[list[StateSnapshot]]:
+def history(graph: AnyGraph, config: Any) -> Plan[list[StateSnapshot]]:
     return gather(Graph.get_state_history, graph, config)
 
 
@@ -148,6 +151,7 @@ def snapshot(saver: AgentGitSaver) -> Plan[dict[Any, Any]]:
     out: dict[Any, Any] = {}
     sessions = yield from call(BaseSessionStore.list_sessions)
     for s in sessions:
+        assert s.id is not None
         threads = yield from call(BaseSessionStore.list_threads, s.id)
         tags = yield from call(BaseSessionStore.list_tags, s.id)
         stored = {}
