@@ -1,5 +1,8 @@
 """Backends for the suite: every test that takes `backend` / `abackend` runs on each.
 
+`run` drives a plan (tests/plans.py) with the sync API and, as a second case,
+the async one; `run_backend` opens the saver that API needs on each backend.
+
 A backend opens an `AgentGitSaver` and can open it again on the same data
 (`reopen`), which for the file and server backends means new connections.
 PostgreSQL tests use a fresh schema per test run; with CI=true an unreachable
@@ -8,6 +11,7 @@ server fails the run instead of skipping.
 
 from __future__ import annotations
 
+import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -19,11 +23,15 @@ from contextlib import (
 )
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Literal, TypeVar
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentgit_langgraph import AgentGitSaver, InMemorySessionStore
+from agentgit_langgraph._plan import Plan, Targets, run_async, run_sync
+
+T = TypeVar("T")
 
 POSTGRES_URI = os.environ.get(
     "AGENTGIT_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -43,6 +51,50 @@ class Backend:
 class AsyncBackend:
     name: str
     open: Callable[[], AbstractAsyncContextManager[AgentGitSaver]]
+
+
+@dataclass(frozen=True)
+class Run:
+    """Drives a plan with the sync API (`run_sync`) or the async one (`run_async`).
+
+    The sync API runs in a worker thread, where no event loop runs: as a sync
+    caller's does (the test itself runs in pytest-asyncio's loop).
+    """
+
+    mode: Literal["sync", "async"]
+
+    @property
+    def is_async(self) -> bool:
+        return self.mode == "async"
+
+    async def __call__(self, plan: Plan[T], targets: Targets) -> T:
+        if self.is_async:
+            return await run_async(plan, targets)
+        return await asyncio.to_thread(run_sync, plan, targets)
+
+    @asynccontextmanager
+    async def from_conn_string(
+        self, conn_string: str, **kwargs: Any
+    ) -> AsyncIterator[AgentGitSaver]:
+        """`AgentGitSaver.from_conn_string`, or `afrom_conn_string` for the async API."""
+        if self.is_async:
+            async with AgentGitSaver.afrom_conn_string(conn_string, **kwargs) as saver:
+                yield saver
+        else:
+            with AgentGitSaver.from_conn_string(conn_string, **kwargs) as saver:
+                yield saver
+
+    def open(self, backend: Backend, abackend: AsyncBackend) -> AsyncBackend:
+        """The backend whose savers this API drives (a sync one opens with `async with` too)."""
+        if self.is_async:
+            return abackend
+
+        @asynccontextmanager
+        async def open_sync() -> AsyncIterator[AgentGitSaver]:
+            with backend.open() as saver:
+                yield saver
+
+        return AsyncBackend(backend.name, open_sync)
 
 
 def _memory_backend() -> tuple[Backend, AsyncBackend]:
@@ -206,3 +258,21 @@ def sql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> Backend:
 def asql_backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncBackend:
     """The async twin of `sql_backend`."""
     return _backends(request.param, tmp_path, request)[1]
+
+
+@pytest.fixture(params=["sync", "async"])
+def run(request: pytest.FixtureRequest) -> Run:
+    """Drives a test's plan with the sync API, then (the second case) the async one."""
+    return Run(request.param)
+
+
+@pytest.fixture(params=BACKEND_NAMES)
+def run_backend(request: pytest.FixtureRequest, tmp_path: Path, run: Run) -> AsyncBackend:
+    """`backend` or `abackend`, whichever `run` drives; opened with `async with`."""
+    return run.open(*_backends(request.param, tmp_path, request))
+
+
+@pytest.fixture(params=SQL_BACKEND_NAMES)
+def run_sql_backend(request: pytest.FixtureRequest, tmp_path: Path, run: Run) -> AsyncBackend:
+    """`sql_backend` or `asql_backend`, whichever `run` drives."""
+    return run.open(*_backends(request.param, tmp_path, request))

@@ -8,8 +8,8 @@ typed error (`InvalidConfigError`, or the NotFound error of an unknown id)
 naming the value, and change nothing: sessions (with their owners), thread
 records, tags and every stored checkpoint are snapshotted before and after.
 
-The cases are written once as `Op`s (see `maintenance_helpers`): the sync test
-calls `method`, the async one awaits `a<method>`, on the same table.
+The cases are written once as plans (`call(AgentGitSaver.get_session, ...)`, see
+tests/plans.py): the `run` fixture calls `method`, then awaits `a<method>`.
 
 Also here: string owners end to end through a compiled graph, corrupt rows and
 parent-thread cycles (`StoreError` naming the row), a path that is not a
@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 
 from agentgit_langgraph import (
     AgentGitError,
@@ -39,8 +39,11 @@ from agentgit_langgraph import (
     StoreError,
     Tag,
 )
+from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph.stores.base import BaseSessionStore
+from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, contents, human
-from tests.maintenance_helpers import Flow, Op, Tamper, adrive, cfg, drive, snapshot
+from tests.plans import Graph, Tamper, cfg, on, snapshot
 
 ALICE = "alice@example.com"  # string owners, as LangGraph's docs write user ids
 BOB = "bob"
@@ -66,18 +69,18 @@ class World:
         return {"configurable": {**self.a_cp["configurable"], **configurable}}
 
 
-def seed(saver: AgentGitSaver) -> Flow[World]:
+def seed(saver: AgentGitSaver) -> Plan[World]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     for n in range(2):
-        yield Op(graph, "invoke", (human(f"alice {n}", n), cfg(A_THREAD, user_id=ALICE)))
-    yield Op(graph, "invoke", (human("bob 0", 0), cfg(B_THREAD, user_id=BOB)))
-    yield Op(graph, "invoke", (human("one 0", 0), cfg(ONE_THREAD, user_id=ONE)))
-    history = yield Op(graph, "get_state_history", (cfg(A_THREAD),), collect=True)
-    branch = yield Op(saver, "rollback", (history[2].config,), {"user_id": ALICE, "name": "retry"})
-    yield Op(saver, "tag", (history[1].config, "v1"), {"user_id": ALICE})
-    alice = yield Op(saver, "session_for_thread", (A_THREAD,), {"user_id": ALICE})
-    bob = yield Op(saver, "session_for_thread", (B_THREAD,), {"user_id": BOB})
-    one = yield Op(saver, "session_for_thread", (ONE_THREAD,), {"user_id": ONE})
+        yield from call(Graph.invoke, graph, human(f"alice {n}", n), cfg(A_THREAD, user_id=ALICE))
+    yield from call(Graph.invoke, graph, human("bob 0", 0), cfg(B_THREAD, user_id=BOB))
+    yield from call(Graph.invoke, graph, human("one 0", 0), cfg(ONE_THREAD, user_id=ONE))
+    history = yield from gather(Graph.get_state_history, graph, cfg(A_THREAD))
+    branch = yield from call(AgentGitSaver.rollback, history[2].config, user_id=ALICE, name="retry")
+    yield from call(AgentGitSaver.tag, history[1].config, "v1", user_id=ALICE)
+    alice = yield from call(AgentGitSaver.session_for_thread, A_THREAD, user_id=ALICE)
+    bob = yield from call(AgentGitSaver.session_for_thread, B_THREAD, user_id=BOB)
+    one = yield from call(AgentGitSaver.session_for_thread, ONE_THREAD, user_id=ONE)
     return World(
         saver=saver,
         graph=graph,
@@ -89,11 +92,11 @@ def seed(saver: AgentGitSaver) -> Flow[World]:
     )
 
 
-def state(saver: AgentGitSaver) -> Flow[dict[str, Any]]:
+def state(saver: AgentGitSaver) -> Plan[dict[str, Any]]:
     """Sessions, threads, tags and stored checkpoints, owners, and every checkpoint."""
     store = yield from snapshot(saver)
-    sessions = yield Op(saver.store, "list_sessions")
-    every = yield Op(saver.saver, "list", (None,), collect=True)
+    sessions = yield from call(BaseSessionStore.list_sessions)
+    every = yield from gather(BaseCheckpointSaver.list, None)
     return {
         "store": store,
         "owners": [(s.id, s.owner, s.user_id) for s in sessions],
@@ -111,21 +114,22 @@ def state(saver: AgentGitSaver) -> Flow[dict[str, Any]]:
 class Case:
     """`op(w)` must raise exactly `error`, whose message contains every `names(w)`."""
 
-    op: Callable[[World], Op]
+    op: Callable[[World], Plan[Any]]
     error: type[AgentGitError]
     names: Callable[[World], list[str]]
 
 
-def saver_op(method: str, *args: Callable[[World], Any], **kwargs: Any) -> Callable[[World], Op]:
-    return lambda w: Op(w.saver, method, tuple(a(w) for a in args), kwargs)
+def op(
+    method: Callable[..., Any], *args: Callable[[World], Any], **kwargs: Any
+) -> Callable[[World], Plan[Any]]:
+    """A call of `method` (the saver's or its store's) on arguments taken from the world."""
+    return lambda w: call(method, *(a(w) for a in args), **kwargs)
 
 
-def store_op(method: str, *args: Callable[[World], Any], **kwargs: Any) -> Callable[[World], Op]:
-    return lambda w: Op(w.saver.store, method, tuple(a(w) for a in args), kwargs)
-
-
-def graph_op(method: str, *args: Callable[[World], Any]) -> Callable[[World], Op]:
-    return lambda w: Op(w.graph, method, tuple(a(w) for a in args))
+def graph_op(
+    method: Callable[..., Any], *args: Callable[[World], Any]
+) -> Callable[[World], Plan[Any]]:
+    return lambda w: call(method, w.graph, *(a(w) for a in args))
 
 
 def _alice(w: World) -> int:
@@ -154,210 +158,242 @@ NUL = "a\x00b"
 CASES: dict[str, Case] = {
     # bool / float / empty user ids: never an owner, not even user 1's
     "get_session-user-True": Case(
-        saver_op("get_session", _one, user_id=True), INVALID, named("True")
+        op(AgentGitSaver.get_session, _one, user_id=True), INVALID, named("True")
     ),
-    "get_session-user-1.0": Case(saver_op("get_session", _one, user_id=1.0), INVALID, named("1.0")),
+    "get_session-user-1.0": Case(
+        op(AgentGitSaver.get_session, _one, user_id=1.0), INVALID, named("1.0")
+    ),
     "get_session-user-empty": Case(
-        saver_op("get_session", _alice, user_id=""), INVALID, named("''")
+        op(AgentGitSaver.get_session, _alice, user_id=""), INVALID, named("''")
     ),
     "get_session-user-NUL": Case(
-        saver_op("get_session", _alice, user_id=NUL), INVALID, named(repr(NUL))
+        op(AgentGitSaver.get_session, _alice, user_id=NUL), INVALID, named(repr(NUL))
     ),
     "get_session-user-too-big": Case(
-        saver_op("get_session", _one, user_id=BIG), INVALID, named(str(BIG))
+        op(AgentGitSaver.get_session, _one, user_id=BIG), INVALID, named(str(BIG))
     ),
-    "list_sessions-user-True": Case(saver_op("list_sessions", const(True)), INVALID, named("True")),
-    "list_sessions-user-1.0": Case(saver_op("list_sessions", const(1.0)), INVALID, named("1.0")),
+    "list_sessions-user-True": Case(
+        op(AgentGitSaver.list_sessions, const(True)), INVALID, named("True")
+    ),
+    "list_sessions-user-1.0": Case(
+        op(AgentGitSaver.list_sessions, const(1.0)), INVALID, named("1.0")
+    ),
     "store-list_sessions-user-True": Case(
-        store_op("list_sessions", const(True)), INVALID, named("True")
+        op(BaseSessionStore.list_sessions, const(True)), INVALID, named("True")
     ),
-    "branches-user-True": Case(saver_op("branches", _one, user_id=True), INVALID, named("True")),
-    "log-user-1.0": Case(saver_op("log", _one, user_id=1.0), INVALID, named("1.0")),
-    "tree-user-True": Case(saver_op("tree", _one, user_id=True), INVALID, named("True")),
+    "branches-user-True": Case(
+        op(AgentGitSaver.branches, _one, user_id=True), INVALID, named("True")
+    ),
+    "log-user-1.0": Case(op(AgentGitSaver.log, _one, user_id=1.0), INVALID, named("1.0")),
+    "tree-user-True": Case(op(AgentGitSaver.tree, _one, user_id=True), INVALID, named("True")),
     "delete_session-user-True": Case(
-        saver_op("delete_session", _one, user_id=True), INVALID, named("True")
+        op(AgentGitSaver.delete_session, _one, user_id=True), INVALID, named("True")
     ),
-    "rollback-user-True": Case(saver_op("rollback", _cp, user_id=True), INVALID, named("True")),
+    "rollback-user-True": Case(
+        op(AgentGitSaver.rollback, _cp, user_id=True), INVALID, named("True")
+    ),
     "rollback-config-user-1.0": Case(
-        lambda w: Op(w.saver, "rollback", (w.cp(user_id=1.0),)), INVALID, named("1.0")
+        lambda w: call(AgentGitSaver.rollback, w.cp(user_id=1.0)), INVALID, named("1.0")
     ),
-    "create_session-user-1.0": Case(saver_op("create_session", const(1.0)), INVALID, named("1.0")),
+    "create_session-user-1.0": Case(
+        op(AgentGitSaver.create_session, const(1.0)), INVALID, named("1.0")
+    ),
     "create_session-user-True": Case(
-        saver_op("create_session", const(True)), INVALID, named("True")
+        op(AgentGitSaver.create_session, const(True)), INVALID, named("True")
     ),
     "store-create_session-user-1.0": Case(
-        store_op(
-            "create_session", user_id=1.0, session_name="x", metadata=None, thread_id="new-thread"
+        op(
+            BaseSessionStore.create_session,
+            user_id=1.0,
+            session_name="x",
+            metadata=None,
+            thread_id="new-thread",
         ),
         INVALID,
         named("1.0"),
     ),
     "get_tuple-config-user-True": Case(
-        lambda w: Op(w.saver, "get_tuple", (cfg(ONE_THREAD, user_id=True),)), INVALID, named("True")
+        lambda w: call(AgentGitSaver.get_tuple, cfg(ONE_THREAD, user_id=True)),
+        INVALID,
+        named("True"),
     ),
     "put-config-user-1.0": Case(
-        lambda w: Op(
-            w.saver,
-            "put",
-            (cfg(ONE_THREAD, user_id=1.0, checkpoint_ns=""), empty_checkpoint(), {}, {}),
+        lambda w: call(
+            AgentGitSaver.put,
+            cfg(ONE_THREAD, user_id=1.0, checkpoint_ns=""),
+            empty_checkpoint(),
+            {},
+            {},
         ),
         INVALID,
         named("1.0"),
     ),
     "graph-invoke-user-True": Case(
-        graph_op("invoke", const(human("x", 9)), const(cfg(ONE_THREAD, user_id=True))),
+        graph_op(Graph.invoke, const(human("x", 9)), const(cfg(ONE_THREAD, user_id=True))),
         INVALID,
         named("True"),
     ),
     # session ids past signed 64-bit: unknown through the saver, invalid for a store
     "get_session-2**63": Case(
-        saver_op("get_session", const(BIG)), SessionNotFoundError, named(str(BIG))
+        op(AgentGitSaver.get_session, const(BIG)), SessionNotFoundError, named(str(BIG))
     ),
     "get_session--2**63-1": Case(
-        saver_op("get_session", const(-BIG - 1)), SessionNotFoundError, named(str(-BIG - 1))
+        op(AgentGitSaver.get_session, const(-BIG - 1)), SessionNotFoundError, named(str(-BIG - 1))
     ),
     "branches-2**70": Case(
-        saver_op("branches", const(HUGE)), SessionNotFoundError, named(str(HUGE))
+        op(AgentGitSaver.branches, const(HUGE)), SessionNotFoundError, named(str(HUGE))
     ),
-    "tags-2**63": Case(saver_op("tags", const(BIG)), SessionNotFoundError, named(str(BIG))),
+    "tags-2**63": Case(op(AgentGitSaver.tags, const(BIG)), SessionNotFoundError, named(str(BIG))),
     "delete_session-2**63": Case(
-        saver_op("delete_session", const(BIG)), SessionNotFoundError, named(str(BIG))
+        op(AgentGitSaver.delete_session, const(BIG)), SessionNotFoundError, named(str(BIG))
     ),
-    "log-2**63": Case(saver_op("log", const(BIG)), SessionNotFoundError, named(str(BIG))),
+    "log-2**63": Case(op(AgentGitSaver.log, const(BIG)), SessionNotFoundError, named(str(BIG))),
     "switch-2**63": Case(
-        saver_op("switch", const(BIG), const(A_THREAD)), SessionNotFoundError, named(str(BIG))
+        op(AgentGitSaver.switch, const(BIG), const(A_THREAD)), SessionNotFoundError, named(str(BIG))
     ),
-    "store-get_session-2**63": Case(store_op("get_session", const(BIG)), INVALID, named(str(BIG))),
+    "store-get_session-2**63": Case(
+        op(BaseSessionStore.get_session, const(BIG)), INVALID, named(str(BIG))
+    ),
     "store-list_threads-2**70": Case(
-        store_op("list_threads", const(HUGE)), INVALID, named(str(HUGE))
+        op(BaseSessionStore.list_threads, const(HUGE)), INVALID, named(str(HUGE))
     ),
     "store-update_metadata-2**63": Case(
-        store_op("update_metadata", const(BIG), const({"a": 1})), INVALID, named(str(BIG))
+        op(BaseSessionStore.update_metadata, const(BIG), const({"a": 1})), INVALID, named(str(BIG))
     ),
     "store-delete_session-bool": Case(
-        store_op("delete_session", const(True)), INVALID, named("True")
+        op(BaseSessionStore.delete_session, const(True)), INVALID, named("True")
     ),
     "store-list_reversals-2**63": Case(
-        store_op("list_reversals", session_id=BIG), INVALID, named(str(BIG))
+        op(BaseSessionStore.list_reversals, session_id=BIG), INVALID, named(str(BIG))
     ),
     "store-finish_reversal-NUL": Case(
-        store_op("finish_reversal", _alice, const(NUL), const("reversed")),
+        op(BaseSessionStore.finish_reversal, _alice, const(NUL), const("reversed")),
         INVALID,
         named(repr(NUL)),
     ),
     "reversals-2**63": Case(
-        saver_op("reversals", session_id=BIG), SessionNotFoundError, named(str(BIG))
+        op(AgentGitSaver.reversals, session_id=BIG), SessionNotFoundError, named(str(BIG))
     ),
     # NUL (and other unusable text) in thread ids, checkpoint ids, refs
     "session_for_thread-NUL": Case(
-        saver_op("session_for_thread", const(NUL)), INVALID, named("thread_id", repr(NUL))
+        op(AgentGitSaver.session_for_thread, const(NUL)), INVALID, named("thread_id", repr(NUL))
     ),
     "rollback-thread-NUL": Case(
-        lambda w: Op(w.saver, "rollback", (w.cp(thread_id=NUL),)), INVALID, named("thread_id")
+        lambda w: call(AgentGitSaver.rollback, w.cp(thread_id=NUL)), INVALID, named("thread_id")
     ),
     "rollback-checkpoint-NUL": Case(
-        lambda w: Op(w.saver, "rollback", (w.cp(checkpoint_id=NUL),)),
+        lambda w: call(AgentGitSaver.rollback, w.cp(checkpoint_id=NUL)),
         INVALID,
         named("checkpoint_id", repr(NUL)),
     ),
     "log-checkpoint-NUL": Case(
-        lambda w: Op(w.saver, "log", (w.cp(checkpoint_id=NUL),)), INVALID, named(repr(NUL))
+        lambda w: call(AgentGitSaver.log, w.cp(checkpoint_id=NUL)), INVALID, named(repr(NUL))
     ),
     "tag-checkpoint-NUL": Case(
-        lambda w: Op(w.saver, "tag", (w.cp(checkpoint_id=NUL), "t")), INVALID, named(repr(NUL))
+        lambda w: call(AgentGitSaver.tag, w.cp(checkpoint_id=NUL), "t"), INVALID, named(repr(NUL))
     ),
     "switch-thread-NUL": Case(
-        saver_op("switch", _alice, const(NUL)), INVALID, named("thread_id", repr(NUL))
+        op(AgentGitSaver.switch, _alice, const(NUL)), INVALID, named("thread_id", repr(NUL))
     ),
-    "resolve-ref-NUL": Case(saver_op("resolve", _alice, const(NUL)), INVALID, named(repr(NUL))),
+    "resolve-ref-NUL": Case(
+        op(AgentGitSaver.resolve, _alice, const(NUL)), INVALID, named(repr(NUL))
+    ),
     "put-thread-NUL": Case(
-        lambda w: Op(w.saver, "put", (cfg(NUL, checkpoint_ns=""), empty_checkpoint(), {}, {})),
+        lambda w: call(AgentGitSaver.put, cfg(NUL, checkpoint_ns=""), empty_checkpoint(), {}, {}),
         INVALID,
         named("thread_id", repr(NUL)),
     ),
-    "store-get_thread-NUL": Case(store_op("get_thread", const(NUL)), INVALID, named(repr(NUL))),
+    "store-get_thread-NUL": Case(
+        op(BaseSessionStore.get_thread, const(NUL)), INVALID, named(repr(NUL))
+    ),
     "store-record_checkpoints-NUL": Case(
-        store_op("record_checkpoints", const(NUL)), INVALID, named(repr(NUL))
+        op(BaseSessionStore.record_checkpoints, const(NUL)), INVALID, named(repr(NUL))
     ),
     "store-set_current-NUL": Case(
-        store_op("set_current", _alice, const(NUL)), INVALID, named(repr(NUL))
+        op(BaseSessionStore.set_current, _alice, const(NUL)), INVALID, named(repr(NUL))
     ),
     # branch and tag names: one rule on every backend
-    "rollback-name-int": Case(saver_op("rollback", _cp, name=123), INVALID, named("123")),
-    "rollback-name-list": Case(saver_op("rollback", _cp, name=["x"]), INVALID, named("['x']")),
-    "rollback-name-NUL": Case(saver_op("rollback", _cp, name=NUL), INVALID, named(repr(NUL))),
-    "rollback-name-empty": Case(saver_op("rollback", _cp, name=""), INVALID, named("''")),
-    "rollback-name-spaces": Case(saver_op("rollback", _cp, name=" x "), INVALID, named("' x '")),
-    "rollback-name-too-long": Case(
-        saver_op("rollback", _cp, name="x" * 300), INVALID, named("longer than 256")
+    "rollback-name-int": Case(op(AgentGitSaver.rollback, _cp, name=123), INVALID, named("123")),
+    "rollback-name-list": Case(
+        op(AgentGitSaver.rollback, _cp, name=["x"]), INVALID, named("['x']")
     ),
-    "tag-name-int": Case(saver_op("tag", _cp, const(123)), INVALID, named("123")),
-    "tag-name-list": Case(saver_op("tag", _cp, const(["x"])), INVALID, named("['x']")),
-    "tag-name-NUL": Case(saver_op("tag", _cp, const(NUL)), INVALID, named(repr(NUL))),
-    "untag-name-NUL": Case(saver_op("untag", _alice, const(NUL)), INVALID, named(repr(NUL))),
-    "untag-name-int": Case(saver_op("untag", _alice, const(123)), INVALID, named("123")),
+    "rollback-name-NUL": Case(op(AgentGitSaver.rollback, _cp, name=NUL), INVALID, named(repr(NUL))),
+    "rollback-name-empty": Case(op(AgentGitSaver.rollback, _cp, name=""), INVALID, named("''")),
+    "rollback-name-spaces": Case(
+        op(AgentGitSaver.rollback, _cp, name=" x "), INVALID, named("' x '")
+    ),
+    "rollback-name-too-long": Case(
+        op(AgentGitSaver.rollback, _cp, name="x" * 300), INVALID, named("longer than 256")
+    ),
+    "tag-name-int": Case(op(AgentGitSaver.tag, _cp, const(123)), INVALID, named("123")),
+    "tag-name-list": Case(op(AgentGitSaver.tag, _cp, const(["x"])), INVALID, named("['x']")),
+    "tag-name-NUL": Case(op(AgentGitSaver.tag, _cp, const(NUL)), INVALID, named(repr(NUL))),
+    "untag-name-NUL": Case(op(AgentGitSaver.untag, _alice, const(NUL)), INVALID, named(repr(NUL))),
+    "untag-name-int": Case(op(AgentGitSaver.untag, _alice, const(123)), INVALID, named("123")),
     "store-add_tag-name-int": Case(
-        lambda w: Op(w.saver.store, "add_tag", (Tag(w.alice, 123, A_THREAD, "cp"),)),  # type: ignore[arg-type]
+        lambda w: call(BaseSessionStore.add_tag, Tag(w.alice, 123, A_THREAD, "cp")),  # type: ignore[arg-type]
         INVALID,
         named("123"),
     ),
     "store-add_branch-name-NUL": Case(
-        lambda w: Op(w.saver.store, "add_branch", (InternalSession("t-new", w.alice, name=NUL),)),
+        lambda w: call(BaseSessionStore.add_branch, InternalSession("t-new", w.alice, name=NUL)),
         INVALID,
         named(repr(NUL)),
     ),
     "store-delete_tag-name-list": Case(
-        store_op("delete_tag", _alice, const(["v1"])), INVALID, named("['v1']")
+        op(BaseSessionStore.delete_tag, _alice, const(["v1"])), INVALID, named("['v1']")
     ),
     # limits
-    "log-limit-2**70": Case(saver_op("log", _alice, limit=HUGE), INVALID, named(str(HUGE))),
-    "log-limit-2**63": Case(saver_op("log", _alice, limit=BIG), INVALID, named(str(BIG))),
-    "log-limit-negative": Case(saver_op("log", _alice, limit=-1), INVALID, named("-1")),
-    "log-limit-True": Case(saver_op("log", _alice, limit=True), INVALID, named("True")),
-    "log-limit-float": Case(saver_op("log", _alice, limit=1.5), INVALID, named("1.5")),
+    "log-limit-2**70": Case(op(AgentGitSaver.log, _alice, limit=HUGE), INVALID, named(str(HUGE))),
+    "log-limit-2**63": Case(op(AgentGitSaver.log, _alice, limit=BIG), INVALID, named(str(BIG))),
+    "log-limit-negative": Case(op(AgentGitSaver.log, _alice, limit=-1), INVALID, named("-1")),
+    "log-limit-True": Case(op(AgentGitSaver.log, _alice, limit=True), INVALID, named("True")),
+    "log-limit-float": Case(op(AgentGitSaver.log, _alice, limit=1.5), INVALID, named("1.5")),
     # metadata: a JSON object with str keys, checked before any write
     "create_session-metadata-object": Case(
-        saver_op("create_session", const(ALICE), const("s"), const({"a": object()})),
+        op(AgentGitSaver.create_session, const(ALICE), const("s"), const({"a": object()})),
         INVALID,
         named("metadata['a']", "object"),
     ),
     "create_session-metadata-set": Case(
-        saver_op("create_session", const(ALICE), const("s"), const({"a": {1, 2}})),
+        op(AgentGitSaver.create_session, const(ALICE), const("s"), const({"a": {1, 2}})),
         INVALID,
         named("metadata['a']", "set"),
     ),
     "create_session-metadata-int-key": Case(
-        saver_op("create_session", const(ALICE), const("s"), const({1: "x"})),
+        op(AgentGitSaver.create_session, const(ALICE), const("s"), const({1: "x"})),
         INVALID,
         named("non-string key 1"),
     ),
     "create_session-metadata-nan": Case(
-        saver_op("create_session", const(ALICE), const("s"), const({"a": float("nan")})),
+        op(AgentGitSaver.create_session, const(ALICE), const("s"), const({"a": float("nan")})),
         INVALID,
         named("nan"),
     ),
     "create_session-metadata-not-mapping": Case(
-        saver_op("create_session", const(ALICE), const("s"), const(["a"])),
+        op(AgentGitSaver.create_session, const(ALICE), const("s"), const(["a"])),
         INVALID,
         named("['a']"),
     ),
     "create_session-name-int": Case(
-        saver_op("create_session", const(ALICE), const(5)), INVALID, named("session_name", "5")
+        op(AgentGitSaver.create_session, const(ALICE), const(5)),
+        INVALID,
+        named("session_name", "5"),
     ),
     "store-update_metadata-bytes": Case(
-        store_op("update_metadata", _alice, const({"a": b"x"})), INVALID, named("bytes")
+        op(BaseSessionStore.update_metadata, _alice, const({"a": b"x"})), INVALID, named("bytes")
     ),
 }
 
 
-def cases_flow(saver: AgentGitSaver) -> Flow[list[str]]:
+def cases_flow(saver: AgentGitSaver) -> Plan[list[str]]:
     w = yield from seed(saver)
     failures: list[str] = []
     for case_id, case in CASES.items():
         before = yield from state(saver)
         raised: BaseException | None = None
         try:
-            yield case.op(w)
+            yield from case.op(w)
         except Exception as exc:
             raised = exc
         after = yield from state(saver)
@@ -377,187 +413,162 @@ def cases_flow(saver: AgentGitSaver) -> Flow[list[str]]:
     return failures
 
 
-def test_bad_input_is_a_typed_error_naming_it_and_changes_nothing(backend: Any) -> None:
-    with backend.open() as saver:
-        failures = drive(cases_flow(saver))
-    assert not failures, "\n".join(failures)
-
-
-async def test_abad_input_is_a_typed_error_naming_it_and_changes_nothing(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        failures = await adrive(cases_flow(saver))
+async def test_bad_input_is_a_typed_error_naming_it_and_changes_nothing(
+    run: Run, run_backend: AsyncBackend
+) -> None:
+    async with run_backend.open() as saver:
+        failures = await run(cases_flow(saver), on(saver))
     assert not failures, "\n".join(failures)
 
 
 # -- string owners, end to end through a compiled graph ------------------------------
 
 
-def owners_flow(saver: AgentGitSaver) -> Flow[None]:
+def owners_flow(saver: AgentGitSaver) -> Plan[None]:
     w = yield from seed(saver)
-    alice = yield Op(saver, "get_session", (w.alice,), {"user_id": ALICE})
+    alice = yield from call(AgentGitSaver.get_session, w.alice, user_id=ALICE)
     assert (alice.owner, alice.user_id, alice.session_name) == (ALICE, 0, A_THREAD)
     assert "owner" not in alice.to_dict()  # agentgit's keys only
-    one = yield Op(saver, "get_session", (w.one,), {"user_id": "1"})  # "1" is int user 1
+    one = yield from call(AgentGitSaver.get_session, w.one, user_id="1")  # "1" is int user 1
     assert (one.owner, one.user_id) == ("1", 1)
 
     # Bob (and anyone who is not exactly Alice) is refused on Alice's threads.
     refused = [
-        Op(w.graph, "invoke", (human("bob here", 5), cfg(A_THREAD, user_id=BOB))),
-        Op(w.graph, "invoke", (human("bob here", 5), cfg(w.a_branch, user_id=BOB))),
-        Op(w.graph, "get_state", (cfg(A_THREAD, user_id=BOB),)),
-        Op(saver, "get_tuple", (cfg(A_THREAD, user_id="alice"),)),
-        Op(saver, "get_tuple", (cfg(A_THREAD, user_id=0),)),
-        Op(saver, "get_session", (w.alice,), {"user_id": BOB}),
-        Op(saver, "get_session", (w.alice,), {"user_id": 0}),
-        Op(saver, "session_for_thread", (A_THREAD,), {"user_id": BOB}),
-        Op(saver, "branches", (w.alice,), {"user_id": BOB}),
-        Op(saver, "rollback", (w.cp(),), {"user_id": BOB}),
-        Op(saver, "rollback", (w.cp(user_id=BOB),)),
-        Op(saver, "log", (w.alice,), {"user_id": BOB}),
-        Op(saver, "tag", (w.cp(), "bobs"), {"user_id": BOB}),
-        Op(saver, "delete_session", (w.alice,), {"user_id": BOB}),
-        Op(saver, "get_session", (w.one,), {"user_id": "01"}),  # not user 1
+        call(Graph.invoke, w.graph, human("bob here", 5), cfg(A_THREAD, user_id=BOB)),
+        call(Graph.invoke, w.graph, human("bob here", 5), cfg(w.a_branch, user_id=BOB)),
+        call(Graph.get_state, w.graph, cfg(A_THREAD, user_id=BOB)),
+        call(AgentGitSaver.get_tuple, cfg(A_THREAD, user_id="alice")),
+        call(AgentGitSaver.get_tuple, cfg(A_THREAD, user_id=0)),
+        call(AgentGitSaver.get_session, w.alice, user_id=BOB),
+        call(AgentGitSaver.get_session, w.alice, user_id=0),
+        call(AgentGitSaver.session_for_thread, A_THREAD, user_id=BOB),
+        call(AgentGitSaver.branches, w.alice, user_id=BOB),
+        call(AgentGitSaver.rollback, w.cp(), user_id=BOB),
+        call(AgentGitSaver.rollback, w.cp(user_id=BOB)),
+        call(AgentGitSaver.log, w.alice, user_id=BOB),
+        call(AgentGitSaver.tag, w.cp(), "bobs", user_id=BOB),
+        call(AgentGitSaver.delete_session, w.alice, user_id=BOB),
+        call(AgentGitSaver.get_session, w.one, user_id="01"),  # not user 1
     ]
     before = yield from state(saver)
     for op in refused:
         with pytest.raises(SessionAccessError) as err:
-            yield op
+            yield from op
         assert f"session {w.alice}" in str(err.value) or f"session {w.one}" in str(err.value)
     assert (yield from state(saver)) == before
 
     # list_sessions filters by owner: str, int, and the int written as a str.
-    assert [s.id for s in (yield Op(saver, "list_sessions", (ALICE,)))] == [w.alice]
-    assert [s.id for s in (yield Op(saver, "list_sessions", (BOB,)))] == [w.bob]
-    assert [s.id for s in (yield Op(saver, "list_sessions", (ONE,)))] == [w.one]
-    assert [s.id for s in (yield Op(saver, "list_sessions", ("1",)))] == [w.one]
-    assert (yield Op(saver, "list_sessions", (0,))) == []  # user 0 owns none of them
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, ALICE))] == [w.alice]
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, BOB))] == [w.bob]
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, ONE))] == [w.one]
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, "1"))] == [w.one]
+    assert (yield from call(AgentGitSaver.list_sessions, 0)) == []  # user 0 owns none of them
 
     # Alice works as before: her own thread, her rollback (owner from the config).
-    result = yield Op(w.graph, "invoke", (human("alice again", 7), cfg(A_THREAD, user_id=ALICE)))
+    result = yield from call(
+        Graph.invoke, w.graph, human("alice again", 7), cfg(A_THREAD, user_id=ALICE)
+    )
     assert contents(result)[-1].startswith("echo: alice again")
-    branch = yield Op(saver, "rollback", (w.cp(user_id=ALICE),))
+    branch = yield from call(AgentGitSaver.rollback, w.cp(user_id=ALICE))
     assert branch["configurable"]["user_id"] == ALICE
-    at = yield Op(w.graph, "get_state", (w.cp(),))
-    now_ = yield Op(w.graph, "get_state", (branch,))
+    at = yield from call(Graph.get_state, w.graph, w.cp())
+    now_ = yield from call(Graph.get_state, w.graph, branch)
     assert contents(now_.values) == contents(at.values)
-    entries = yield Op(saver, "log", (branch,))
+    entries = yield from call(AgentGitSaver.log, branch)
     assert entries
-    created = yield Op(saver, "create_session", (BOB, "bob's second"))
+    created = yield from call(AgentGitSaver.create_session, BOB, "bob's second")
     assert (created.owner, created.user_id) == (BOB, 0)
     # A copy of Alice's thread belongs to Alice.
-    yield Op(saver, "copy_thread", (A_THREAD, "alice-copy"))
-    copy = yield Op(saver, "session_for_thread", ("alice-copy",), {"user_id": ALICE})
+    yield from call(AgentGitSaver.copy_thread, A_THREAD, "alice-copy")
+    copy = yield from call(AgentGitSaver.session_for_thread, "alice-copy", user_id=ALICE)
     assert copy.owner == ALICE
 
 
-def test_string_owners(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(owners_flow(saver))
+async def test_string_owners(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(owners_flow(saver), on(saver))
 
 
-async def test_astring_owners(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(owners_flow(saver))
-
-
-def reopened_flow(saver: AgentGitSaver, alice: int) -> Flow[None]:
-    found = yield Op(saver, "list_sessions", (ALICE,))
+def reopened_flow(alice: int) -> Plan[None]:
+    found = yield from call(AgentGitSaver.list_sessions, ALICE)
     assert [(s.id, s.owner, s.user_id) for s in found] == [(alice, ALICE, 0)]
     with pytest.raises(SessionAccessError):
-        yield Op(saver, "get_tuple", (cfg(A_THREAD, user_id=BOB),))
+        yield from call(AgentGitSaver.get_tuple, cfg(A_THREAD, user_id=BOB))
 
 
-def test_string_owners_survive_reopen(backend: Any) -> None:
-    with backend.open() as saver:
-        w = drive(seed(saver))
-    with backend.open() as saver:
-        drive(reopened_flow(saver, w.alice))
-
-
-async def test_astring_owners_survive_reopen(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        w = await adrive(seed(saver))
-    async with abackend.open() as saver:
-        await adrive(reopened_flow(saver, w.alice))
+async def test_string_owners_survive_reopen(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        w = await run(seed(saver), on(saver))
+    async with run_backend.open() as saver:
+        await run(reopened_flow(w.alice), on(saver))
 
 
 # -- corrupt rows and parent-thread cycles -------------------------------------------
 
 
-def set_parent(saver: AgentGitSaver, thread_id: str, parent: str, at: str) -> Flow[None]:
-    store = saver.store
-    yield Op(
-        Tamper(store),  # type: ignore[arg-type]
-        "sql",
-        (
-            "UPDATE agentgit_threads SET parent_thread_id = ?, branch_checkpoint_id = ? "
-            "WHERE thread_id = ?",
-            (parent, at, thread_id),
-        ),
+def set_parent(saver: AgentGitSaver, thread_id: str, parent: str, at: str) -> Plan[None]:
+    yield from call(
+        Tamper.sql,
+        saver.store,  # type: ignore[arg-type]
+        "UPDATE agentgit_threads SET parent_thread_id = ?, branch_checkpoint_id = ? "
+        "WHERE thread_id = ?",
+        (parent, at, thread_id),
     )
 
 
-def cycle_flow(saver: AgentGitSaver) -> Flow[None]:
+def cycle_flow(saver: AgentGitSaver) -> Plan[None]:
     w = yield from seed(saver)
-    history = yield Op(w.graph, "get_state_history", (cfg(A_THREAD),), collect=True)
+    history = yield from gather(Graph.get_state_history, w.graph, cfg(A_THREAD))
     root = history[-1].config["configurable"]["checkpoint_id"]
     # Alice's first thread now claims to be a branch of her branch: a cycle.
     yield from set_parent(saver, A_THREAD, w.a_branch, root)
     for op in (
-        Op(saver, "tree", (w.alice,)),
-        Op(saver, "tree_data", (w.alice,)),
-        Op(saver, "mermaid", (w.alice,)),
-        Op(saver, "log", (cfg(w.a_branch),)),
+        call(AgentGitSaver.tree, w.alice),
+        call(AgentGitSaver.tree_data, w.alice),
+        call(AgentGitSaver.mermaid, w.alice),
+        call(AgentGitSaver.log, cfg(w.a_branch)),
     ):
         with pytest.raises(StoreError, match="agentgit_threads") as err:
-            yield op
+            yield from op
         assert "cycle" in str(err.value)
         assert A_THREAD in str(err.value) or w.a_branch in str(err.value)
     # Other sessions read as before.
-    assert "main" in (yield Op(saver, "tree", (w.bob,)))
+    assert "main" in (yield from call(AgentGitSaver.tree, w.bob))
 
 
-def test_parent_thread_cycle_is_a_store_error(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(cycle_flow(saver))
+async def test_parent_thread_cycle_is_a_store_error(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(cycle_flow(saver), on(saver))
 
 
-async def test_aparent_thread_cycle_is_a_store_error(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(cycle_flow(saver))
-
-
-def text_ids_flow(saver: AgentGitSaver) -> Flow[None]:
+def text_ids_flow(saver: AgentGitSaver) -> Plan[None]:
     """A text session id in a thread row, a text user id in a session row (SQLite
     and memory: PostgreSQL's BIGINT columns cannot hold them)."""
     w = yield from seed(saver)
-    tamper = Tamper(saver.store)  # type: ignore[arg-type]
+    store = saver.store
     sql = "UPDATE agentgit_threads SET session_id = 'abc' WHERE thread_id = ?"
-    yield Op(tamper, "sql", (sql, (B_THREAD,)))
-    yield Op(tamper, "sql", ("UPDATE agentgit_sessions SET user_id = 'x' WHERE id = ?", (w.one,)))
+    yield from call(Tamper.sql, store, sql, (B_THREAD,))
+    yield from call(
+        Tamper.sql, store, "UPDATE agentgit_sessions SET user_id = 'x' WHERE id = ?", (w.one,)
+    )
     with pytest.raises(StoreError, match=rf"agentgit_threads \(thread_id='{B_THREAD}'\)"):
-        yield Op(saver, "session_for_thread", (B_THREAD,))
+        yield from call(AgentGitSaver.session_for_thread, B_THREAD)
     with pytest.raises(StoreError, match="corrupt row in agentgit_"):
-        yield Op(saver, "list_sessions")
+        yield from call(AgentGitSaver.list_sessions)
     with pytest.raises(StoreError, match=rf"agentgit_sessions \(id={w.one}\)"):
-        yield Op(saver, "get_session", (w.one,))
+        yield from call(AgentGitSaver.get_session, w.one)
     # Rows that are not corrupt still read.
-    alice = yield Op(saver, "get_session", (w.alice,), {"user_id": ALICE})
+    alice = yield from call(AgentGitSaver.get_session, w.alice, user_id=ALICE)
     assert alice.owner == ALICE
 
 
-def test_corrupt_rows_are_store_errors_naming_the_row(backend: Any) -> None:
-    if backend.name == "postgres":
+async def test_corrupt_rows_are_store_errors_naming_the_row(
+    run: Run, run_backend: AsyncBackend
+) -> None:
+    if run_backend.name == "postgres":
         pytest.skip("BIGINT columns cannot hold text (metadata: test_postgres_store.py)")
-    with backend.open() as saver:
-        drive(text_ids_flow(saver))
-
-
-async def test_acorrupt_rows_are_store_errors_naming_the_row(abackend: Any) -> None:
-    if abackend.name == "postgres":
-        pytest.skip("BIGINT columns cannot hold text (metadata: test_postgres_store.py)")
-    async with abackend.open() as saver:
-        await adrive(text_ids_flow(saver))
+    async with run_backend.open() as saver:
+        await run(text_ids_flow(saver), on(saver))
 
 
 # -- a path that is not a SQLite database --------------------------------------------

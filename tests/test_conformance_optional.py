@@ -34,22 +34,24 @@ from agentgit_langgraph import (
     InvalidConfigError,
     ThreadBusyError,
 )
+from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph.maintenance import backup_thread_id, is_overridden
+from agentgit_langgraph.stores.base import BaseSessionStore
 from tests.conformance_helpers import (
     ConformanceCase,
     assert_wrapped_conforms,
     assert_wrapper_only_capabilities_fall_back,
     compare_conformance,
 )
+from tests.conftest import AsyncBackend, Run
 from tests.fidelity_graphs import delta_input, delta_probe, fanout_probe, subgraph_probe
 from tests.graphs import chat_graph_builder, human
-from tests.maintenance_helpers import (
-    Flow,
-    Op,
-    adrive,
+from tests.plans import (
     cfg,
     counts_exact,
-    drive,
+    get_state,
+    invoke,
+    on,
     rows,
     stored_bytes,
     thread_bytes,
@@ -62,14 +64,6 @@ OPTIONAL = ("copy_thread", "delete_for_runs", "prune")
 
 def new_id(tag: str) -> str:
     return f"{tag}-{uuid.uuid4().hex[:8]}"
-
-
-def invoke(graph: Any, value: Any, config: Any) -> Op:
-    return Op(graph, "invoke", (value, config))
-
-
-def get_state(graph: Any, config: Any, *, subgraphs: bool = False) -> Op:
-    return Op(graph, "get_state", (config,), {"subgraphs": subgraphs})
 
 
 # -- the conformance suite on AsyncPostgresSaver -------------------------------------------
@@ -152,14 +146,14 @@ def test_detection_is_the_conformance_suites() -> None:
     assert PostgresSaver.prune is not BaseCheckpointSaver.prune
 
 
-def delegation_flow(saver: AgentGitSaver, native: NativeSaver, prefix: str) -> Flow[None]:
+def delegation_flow(saver: AgentGitSaver, native: NativeSaver, prefix: str) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
-    yield invoke(graph, human("hi", 0), cfg("t1", user_id=OWNER))
-    session = yield Op(saver, "session_for_thread", ("t1",))
-    put_calls = len((yield Op(native, "list", (cfg("t1"),), collect=True)))
-    yield Op(saver, "copy_thread", ("t1", "t2"))
-    yield Op(saver, "delete_for_runs", (["r1"],))
-    yield Op(saver, "prune", (["t1"],), {"strategy": "keep_latest"})
+    yield from invoke(graph, human("hi", 0), cfg("t1", user_id=OWNER))
+    session = yield from call(AgentGitSaver.session_for_thread, "t1")
+    put_calls = len((yield from gather(BaseCheckpointSaver.list, cfg("t1"))))
+    yield from call(AgentGitSaver.copy_thread, "t1", "t2")
+    yield from call(AgentGitSaver.delete_for_runs, ["r1"])
+    yield from call(AgentGitSaver.prune, ["t1"], strategy="keep_latest")
     assert native.calls == [
         (f"{prefix}copy_thread", ("t1", "t2")),
         (f"{prefix}delete_for_runs", ["r1"]),
@@ -168,20 +162,16 @@ def delegation_flow(saver: AgentGitSaver, native: NativeSaver, prefix: str) -> F
     assert put_calls == 3
     # Nothing was copied by the wrapper (the native copy_thread did nothing),
     # and the count follows what the native prune left (nothing).
-    assert (yield Op(native, "list", (cfg("t2"),), collect=True)) == []
-    assert (yield Op(saver.store, "get_thread", ("t2",))) is None
-    yield from counts_exact(saver, session.id)
-    assert (yield Op(saver, "get_session", (session.id,))).total_checkpoints == 0
+    assert (yield from gather(BaseCheckpointSaver.list, cfg("t2"))) == []
+    assert (yield from call(BaseSessionStore.get_thread, "t2")) is None
+    yield from counts_exact(session.id)
+    assert (yield from call(AgentGitSaver.get_session, session.id)).total_checkpoints == 0
 
 
-def test_native_capabilities_are_delegated() -> None:
+async def test_native_capabilities_are_delegated(run: Run) -> None:
     native = NativeSaver()
-    drive(delegation_flow(AgentGitSaver(native, InMemorySessionStore()), native, ""))
-
-
-async def test_native_capabilities_are_delegated_async() -> None:
-    native = NativeSaver()
-    await adrive(delegation_flow(AgentGitSaver(native, InMemorySessionStore()), native, "a"))
+    saver = AgentGitSaver(native, InMemorySessionStore())
+    await run(delegation_flow(saver, native, "a" if run.is_async else ""), on(saver))
 
 
 def test_fallbacks_refuse_bad_arguments() -> None:
@@ -202,30 +192,30 @@ def delta_graph_stopping(saver: AgentGitSaver) -> Any:
     return delta_probe().builder.compile(checkpointer=saver, interrupt_before=["c"])
 
 
-def delta_thread(saver: AgentGitSaver, graph: Any, runs: int = 2) -> Flow[str]:
+def delta_thread(saver: AgentGitSaver, graph: Any, runs: int = 2) -> Plan[str]:
     """`runs` runs, each but the last finished after its stop before "c"."""
     thread = new_id("delta")
     for n in range(runs):
         config = cfg(thread, user_id=OWNER, run_id=f"{thread}-run{n}")
-        yield invoke(graph, delta_input(n), config)
+        yield from invoke(graph, delta_input(n), config)
         if n < runs - 1:
-            yield invoke(graph, None, config)
-    head = yield Op(saver.saver, "get_tuple", (cfg(thread),))
+            yield from invoke(graph, None, config)
+    head = yield from call(BaseCheckpointSaver.get_tuple, cfg(thread))
     assert head.metadata.get("counters_since_delta_snapshot"), "expected a non-snapshot head"
     return thread
 
 
-def sub_thread(saver: AgentGitSaver, graph: Any) -> Flow[str]:
+def sub_thread(saver: AgentGitSaver, graph: Any) -> Plan[str]:
     """A subgraph run that finished once and is now interrupted inside the subgraph."""
     thread = new_id("sub")
-    yield invoke(graph, {"log": ["in"]}, cfg(thread, user_id=OWNER))
-    yield invoke(graph, Command(resume="A"), cfg(thread))
-    result = yield invoke(graph, {"log": ["again"]}, cfg(thread))
+    yield from invoke(graph, {"log": ["in"]}, cfg(thread, user_id=OWNER))
+    yield from invoke(graph, Command(resume="A"), cfg(thread))
+    result = yield from invoke(graph, {"log": ["again"]}, cfg(thread))
     assert "__interrupt__" in result
     return thread
 
 
-def copy_flow(saver: AgentGitSaver) -> Flow[None]:
+def copy_flow(saver: AgentGitSaver) -> Plan[None]:
     delta_graph = delta_graph_stopping(saver)
     sub_graph = subgraph_probe().compile(saver)
     cases = [
@@ -237,67 +227,62 @@ def copy_flow(saver: AgentGitSaver) -> Flow[None]:
         namespaces = {r[0] for r in source_rows}
         assert len(namespaces) >= 2 if subgraphs else namespaces == {""}
         target = new_id("copy")
-        yield Op(saver, "copy_thread", (source, target))
+        yield from call(AgentGitSaver.copy_thread, source, target)
         assert (yield from thread_bytes(saver, target)) == source_rows
         assert (yield from thread_bytes(saver, source)) == source_rows
-        state = yield get_state(graph, cfg(target), subgraphs=subgraphs)
-        assert view(state) == view((yield get_state(graph, cfg(source), subgraphs=subgraphs)))
+        state = yield from get_state(graph, cfg(target), subgraphs=subgraphs)
+        assert view(state) == view((yield from get_state(graph, cfg(source), subgraphs=subgraphs)))
         # The copy is the source's: same owner, counted exactly.
-        copy_session = yield Op(saver, "session_for_thread", (target,))
+        copy_session = yield from call(AgentGitSaver.session_for_thread, target)
         assert copy_session.user_id == OWNER
-        yield from counts_exact(saver, copy_session.id)
-        r_target = yield invoke(graph, resume, cfg(target))
-        r_source = yield invoke(graph, resume, cfg(source))
+        yield from counts_exact(copy_session.id)
+        r_target = yield from invoke(graph, resume, cfg(target))
+        r_source = yield from invoke(graph, resume, cfg(source))
         assert norm(r_target) == norm(r_source)
 
     # Parallel tasks' writes keep their order (LangGraph's, by task path).
     fan_graph = fanout_probe().compile(saver)
     fan = new_id("fan")
-    result = yield invoke(fan_graph, {"items": ["b", "a", "ask1", "d", "c"]}, cfg(fan))
+    result = yield from invoke(fan_graph, {"items": ["b", "a", "ask1", "d", "c"]}, cfg(fan))
     assert "__interrupt__" in result
     fan_rows = yield from thread_bytes(saver, fan)
     head_writes = max(fan_rows, key=lambda r: r[1])[5]
     assert len(head_writes) >= 4, "expected the finished tasks' writes on the head"
     fan_copy = new_id("fan-copy")
-    yield Op(saver, "copy_thread", (fan, fan_copy))
+    yield from call(AgentGitSaver.copy_thread, fan, fan_copy)
     assert (yield from thread_bytes(saver, fan_copy)) == fan_rows
-    r_copy = yield invoke(fan_graph, Command(resume="yes"), cfg(fan_copy))
-    r_fan = yield invoke(fan_graph, Command(resume="yes"), cfg(fan))
+    r_copy = yield from invoke(fan_graph, Command(resume="yes"), cfg(fan_copy))
+    r_fan = yield from invoke(fan_graph, Command(resume="yes"), cfg(fan))
     assert norm(r_copy) == norm(r_fan)
 
     # Into the (empty) first thread of an existing session: counted there.
-    session = yield Op(saver, "create_session", (OWNER, "copies"))
+    session = yield from call(AgentGitSaver.create_session, OWNER, "copies")
     into = session.current_internal_session_id
-    yield Op(saver, "copy_thread", (cases[0][1], into))
-    yield from counts_exact(saver, session.id)
-    total = (yield Op(saver, "get_session", (session.id,))).total_checkpoints
-    assert total == len((yield rows(saver, cases[0][1]))) > 0
+    yield from call(AgentGitSaver.copy_thread, cases[0][1], into)
+    yield from counts_exact(session.id)
+    total = (yield from call(AgentGitSaver.get_session, session.id)).total_checkpoints
+    assert total == len((yield from rows(cases[0][1]))) > 0
     # A source with nothing: nothing copied, no session made.
-    yield Op(saver, "copy_thread", ("no-such-thread", "nothing-here"))
-    assert (yield rows(saver, "nothing-here")) == []
-    assert (yield Op(saver.store, "get_thread", ("nothing-here",))) is None
+    yield from call(AgentGitSaver.copy_thread, "no-such-thread", "nothing-here")
+    assert (yield from rows("nothing-here")) == []
+    assert (yield from call(BaseSessionStore.get_thread, "nothing-here")) is None
 
 
-def test_copy_thread(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(copy_flow(saver))
-
-
-async def test_acopy_thread(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(copy_flow(saver))
+async def test_copy_thread(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(copy_flow(saver), on(saver))
 
 
 # -- prune on real graphs -------------------------------------------------------------------
 
 
-def _twin(saver: AgentGitSaver, source: str) -> Flow[str]:
+def _twin(saver: AgentGitSaver, source: str) -> Plan[str]:
     twin = new_id("twin")
-    yield Op(saver, "copy_thread", (source, twin))
+    yield from call(AgentGitSaver.copy_thread, source, twin)
     return twin
 
 
-def prune_flow(saver: AgentGitSaver, native_prune: bool) -> Flow[None]:
+def prune_flow(saver: AgentGitSaver, native_prune: bool) -> Plan[None]:
     delta_graph = delta_graph_stopping(saver)
     sub_graph = subgraph_probe().compile(saver)
     cases = [
@@ -306,17 +291,17 @@ def prune_flow(saver: AgentGitSaver, native_prune: bool) -> Flow[None]:
     ]
     for kind, graph, thread, resume in cases:
         twin = yield from _twin(saver, thread)
-        session = yield Op(saver, "session_for_thread", (thread,))
-        before_tuples = yield rows(saver, thread)
+        session = yield from call(AgentGitSaver.session_for_thread, thread)
+        before_tuples = yield from rows(thread)
         before = stored_bytes(saver, before_tuples)
-        state_before = yield get_state(graph, cfg(thread), subgraphs=True)
+        state_before = yield from get_state(graph, cfg(thread), subgraphs=True)
         if native_prune and kind == "delta":
             # PostgresSaver refuses DeltaChannel threads; delegated as is.
             with pytest.raises(NotImplementedError):
-                yield Op(saver, "prune", ([thread],))
+                yield from call(AgentGitSaver.prune, [thread])
             assert (yield from thread_bytes(saver, thread)) == before
             continue
-        yield Op(saver, "prune", ([thread],), {"strategy": "keep_latest"})
+        yield from call(AgentGitSaver.prune, [thread], strategy="keep_latest")
         after = yield from thread_bytes(saver, thread)
         assert len(after) < len(before)
         heads = {}
@@ -343,78 +328,69 @@ def prune_flow(saver: AgentGitSaver, native_prune: bool) -> Flow[None]:
         else:
             assert len(after) == len({r[0] for r in after}), "one checkpoint per namespace"
             assert len(after) >= 2, "the interrupted subgraph's namespace is kept"
-        state = yield get_state(graph, cfg(thread), subgraphs=True)
+        state = yield from get_state(graph, cfg(thread), subgraphs=True)
         assert view(state) == view(state_before)
-        assert norm(state.values) == norm((yield get_state(graph, cfg(twin))).values)
-        yield from counts_exact(saver, session.id)
-        r_pruned = yield invoke(graph, resume, cfg(thread))
-        r_twin = yield invoke(graph, resume, cfg(twin))
+        assert norm(state.values) == norm((yield from get_state(graph, cfg(twin))).values)
+        yield from counts_exact(session.id)
+        r_pruned = yield from invoke(graph, resume, cfg(thread))
+        r_twin = yield from invoke(graph, resume, cfg(twin))
         assert norm(r_pruned) == norm(r_twin)
-        yield from counts_exact(saver, session.id)
+        yield from counts_exact(session.id)
         # Pruning again changes nothing more than the new run added.
-        yield Op(saver, "prune", ([thread, "no-such-thread"],))
-        yield from counts_exact(saver, session.id)
+        yield from call(AgentGitSaver.prune, [thread, "no-such-thread"])
+        yield from counts_exact(session.id)
 
     # strategy="delete": the thread is emptied and leaves its session (as delete_thread).
     thread = cases[1][2]
-    yield Op(saver, "prune", ([thread],), {"strategy": "delete"})
-    assert (yield rows(saver, thread)) == []
-    assert (yield Op(saver.store, "get_thread", (thread,))) is None
+    yield from call(AgentGitSaver.prune, [thread], strategy="delete")
+    assert (yield from rows(thread)) == []
+    assert (yield from call(BaseSessionStore.get_thread, thread)) is None
 
 
-def test_prune(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(prune_flow(saver, is_overridden(saver.saver, "prune")))
-
-
-async def test_aprune(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(prune_flow(saver, is_overridden(saver.saver, "aprune")))
+async def test_prune(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        native = is_overridden(saver.saver, "aprune" if run.is_async else "prune")
+        await run(prune_flow(saver, native), on(saver))
 
 
 # -- delete_for_runs and delete_thread on real graphs ---------------------------------------
 
 
-def delete_for_runs_flow(saver: AgentGitSaver) -> Flow[None]:
+def delete_for_runs_flow(saver: AgentGitSaver) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     thread, other = new_id("runs"), new_id("other")
     for n in range(3):
-        yield invoke(graph, human(f"turn {n}", n), cfg(thread, run_id=f"{thread}-r{n}"))
-    yield invoke(graph, human("x", 0), cfg(other, run_id=f"{thread}-r1"))
-    yield invoke(graph, human("y", 1), cfg(other, run_id="kept"))
-    session = yield Op(saver, "session_for_thread", (thread,))
-    before = yield rows(saver, thread)
-    other_before = yield rows(saver, other)
+        yield from invoke(graph, human(f"turn {n}", n), cfg(thread, run_id=f"{thread}-r{n}"))
+    yield from invoke(graph, human("x", 0), cfg(other, run_id=f"{thread}-r1"))
+    yield from invoke(graph, human("y", 1), cfg(other, run_id="kept"))
+    session = yield from call(AgentGitSaver.session_for_thread, thread)
+    before = yield from rows(thread)
+    other_before = yield from rows(other)
     doomed = {f"{thread}-r0", f"{thread}-r1"}
-    yield Op(saver, "delete_for_runs", (sorted(doomed),))
+    yield from call(AgentGitSaver.delete_for_runs, sorted(doomed))
     expected = stored_bytes(saver, [t for t in before if t.metadata.get("run_id") not in doomed])
     assert expected and len(expected) < len(before)
     assert (yield from thread_bytes(saver, thread)) == expected
     kept_other = [t for t in other_before if t.metadata.get("run_id") == "kept"]
     assert (yield from thread_bytes(saver, other)) == stored_bytes(saver, kept_other)
-    yield from counts_exact(saver, session.id)
-    yield from counts_exact(saver, (yield Op(saver, "session_for_thread", (other,))).id)
-    result = yield invoke(graph, human("later", 5), cfg(thread))
+    yield from counts_exact(session.id)
+    yield from counts_exact((yield from call(AgentGitSaver.session_for_thread, other)).id)
+    result = yield from invoke(graph, human("later", 5), cfg(thread))
     assert result["messages"][-1].content.startswith("echo: later")
-    yield Op(saver, "delete_for_runs", ([],))
-    yield Op(saver, "delete_for_runs", (["no-such-run"],))
+    yield from call(AgentGitSaver.delete_for_runs, [])
+    yield from call(AgentGitSaver.delete_for_runs, ["no-such-run"])
 
     # delete_thread takes the thread out of its session: its only one, so the session goes.
-    yield Op(saver, "delete_thread", (thread,))
-    assert (yield rows(saver, thread)) == []
-    assert (yield Op(saver.store, "get_thread", (thread,))) is None
-    assert (yield Op(saver.store, "get_session", (session.id,))) is None
-    assert (yield Op(saver.store, "list_pending_deletes")) == []
+    yield from call(AgentGitSaver.delete_thread, thread)
+    assert (yield from rows(thread)) == []
+    assert (yield from call(BaseSessionStore.get_thread, thread)) is None
+    assert (yield from call(BaseSessionStore.get_session, session.id)) is None
+    assert (yield from call(BaseSessionStore.list_pending_deletes)) == []
 
 
-def test_delete_for_runs(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(delete_for_runs_flow(saver))
-
-
-async def test_adelete_for_runs(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(delete_for_runs_flow(saver))
+async def test_delete_for_runs(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(delete_for_runs_flow(saver), on(saver))
 
 
 # -- rewriting a thread under faults --------------------------------------------------------
@@ -514,25 +490,25 @@ class Faults:
         return (config, copy_checkpoint(checkpoint), metadata, {})
 
 
-def fault_flow(saver: AgentGitSaver, faults: Faults, op: str, mode: str) -> Flow[None]:
+def fault_flow(saver: AgentGitSaver, faults: Faults, op: str, mode: str) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     thread = new_id("faulty")
     runs = [f"{thread}-r{n}" for n in range(3)]
     for n, run in enumerate(runs):
-        yield invoke(graph, human(f"turn {n}", n), cfg(thread, user_id=OWNER, run_id=run))
-    session = yield Op(saver, "session_for_thread", (thread,))
-    before_tuples = yield rows(saver, thread)
+        yield from invoke(graph, human(f"turn {n}", n), cfg(thread, user_id=OWNER, run_id=run))
+    session = yield from call(AgentGitSaver.session_for_thread, thread)
+    before_tuples = yield from rows(thread)
     before = stored_bytes(saver, before_tuples)
 
-    def call() -> Op:
+    def operate() -> Plan[None]:
         if op == "prune":
-            return Op(saver, "prune", ([thread],))
-        return Op(saver, "delete_for_runs", ([runs[0]],))
+            return call(AgentGitSaver.prune, [thread])
+        return call(AgentGitSaver.delete_for_runs, [runs[0]])
 
     # What the operation leaves when nothing goes wrong.
     if op == "prune":
         twin = yield from _twin(saver, thread)
-        yield Op(saver, "prune", ([twin],))
+        yield from call(AgentGitSaver.prune, [twin])
         expected = yield from thread_bytes(saver, twin)
     else:
         kept = [t for t in before_tuples if t.metadata.get("run_id") != runs[0]]
@@ -543,29 +519,29 @@ def fault_flow(saver: AgentGitSaver, faults: Faults, op: str, mode: str) -> Flow
     faults.arm(thread, mode)
     if mode == "backup":
         with pytest.raises(Injected):
-            yield call()
+            yield from operate()
         faults.disarm()
         assert (yield from thread_bytes(saver, thread)) == before
-        assert (yield rows(saver, backup)) == []
+        assert (yield from rows(backup)) == []
     elif mode == "reput-once":
         with pytest.raises(Injected):
-            yield call()
+            yield from operate()
         faults.disarm()
         assert (yield from thread_bytes(saver, thread)) == expected
-        assert (yield rows(saver, backup)) == []
+        assert (yield from rows(backup)) == []
     elif mode == "reput-crash":
         with pytest.raises(Crash):
-            yield call()
+            yield from operate()
         faults.disarm()
         assert (yield from thread_bytes(saver, thread)) != expected  # left partial
-        assert len((yield rows(saver, backup))) == len(expected) + 1  # and the marker
-        yield call()  # recovers from the backup first
+        assert len((yield from rows(backup))) == len(expected) + 1  # and the marker
+        yield from operate()  # recovers from the backup first
         assert (yield from thread_bytes(saver, thread)) == expected
-        assert (yield rows(saver, backup)) == []
+        assert (yield from rows(backup)) == []
     elif mode == "busy-once":
-        yield call()
+        yield from operate()
         faults.disarm()
-        after = yield rows(saver, thread)
+        after = yield from rows(thread)
         ids = {t.checkpoint["id"] for t in after}
         assert faults.concurrent[0] in ids, "the run's checkpoint was lost"
         if op == "prune":
@@ -574,85 +550,72 @@ def fault_flow(saver: AgentGitSaver, faults: Faults, op: str, mode: str) -> Flow
             assert {t.checkpoint["id"] for t in before_tuples} - ids == {
                 t.checkpoint["id"] for t in before_tuples if t.metadata["run_id"] == runs[0]
             }
-        assert (yield rows(saver, backup)) == []
+        assert (yield from rows(backup)) == []
     else:  # busy-always
         with pytest.raises(ThreadBusyError, match=thread):
-            yield call()
+            yield from operate()
         faults.disarm()
-        after = yield rows(saver, thread)
+        after = yield from rows(thread)
         assert {t.checkpoint["id"] for t in after} == {
             t.checkpoint["id"] for t in before_tuples
         } | set(faults.concurrent)
         assert len(faults.concurrent) == rewrite._REWRITE_ATTEMPTS
-        assert (yield rows(saver, backup)) == []
-    yield from counts_exact(saver, session.id)
+        assert (yield from rows(backup)) == []
+    yield from counts_exact(session.id)
 
 
 MODES = ["backup", "reput-once", "reput-crash", "busy-once", "busy-always"]
 
 
-def native_prune_flow(saver: AgentGitSaver) -> Flow[None]:
+def native_prune_flow(saver: AgentGitSaver) -> Plan[None]:
     """A saver that prunes natively (PostgresSaver) is delegated to, counts kept exact."""
     graph = chat_graph_builder().compile(checkpointer=saver)
     thread = new_id("native")
     for n in range(3):
-        yield invoke(graph, human(f"turn {n}", n), cfg(thread, user_id=OWNER))
-    session = yield Op(saver, "session_for_thread", (thread,))
-    before = yield rows(saver, thread)
-    yield Op(saver, "prune", ([thread],))
-    after = yield rows(saver, thread)
+        yield from invoke(graph, human(f"turn {n}", n), cfg(thread, user_id=OWNER))
+    session = yield from call(AgentGitSaver.session_for_thread, thread)
+    before = yield from rows(thread)
+    yield from call(AgentGitSaver.prune, [thread])
+    after = yield from rows(thread)
     assert [t.checkpoint["id"] for t in after] == [max(t.checkpoint["id"] for t in before)]
-    yield from counts_exact(saver, session.id)
+    yield from counts_exact(session.id)
 
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("op", ["prune", "delete_for_runs"])
-def test_rewrite_under_faults(
-    backend: Any, monkeypatch: pytest.MonkeyPatch, op: str, mode: str
+async def test_rewrite_under_faults(
+    run: Run, run_backend: AsyncBackend, monkeypatch: pytest.MonkeyPatch, op: str, mode: str
 ) -> None:
-    with backend.open() as saver:
-        if op == "prune" and is_overridden(saver.saver, "prune"):
-            drive(native_prune_flow(saver))  # no rewrite of ours to fault
+    async with run_backend.open() as saver:
+        if op == "prune" and is_overridden(saver.saver, "aprune" if run.is_async else "prune"):
+            await run(native_prune_flow(saver), on(saver))  # no rewrite of ours to fault
             return
-        drive(fault_flow(saver, Faults(saver, monkeypatch, is_async=False), op, mode))
+        faults = Faults(saver, monkeypatch, is_async=run.is_async)
+        await run(fault_flow(saver, faults, op, mode), on(saver))
 
 
-@pytest.mark.parametrize("mode", MODES)
-@pytest.mark.parametrize("op", ["prune", "delete_for_runs"])
-async def test_arewrite_under_faults(
-    abackend: Any, monkeypatch: pytest.MonkeyPatch, op: str, mode: str
-) -> None:
-    async with abackend.open() as saver:
-        if op == "prune" and is_overridden(saver.saver, "aprune"):
-            await adrive(native_prune_flow(saver))
-            return
-        await adrive(fault_flow(saver, Faults(saver, monkeypatch, is_async=True), op, mode))
-
-
-def delete_thread_flow(saver: AgentGitSaver, faults: Faults) -> Flow[None]:
+def delete_thread_flow(saver: AgentGitSaver, faults: Faults) -> Plan[None]:
     """`delete_thread` also removes a backup a crashed rewrite left."""
     graph = chat_graph_builder().compile(checkpointer=saver)
     thread = new_id("crashed")
     for n in range(2):
-        yield invoke(graph, human(f"turn {n}", n), cfg(thread, run_id=f"{thread}-r{n}"))
+        yield from invoke(graph, human(f"turn {n}", n), cfg(thread, run_id=f"{thread}-r{n}"))
     faults.arm(thread, "reput-crash")
     with pytest.raises(Crash):
-        yield Op(saver, "delete_for_runs", ([f"{thread}-r0"],))
+        yield from call(AgentGitSaver.delete_for_runs, [f"{thread}-r0"])
     faults.disarm()
-    assert (yield rows(saver, backup_thread_id(thread))) != []
-    yield Op(saver, "delete_thread", (thread,))
-    assert (yield rows(saver, backup_thread_id(thread))) == []
-    assert (yield rows(saver, thread)) == []
+    assert (yield from rows(backup_thread_id(thread))) != []
+    yield from call(AgentGitSaver.delete_thread, thread)
+    assert (yield from rows(backup_thread_id(thread))) == []
+    assert (yield from rows(thread)) == []
     # Nothing to recover any more: a later call does not resurrect the thread.
-    yield Op(saver, "delete_for_runs", ([f"{thread}-r1"],))
-    assert (yield rows(saver, thread)) == []
+    yield from call(AgentGitSaver.delete_for_runs, [f"{thread}-r1"])
+    assert (yield from rows(thread)) == []
 
 
-def test_delete_thread_drops_backup(backend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    with backend.open() as saver:
-        drive(delete_thread_flow(saver, Faults(saver, monkeypatch, is_async=False)))
-
-
-async def test_adelete_thread_drops_backup(abackend: Any, monkeypatch: pytest.MonkeyPatch) -> None:
-    async with abackend.open() as saver:
-        await adrive(delete_thread_flow(saver, Faults(saver, monkeypatch, is_async=True)))
+async def test_delete_thread_drops_backup(
+    run: Run, run_backend: AsyncBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with run_backend.open() as saver:
+        faults = Faults(saver, monkeypatch, is_async=run.is_async)
+        await run(delete_thread_flow(saver, faults), on(saver))

@@ -1,6 +1,7 @@
 """Bad inputs on `AgentGitSaver`: a typed error naming the offending id, and no change.
 
-Every case runs over every backend, sync and async. Before and after each call
+Every case runs over every backend, sync and async (a plan, tests/plans.py, that
+the `run` fixture drives with each API). Before and after each call
 the test snapshots the sessions (`list_sessions()`), every session's branches
 and every checkpoint (with its pending writes) the wrapped saver holds; the
 two snapshots must be equal.
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentgit_langgraph import (
     AgentGitError,
@@ -23,7 +25,10 @@ from agentgit_langgraph import (
     SessionNotFoundError,
     ThreadNotFoundError,
 )
+from agentgit_langgraph._plan import Plan, call, gather
+from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, contents, human
+from tests.plans import get_state, history, invoke, on
 
 ALICE = 101
 BOB = 202
@@ -56,36 +61,21 @@ def _cfg(thread_id: str, user_id: int) -> dict[str, Any]:
     return {"configurable": {"thread_id": thread_id, "user_id": user_id}}
 
 
-def seed(saver: AgentGitSaver) -> World:
+def seed(saver: AgentGitSaver) -> Plan[World]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     for n in range(2):
-        graph.invoke(human(f"alice {n}", n), _cfg(A_THREAD, ALICE))
-    graph.invoke(human("bob 0", 0), _cfg(B_THREAD, BOB))
-    history = list(graph.get_state_history(_cfg(A_THREAD, ALICE)))
-    branch = saver.rollback(history[2].config, user_id=ALICE)
-    bob_cp = saver.get_tuple(_cfg(B_THREAD, BOB)).config["configurable"]["checkpoint_id"]
+        yield from invoke(graph, human(f"alice {n}", n), _cfg(A_THREAD, ALICE))
+    yield from invoke(graph, human("bob 0", 0), _cfg(B_THREAD, BOB))
+    snapshots = yield from history(graph, _cfg(A_THREAD, ALICE))
+    branch = yield from call(AgentGitSaver.rollback, snapshots[2].config, user_id=ALICE)
+    bob_tuple = yield from call(AgentGitSaver.get_tuple, _cfg(B_THREAD, BOB))
+    alice = yield from call(AgentGitSaver.session_for_thread, A_THREAD)
+    bob = yield from call(AgentGitSaver.session_for_thread, B_THREAD)
     return World(
-        alice=saver.session_for_thread(A_THREAD).id,
-        bob=saver.session_for_thread(B_THREAD).id,
+        alice=alice.id,
+        bob=bob.id,
         alice_branch=branch["configurable"]["thread_id"],
-        alice_cp=history[1].config["configurable"]["checkpoint_id"],
-        bob_cp=bob_cp,
-    )
-
-
-async def aseed(saver: AgentGitSaver) -> World:
-    graph = chat_graph_builder().compile(checkpointer=saver)
-    for n in range(2):
-        await graph.ainvoke(human(f"alice {n}", n), _cfg(A_THREAD, ALICE))
-    await graph.ainvoke(human("bob 0", 0), _cfg(B_THREAD, BOB))
-    history = [s async for s in graph.aget_state_history(_cfg(A_THREAD, ALICE))]
-    branch = await saver.arollback(history[2].config, user_id=ALICE)
-    bob_tuple = await saver.aget_tuple(_cfg(B_THREAD, BOB))
-    return World(
-        alice=(await saver.asession_for_thread(A_THREAD)).id,
-        bob=(await saver.asession_for_thread(B_THREAD)).id,
-        alice_branch=branch["configurable"]["thread_id"],
-        alice_cp=history[1].config["configurable"]["checkpoint_id"],
+        alice_cp=snapshots[1].config["configurable"]["checkpoint_id"],
         bob_cp=bob_tuple.config["configurable"]["checkpoint_id"],
     )
 
@@ -96,21 +86,16 @@ def _checkpoint_key(t: Any) -> tuple[Any, ...]:
     return (c["thread_id"], c.get("checkpoint_ns", ""), c["checkpoint_id"], tuple(writes))
 
 
-def snapshot(saver: AgentGitSaver) -> dict[str, Any]:
-    sessions = saver.list_sessions()
+def snapshot() -> Plan[dict[str, Any]]:
+    sessions = yield from call(AgentGitSaver.list_sessions)
+    branches = {}
+    for s in sessions:
+        branches[s.id] = yield from call(AgentGitSaver.branches, s.id)
+    checkpoints = yield from gather(BaseCheckpointSaver.list, None)
     return {
         "sessions": [s.to_dict() for s in sessions],
-        "branches": {s.id: saver.branches(s.id) for s in sessions},
-        "checkpoints": sorted(_checkpoint_key(t) for t in saver.saver.list(None)),
-    }
-
-
-async def asnapshot(saver: AgentGitSaver) -> dict[str, Any]:
-    sessions = await saver.alist_sessions()
-    return {
-        "sessions": [s.to_dict() for s in sessions],
-        "branches": {s.id: await saver.abranches(s.id) for s in sessions},
-        "checkpoints": sorted([_checkpoint_key(t) async for t in saver.saver.alist(None)]),
+        "branches": branches,
+        "checkpoints": sorted(_checkpoint_key(t) for t in checkpoints),
     }
 
 
@@ -121,7 +106,7 @@ async def asnapshot(saver: AgentGitSaver) -> dict[str, Any]:
 class Case:
     """`method(*args(w), **kwargs(w))` must raise `error` naming every `names(w)`."""
 
-    method: str
+    method: Callable[..., Any]
     args: Callable[[World], tuple[Any, ...]]
     error: type[AgentGitError]
     names: Callable[[World], list[str]]
@@ -131,140 +116,149 @@ class Case:
 CASES = {
     # unknown session id
     "get_session-unknown": Case(
-        "get_session", lambda w: (MISSING,), SessionNotFoundError, lambda w: [str(MISSING)]
+        AgentGitSaver.get_session,
+        lambda w: (MISSING,),
+        SessionNotFoundError,
+        lambda w: [str(MISSING)],
     ),
     "config_for-unknown": Case(
-        "config_for", lambda w: (MISSING,), SessionNotFoundError, lambda w: [str(MISSING)]
+        AgentGitSaver.config_for,
+        lambda w: (MISSING,),
+        SessionNotFoundError,
+        lambda w: [str(MISSING)],
     ),
     "branches-unknown": Case(
-        "branches", lambda w: (MISSING,), SessionNotFoundError, lambda w: [str(MISSING)]
+        AgentGitSaver.branches, lambda w: (MISSING,), SessionNotFoundError, lambda w: [str(MISSING)]
     ),
     "switch-unknown-session": Case(
-        "switch", lambda w: (MISSING, A_THREAD), SessionNotFoundError, lambda w: [str(MISSING)]
+        AgentGitSaver.switch,
+        lambda w: (MISSING, A_THREAD),
+        SessionNotFoundError,
+        lambda w: [str(MISSING)],
     ),
     "get_session-str-id": Case(
-        "get_session",
+        AgentGitSaver.get_session,
         lambda w: (str(w.alice),),
         SessionNotFoundError,
         lambda w: [repr(str(w.alice))],
     ),
     # unknown thread
     "rollback-unknown-thread": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ({"configurable": {"thread_id": "ghost-thread", "checkpoint_id": w.alice_cp}},),
         ThreadNotFoundError,
         lambda w: ["ghost-thread"],
     ),
     "session_for_thread-unknown": Case(
-        "session_for_thread",
+        AgentGitSaver.session_for_thread,
         lambda w: ("ghost-thread",),
         ThreadNotFoundError,
         lambda w: ["ghost-thread"],
     ),
     # unknown checkpoint
     "rollback-unknown-checkpoint": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: (w.cp_config(checkpoint_id=BOGUS_CHECKPOINT),),
         CheckpointNotFoundError,
         lambda w: [BOGUS_CHECKPOINT, A_THREAD],
     ),
     "rollback-checkpoint-of-another-thread": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: (w.cp_config(checkpoint_id=w.bob_cp),),
         CheckpointNotFoundError,
         lambda w: [w.bob_cp, A_THREAD],
     ),
     # malformed configs
     "rollback-no-thread_id": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ({"configurable": {"checkpoint_id": w.alice_cp}},),
         InvalidConfigError,
         lambda w: ["thread_id"],
     ),
     "rollback-empty-thread_id": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ({"configurable": {"thread_id": "", "checkpoint_id": w.alice_cp}},),
         InvalidConfigError,
         lambda w: ["thread_id"],
     ),
     "rollback-no-checkpoint_id": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ({"configurable": {"thread_id": A_THREAD}},),
         InvalidConfigError,
         lambda w: ["checkpoint_id", A_THREAD],
     ),
     "rollback-no-configurable": Case(
-        "rollback", lambda w: ({},), InvalidConfigError, lambda w: ["configurable"]
+        AgentGitSaver.rollback, lambda w: ({},), InvalidConfigError, lambda w: ["configurable"]
     ),
     "rollback-configurable-not-a-mapping": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ({"configurable": A_THREAD},),
         InvalidConfigError,
         lambda w: ["configurable"],
     ),
     "rollback-config-is-a-string": Case(
-        "rollback", lambda w: (A_THREAD,), InvalidConfigError, lambda w: ["str"]
+        AgentGitSaver.rollback, lambda w: (A_THREAD,), InvalidConfigError, lambda w: ["str"]
     ),
     "rollback-config-is-None": Case(
-        "rollback", lambda w: (None,), InvalidConfigError, lambda w: ["NoneType"]
+        AgentGitSaver.rollback, lambda w: (None,), InvalidConfigError, lambda w: ["NoneType"]
     ),
     "rollback-config-is-a-list": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: ([("thread_id", A_THREAD), ("checkpoint_id", w.alice_cp)],),
         InvalidConfigError,
         lambda w: ["list"],
     ),
     "rollback-subgraph-namespace": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: (w.cp_config(checkpoint_ns="child:1"),),
         InvalidConfigError,
         lambda w: ["child:1", w.alice_cp],
     ),
     # a str user id is an owner (see test_bad_input.py); a float or bool never is
     "create_session-user_id-float": Case(
-        "create_session", lambda w: (1.5,), InvalidConfigError, lambda w: ["1.5"]
+        AgentGitSaver.create_session, lambda w: (1.5,), InvalidConfigError, lambda w: ["1.5"]
     ),
     "create_session-user_id-bool": Case(
-        "create_session", lambda w: (True,), InvalidConfigError, lambda w: ["True"]
+        AgentGitSaver.create_session, lambda w: (True,), InvalidConfigError, lambda w: ["True"]
     ),
     # a user_id that does not own the session
     "rollback-not-owner": Case(
-        "rollback",
+        AgentGitSaver.rollback,
         lambda w: (w.cp_config(),),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
         kwargs=lambda w: {"user_id": BOB},
     ),
     "get_session-not-owner": Case(
-        "get_session",
+        AgentGitSaver.get_session,
         lambda w: (w.alice,),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
         kwargs=lambda w: {"user_id": BOB},
     ),
     "switch-not-owner": Case(
-        "switch",
+        AgentGitSaver.switch,
         lambda w: (w.alice, A_THREAD),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
         kwargs=lambda w: {"user_id": BOB},
     ),
     "branches-not-owner": Case(
-        "branches",
+        AgentGitSaver.branches,
         lambda w: (w.alice,),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
         kwargs=lambda w: {"user_id": BOB},
     ),
     "config_for-not-owner": Case(
-        "config_for",
+        AgentGitSaver.config_for,
         lambda w: (w.alice,),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
         kwargs=lambda w: {"user_id": BOB},
     ),
     "session_for_thread-not-owner": Case(
-        "session_for_thread",
+        AgentGitSaver.session_for_thread,
         lambda w: (A_THREAD,),
         SessionAccessError,
         lambda w: [str(BOB), f"session {w.alice}"],
@@ -272,13 +266,13 @@ CASES = {
     ),
     # switch to a thread that is not the session's
     "switch-thread-of-another-session": Case(
-        "switch",
+        AgentGitSaver.switch,
         lambda w: (w.alice, B_THREAD),
         ThreadNotFoundError,
         lambda w: [B_THREAD, str(w.alice)],
     ),
     "switch-unknown-thread": Case(
-        "switch",
+        AgentGitSaver.switch,
         lambda w: (w.alice, "ghost-thread"),
         ThreadNotFoundError,
         lambda w: ["ghost-thread", str(w.alice)],
@@ -345,43 +339,31 @@ def _state_problem(before: dict[str, Any], after: dict[str, Any]) -> str | None:
     return f"changed {changed}: {before} -> {after}" if changed else None
 
 
-@pytest.mark.parametrize("group", list(GROUPS))
-def test_bad_input_raises_typed_error_and_changes_nothing(backend, group):
+def group_flow(saver: AgentGitSaver, group: str) -> Plan[list[str]]:
+    """Every case of `group` on one seeded world: what went wrong, by case id."""
     failures: list[str] = []
-    with backend.open() as saver:
-        w = seed(saver)
-        for case_id in GROUPS[group]:
-            case = CASES[case_id]
-            before = snapshot(saver)
-            raised: BaseException | None = None
-            try:
-                getattr(saver, case.method)(*case.args(w), **case.kwargs(w))
-            except Exception as exc:
-                raised = exc
-            after = snapshot(saver)
-            for problem in (_error_problem(raised, case, w), _state_problem(before, after)):
-                if problem:
-                    failures.append(f"{case_id}: {problem}")
-    assert not failures, "\n".join(failures)
+    w = yield from seed(saver)
+    for case_id in GROUPS[group]:
+        case = CASES[case_id]
+        before = yield from snapshot()
+        raised: BaseException | None = None
+        try:
+            yield from call(case.method, *case.args(w), **case.kwargs(w))
+        except Exception as exc:
+            raised = exc
+        after = yield from snapshot()
+        for problem in (_error_problem(raised, case, w), _state_problem(before, after)):
+            if problem:
+                failures.append(f"{case_id}: {problem}")
+    return failures
 
 
 @pytest.mark.parametrize("group", list(GROUPS))
-async def test_abad_input_raises_typed_error_and_changes_nothing(abackend, group):
-    failures: list[str] = []
-    async with abackend.open() as saver:
-        w = await aseed(saver)
-        for case_id in GROUPS[group]:
-            case = CASES[case_id]
-            before = await asnapshot(saver)
-            raised: BaseException | None = None
-            try:
-                await getattr(saver, "a" + case.method)(*case.args(w), **case.kwargs(w))
-            except Exception as exc:
-                raised = exc
-            after = await asnapshot(saver)
-            for problem in (_error_problem(raised, case, w), _state_problem(before, after)):
-                if problem:
-                    failures.append(f"{case_id}: {problem}")
+async def test_bad_input_raises_typed_error_and_changes_nothing(
+    run: Run, run_backend: AsyncBackend, group: str
+) -> None:
+    async with run_backend.open() as saver:
+        failures = await run(group_flow(saver, group), on(saver))
     assert not failures, "\n".join(failures)
 
 
@@ -394,82 +376,52 @@ def test_errors_are_standard_exception_kinds_too():
     assert issubclass(InvalidConfigError, ValueError)
 
 
-def test_nothing_is_changed_survives_reopen(backend):
+def refused_rollbacks(saver: AgentGitSaver) -> Plan[dict[str, Any]]:
+    w = yield from seed(saver)
+    before = yield from snapshot()
+    with pytest.raises(SessionAccessError):
+        yield from call(AgentGitSaver.rollback, w.cp_config(), user_id=BOB)
+    with pytest.raises(CheckpointNotFoundError):
+        yield from call(AgentGitSaver.rollback, w.cp_config(checkpoint_id=BOGUS_CHECKPOINT))
+    return before
+
+
+async def test_nothing_is_changed_survives_reopen(run: Run, run_backend: AsyncBackend) -> None:
     """A refused rollback leaves nothing behind that shows up on the next open."""
-    with backend.open() as saver:
-        w = seed(saver)
-        before = snapshot(saver)
-        with pytest.raises(SessionAccessError):
-            saver.rollback(w.cp_config(), user_id=BOB)
-        with pytest.raises(CheckpointNotFoundError):
-            saver.rollback(w.cp_config(checkpoint_id=BOGUS_CHECKPOINT))
-    with backend.open() as saver:
-        assert snapshot(saver) == before
-
-
-async def test_anothing_is_changed_survives_reopen(abackend):
-    async with abackend.open() as saver:
-        w = await aseed(saver)
-        before = await asnapshot(saver)
-        with pytest.raises(SessionAccessError):
-            await saver.arollback(w.cp_config(), user_id=BOB)
-        with pytest.raises(CheckpointNotFoundError):
-            await saver.arollback(w.cp_config(checkpoint_id=BOGUS_CHECKPOINT))
-    async with abackend.open() as saver:
-        assert await asnapshot(saver) == before
+    async with run_backend.open() as saver:
+        before = await run(refused_rollbacks(saver), on(saver))
+    async with run_backend.open() as saver:
+        assert await run(snapshot(), on(saver)) == before
 
 
 # -- the owner may do all of it (the checks above are not vacuous) -------------------
 
 
-def _check_owner_calls_succeed(saver: AgentGitSaver, w: World) -> None:
-    assert saver.get_session(w.alice, user_id=ALICE).id == w.alice
-    assert saver.session_for_thread(A_THREAD, user_id=ALICE).id == w.alice
-    assert [b.thread_id for b in saver.branches(w.alice, user_id=ALICE)] == [
-        A_THREAD,
-        w.alice_branch,
-    ]
-    assert saver.config_for(w.alice, user_id=ALICE)["configurable"]["thread_id"] == w.alice_branch
-    cfg = saver.switch(w.alice, A_THREAD, user_id=ALICE)
+def owner_calls_flow(saver: AgentGitSaver) -> Plan[None]:
+    w = yield from seed(saver)
+    assert (yield from call(AgentGitSaver.get_session, w.alice, user_id=ALICE)).id == w.alice
+    session = yield from call(AgentGitSaver.session_for_thread, A_THREAD, user_id=ALICE)
+    assert session.id == w.alice
+    branches = yield from call(AgentGitSaver.branches, w.alice, user_id=ALICE)
+    assert [b.thread_id for b in branches] == [A_THREAD, w.alice_branch]
+    cfg = yield from call(AgentGitSaver.config_for, w.alice, user_id=ALICE)
+    assert cfg["configurable"]["thread_id"] == w.alice_branch
+    cfg = yield from call(AgentGitSaver.switch, w.alice, A_THREAD, user_id=ALICE)
     assert cfg["configurable"]["thread_id"] == A_THREAD
-    assert saver.get_session(w.alice).current_internal_session_id == A_THREAD
+    session = yield from call(AgentGitSaver.get_session, w.alice)
+    assert session.current_internal_session_id == A_THREAD
+
+    branch = yield from call(AgentGitSaver.rollback, w.cp_config(), user_id=ALICE)
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    state = yield from get_state(graph, branch)
+    assert contents(state.values) == ["alice 0", "echo: alice 0 (#1)", "alice 1"]
+    session = yield from call(AgentGitSaver.get_session, w.alice)
+    assert session.branch_count == 2
+    assert session.current_internal_session_id == branch["configurable"]["thread_id"]
+    # Bob's session is untouched by all of Alice's work.
+    assert (yield from call(AgentGitSaver.get_session, w.bob, user_id=BOB)).branch_count == 0
 
 
-def test_owner_calls_succeed(backend):
-    with backend.open() as saver:
-        w = seed(saver)
-        _check_owner_calls_succeed(saver, w)
-        branch = saver.rollback(w.cp_config(), user_id=ALICE)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        assert contents(graph.get_state(branch).values) == [
-            "alice 0",
-            "echo: alice 0 (#1)",
-            "alice 1",
-        ]
-        session = saver.get_session(w.alice)
-        assert session.branch_count == 2
-        assert session.current_internal_session_id == branch["configurable"]["thread_id"]
-        # Bob's session is untouched by all of Alice's work.
-        assert saver.get_session(w.bob, user_id=BOB).branch_count == 0
-
-
-async def test_aowner_calls_succeed(abackend):
-    async with abackend.open() as saver:
-        w = await aseed(saver)
-        assert (await saver.aget_session(w.alice, user_id=ALICE)).id == w.alice
-        assert (await saver.asession_for_thread(A_THREAD, user_id=ALICE)).id == w.alice
-        assert [b.thread_id for b in await saver.abranches(w.alice, user_id=ALICE)] == [
-            A_THREAD,
-            w.alice_branch,
-        ]
-        cfg = await saver.aconfig_for(w.alice, user_id=ALICE)
-        assert cfg["configurable"]["thread_id"] == w.alice_branch
-        cfg = await saver.aswitch(w.alice, A_THREAD, user_id=ALICE)
-        assert cfg["configurable"]["thread_id"] == A_THREAD
-        branch = await saver.arollback(w.cp_config(), user_id=ALICE)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        state = await graph.aget_state(branch)
-        assert contents(state.values) == ["alice 0", "echo: alice 0 (#1)", "alice 1"]
-        session = await saver.aget_session(w.alice)
-        assert session.branch_count == 2
-        assert (await saver.aget_session(w.bob, user_id=BOB)).branch_count == 0
+async def test_owner_calls_succeed(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(owner_calls_flow(saver), on(saver))

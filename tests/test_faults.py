@@ -1,5 +1,8 @@
 """Fault injection on rollback: all or nothing, sync and async, on every backend.
 
+Each scenario is a plan (tests/plans.py) the `run` fixture drives with the
+sync API, then the async one.
+
 A fault is injected at one step of a rollback: the copy's `put` into the new
 thread (before or after it wrote), the copy's `put_writes`, the step right
 after the copy, or the store registering the branch. Each time the error must
@@ -21,13 +24,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 
 import agentgit_langgraph.branching as branching_module
 from agentgit_langgraph import AgentGitSaver, StoreError
+from agentgit_langgraph._plan import Plan, call, gather, run_async
 from agentgit_langgraph.testing import EchoChatModel
-from tests.conftest import _conn_string_backend
+from tests.conftest import AsyncBackend, Run, _conn_string_backend
 from tests.graphs import chat_graph_builder, contents, human
+from tests.plans import get_state, history, invoke, on
 
 MAIN = "main-thread"
 OTHER = "other-thread"
@@ -70,26 +76,16 @@ def _cfg(thread_id: str) -> dict[str, Any]:
 TARGETS = ["earlier", "failed-head"]
 
 
-def seed(saver: AgentGitSaver, target: str) -> Seeded:
+def seed(saver: AgentGitSaver, target: str) -> Plan[Seeded]:
     graph = chat_graph_builder(FlakyModel()).compile(checkpointer=saver)
     for n in range(2):
-        graph.invoke(human(f"main {n}", n), _cfg(MAIN))
+        yield from invoke(graph, human(f"main {n}", n), _cfg(MAIN))
     with pytest.raises(RuntimeError, match="model down"):
-        graph.invoke(human("fail", 2), _cfg(MAIN))
-    graph.invoke(human("other 0", 0), _cfg(OTHER))
-    history = list(graph.get_state_history(_cfg(MAIN)))
-    return _seeded(saver.session_for_thread(MAIN).id, history, target)
-
-
-async def aseed(saver: AgentGitSaver, target: str) -> Seeded:
-    graph = chat_graph_builder(FlakyModel()).compile(checkpointer=saver)
-    for n in range(2):
-        await graph.ainvoke(human(f"main {n}", n), _cfg(MAIN))
-    with pytest.raises(RuntimeError, match="model down"):
-        await graph.ainvoke(human("fail", 2), _cfg(MAIN))
-    await graph.ainvoke(human("other 0", 0), _cfg(OTHER))
-    history = [s async for s in graph.aget_state_history(_cfg(MAIN))]
-    return _seeded((await saver.asession_for_thread(MAIN)).id, history, target)
+        yield from invoke(graph, human("fail", 2), _cfg(MAIN))
+    yield from invoke(graph, human("other 0", 0), _cfg(OTHER))
+    snapshots = yield from history(graph, _cfg(MAIN))
+    session = yield from call(AgentGitSaver.session_for_thread, MAIN)
+    return _seeded(session.id, snapshots, target)
 
 
 def _seeded(session_id: int, history: list[Any], target: str) -> Seeded:
@@ -115,7 +111,9 @@ def _seeded(session_id: int, history: list[Any], target: str) -> Seeded:
 # -- what the wrapped saver holds, read from its own storage ---------------------------
 
 
-def stored(backend_name: str, saver: AgentGitSaver, tmp_path: Path) -> dict[str, Counter[str]]:
+def stored(
+    backend_name: str, saver: AgentGitSaver, tmp_path: Path
+) -> Plan[dict[str, Counter[str]]]:
     """Per thread: checkpoints, pending writes (and blobs for InMemorySaver)."""
     inner = saver.saver
     if isinstance(inner, InMemorySaver):
@@ -146,15 +144,7 @@ def stored(backend_name: str, saver: AgentGitSaver, tmp_path: Path) -> dict[str,
                     )
                 ),
             )
-    return _listed(list(inner.list(None)))
-
-
-async def astored(
-    backend_name: str, saver: AgentGitSaver, tmp_path: Path
-) -> dict[str, Counter[str]]:
-    if isinstance(saver.saver, InMemorySaver) or backend_name == "sqlite":
-        return stored(backend_name, saver, tmp_path)
-    return _listed([t async for t in saver.saver.alist(None)])
+    return _listed((yield from gather(BaseCheckpointSaver.list, None)))
 
 
 def _listed(tuples: list[Any]) -> dict[str, Counter[str]]:
@@ -175,20 +165,12 @@ def threads_of(state: dict[str, Counter[str]]) -> set[str]:
     return set().union(*(set(c) for c in state.values()))
 
 
-def sessions_state(saver: AgentGitSaver) -> dict[str, Any]:
-    sessions = saver.list_sessions()
-    return {
-        "sessions": [s.to_dict() for s in sessions],
-        "branches": {s.id: saver.branches(s.id) for s in sessions},
-    }
-
-
-async def asessions_state(saver: AgentGitSaver) -> dict[str, Any]:
-    sessions = await saver.alist_sessions()
-    return {
-        "sessions": [s.to_dict() for s in sessions],
-        "branches": {s.id: await saver.abranches(s.id) for s in sessions},
-    }
+def sessions_state() -> Plan[dict[str, Any]]:
+    sessions = yield from call(AgentGitSaver.list_sessions)
+    branches = {}
+    for s in sessions:
+        branches[s.id] = yield from call(AgentGitSaver.branches, s.id)
+    return {"sessions": [s.to_dict() for s in sessions], "branches": branches}
 
 
 # -- the faults ------------------------------------------------------------------------
@@ -355,84 +337,78 @@ def _check_rollback_worked(
     assert others_after == others_before
 
 
-# -- sync ---------------------------------------------------------------------------------
+# -- a fault, then the same rollback without it ---------------------------------------------
+
+
+def fault_then_rollback(
+    saver: AgentGitSaver,
+    look: Callable[[], Plan[dict[str, Counter[str]]]],
+    target: str,
+    inject: Callable[[], None],
+    remove: Callable[[], None],
+    kind: type[BaseException],
+    *,
+    exc: BaseException | None = None,
+    match: str | None = None,
+) -> Plan[None]:
+    """A rollback under the fault `inject` raises it (`exc` itself when given) and
+    changes nothing; once `remove`d, the same rollback works. `look` reads the saver."""
+    seeded = yield from seed(saver, target)
+    before_sessions = yield from sessions_state()
+    before_stored = yield from look()
+    assert threads_of(before_stored) == ORIGINALS
+
+    inject()
+    with pytest.raises(kind, match=match) as err:
+        yield from call(AgentGitSaver.rollback, seeded.target.config)
+    if exc is not None:
+        assert err.value is exc
+    _check_untouched(
+        before_sessions,
+        (yield from sessions_state()),
+        before_stored,
+        (yield from look()),
+        seeded.session_id,
+    )
+
+    remove()
+    new_config = yield from call(AgentGitSaver.rollback, seeded.target.config)
+    graph = chat_graph_builder(FlakyModel()).compile(checkpointer=saver)
+    state = yield from get_state(graph, new_config)
+    _check_rollback_worked(
+        new_config,
+        state.values,
+        state.next,
+        seeded,
+        before_sessions,
+        (yield from sessions_state()),
+        before_stored,
+        (yield from look()),
+    )
 
 
 @pytest.mark.parametrize(("fault", "target"), FAULT_CASES)
-def test_rollback_fault_changes_nothing(backend, tmp_path, monkeypatch, fault, target):
+async def test_rollback_fault_changes_nothing(
+    run: Run,
+    run_backend: AsyncBackend,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    fault: str,
+    target: str,
+) -> None:
     install, kind = FAULTS[fault]
     exc = kind(f"injected: {fault}")
-    with backend.open() as saver:
-        seeded = seed(saver, target)
-        before_sessions = sessions_state(saver)
-        before_stored = stored(backend.name, saver, tmp_path)
-        assert threads_of(before_stored) == ORIGINALS
-
-        install(saver, monkeypatch, exc, False)
-        with pytest.raises(kind) as err:
-            saver.rollback(seeded.target.config)
-        assert err.value is exc
-
-        _check_untouched(
-            before_sessions,
-            sessions_state(saver),
-            before_stored,
-            stored(backend.name, saver, tmp_path),
-            seeded.session_id,
+    async with run_backend.open() as saver:
+        plan = fault_then_rollback(
+            saver,
+            lambda: stored(run_backend.name, saver, tmp_path),
+            target,
+            lambda: install(saver, monkeypatch, exc, run.is_async),
+            monkeypatch.undo,
+            kind,
+            exc=exc,
         )
-
-        monkeypatch.undo()
-        new_config = saver.rollback(seeded.target.config)
-        state = chat_graph_builder(FlakyModel()).compile(checkpointer=saver).get_state(new_config)
-        _check_rollback_worked(
-            new_config,
-            state.values,
-            state.next,
-            seeded,
-            before_sessions,
-            sessions_state(saver),
-            before_stored,
-            stored(backend.name, saver, tmp_path),
-        )
-
-
-@pytest.mark.parametrize(("fault", "target"), FAULT_CASES)
-async def test_arollback_fault_changes_nothing(abackend, tmp_path, monkeypatch, fault, target):
-    install, kind = FAULTS[fault]
-    exc = kind(f"injected: {fault}")
-    async with abackend.open() as saver:
-        seeded = await aseed(saver, target)
-        before_sessions = await asessions_state(saver)
-        before_stored = await astored(abackend.name, saver, tmp_path)
-        assert threads_of(before_stored) == ORIGINALS
-
-        install(saver, monkeypatch, exc, True)
-        with pytest.raises(kind) as err:
-            await saver.arollback(seeded.target.config)
-        assert err.value is exc
-
-        _check_untouched(
-            before_sessions,
-            await asessions_state(saver),
-            before_stored,
-            await astored(abackend.name, saver, tmp_path),
-            seeded.session_id,
-        )
-
-        monkeypatch.undo()
-        new_config = await saver.arollback(seeded.target.config)
-        graph = chat_graph_builder(FlakyModel()).compile(checkpointer=saver)
-        state = await graph.aget_state(new_config)
-        _check_rollback_worked(
-            new_config,
-            state.values,
-            state.next,
-            seeded,
-            before_sessions,
-            await asessions_state(saver),
-            before_stored,
-            await astored(abackend.name, saver, tmp_path),
-        )
+        await run(plan, on(saver))
 
 
 # -- a real failure inside the SQLite store's transaction ---------------------------------
@@ -444,9 +420,9 @@ BEGIN SELECT RAISE(ABORT, 'injected: no new threads'); END
 
 
 @pytest.fixture
-def sqlite_backends(tmp_path):
+def sqlite_backend(run: Run, tmp_path: Path) -> AsyncBackend:
     """The SQLite-file backend alone: the fault is a trigger in its session tables."""
-    return _conn_string_backend("sqlite", str(tmp_path / "agent.db"))
+    return run.open(*_conn_string_backend("sqlite", str(tmp_path / "agent.db")))
 
 
 def _set_trigger(tmp_path: Path, on: bool) -> None:
@@ -454,116 +430,71 @@ def _set_trigger(tmp_path: Path, on: bool) -> None:
         conn.execute(_TRIGGER if on else "DROP TRIGGER agentgit_test_refuse_threads")
 
 
-def test_rollback_store_transaction_fails_midway(sqlite_backends, tmp_path):
+async def test_rollback_store_transaction_fails_midway(
+    run: Run, sqlite_backend: AsyncBackend, tmp_path: Path
+) -> None:
     """add_branch bumps branch_count, then its INSERT fails: the whole of it is undone."""
-    backend = sqlite_backends[0]
-    with backend.open() as saver:
-        seeded = seed(saver, "failed-head")
-        before_sessions = sessions_state(saver)
-        before_stored = stored(backend.name, saver, tmp_path)
-        _set_trigger(tmp_path, True)
-        with pytest.raises(StoreError, match="injected: no new threads"):
-            saver.rollback(seeded.target.config)
-        _check_untouched(
-            before_sessions,
-            sessions_state(saver),
-            before_stored,
-            stored(backend.name, saver, tmp_path),
-            seeded.session_id,
+    async with sqlite_backend.open() as saver:
+        plan = fault_then_rollback(
+            saver,
+            lambda: stored("sqlite", saver, tmp_path),
+            "failed-head",
+            lambda: _set_trigger(tmp_path, True),
+            lambda: _set_trigger(tmp_path, False),
+            StoreError,
+            match="injected: no new threads",
         )
-        _set_trigger(tmp_path, False)
-        new_config = saver.rollback(seeded.target.config)
-        state = chat_graph_builder(FlakyModel()).compile(checkpointer=saver).get_state(new_config)
-        _check_rollback_worked(
-            new_config,
-            state.values,
-            state.next,
-            seeded,
-            before_sessions,
-            sessions_state(saver),
-            before_stored,
-            stored(backend.name, saver, tmp_path),
-        )
-
-
-async def test_arollback_store_transaction_fails_midway(sqlite_backends, tmp_path):
-    abackend = sqlite_backends[1]
-    async with abackend.open() as saver:
-        seeded = await aseed(saver, "failed-head")
-        before_sessions = await asessions_state(saver)
-        before_stored = await astored(abackend.name, saver, tmp_path)
-        _set_trigger(tmp_path, True)
-        with pytest.raises(StoreError, match="injected: no new threads"):
-            await saver.arollback(seeded.target.config)
-        _check_untouched(
-            before_sessions,
-            await asessions_state(saver),
-            before_stored,
-            await astored(abackend.name, saver, tmp_path),
-            seeded.session_id,
-        )
-        _set_trigger(tmp_path, False)
-        new_config = await saver.arollback(seeded.target.config)
-        graph = chat_graph_builder(FlakyModel()).compile(checkpointer=saver)
-        state = await graph.aget_state(new_config)
-        _check_rollback_worked(
-            new_config,
-            state.values,
-            state.next,
-            seeded,
-            before_sessions,
-            await asessions_state(saver),
-            before_stored,
-            await astored(abackend.name, saver, tmp_path),
-        )
+        await run(plan, on(saver))
 
 
 # -- the clean-up itself fails: the original error is still the one reported ----------------
 
 
-def test_rollback_reports_original_error_when_cleanup_fails(backend, tmp_path, monkeypatch):
+def cleanup_fails(
+    saver: AgentGitSaver, exc: BaseException, inject: Callable[[], None]
+) -> Plan[None]:
+    seeded = yield from seed(saver, "failed-head")
+    before_sessions = yield from sessions_state()
+    inject()
+    with pytest.raises(StoreError) as err:
+        yield from call(AgentGitSaver.rollback, seeded.target.config)
+    assert err.value is exc
+    assert (yield from sessions_state()) == before_sessions
+
+
+async def test_rollback_reports_original_error_when_cleanup_fails(
+    run: Run, run_backend: AsyncBackend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     exc = StoreError("injected: registering failed")
-    with backend.open() as saver:
-        seeded = seed(saver, "failed-head")
-        before_sessions = sessions_state(saver)
-        _store_fails(saver, monkeypatch, exc, False)
 
-        def delete_fails(thread_id: str) -> None:
-            raise InjectedFault(f"injected: cannot delete {thread_id}")
+    def delete_fails(thread_id: str) -> None:
+        raise InjectedFault(f"injected: cannot delete {thread_id}")
 
-        monkeypatch.setattr(saver.saver, "delete_thread", delete_fails)
-        with pytest.raises(StoreError) as err:
-            saver.rollback(seeded.target.config)
-        assert err.value is exc
-        assert sessions_state(saver) == before_sessions
+    async def adelete_fails(thread_id: str) -> None:
+        delete_fails(thread_id)
 
+    async with run_backend.open() as saver:
 
-async def test_arollback_reports_original_error_when_cleanup_fails(abackend, tmp_path, monkeypatch):
-    exc = StoreError("injected: registering failed")
-    async with abackend.open() as saver:
-        seeded = await aseed(saver, "failed-head")
-        before_sessions = await asessions_state(saver)
-        _store_fails(saver, monkeypatch, exc, True)
+        def inject() -> None:
+            _store_fails(saver, monkeypatch, exc, run.is_async)
+            monkeypatch.setattr(saver.saver, "delete_thread", delete_fails)
+            monkeypatch.setattr(saver.saver, "adelete_thread", adelete_fails)
 
-        async def adelete_fails(thread_id: str) -> None:
-            raise InjectedFault(f"injected: cannot delete {thread_id}")
-
-        monkeypatch.setattr(saver.saver, "adelete_thread", adelete_fails)
-        with pytest.raises(StoreError) as err:
-            await saver.arollback(seeded.target.config)
-        assert err.value is exc
-        assert await asessions_state(saver) == before_sessions
+        await run(cleanup_fails(saver, exc, inject), on(saver))
 
 
 # -- cancellation part way (asyncio) -----------------------------------------------------------
 
 
-async def test_arollback_cancelled_during_copy_leaves_no_orphan(abackend, tmp_path, monkeypatch):
+async def test_arollback_cancelled_during_copy_leaves_no_orphan(
+    abackend: AsyncBackend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A task cancelled while the copy is being written (e.g. a request timeout)."""
     async with abackend.open() as saver:
-        seeded = await aseed(saver, "failed-head")
-        before_sessions = await asessions_state(saver)
-        before_stored = await astored(abackend.name, saver, tmp_path)
+        targets = on(saver)
+        seeded = await run_async(seed(saver, "failed-head"), targets)
+        before_sessions = await run_async(sessions_state(), targets)
+        before_stored = await run_async(stored(abackend.name, saver, tmp_path), targets)
         inner = saver.saver
         original = inner.aput
         written = asyncio.Event()
@@ -585,9 +516,9 @@ async def test_arollback_cancelled_during_copy_leaves_no_orphan(abackend, tmp_pa
 
         _check_untouched(
             before_sessions,
-            await asessions_state(saver),
+            await run_async(sessions_state(), targets),
             before_stored,
-            await astored(abackend.name, saver, tmp_path),
+            await run_async(stored(abackend.name, saver, tmp_path), targets),
             seeded.session_id,
         )
         new_config = await saver.arollback(seeded.target.config)

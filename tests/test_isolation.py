@@ -26,8 +26,10 @@ from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 
 from agentgit_langgraph import AgentGitSaver, SessionAccessError
+from agentgit_langgraph._plan import Plan, call, gather, run_sync
+from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, contents, human
-from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, snapshot
+from tests.plans import Graph, cfg, on, snapshot
 
 A, B = 1, 2
 
@@ -45,19 +47,19 @@ class World:
     b_session: int
 
 
-def build_world(saver: AgentGitSaver) -> Flow[World]:
+def build_world(saver: AgentGitSaver) -> Plan[World]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     a_thread = "a-main"
     for n in range(3):
-        yield Op(graph, "invoke", (human(f"a {n}", n), cfg(a_thread, user_id=A)))
-    history = yield Op(graph, "get_state_history", (cfg(a_thread),), collect=True)
-    branch = yield Op(saver, "rollback", (history[3].config,), {"user_id": A, "name": "retry"})
-    yield Op(graph, "invoke", (human("a on branch", 9), branch))
-    session = yield Op(saver, "session_for_thread", (a_thread,), {"user_id": A})
-    yield Op(saver, "tag", (history[3].config, "v1"), {"user_id": A})
-    other = yield Op(saver, "create_session", (A, "a's second"))
-    yield Op(graph, "invoke", (human("b 0", 0), cfg("b-main", user_id=B)))
-    b_session = yield Op(saver, "session_for_thread", ("b-main",), {"user_id": B})
+        yield from call(Graph.invoke, graph, human(f"a {n}", n), cfg(a_thread, user_id=A))
+    history = yield from gather(Graph.get_state_history, graph, cfg(a_thread))
+    branch = yield from call(AgentGitSaver.rollback, history[3].config, user_id=A, name="retry")
+    yield from call(Graph.invoke, graph, human("a on branch", 9), branch)
+    session = yield from call(AgentGitSaver.session_for_thread, a_thread, user_id=A)
+    yield from call(AgentGitSaver.tag, history[3].config, "v1", user_id=A)
+    other = yield from call(AgentGitSaver.create_session, A, "a's second")
+    yield from call(Graph.invoke, graph, human("b 0", 0), cfg("b-main", user_id=B))
+    b_session = yield from call(AgentGitSaver.session_for_thread, "b-main", user_id=B)
     return World(
         saver=saver,
         graph=graph,
@@ -80,14 +82,14 @@ def with_b(config: dict[str, Any]) -> dict[str, Any]:
 
 
 # Each attack: (the AgentGitSaver / graph method it exercises, how B calls it).
-Attack = tuple[str, Callable[[World], Op]]
+Attack = tuple[str, Callable[[World], Plan[Any]]]
 
 
-def _saver(method: str, *args: Callable[[World], Any], **kwargs: Any) -> Attack:
-    def make(w: World) -> Op:
-        return Op(w.saver, method, tuple(a(w) for a in args), {"user_id": B, **kwargs})
+def _saver(method: Callable[..., Any], *args: Callable[[World], Any], **kwargs: Any) -> Attack:
+    def make(w: World) -> Plan[Any]:
+        return call(method, *(a(w) for a in args), user_id=B, **kwargs)
 
-    return method, make
+    return method.__name__, make
 
 
 def _sid(w: World) -> int:
@@ -95,88 +97,91 @@ def _sid(w: World) -> int:
 
 
 SESSION_ATTACKS: list[Attack] = [
-    _saver("get_session", _sid),
-    _saver("get_session", lambda w: w.a_other_session),
-    _saver("session_for_thread", lambda w: w.a_thread),
-    _saver("session_for_thread", lambda w: w.a_branch),
-    _saver("config_for", _sid),
-    _saver("config_for", lambda w: w.a_other_session),
-    _saver("branches", _sid),
-    _saver("switch", _sid, lambda w: w.a_thread),
-    _saver("rollback", lambda w: w.a_checkpoint),
-    _saver("rollback", lambda w: w.a_head, name="b-branch"),
-    ("rollback", lambda w: Op(w.saver, "rollback", (with_b(w.a_checkpoint),))),
-    _saver("delete_session", _sid),
-    _saver("delete_session", lambda w: w.a_other_session),
-    _saver("prune_branches", _sid),
-    _saver("log", _sid),
-    _saver("log", lambda w: w.a_checkpoint),
-    _saver("log", lambda w: cfg(w.a_branch)),
-    _saver("diff", lambda w: w.a_checkpoint, lambda w: w.a_head),
-    _saver("resolve", _sid, lambda w: "v1"),
-    _saver("resolve", _sid, lambda w: "HEAD"),
-    _saver("tag", lambda w: w.a_checkpoint, lambda w: "b-tag"),
-    _saver("tags", _sid),
-    _saver("untag", _sid, lambda w: "v1"),
-    _saver("tree", _sid),
-    _saver("tree_data", _sid),
-    _saver("mermaid", _sid),
-    _saver("reversals", lambda w: w.a_thread),
+    _saver(AgentGitSaver.get_session, _sid),
+    _saver(AgentGitSaver.get_session, lambda w: w.a_other_session),
+    _saver(AgentGitSaver.session_for_thread, lambda w: w.a_thread),
+    _saver(AgentGitSaver.session_for_thread, lambda w: w.a_branch),
+    _saver(AgentGitSaver.config_for, _sid),
+    _saver(AgentGitSaver.config_for, lambda w: w.a_other_session),
+    _saver(AgentGitSaver.branches, _sid),
+    _saver(AgentGitSaver.switch, _sid, lambda w: w.a_thread),
+    _saver(AgentGitSaver.rollback, lambda w: w.a_checkpoint),
+    _saver(AgentGitSaver.rollback, lambda w: w.a_head, name="b-branch"),
+    ("rollback", lambda w: call(AgentGitSaver.rollback, with_b(w.a_checkpoint))),
+    _saver(AgentGitSaver.delete_session, _sid),
+    _saver(AgentGitSaver.delete_session, lambda w: w.a_other_session),
+    _saver(AgentGitSaver.prune_branches, _sid),
+    _saver(AgentGitSaver.log, _sid),
+    _saver(AgentGitSaver.log, lambda w: w.a_checkpoint),
+    _saver(AgentGitSaver.log, lambda w: cfg(w.a_branch)),
+    _saver(AgentGitSaver.diff, lambda w: w.a_checkpoint, lambda w: w.a_head),
+    _saver(AgentGitSaver.resolve, _sid, lambda w: "v1"),
+    _saver(AgentGitSaver.resolve, _sid, lambda w: "HEAD"),
+    _saver(AgentGitSaver.tag, lambda w: w.a_checkpoint, lambda w: "b-tag"),
+    _saver(AgentGitSaver.tags, _sid),
+    _saver(AgentGitSaver.untag, _sid, lambda w: "v1"),
+    _saver(AgentGitSaver.tree, _sid),
+    _saver(AgentGitSaver.tree_data, _sid),
+    _saver(AgentGitSaver.mermaid, _sid),
+    _saver(AgentGitSaver.reversals, lambda w: w.a_thread),
     (
         "reversals",
-        lambda w: Op(w.saver, "reversals", (), {"session_id": w.a_session, "user_id": B}),
+        lambda w: call(AgentGitSaver.reversals, session_id=w.a_session, user_id=B),
     ),
 ]
 
 
 def _checkpointer(
-    method: str, make: Callable[[World], tuple[tuple[Any, ...], dict[str, Any]]]
+    method: Callable[..., Any], make: Callable[[World], tuple[tuple[Any, ...], dict[str, Any]]]
 ) -> Attack:
-    def op(w: World) -> Op:
+    def op(w: World) -> Plan[Any]:
         args, kwargs = make(w)
-        return Op(w.saver, method, args, kwargs, collect=method == "list")
+        return (gather if method is AgentGitSaver.list else call)(method, *args, **kwargs)
 
-    return method, op
+    return method.__name__, op
 
 
 CHECKPOINTER_ATTACKS: list[Attack] = [
-    _checkpointer("get_tuple", lambda w: ((b_cfg(w.a_thread),), {})),
-    _checkpointer("get_tuple", lambda w: ((with_b(w.a_checkpoint),), {})),
-    _checkpointer("get_tuple", lambda w: ((b_cfg(w.a_branch),), {})),
-    _checkpointer("get", lambda w: ((b_cfg(w.a_thread),), {})),
-    _checkpointer("list", lambda w: ((b_cfg(w.a_thread),), {})),
-    _checkpointer("list", lambda w: ((b_cfg(w.a_branch, checkpoint_ns=""),), {"limit": 1})),
+    _checkpointer(AgentGitSaver.get_tuple, lambda w: ((b_cfg(w.a_thread),), {})),
+    _checkpointer(AgentGitSaver.get_tuple, lambda w: ((with_b(w.a_checkpoint),), {})),
+    _checkpointer(AgentGitSaver.get_tuple, lambda w: ((b_cfg(w.a_branch),), {})),
+    _checkpointer(AgentGitSaver.get, lambda w: ((b_cfg(w.a_thread),), {})),
+    _checkpointer(AgentGitSaver.list, lambda w: ((b_cfg(w.a_thread),), {})),
     _checkpointer(
-        "put",
+        AgentGitSaver.list, lambda w: ((b_cfg(w.a_branch, checkpoint_ns=""),), {"limit": 1})
+    ),
+    _checkpointer(
+        AgentGitSaver.put,
         lambda w: ((b_cfg(w.a_thread, checkpoint_ns=""), empty_checkpoint(), {}, {}), {}),
     ),
     _checkpointer(
-        "put_writes",
+        AgentGitSaver.put_writes,
         lambda w: ((with_b(w.a_head), [("messages", [HumanMessage("b")])], "task-b"), {}),
     ),
     _checkpointer(
-        "get_delta_channel_history",
+        AgentGitSaver.get_delta_channel_history,
         lambda w: ((), {"config": with_b(w.a_head), "channels": ["messages"]}),
     ),
 ]
 
 
-def _graph(method: str, make: Callable[[World], tuple[Any, ...]]) -> Attack:
-    def op(w: World) -> Op:
-        return Op(w.graph, method, make(w), collect=method == "get_state_history")
+def _graph(method: Callable[..., Any], make: Callable[[World], tuple[Any, ...]]) -> Attack:
+    def op(w: World) -> Plan[Any]:
+        run = gather if method is Graph.get_state_history else call
+        return run(method, w.graph, *make(w))
 
-    return f"graph.{method}", op
+    return f"graph.{method.__name__}", op
 
 
 GRAPH_ATTACKS: list[Attack] = [
-    _graph("invoke", lambda w: (human("b", 5), b_cfg(w.a_thread))),
-    _graph("invoke", lambda w: (human("b", 5), b_cfg(w.a_branch))),
-    _graph("invoke", lambda w: (None, with_b(w.a_checkpoint))),  # time travel
-    _graph("get_state", lambda w: (b_cfg(w.a_thread),)),
-    _graph("get_state", lambda w: (with_b(w.a_checkpoint),)),
-    _graph("get_state_history", lambda w: (b_cfg(w.a_thread),)),
-    _graph("update_state", lambda w: (b_cfg(w.a_thread), {"messages": [HumanMessage("b")]})),
-    _graph("update_state", lambda w: (with_b(w.a_checkpoint), {"messages": []})),
+    _graph(Graph.invoke, lambda w: (human("b", 5), b_cfg(w.a_thread))),
+    _graph(Graph.invoke, lambda w: (human("b", 5), b_cfg(w.a_branch))),
+    _graph(Graph.invoke, lambda w: (None, with_b(w.a_checkpoint))),  # time travel
+    _graph(Graph.get_state, lambda w: (b_cfg(w.a_thread),)),
+    _graph(Graph.get_state, lambda w: (with_b(w.a_checkpoint),)),
+    _graph(Graph.get_state_history, lambda w: (b_cfg(w.a_thread),)),
+    _graph(Graph.update_state, lambda w: (b_cfg(w.a_thread), {"messages": [HumanMessage("b")]})),
+    _graph(Graph.update_state, lambda w: (with_b(w.a_checkpoint), {"messages": []})),
 ]
 
 ATTACKS = SESSION_ATTACKS + CHECKPOINTER_ATTACKS + GRAPH_ATTACKS
@@ -199,50 +204,45 @@ NOT_FOR_A_USER = {
 }
 
 
-def attack_flow(saver: AgentGitSaver) -> Flow[None]:
+def attack_flow(saver: AgentGitSaver) -> Plan[None]:
     w = yield from build_world(saver)
     before = yield from snapshot(saver)
     assert set(before) == {w.a_session, w.a_other_session, w.b_session}
     for name, make in ATTACKS:
         op = make(w)
         with pytest.raises(SessionAccessError) as refused:
-            yield op
+            yield from op
         message = str(refused.value)
         assert f"user {B}" in message, (name, message)
         assert str(w.a_session) in message or str(w.a_other_session) in message, (name, message)
     assert (yield from snapshot(saver)) == before
 
     # B sees only B's sessions; A still works as before, and so does B.
-    assert [s.id for s in (yield Op(saver, "list_sessions", (B,)))] == [w.b_session]
-    assert [s.id for s in (yield Op(saver, "list_sessions", (A,)))] == [
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, B))] == [w.b_session]
+    assert [s.id for s in (yield from call(AgentGitSaver.list_sessions, A))] == [
         w.a_session,
         w.a_other_session,
     ]
-    mine = yield Op(saver, "create_session", (B, "b's second"))
+    mine = yield from call(AgentGitSaver.create_session, B, "b's second")
     assert mine.user_id == B
-    result = yield Op(w.graph, "invoke", (human("a again", 7), cfg(w.a_branch, user_id=A)))
+    result = yield from call(Graph.invoke, w.graph, human("a again", 7), cfg(w.a_branch, user_id=A))
     assert contents(result)[-1].startswith("echo: a again")
-    state = yield Op(w.graph, "get_state", (cfg("b-main", user_id=B),))
+    state = yield from call(Graph.get_state, w.graph, cfg("b-main", user_id=B))
     assert contents(state.values) == ["b 0", "echo: b 0 (#1)"]
     # ... and A is refused on B's thread.
     with pytest.raises(SessionAccessError):
-        yield Op(w.graph, "get_state", (cfg("b-main", user_id=A),))
+        yield from call(Graph.get_state, w.graph, cfg("b-main", user_id=A))
     # A str user_id is checked too: "2" is user 2 (B), "1" is A.
     with pytest.raises(SessionAccessError):
-        yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="2"),))
-    yield Op(w.saver, "get_tuple", (cfg(w.a_thread, user_id="1"),))
+        yield from call(AgentGitSaver.get_tuple, cfg(w.a_thread, user_id="2"))
+    yield from call(AgentGitSaver.get_tuple, cfg(w.a_thread, user_id="1"))
     # A config without user_id is not checked (existing agents keep working).
-    yield Op(w.saver, "get_tuple", (cfg(w.a_thread),))
+    yield from call(AgentGitSaver.get_tuple, cfg(w.a_thread))
 
 
-def test_user_b_is_refused_everything(backend: Any) -> None:
-    with backend.open() as saver:
-        drive(attack_flow(saver))
-
-
-async def test_user_b_is_refused_everything_async(abackend: Any) -> None:
-    async with abackend.open() as saver:
-        await adrive(attack_flow(saver))
+async def test_user_b_is_refused_everything(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(attack_flow(saver), on(saver))
 
 
 def test_every_public_method_is_covered() -> None:
@@ -315,35 +315,28 @@ class CountingStore:
         return {k: self.reads[k] - before[k] for k in self.NAMES}
 
 
-def owner_check_flow(saver: AgentGitSaver, counting: CountingStore) -> Flow[None]:
+def owner_check_flow(saver: AgentGitSaver, counting: CountingStore) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
-    yield Op(graph, "invoke", (human("first", 0), cfg("cheap", user_id=A)))
+    yield from call(Graph.invoke, graph, human("first", 0), cfg("cheap", user_id=A))
     for _ in range(3):
         before = dict(counting.reads)
-        yield Op(graph, "get_state", (cfg("cheap", user_id=A),))
+        yield from call(Graph.get_state, graph, cfg("cheap", user_id=A))
         # Read again every time (an owner can change in another process), in one query.
         assert counting.since(before) == {"thread_owner": 1, "get_thread": 0, "get_session": 0}
     before = dict(counting.reads)
     with pytest.raises(SessionAccessError):
-        yield Op(graph, "get_state", (cfg("cheap", user_id=B),))
+        yield from call(Graph.get_state, graph, cfg("cheap", user_id=B))
     assert counting.since(before) == {"thread_owner": 1, "get_thread": 0, "get_session": 0}
     before = dict(counting.reads)
-    yield Op(graph, "get_state", (cfg("cheap"),))  # no user_id: no check, no read
+    yield from call(Graph.get_state, graph, cfg("cheap"))  # no user_id: no check, no read
     assert counting.since(before) == {"thread_owner": 0, "get_thread": 0, "get_session": 0}
 
 
-def test_owner_check_reads_the_owner_on_every_call(
-    backend: Any, monkeypatch: pytest.MonkeyPatch
+async def test_owner_check_reads_the_owner_on_every_call(
+    run: Run, run_backend: AsyncBackend, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with backend.open() as saver:
-        drive(owner_check_flow(saver, CountingStore(monkeypatch, saver.store)))
-
-
-async def test_owner_check_reads_the_owner_on_every_call_async(
-    abackend: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    async with abackend.open() as saver:
-        await adrive(owner_check_flow(saver, CountingStore(monkeypatch, saver.store)))
+    async with run_backend.open() as saver:
+        await run(owner_check_flow(saver, CountingStore(monkeypatch, saver.store)), on(saver))
 
 
 def test_deleted_session_forgets_its_owners() -> None:
@@ -403,8 +396,8 @@ def test_cli_user_b_is_refused(conn_string: str) -> None:
 
     with AgentGitSaver.from_conn_string(conn_string) as saver:
         saver.setup()
-        w = drive(build_world(saver))
-        before = drive(snapshot(saver))
+        w = run_sync(build_world(saver), on(saver))
+        before = run_sync(snapshot(saver), on(saver))
     runner = CliRunner()
 
     def run(*args: str) -> Any:
@@ -431,4 +424,4 @@ def test_cli_user_b_is_refused(conn_string: str) -> None:
     assert listed.exit_code == 0, listed.output
     assert [s["id"] for s in json.loads(listed.stdout)] == [w.b_session]
     with AgentGitSaver.from_conn_string(conn_string) as saver:
-        assert drive(snapshot(saver)) == before
+        assert run_sync(snapshot(saver), on(saver)) == before

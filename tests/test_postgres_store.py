@@ -18,7 +18,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -37,6 +37,8 @@ from agentgit_langgraph import (  # noqa: E402
     SessionNotFoundError,
     StoreError,
 )
+from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync  # noqa: E402
+from agentgit_langgraph.stores.base import BaseSessionStore  # noqa: E402
 from agentgit_langgraph.stores.postgres import (  # noqa: E402
     AsyncPostgresSessionStore,
     PostgresSessionStore,
@@ -44,7 +46,11 @@ from agentgit_langgraph.stores.postgres import (  # noqa: E402
     open_postgres_sync,
 )
 from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
+from tests.conftest import Run  # noqa: E402
 from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
+from tests.plans import get_state, held, history, invoke, on  # noqa: E402
+
+T = TypeVar("T")
 
 pytestmark = pytest.mark.postgres
 
@@ -144,7 +150,8 @@ KINDS = ["sync-conn", "sync-pool", "async-conn", "async-pool"]
 
 @dataclass
 class Driver:
-    """Calls a store method: the sync one on a sync store, the `a` twin on an async one."""
+    """Drives a plan on the store: `run_sync` on a sync store, `run_async` on an async one
+    (`await st(call(BaseSessionStore.get_session, sid))`)."""
 
     store: SqlSessionStore
     kind: str
@@ -157,18 +164,20 @@ class Driver:
     def pooled(self) -> bool:
         return self.kind.endswith("pool")
 
-    async def __call__(self, method: str, *args: Any, **kwargs: Any) -> Any:
-        if self.is_async:
-            return await getattr(self.store, "a" + method)(*args, **kwargs)
-        return getattr(self.store, method)(*args, **kwargs)
+    @property
+    def targets(self) -> Targets:
+        return {BaseSessionStore: self.store}
 
-    async def in_background(self, method: str, *args: Any, **kwargs: Any) -> asyncio.Future[Any]:
-        """Start a call that may block; the loop stays free for the test."""
+    async def __call__(self, plan: Plan[T]) -> T:
         if self.is_async:
-            return asyncio.ensure_future(self(method, *args, **kwargs))
-        return asyncio.ensure_future(
-            asyncio.to_thread(getattr(self.store, method), *args, **kwargs)
-        )
+            return await run_async(plan, self.targets)
+        return run_sync(plan, self.targets)
+
+    async def in_background(self, plan: Plan[T]) -> asyncio.Future[T]:
+        """Start a plan that may block; the loop stays free for the test."""
+        if self.is_async:
+            return asyncio.ensure_future(run_async(plan, self.targets))
+        return asyncio.ensure_future(asyncio.to_thread(run_sync, plan, self.targets))
 
 
 @pytest.fixture(params=KINDS)
@@ -206,7 +215,7 @@ def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> In
 async def new_session(st: Driver, thread_id: str = "t1", **kw: Any) -> Any:
     args: dict[str, Any] = {"user_id": 7, "session_name": "demo", "metadata": None}
     args.update(kw)
-    return await st("create_session", thread_id=thread_id, **args)
+    return await st(call(BaseSessionStore.create_session, thread_id=thread_id, **args))
 
 
 # -- the store contract ----------------------------------------------------------
@@ -222,28 +231,28 @@ async def test_create_and_get_session(st: Driver) -> None:
     assert s.created_at is not None and s.created_at.utcoffset() == timedelta(0)  # aware UTC
     assert s.get_session_age() >= 0
 
-    again = await st("get_session", s.id)
+    again = await st(call(BaseSessionStore.get_session, s.id))
     assert again.to_dict() == s.to_dict()
-    first = await st("get_thread", "t1")
+    first = await st(call(BaseSessionStore.get_thread, "t1"))
     assert first == InternalSession(
         thread_id="t1", session_id=s.id, created_at=first.created_at, checkpoint_count=0
     )
     assert first.parent_thread_id is None and first.is_branch is False
-    assert await st("list_threads", s.id) == [first]
+    assert await st(call(BaseSessionStore.list_threads, s.id)) == [first]
 
 
 async def test_unknown_ids_change_nothing(st: Driver, pg: Pg) -> None:
     s = await new_session(st)
     before = pg.snapshot()
-    assert await st("get_session", s.id + 1000) is None
-    assert await st("get_thread", "nope") is None
-    assert await st("list_threads", s.id + 1000) == []
-    assert await st("record_checkpoints", "nope") is False
-    assert await st("update_metadata", s.id + 1000, {"a": 1}) is False
-    assert await st("set_current", s.id + 1000, "t1") is False
-    assert await st("set_current", s.id, "nope") is False
+    assert await st(call(BaseSessionStore.get_session, s.id + 1000)) is None
+    assert await st(call(BaseSessionStore.get_thread, "nope")) is None
+    assert await st(call(BaseSessionStore.list_threads, s.id + 1000)) == []
+    assert await st(call(BaseSessionStore.record_checkpoints, "nope")) is False
+    assert await st(call(BaseSessionStore.update_metadata, s.id + 1000, {"a": 1})) is False
+    assert await st(call(BaseSessionStore.set_current, s.id + 1000, "t1")) is False
+    assert await st(call(BaseSessionStore.set_current, s.id, "nope")) is False
     with pytest.raises(SessionNotFoundError, match=str(s.id + 1000)):
-        await st("add_branch", branch(s.id + 1000, "t9"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id + 1000, "t9")))
     assert pg.snapshot() == before
 
 
@@ -253,50 +262,56 @@ async def test_create_session_on_a_taken_thread_writes_nothing(st: Driver, pg: P
     with pytest.raises(StoreError, match="'t1' already belongs"):
         await new_session(st, session_name="other")
     assert pg.snapshot() == before
-    assert [s.session_name for s in await st("list_sessions")] == ["demo"]
+    assert [s.session_name for s in await st(call(BaseSessionStore.list_sessions))] == ["demo"]
 
 
 async def test_list_sessions_oldest_first_and_by_user(st: Driver) -> None:
     a = await new_session(st, "a1", user_id=1, session_name="a")
     b = await new_session(st, "b1", user_id=2, session_name="b")
     c = await new_session(st, "a2", user_id=1, session_name="c")
-    await st("add_branch", branch(a.id, "a1-x", parent="a1"))
-    await st("record_checkpoints", "a1", 2)
-    await st("record_checkpoints", "b1", 5)
+    await st(call(BaseSessionStore.add_branch, branch(a.id, "a1-x", parent="a1")))
+    await st(call(BaseSessionStore.record_checkpoints, "a1", 2))
+    await st(call(BaseSessionStore.record_checkpoints, "b1", 5))
 
-    everyone = await st("list_sessions")
+    everyone = await st(call(BaseSessionStore.list_sessions))
     assert [s.id for s in everyone] == [a.id, b.id, c.id]
     by_id = {s.id: s for s in everyone}
     assert by_id[a.id].internal_session_ids == ["a1", "a1-x"]
     assert (by_id[a.id].total_checkpoints, by_id[b.id].total_checkpoints) == (3, 5)
-    assert [s.id for s in await st("list_sessions", 1)] == [a.id, c.id]
-    assert [s.to_dict() for s in await st("list_sessions", 2)] == [by_id[b.id].to_dict()]
-    assert await st("list_sessions", 99) == []
+    assert [s.id for s in await st(call(BaseSessionStore.list_sessions, 1))] == [a.id, c.id]
+    assert [s.to_dict() for s in await st(call(BaseSessionStore.list_sessions, 2))] == [
+        by_id[b.id].to_dict()
+    ]
+    assert await st(call(BaseSessionStore.list_sessions, 99)) == []
 
 
 async def test_record_checkpoints_adds_atomically(st: Driver) -> None:
     s = await new_session(st)
-    assert await st("record_checkpoints", "t1") is True
-    assert await st("record_checkpoints", "t1", 3) is True
-    await st("add_branch", branch(s.id, "t2"))
-    await st("record_checkpoints", "t2")
-    assert (await st("get_thread", "t1")).checkpoint_count == 4
-    assert (await st("get_thread", "t2")).checkpoint_count == 2
-    assert (await st("get_session", s.id)).total_checkpoints == 6
+    assert await st(call(BaseSessionStore.record_checkpoints, "t1")) is True
+    assert await st(call(BaseSessionStore.record_checkpoints, "t1", 3)) is True
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    await st(call(BaseSessionStore.record_checkpoints, "t2"))
+    assert (await st(call(BaseSessionStore.get_thread, "t1"))).checkpoint_count == 4
+    assert (await st(call(BaseSessionStore.get_thread, "t2"))).checkpoint_count == 2
+    assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 6
 
 
 async def test_add_branch_registers_and_makes_current(st: Driver) -> None:
     s = await new_session(st)
-    await st("add_branch", branch(s.id, "t2", name="retry"))
-    await st("add_branch", branch(s.id, "t3", parent="t2"))
-    after = await st("get_session", s.id)
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2", name="retry")))
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t3", parent="t2")))
+    after = await st(call(BaseSessionStore.get_session, s.id))
     assert after.internal_session_ids == ["t1", "t2", "t3"]
     assert (after.branch_count, after.current_internal_session_id) == (2, "t3")
     assert after.updated_at >= s.updated_at
-    t2 = await st("get_thread", "t2")
+    t2 = await st(call(BaseSessionStore.get_thread, "t2"))
     assert (t2.parent_thread_id, t2.branch_checkpoint_id, t2.name) == ("t1", "ckpt-of-t2", "retry")
     assert (t2.is_branch, t2.checkpoint_count, t2.session_id) == (True, 1, s.id)
-    assert [t.thread_id for t in await st("list_threads", s.id)] == ["t1", "t2", "t3"]
+    assert [t.thread_id for t in await st(call(BaseSessionStore.list_threads, s.id))] == [
+        "t1",
+        "t2",
+        "t3",
+    ]
 
 
 async def test_add_branch_on_a_taken_thread_rolls_back_the_session_update(
@@ -307,43 +322,46 @@ async def test_add_branch_on_a_taken_thread_rolls_back_the_session_update(
     before = pg.snapshot()
     # The UPDATE of the session runs first; the INSERT then finds the thread taken.
     with pytest.raises(StoreError, match="'o1' already belongs"):
-        await st("add_branch", branch(s.id, "o1"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "o1")))
     assert pg.snapshot() == before
-    again = await st("get_session", s.id)
+    again = await st(call(BaseSessionStore.get_session, s.id))
     assert (again.branch_count, again.current_internal_session_id) == (0, "t1")
-    assert (await st("get_thread", "o1")).session_id == other.id
+    assert (await st(call(BaseSessionStore.get_thread, "o1"))).session_id == other.id
 
 
 async def test_set_current_only_to_own_threads(st: Driver, pg: Pg) -> None:
     s = await new_session(st)
     other = await new_session(st, "o1")
-    await st("add_branch", branch(s.id, "t2"))
-    assert await st("set_current", s.id, "t1") is True
-    assert (await st("get_session", s.id)).current_internal_session_id == "t1"
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    assert await st(call(BaseSessionStore.set_current, s.id, "t1")) is True
+    assert (await st(call(BaseSessionStore.get_session, s.id))).current_internal_session_id == "t1"
     before = pg.snapshot()
-    assert await st("set_current", s.id, "o1") is False  # another session's thread
-    assert await st("set_current", other.id, "t2") is False
+    # Not to another session's thread.
+    assert await st(call(BaseSessionStore.set_current, s.id, "o1")) is False
+    assert await st(call(BaseSessionStore.set_current, other.id, "t2")) is False
     assert pg.snapshot() == before
 
 
 async def test_update_metadata_merges(st: Driver) -> None:
     s = await new_session(st, metadata={"a": 1, "b": {"x": 1}})
-    assert await st("update_metadata", s.id, {"b": 2, "c": [1, "two"]}) is True
-    after = await st("get_session", s.id)
+    assert await st(call(BaseSessionStore.update_metadata, s.id, {"b": 2, "c": [1, "two"]})) is True
+    after = await st(call(BaseSessionStore.get_session, s.id))
     assert after.metadata == {"a": 1, "b": 2, "c": [1, "two"]}
     assert after.updated_at > s.updated_at
 
 
 async def test_ensure_session_for_thread(st: Driver) -> None:
-    await st("ensure_session_for_thread", "chat", user_id=5)
-    await st("ensure_session_for_thread", "chat", user_id=6)  # already held: no-op
-    sessions = await st("list_sessions")
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat", user_id=5))
+    # Already held: a no-op.
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat", user_id=6))
+    sessions = await st(call(BaseSessionStore.list_sessions))
     assert len(sessions) == 1
     s = sessions[0]
     assert (s.user_id, s.session_name, s.internal_session_ids) == (5, "chat", ["chat"])
-    await st("add_branch", branch(s.id, "chat-b", parent="chat"))
-    await st("ensure_session_for_thread", "chat-b", user_id=0)  # a branch is held too
-    assert [x.id for x in await st("list_sessions")] == [s.id]
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "chat-b", parent="chat")))
+    # A branch is held too.
+    await st(call(BaseSessionStore.ensure_session_for_thread, "chat-b", user_id=0))
+    assert [x.id for x in await st(call(BaseSessionStore.list_sessions))] == [s.id]
 
 
 async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
@@ -378,11 +396,11 @@ async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
     with pytest.raises(InvalidConfigError, match=str(2**70)):
         await new_session(st, "t2", user_id=2**70)
     with pytest.raises(InvalidConfigError, match="NUL"):
-        await st("add_branch", branch(s.id, "bad\x00id"))
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "bad\x00id")))
     assert pg.snapshot() == before
     # The same connection (or pool) carries on.
-    await st("add_branch", branch(s.id, "t2"))
-    assert (await st("get_session", s.id)).branch_count == 1
+    await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+    assert (await st(call(BaseSessionStore.get_session, s.id))).branch_count == 1
 
 
 async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
@@ -391,11 +409,11 @@ async def test_corrupt_rows_are_store_errors(st: Driver, pg: Pg) -> None:
     pg.rows("UPDATE agentgit_sessions SET metadata = 'not json' WHERE id = %s", (s.id,))
     before = pg.snapshot()
     with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
-        await st("get_session", s.id)
+        await st(call(BaseSessionStore.get_session, s.id))
     with pytest.raises(StoreError, match=f"metadata in session {s.id}"):
-        await st("update_metadata", s.id, {"a": 1})
+        await st(call(BaseSessionStore.update_metadata, s.id, {"a": 1}))
     assert pg.snapshot() == before
-    assert (await st("get_session", good.id)).internal_session_ids == ["g1"]
+    assert (await st(call(BaseSessionStore.get_session, good.id))).internal_session_ids == ["g1"]
 
 
 async def test_reads_see_one_snapshot_writes_do_not(st: Driver) -> None:
@@ -639,7 +657,7 @@ def test_concurrent_first_setup_from_several_processes(pg: Pg) -> None:
 @pytest.mark.parametrize("method", ["add_branch", "record_checkpoints"])
 async def test_connection_killed_mid_transaction(st: Driver, pg: Pg, method: str) -> None:
     s = await new_session(st)
-    await st("record_checkpoints", "t1")
+    await st(call(BaseSessionStore.record_checkpoints, "t1"))
     before = pg.snapshot()
     with psycopg.connect(pg.admin_uri) as blocker:  # not autocommit: holds its locks
         if method == "add_branch":
@@ -650,30 +668,30 @@ async def test_connection_killed_mid_transaction(st: Driver, pg: Pg, method: str
                 "VALUES ('t2', %s, now(), now())",
                 (s.id,),
             )
-            call = await st.in_background("add_branch", branch(s.id, "t2"))
+            pending = await st.in_background(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
         else:
             blocker.execute("SELECT 1 FROM agentgit_threads WHERE thread_id = 't1' FOR UPDATE")
-            call = await st.in_background("record_checkpoints", "t1", 5)
+            pending = await st.in_background(call(BaseSessionStore.record_checkpoints, "t1", 5))
         pid = await asyncio.to_thread(pg.wait_for_blocked_backend)
         await asyncio.to_thread(pg.kill, [pid])
         with pytest.raises(StoreError, match=f"{method} failed, nothing was written") as err:
-            await asyncio.wait_for(call, 30)
+            await asyncio.wait_for(pending, 30)
         assert isinstance(err.value.__cause__, psycopg.OperationalError)
         blocker.rollback()
     assert pg.snapshot() == before  # nothing half-written
 
     if st.pooled:
         # The pool dropped the dead connection: the next call just works.
-        assert (await st("get_session", s.id)).total_checkpoints == 1
-        await st("add_branch", branch(s.id, "t2"))
-        assert await st("record_checkpoints", "t1", 5)
-        after = await st("get_session", s.id)
+        assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 1
+        await st(call(BaseSessionStore.add_branch, branch(s.id, "t2")))
+        assert await st(call(BaseSessionStore.record_checkpoints, "t1", 5))
+        after = await st(call(BaseSessionStore.get_session, s.id))
         assert (after.branch_count, after.total_checkpoints) == (1, 7)
     else:
         # A single connection cannot come back (as with LangGraph's savers):
         # each call says so, typed, and still writes nothing.
         with pytest.raises(StoreError, match=r"get_session failed.*connection is (lost|closed)"):
-            await st("get_session", s.id)
+            await st(call(BaseSessionStore.get_session, s.id))
         assert pg.snapshot() == before
 
 
@@ -685,16 +703,16 @@ async def test_killed_idle_connections_between_calls(st: Driver, pg: Pg) -> None
         # may fail one call, typed and harmless; a later call gets a live one.
         for _ in range(10):
             try:
-                assert await st("record_checkpoints", "t1")
+                assert await st(call(BaseSessionStore.record_checkpoints, "t1"))
                 break
             except StoreError as exc:
                 assert "nothing was written" in str(exc)
         else:  # pragma: no cover
             pytest.fail("the pool never recovered")
-        assert (await st("get_session", s.id)).total_checkpoints == 1
+        assert (await st(call(BaseSessionStore.get_session, s.id))).total_checkpoints == 1
     else:
         with pytest.raises(StoreError, match=r"record_checkpoints failed.*connection"):
-            await st("record_checkpoints", "t1")
+            await st(call(BaseSessionStore.record_checkpoints, "t1"))
     assert pg.rows("SELECT checkpoint_count FROM agentgit_threads")[0][0] == (1 if st.pooled else 0)
 
 
@@ -709,82 +727,69 @@ def _threads_in_saver(pg: Pg) -> set[str]:
     return {r[0] for r in pg.rows("SELECT DISTINCT thread_id FROM checkpoints")}
 
 
-def test_from_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "chat", "user_id": 42}}
-    with AgentGitSaver.from_conn_string(pg.uri) as saver:
-        assert type(saver.saver).__name__ == "PostgresSaver"
-        assert isinstance(saver.store, PostgresSessionStore)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        for n in range(3):
-            graph.invoke(human(f"hi {n}", n), config)
-        session = saver.session_for_thread("chat")
-        assert (session.user_id, session.session_name) == (42, "chat")
-        assert session.total_checkpoints == _checkpoint_count(saver, ["chat"]) == 9
+def chat_graph_and_rollback(saver: AgentGitSaver, thread: str) -> Plan[tuple[int, list[str], int]]:
+    """Three turns as user 42, a named rollback, a turn on the branch, a switch back:
+    the session's id, its threads and its count."""
+    config = {"configurable": {"thread_id": thread, "user_id": 42}}
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    for n in range(3):
+        yield from invoke(graph, human(f"hi {n}", n), config)
+    session = yield from call(AgentGitSaver.session_for_thread, thread)
+    assert (session.user_id, session.session_name) == (42, thread)
+    assert session.total_checkpoints == (yield from held([thread])) == 9
 
-        history = list(graph.get_state_history(config))
-        target = history[3]
-        new_config = saver.rollback(target.config, name="retry")
-        new_thread = new_config["configurable"]["thread_id"]
-        assert new_thread != "chat"
-        state = graph.get_state(new_config)
-        assert (contents(state.values), state.next) == (contents(target.values), target.next)
-        assert [h.config for h in graph.get_state_history(config)] == [h.config for h in history]
+    snaps = yield from history(graph, config)
+    target = snaps[3]
+    new_config = yield from call(AgentGitSaver.rollback, target.config, name="retry")
+    new_thread = new_config["configurable"]["thread_id"]
+    assert new_thread != thread
+    state = yield from get_state(graph, new_config)
+    assert (contents(state.values), state.next) == (contents(target.values), target.next)
+    assert [h.config for h in (yield from history(graph, config))] == [h.config for h in snaps]
 
-        session = saver.get_session(session.id, user_id=42)
-        assert session.internal_session_ids == ["chat", new_thread]
-        assert (session.branch_count, session.current_internal_session_id) == (1, new_thread)
-        (_, b) = saver.branches(session.id)
-        assert (b.parent_thread_id, b.branch_checkpoint_id, b.name, b.is_branch) == (
-            "chat",
-            target.config["configurable"]["checkpoint_id"],
-            "retry",
-            True,
-        )
+    session = yield from call(AgentGitSaver.get_session, session.id, user_id=42)
+    assert session.internal_session_ids == [thread, new_thread]
+    assert (session.branch_count, session.current_internal_session_id) == (1, new_thread)
+    (_, b) = yield from call(AgentGitSaver.branches, session.id)
+    assert (b.parent_thread_id, b.branch_checkpoint_id, b.name, b.is_branch) == (
+        thread,
+        target.config["configurable"]["checkpoint_id"],
+        "retry",
+        True,
+    )
 
-        graph.invoke(human("again", 9), new_config)
-        assert contents(graph.get_state(new_config).values)[-2:] == [
-            "again",
-            "echo: again (#3)",
-        ]
-        threads = ["chat", new_thread]
-        total = saver.get_session(session.id).total_checkpoints
-        assert total == _checkpoint_count(saver, threads)
-        assert saver.switch(session.id, "chat")["configurable"]["thread_id"] == "chat"
+    yield from invoke(graph, human("again", 9), new_config)
+    state = yield from get_state(graph, new_config)
+    assert contents(state.values)[-2:] == ["again", "echo: again (#3)"]
+    threads = [thread, new_thread]
+    total = (yield from call(AgentGitSaver.get_session, session.id)).total_checkpoints
+    assert total == (yield from held(threads))
+    switched = yield from call(AgentGitSaver.switch, session.id, thread)
+    assert switched["configurable"]["thread_id"] == thread
+    return session.id, threads, total
+
+
+def reopened(session_id: int, threads: list[str], total: int) -> Plan[None]:
+    again = yield from call(AgentGitSaver.get_session, session_id)
+    assert again.internal_session_ids == threads
+    assert again.current_internal_session_id == threads[0]
+    assert again.total_checkpoints == total == (yield from held(threads))
+
+
+async def test_from_conn_string_chat_graph_and_rollback(run: Run, pg: Pg) -> None:
+    async with run.from_conn_string(pg.uri) as saver:
+        kind = "Async" if run.is_async else ""
+        assert type(saver.saver).__name__ == f"{kind}PostgresSaver"
+        assert type(saver.store).__name__ == f"{kind}PostgresSessionStore"
+        session_id, threads, total = await run(chat_graph_and_rollback(saver, "chat"), on(saver))
+        if run.is_async:  # the sync twins work from another thread (as AsyncPostgresSaver's do)
+            same = await asyncio.to_thread(saver.get_session, session_id)
+            assert same.to_dict() == (await saver.aget_session(session_id)).to_dict()
 
     # Reopened (new pool, new connections, SQLAlchemy-style URI): all still there.
     sqlalchemy_style = pg.uri.replace("postgresql://", "postgresql+psycopg://", 1)
-    with AgentGitSaver.from_conn_string(sqlalchemy_style) as saver:
-        again = saver.get_session(session.id)
-        assert again.internal_session_ids == threads
-        assert again.current_internal_session_id == "chat"
-        assert again.total_checkpoints == total == _checkpoint_count(saver, threads)
-
-
-async def test_afrom_conn_string_chat_graph_and_rollback(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "achat"}}
-    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
-        assert type(saver.saver).__name__ == "AsyncPostgresSaver"
-        assert isinstance(saver.store, AsyncPostgresSessionStore)
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        for n in range(3):
-            await graph.ainvoke(human(f"hi {n}", n), config)
-        history = [s async for s in graph.aget_state_history(config)]
-        target = history[3]
-        new_config = await saver.arollback(target.config)
-        state = await graph.aget_state(new_config)
-        assert (contents(state.values), state.next) == (contents(target.values), target.next)
-        await graph.ainvoke(human("again", 9), new_config)
-
-        session = await saver.asession_for_thread("achat")
-        new_thread = new_config["configurable"]["thread_id"]
-        assert session.internal_session_ids == ["achat", new_thread]
-        count = 0
-        for t in session.internal_session_ids:
-            count += len([c async for c in saver.alist({"configurable": {"thread_id": t}})])
-        assert session.total_checkpoints == count
-        # The sync twins work from another thread (as AsyncPostgresSaver's do).
-        same = await asyncio.to_thread(saver.get_session, session.id)
-        assert same.to_dict() == session.to_dict()
+    async with run.from_conn_string(sqlalchemy_style) as saver:
+        await run(reopened(session_id, threads, total), on(saver))
 
 
 def test_failed_rollback_leaves_no_orphan_thread(pg: Pg, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -813,27 +818,20 @@ def test_failed_rollback_leaves_no_orphan_thread(pg: Pg, monkeypatch: pytest.Mon
         assert saver.rollback(target.config)  # and a real one still works
 
 
-def test_from_conn_string_survives_killed_connections(pg: Pg) -> None:
+def turn_after_killed_connections(saver: AgentGitSaver, pg: Pg) -> Plan[None]:
     config = {"configurable": {"thread_id": "k"}}
-    with AgentGitSaver.from_conn_string(pg.uri) as saver:
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        graph.invoke(human("hi 0", 0), config)
-        assert pg.kill_all() >= 1  # the saver's and the store's connections alike
-        graph.invoke(human("hi 1", 1), config)  # the pool replaces dead ones: no failure
-        assert contents(graph.get_state(config).values)[-1] == "echo: hi 1 (#2)"
-        total = saver.session_for_thread("k").total_checkpoints
-        assert total == _checkpoint_count(saver, ["k"]) > 0
+    graph = chat_graph_builder().compile(checkpointer=saver)
+    yield from invoke(graph, human("hi 0", 0), config)
+    assert pg.kill_all() >= 1  # the saver's and the store's connections alike
+    yield from invoke(graph, human("hi 1", 1), config)  # the pool replaces dead ones: no failure
+    assert contents((yield from get_state(graph, config)).values)[-1] == "echo: hi 1 (#2)"
+    total = (yield from call(AgentGitSaver.session_for_thread, "k")).total_checkpoints
+    assert total == (yield from held(["k"])) > 0
 
 
-async def test_afrom_conn_string_survives_killed_connections(pg: Pg) -> None:
-    config = {"configurable": {"thread_id": "k"}}
-    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        await graph.ainvoke(human("hi 0", 0), config)
-        assert await asyncio.to_thread(pg.kill_all) >= 1
-        await graph.ainvoke(human("hi 1", 1), config)
-        count = len([c async for c in saver.alist(config)])
-        assert (await saver.asession_for_thread("k")).total_checkpoints == count > 0
+async def test_from_conn_string_survives_killed_connections(run: Run, pg: Pg) -> None:
+    async with run.from_conn_string(pg.uri) as saver:
+        await run(turn_after_killed_connections(saver, pg), on(saver))
 
 
 def test_store_sharing_one_connection_with_postgres_saver(pg: Pg) -> None:
@@ -894,19 +892,25 @@ def test_open_postgres_unreachable_server_is_a_store_error() -> None:
 # -- the owner read (every checked call): one statement, survives lost connections ----------
 
 
-def test_thread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
-    with open_postgres_sync(pg.uri) as (_, store):
-        s = store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert store.thread_owner("t1") == (s.id, "4")  # the connection is now "seen working"
-        assert store.thread_owner("nobody") is None
-        assert pg.kill_all() > 0
-        assert store.thread_owner("t1") == (s.id, "4")
+def owner_after_dropped_connections(pg: Pg) -> Plan[None]:
+    s = yield from call(
+        BaseSessionStore.create_session,
+        user_id=4,
+        session_name="",
+        metadata=None,
+        thread_id="t1",
+    )
+    # The connection is now "seen working".
+    assert (yield from call(BaseSessionStore.thread_owner, "t1")) == (s.id, "4")
+    assert (yield from call(BaseSessionStore.thread_owner, "nobody")) is None
+    assert pg.kill_all() > 0
+    assert (yield from call(BaseSessionStore.thread_owner, "t1")) == (s.id, "4")
 
 
-async def test_athread_owner_after_the_server_dropped_every_connection(pg: Pg) -> None:
-    async with open_postgres_async(pg.uri) as (_, store):
-        s = await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
-        assert await store.athread_owner("t1") == (s.id, "4")
-        assert await store.athread_owner("nobody") is None
-        assert pg.kill_all() > 0
-        assert await store.athread_owner("t1") == (s.id, "4")
+async def test_thread_owner_after_the_server_dropped_every_connection(run: Run, pg: Pg) -> None:
+    if run.is_async:
+        async with open_postgres_async(pg.uri) as (_, astore):
+            await run(owner_after_dropped_connections(pg), {BaseSessionStore: astore})
+    else:
+        with open_postgres_sync(pg.uri) as (_, store):
+            await run(owner_after_dropped_connections(pg), {BaseSessionStore: store})

@@ -21,12 +21,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentgit_langgraph import AgentGitSaver, ThreadBusyError
 from agentgit_langgraph._faults import clear_hooks, set_hook
+from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph.stores.base import BaseSessionStore
 from tests import chaos
+from tests.conftest import Run
 from tests.graphs import chat_graph_builder, human
-from tests.maintenance_helpers import Flow, Op, adrive, cfg, drive, snapshot
+from tests.plans import Graph, cfg, on, snapshot
 
 
 @pytest.fixture(scope="module")
@@ -56,83 +60,69 @@ def _in_child(ctx: ForkServerContext, target: Any, *args: Any) -> None:
     assert proc.exitcode == 0, f"{target.__name__} failed in the child ({proc.exitcode})"
 
 
-def prune_race_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Flow[None]:
+def prune_race_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     for n in range(3):
-        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main")))
-    history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
-    side = yield Op(saver, "rollback", (history[2].config,))
-    yield Op(graph, "invoke", (human("side", 9), side))
-    session = yield Op(saver, "session_for_thread", ("main",))
-    yield Op(saver, "switch", (session.id, "main"))
+        yield from call(Graph.invoke, graph, human(f"turn {n}", n), cfg("main"))
+    history = yield from gather(Graph.get_state_history, graph, cfg("main"))
+    side = yield from call(AgentGitSaver.rollback, history[2].config)
+    yield from call(Graph.invoke, graph, human("side", 9), side)
+    session = yield from call(AgentGitSaver.session_for_thread, "main")
+    yield from call(AgentGitSaver.switch, session.id, "main")
     doomed = side["configurable"]["thread_id"]
     set_hook("prune.planned", lambda _: _in_child(ctx, chaos.switch_to, conn, session.id, doomed))
     with pytest.raises(ThreadBusyError, match="current"):
-        yield Op(saver, "prune_branches", (session.id,))
+        yield from call(AgentGitSaver.prune_branches, session.id)
     clear_hooks()
     after = yield from snapshot(saver)
-    current = (yield Op(saver, "get_session", (session.id,))).current_internal_session_id
+    current = (yield from call(AgentGitSaver.get_session, session.id)).current_internal_session_id
     assert current == doomed
     assert set(after[session.id]["stored"]) == {"main", doomed}
     assert all(after[session.id]["stored"].values()), "no checkpoint was deleted"
     # Nothing changed but the other process's switch: prune again keeps all (main is an ancestor).
-    assert (yield Op(saver, "prune_branches", (session.id,))) == []
+    assert (yield from call(AgentGitSaver.prune_branches, session.id)) == []
     assert (yield from snapshot(saver)) == after
-    assert (yield Op(saver, "fsck")).violations == []
+    assert (yield from call(AgentGitSaver.fsck)).violations == []
 
 
-def test_prune_refuses_a_branch_made_current_meanwhile(
-    forkserver: ForkServerContext, conn_string: str
+async def test_prune_refuses_a_branch_made_current_meanwhile(
+    run: Run, forkserver: ForkServerContext, conn_string: str
 ) -> None:
-    with AgentGitSaver.from_conn_string(conn_string) as saver:
-        drive(prune_race_flow(saver, forkserver, conn_string))
+    async with run.from_conn_string(conn_string) as saver:
+        await run(prune_race_flow(saver, forkserver, conn_string), on(saver))
 
 
-async def test_aprune_refuses_a_branch_made_current_meanwhile(
-    forkserver: ForkServerContext, conn_string: str
-) -> None:
-    async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
-        await adrive(prune_race_flow(saver, forkserver, conn_string))
-
-
-def live_rollback_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Flow[None]:
+def live_rollback_flow(saver: AgentGitSaver, ctx: ForkServerContext, conn: str) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     for n in range(2):
-        yield Op(graph, "invoke", (human(f"turn {n}", n), cfg("main")))
-    history = yield Op(graph, "get_state_history", (cfg("main"),), collect=True)
+        yield from call(Graph.invoke, graph, human(f"turn {n}", n), cfg("main"))
+    history = yield from gather(Graph.get_state_history, graph, cfg("main"))
     reached = ctx.Event()
     child = ctx.Process(target=chaos.rollback_and_hold, args=(conn, history[1].config, reached))
     child.start()
     try:
         assert reached.wait(60), "the child never reached its hook"
-        (note,) = yield Op(saver.store, "list_pending_branches")
+        (note,) = yield from call(BaseSessionStore.list_pending_branches)
         assert not note.registered and note.owner.split("|")[1] == str(child.pid)
         # Alive on this host: spared whatever its age, and not reported by fsck.
-        assert (yield Op(saver, "recover_branches", (), {"older_than": timedelta(0)})) == []
-        assert (yield Op(saver, "fsck")).violations == []
-        assert (yield Op(saver.saver, "list", (cfg(note.thread_id),), collect=True)) != []
+        assert (yield from call(AgentGitSaver.recover_branches, older_than=timedelta(0))) == []
+        assert (yield from call(AgentGitSaver.fsck)).violations == []
+        assert (yield from gather(BaseCheckpointSaver.list, cfg(note.thread_id))) != []
         child.kill()
         child.join()
-        assert (yield Op(saver, "recover_branches")) == [note.thread_id]
-        assert (yield Op(saver.saver, "list", (cfg(note.thread_id),), collect=True)) == []
-        assert (yield Op(saver, "fsck")).violations == []
+        assert (yield from call(AgentGitSaver.recover_branches)) == [note.thread_id]
+        assert (yield from gather(BaseCheckpointSaver.list, cfg(note.thread_id))) == []
+        assert (yield from call(AgentGitSaver.fsck)).violations == []
     finally:  # (a killed child must not be waited on through a shared Event)
         child.kill()
         child.join()
 
 
-def test_recover_spares_a_rollback_running_in_another_process(
-    forkserver: ForkServerContext, conn_string: str
+async def test_recover_spares_a_rollback_running_in_another_process(
+    run: Run, forkserver: ForkServerContext, conn_string: str
 ) -> None:
-    with AgentGitSaver.from_conn_string(conn_string) as saver:
-        drive(live_rollback_flow(saver, forkserver, conn_string))
-
-
-async def test_arecover_spares_a_rollback_running_in_another_process(
-    forkserver: ForkServerContext, conn_string: str
-) -> None:
-    async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
-        await adrive(live_rollback_flow(saver, forkserver, conn_string))
+    async with run.from_conn_string(conn_string) as saver:
+        await run(live_rollback_flow(saver, forkserver, conn_string), on(saver))
 
 
 def test_notes_from_another_host_are_aged_in_utc(

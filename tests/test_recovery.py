@@ -9,7 +9,10 @@ from typing import Any
 import pytest
 
 from agentgit_langgraph import AgentGitSaver, InvalidConfigError
+from agentgit_langgraph._plan import Plan, call
+from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, contents, human
+from tests.plans import on
 
 
 class Died(Exception):
@@ -106,12 +109,12 @@ async def test_arecover_deletes_the_thread_a_dead_arollback_left(
         assert (await saver.asession_for_thread("dies")).branch_count == 1
 
 
-def test_recover_rejects_a_bad_age(backend: Any) -> None:
-    with backend.open() as saver, pytest.raises(InvalidConfigError, match="older_than"):
-        saver.recover_branches(older_than=-timedelta(seconds=1))
-
-
-async def test_arecover_rejects_a_bad_age(abackend: Any) -> None:
-    async with abackend.open() as saver:
+def bad_ages() -> Plan[None]:
+    for bad in (-timedelta(seconds=1), 10):  # negative; not a timedelta
         with pytest.raises(InvalidConfigError, match="older_than"):
-            await saver.arecover_branches(older_than=10)  # type: ignore[arg-type]
+            yield from call(AgentGitSaver.recover_branches, older_than=bad)  # type: ignore[arg-type]
+
+
+async def test_recover_rejects_a_bad_age(run: Run, run_backend: AsyncBackend) -> None:
+    async with run_backend.open() as saver:
+        await run(bad_ages(), on(saver))

@@ -8,7 +8,8 @@ with `reverse_tools=True` the folder and the table must be exactly as they
 were at the chosen checkpoint.
 
 Every scenario runs through the sync API on `backend` and the async API on
-`abackend`.
+`abackend`: a plan (tests/plans.py) that the `run` fixture drives with each; under
+the async API the undo handlers are async too where the scenario allows both.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ from langgraph.types import StateSnapshot
 from pydantic import PrivateAttr
 
 from agentgit_langgraph import AgentGitError, AgentGitSaver, InMemorySessionStore
+from agentgit_langgraph._plan import Plan, call, run_async, run_sync
 from agentgit_langgraph.errors import InvalidConfigError, ToolReversalError
 from agentgit_langgraph.reversal import (
     ExecutedToolCall,
@@ -55,6 +57,8 @@ from agentgit_langgraph.reversal import (
     with_undo,
 )
 from agentgit_langgraph.sessions import FAILED, NO_HANDLER, PENDING, REVERSED
+from tests.conftest import AsyncBackend, Run
+from tests.plans import get_state, history, invoke, on
 
 # -- the scripted agent --------------------------------------------------------
 
@@ -269,15 +273,25 @@ def before_tools(history: list[StateSnapshot], turns: int) -> StateSnapshot:
     )
 
 
+def records_of(thread_id: str) -> Plan[dict[str, Any]]:
+    """The thread's reversal records by call number (a plan)."""
+    records = yield from call(AgentGitSaver.reversals, thread_id)
+    return {r.tool_call_id.split("_")[-1]: r for r in records}
+
+
+def statuses_of(thread_id: str) -> Plan[dict[str, str]]:
+    return {k: r.status for k, r in (yield from records_of(thread_id)).items()}
+
+
 def statuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
-    return {r.tool_call_id.split("_")[-1]: r.status for r in saver.reversals(thread_id)}
+    return run_sync(statuses_of(thread_id), on(saver))
 
 
 async def astatuses(saver: AgentGitSaver, thread_id: str) -> dict[str, str]:
-    return {r.tool_call_id.split("_")[-1]: r.status for r in await saver.areversals(thread_id)}
+    return await run_async(statuses_of(thread_id), on(saver))
 
 
-class Run:
+class Agent:
     """One test's agent: world, model, graph on `saver`, and a fresh thread."""
 
     def __init__(
@@ -292,292 +306,241 @@ class Run:
         self.thread = unique("chat")
         self.config = cfg(self.thread)
 
-    def turns(self, *texts: str) -> None:
+    def play(self, *texts: str) -> Plan[None]:
+        """A human turn for each text (a plan: `invoke`, or `ainvoke` under `run_async`)."""
         for text in texts:
-            self.graph.invoke(human(text), self.config)
+            yield from invoke(self.graph, human(text), self.config)
+
+    def snapshots(self, config: Any = None) -> Plan[list[StateSnapshot]]:
+        """The thread's state history, newest first (a plan)."""
+        return history(self.graph, config or self.config)
+
+    def turns(self, *texts: str) -> None:
+        run_sync(self.play(*texts), on(self.saver))
 
     async def aturns(self, *texts: str) -> None:
-        for text in texts:
-            await self.graph.ainvoke(human(text), self.config)
+        await run_async(self.play(*texts), on(self.saver))
 
     def history(self, config: Any = None) -> list[StateSnapshot]:
-        return list(self.graph.get_state_history(config or self.config))
+        return run_sync(self.snapshots(config), on(self.saver))
 
     async def ahistory(self, config: Any = None) -> list[StateSnapshot]:
-        return [s async for s in self.graph.aget_state_history(config or self.config)]
+        return await run_async(self.snapshots(config), on(self.saver))
 
 
 # -- the main scenario ---------------------------------------------------------
 
 
-def test_rollback_undoes_files_and_rows(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1")
-        at_t1 = run.world.snapshot()
-        run.turns("t2", "t3")
-        assert run.world.snapshot() != at_t1
-        target = end_of_turn(run.history(), 1)
-        session = saver.session_for_thread(run.thread)
+def undoes_files_and_rows(saver: AgentGitSaver, agent: Agent) -> Plan[None]:
+    yield from agent.play("t1")
+    at_t1 = agent.world.snapshot()
+    yield from agent.play("t2", "t3")
+    assert agent.world.snapshot() != at_t1
+    target = end_of_turn((yield from agent.snapshots()), 1)
+    session = yield from call(AgentGitSaver.session_for_thread, agent.thread)
 
-        branch = saver.rollback(target.config, reverse_tools=True)
+    branch = yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
 
-        assert run.world.snapshot() == at_t1 == ({"a.txt": "A"}, [("coffee", 3.0)])
-        # Newest first; the parallel calls of t3 in reverse order of the AIMessage.
-        assert run.world.undone == ["taxi", "b.txt", "lunch"]
-        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
-        assert {k: r.status for k, r in records.items()} == {
-            "3": REVERSED,
-            "4": REVERSED,
-            "5": REVERSED,
-        }
-        assert records["5"].tool_name == "add_expense"
-        assert records["5"].args == {"item": "taxi", "amount": 30}
-        assert records["4"].tool_name == "write_file"
-        assert records["4"].args == {"name": "b.txt", "text": "B"}
-        assert all(r.thread_id == run.thread for r in records.values())
-        assert all(
-            r.checkpoint_id == target.config["configurable"]["checkpoint_id"]
-            for r in records.values()
-        )
-        assert all(r.error is None and r.session_id == session.id for r in records.values())
-        assert [r.tool_call_id for r in saver.reversals(session_id=session.id)] == [
-            r.tool_call_id for r in saver.reversals(run.thread)
-        ]
-        # The branch is the usual branch: at turn 1, and it goes on from there.
-        assert run.graph.get_state(branch).values == target.values
-        assert saver.get_session(session.id).branch_count == 1
-        run.graph.invoke(human("t2"), branch)
-        assert run.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0), ("lunch", 12.0)])
-        assert saver.reversals(branch["configurable"]["thread_id"]) == []
+    assert agent.world.snapshot() == at_t1 == ({"a.txt": "A"}, [("coffee", 3.0)])
+    # Newest first; the parallel calls of t3 in reverse order of the AIMessage.
+    assert agent.world.undone == ["taxi", "b.txt", "lunch"]
+    records = yield from records_of(agent.thread)
+    assert {k: r.status for k, r in records.items()} == {
+        "3": REVERSED,
+        "4": REVERSED,
+        "5": REVERSED,
+    }
+    assert records["5"].tool_name == "add_expense"
+    assert records["5"].args == {"item": "taxi", "amount": 30}
+    assert records["4"].tool_name == "write_file"
+    assert records["4"].args == {"name": "b.txt", "text": "B"}
+    assert all(r.thread_id == agent.thread for r in records.values())
+    assert all(
+        r.checkpoint_id == target.config["configurable"]["checkpoint_id"] for r in records.values()
+    )
+    assert all(r.error is None and r.session_id == session.id for r in records.values())
+    by_session = yield from call(AgentGitSaver.reversals, session_id=session.id)
+    by_thread = yield from call(AgentGitSaver.reversals, agent.thread)
+    assert [r.tool_call_id for r in by_session] == [r.tool_call_id for r in by_thread]
+    assert len(by_session) == 3
+    # The branch is the usual branch: at turn 1, and it goes on from there.
+    assert (yield from get_state(agent.graph, branch)).values == target.values
+    assert (yield from call(AgentGitSaver.get_session, session.id)).branch_count == 1
+    yield from invoke(agent.graph, human("t2"), branch)
+    assert agent.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0), ("lunch", 12.0)])
+    assert (yield from call(AgentGitSaver.reversals, branch["configurable"]["thread_id"])) == []
 
 
-async def test_arollback_undoes_files_and_rows_with_async_handlers(
-    abackend: Any, tmp_path: Path
+async def test_rollback_undoes_files_and_rows(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
 ) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        await run.aturns("t1")
-        at_t1 = run.world.snapshot()
-        await run.aturns("t2", "t3")
-        target = end_of_turn(await run.ahistory(), 1)
-        session = await saver.asession_for_thread(run.thread)
-
-        branch = await saver.arollback(target.config, reverse_tools=True)
-
-        assert run.world.snapshot() == at_t1
-        assert run.world.undone == ["taxi", "b.txt", "lunch"]
-        assert await astatuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
-        assert len(await saver.areversals(session_id=session.id)) == 3
-        assert (await run.graph.aget_state(branch)).values == target.values
-        assert (await saver.aget_session(session.id)).branch_count == 1
+    """The async API with async undo handlers."""
+    async with run_backend.open() as saver:
+        agent = Agent(saver, tmp_path, async_undo=run.is_async)
+        await run(undoes_files_and_rows(saver, agent), on(saver))
 
 
-def test_rollback_to_before_the_tools_ran(backend: Any, tmp_path: Path) -> None:
+def to_before_the_tools_ran(agent: Agent) -> Plan[None]:
     """The chosen checkpoint holds the AIMessage that asked: its calls are undone."""
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2")
-        at_t2 = run.world.snapshot()
-        run.turns("t3")
-        target = before_tools(run.history(), 3)
-        saver.rollback(target.config, reverse_tools=True)
-        assert run.world.snapshot() == at_t2
-        assert run.world.undone == ["taxi", "b.txt"]
-        assert statuses(saver, run.thread) == {"4": REVERSED, "5": REVERSED}
+    yield from agent.play("t1", "t2")
+    at_t2 = agent.world.snapshot()
+    yield from agent.play("t3")
+    target = before_tools((yield from agent.snapshots()), 3)
+    yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
+    assert agent.world.snapshot() == at_t2
+    assert agent.world.undone == ["taxi", "b.txt"]
+    assert (yield from statuses_of(agent.thread)) == {"4": REVERSED, "5": REVERSED}
 
 
-async def test_arollback_to_before_the_tools_ran(abackend: Any, tmp_path: Path) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path)
-        await run.aturns("t1", "t2")
-        at_t2 = run.world.snapshot()
-        await run.aturns("t3")
-        target = before_tools(await run.ahistory(), 3)
-        await saver.arollback(target.config, reverse_tools=True)
-        assert run.world.snapshot() == at_t2
-        assert run.world.undone == ["taxi", "b.txt"]
+async def test_rollback_to_before_the_tools_ran(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
+) -> None:
+    async with run_backend.open() as saver:
+        await run(to_before_the_tools_ran(Agent(saver, tmp_path)), on(saver))
 
 
 def test_sync_rollback_runs_async_handlers(backend: Any, tmp_path: Path) -> None:
     """Without a running loop, and from inside one (a fresh loop in a worker thread)."""
     with backend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        run.turns("t1", "t2")
-        at_t2 = run.world.snapshot()
-        run.turns("t3")
-        saver.rollback(end_of_turn(run.history(), 2).config, reverse_tools=True)
-        assert run.world.snapshot() == at_t2
+        agent = Agent(saver, tmp_path, async_undo=True)
+        agent.turns("t1", "t2")
+        at_t2 = agent.world.snapshot()
+        agent.turns("t3")
+        saver.rollback(end_of_turn(agent.history(), 2).config, reverse_tools=True)
+        assert agent.world.snapshot() == at_t2
 
-        at_t1 = end_of_turn(run.history(), 1).config
+        at_t1 = end_of_turn(agent.history(), 1).config
 
         async def inside_a_loop() -> None:
             saver.rollback(at_t1, reverse_tools=True)  # a sync call, a loop running
 
         asyncio.run(inside_a_loop())
-        assert len(run.world.undo_threads) == 2  # this thread, then a worker thread
-        assert run.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0)])
-        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        assert len(agent.world.undo_threads) == 2  # this thread, then a worker thread
+        assert agent.world.snapshot() == ({"a.txt": "A"}, [("coffee", 3.0)])
+        assert agent.world.undone == ["taxi", "b.txt", "lunch"]
 
 
 async def test_async_rollback_runs_sync_handlers_in_a_thread(abackend: Any, tmp_path: Path) -> None:
     async with abackend.open() as saver:
-        run = Run(saver, tmp_path)
-        await run.aturns("t1")
-        at_t1 = run.world.snapshot()
-        await run.aturns("t2")
-        await saver.arollback(end_of_turn(await run.ahistory(), 1).config, reverse_tools=True)
-        assert run.world.snapshot() == at_t1
-        assert run.world.undo_threads and threading.get_ident() not in run.world.undo_threads
+        agent = Agent(saver, tmp_path)
+        await agent.aturns("t1")
+        at_t1 = agent.world.snapshot()
+        await agent.aturns("t2")
+        await saver.arollback(end_of_turn(await agent.ahistory(), 1).config, reverse_tools=True)
+        assert agent.world.snapshot() == at_t1
+        assert agent.world.undo_threads and threading.get_ident() not in agent.world.undo_threads
 
 
 # -- failure policies ----------------------------------------------------------
 
 
-def test_failing_handler_is_recorded_and_the_rollback_goes_on(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2", "t3")
-        run.world.fail.add("b.txt")
-        target = end_of_turn(run.history(), 1)
-        session = saver.session_for_thread(run.thread)
+def failing_handler(agent: Agent) -> Plan[None]:
+    yield from agent.play("t1", "t2", "t3")
+    agent.world.fail.add("b.txt")
+    target = end_of_turn((yield from agent.snapshots()), 1)
+    session = yield from call(AgentGitSaver.session_for_thread, agent.thread)
 
-        branch = saver.rollback(target.config, reverse_tools=True)
+    branch = yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
 
-        assert saver.get_session(session.id).branch_count == 1
-        assert run.graph.get_state(branch).values == target.values
-        assert run.world.undone == ["taxi", "lunch"]
-        assert run.world.snapshot() == ({"a.txt": "A", "b.txt": "B"}, [("coffee", 3.0)])
-        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
-        assert records["4"].status == FAILED
-        assert records["4"].error == "RuntimeError: cannot undo b.txt"
-        assert records["5"].status == records["3"].status == REVERSED
+    assert (yield from call(AgentGitSaver.get_session, session.id)).branch_count == 1
+    assert (yield from get_state(agent.graph, branch)).values == target.values
+    assert agent.world.undone == ["taxi", "lunch"]
+    assert agent.world.snapshot() == ({"a.txt": "A", "b.txt": "B"}, [("coffee", 3.0)])
+    records = yield from records_of(agent.thread)
+    assert records["4"].status == FAILED
+    assert records["4"].error == "RuntimeError: cannot undo b.txt"
+    assert records["5"].status == records["3"].status == REVERSED
 
-        # A failed call is retried by the next rollback past it; the others are not.
-        run.world.fail.clear()
-        saver.rollback(target.config, reverse_tools=True)
-        assert run.world.snapshot() == AFTER_T1[1:]
-        assert run.world.undo_counts == Counter({"taxi": 1, "lunch": 1, "b.txt": 1})
-        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+    # A failed call is retried by the next rollback past it; the others are not.
+    agent.world.fail.clear()
+    yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
+    assert agent.world.snapshot() == AFTER_T1[1:]
+    assert agent.world.undo_counts == Counter({"taxi": 1, "lunch": 1, "b.txt": 1})
+    assert (yield from statuses_of(agent.thread)) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
 
 
-async def test_afailing_handler_is_recorded_and_the_rollback_goes_on(
-    abackend: Any, tmp_path: Path
+async def test_failing_handler_is_recorded_and_the_rollback_goes_on(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
 ) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        await run.aturns("t1", "t2", "t3")
-        run.world.fail.add("b.txt")
-        target = end_of_turn(await run.ahistory(), 1)
-        session = await saver.asession_for_thread(run.thread)
-        await saver.arollback(target.config, reverse_tools=True)
-        assert (await saver.aget_session(session.id)).branch_count == 1
-        assert run.world.snapshot() == ({"a.txt": "A", "b.txt": "B"}, [("coffee", 3.0)])
-        records = {r.tool_call_id.split("_")[-1]: r for r in await saver.areversals(run.thread)}
-        assert records["4"].status == FAILED
-        assert records["4"].error == "RuntimeError: cannot undo b.txt"
-        assert await astatuses(saver, run.thread) == {"3": REVERSED, "4": FAILED, "5": REVERSED}
+    async with run_backend.open() as saver:
+        agent = Agent(saver, tmp_path, async_undo=run.is_async)
+        await run(failing_handler(agent), on(saver))
 
 
-def test_strict_stops_at_the_first_failure_without_a_branch(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2", "t3")
-        run.world.fail.add("b.txt")
-        target = end_of_turn(run.history(), 1)
-        session = saver.session_for_thread(run.thread)
-        threads_before = saver.get_session(session.id).internal_session_ids
+def strict_stops_at_the_first_failure(agent: Agent) -> Plan[None]:
+    yield from agent.play("t1", "t2", "t3")
+    agent.world.fail.add("b.txt")
+    target = end_of_turn((yield from agent.snapshots()), 1)
+    session = yield from call(AgentGitSaver.session_for_thread, agent.thread)
+    threads_before = session.internal_session_ids
 
-        with pytest.raises(ToolReversalError) as raised:
-            saver.rollback(target.config, reverse_tools=True, strict=True)
+    with pytest.raises(ToolReversalError, match="write_file") as raised:
+        yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True, strict=True)
 
-        err = raised.value
-        assert isinstance(err, AgentGitError)
-        assert "write_file" in str(err) and err.tool_name == "write_file"
-        assert err.tool_call_id.endswith("_4") and err.tool_call_id in str(err)
-        assert isinstance(err.__cause__, RuntimeError)
-        after = saver.get_session(session.id)
-        assert after.branch_count == 0
-        assert after.internal_session_ids == threads_before
-        # Newer calls were undone (and stay recorded); older ones were not tried.
-        assert run.world.undone == ["taxi"]
-        assert statuses(saver, run.thread) == {"5": REVERSED, "4": FAILED}
-        assert run.world.snapshot() == (
-            {"a.txt": "A", "b.txt": "B"},
-            [("coffee", 3.0), ("lunch", 12.0)],
-        )
+    err = raised.value
+    assert isinstance(err, AgentGitError)
+    assert "write_file" in str(err) and err.tool_name == "write_file"
+    assert err.tool_call_id.endswith("_4") and err.tool_call_id in str(err)
+    assert isinstance(err.__cause__, RuntimeError)
+    after = yield from call(AgentGitSaver.get_session, session.id)
+    assert after.branch_count == 0
+    assert after.internal_session_ids == threads_before
+    # Newer calls were undone (and stay recorded); older ones were not tried.
+    assert agent.world.undone == ["taxi"]
+    assert (yield from statuses_of(agent.thread)) == {"5": REVERSED, "4": FAILED}
+    assert agent.world.snapshot() == (
+        {"a.txt": "A", "b.txt": "B"},
+        [("coffee", 3.0), ("lunch", 12.0)],
+    )
 
-        # Fixed, the retry skips what was undone and finishes the job.
-        run.world.fail.clear()
-        saver.rollback(target.config, reverse_tools=True, strict=True)
-        assert run.world.snapshot() == AFTER_T1[1:]
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        assert saver.get_session(session.id).branch_count == 1
+    # Fixed, the retry skips what was undone and finishes the job.
+    agent.world.fail.clear()
+    yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True, strict=True)
+    assert agent.world.snapshot() == AFTER_T1[1:]
+    assert agent.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+    assert (yield from call(AgentGitSaver.get_session, session.id)).branch_count == 1
 
 
-async def test_astrict_stops_at_the_first_failure_without_a_branch(
-    abackend: Any, tmp_path: Path
+async def test_strict_stops_at_the_first_failure_without_a_branch(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
 ) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        await run.aturns("t1", "t2", "t3")
-        run.world.fail.add("b.txt")
-        target = end_of_turn(await run.ahistory(), 1)
-        session = await saver.asession_for_thread(run.thread)
-
-        with pytest.raises(ToolReversalError, match="write_file") as raised:
-            await saver.arollback(target.config, reverse_tools=True, strict=True)
-
-        assert raised.value.tool_name == "write_file"
-        assert raised.value.tool_call_id.endswith("_4")
-        assert raised.value.tool_call_id in str(raised.value)
-        assert (await saver.aget_session(session.id)).branch_count == 0
-        assert len((await saver.aget_session(session.id)).internal_session_ids) == 1
-        assert await astatuses(saver, run.thread) == {"5": REVERSED, "4": FAILED}
-        assert run.world.undone == ["taxi"]
-
-        run.world.fail.clear()
-        await saver.arollback(target.config, reverse_tools=True, strict=True)
-        assert run.world.snapshot() == AFTER_T1[1:]
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+    async with run_backend.open() as saver:
+        agent = Agent(saver, tmp_path, async_undo=run.is_async)
+        await run(strict_stops_at_the_first_failure(agent), on(saver))
 
 
 # -- idempotence -----------------------------------------------------------------
 
 
-def test_two_rollbacks_past_the_same_calls_undo_them_once(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2", "t3")
-        history = run.history()
-        saver.rollback(end_of_turn(history, 1).config, reverse_tools=True)
-        saver.rollback(end_of_turn(history, 1).config, reverse_tools=True)
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        # Further back: only the calls not undone yet.
-        first = next(s for s in history if s.next == ("agent",) and len(s.values["messages"]) == 1)
-        saver.rollback(first.config, reverse_tools=True)
-        assert run.world.undo_counts == Counter(
-            {"taxi": 1, "b.txt": 1, "lunch": 1, "a.txt": 1, "coffee": 1}
+def rollbacks_past_the_same_calls(agent: Agent) -> Plan[None]:
+    yield from agent.play("t1", "t2", "t3")
+    history = yield from agent.snapshots()
+    for turn in (1, 2, 1):  # past all three calls, past two of them, past all three again
+        yield from call(
+            AgentGitSaver.rollback, end_of_turn(history, turn).config, reverse_tools=True
         )
-        assert run.world.undone[-2:] == ["coffee", "a.txt"]
-        assert run.world.snapshot() == ({}, [])
-        assert set(statuses(saver, run.thread).values()) == {REVERSED}
-        assert len(saver.reversals(run.thread)) == 5
-        assert saver.get_session(saver.session_for_thread(run.thread).id).branch_count == 3
+    assert agent.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+    assert agent.world.snapshot() == AFTER_T1[1:]
+    # Further back: only the calls not undone yet.
+    first = next(s for s in history if s.next == ("agent",) and len(s.values["messages"]) == 1)
+    yield from call(AgentGitSaver.rollback, first.config, reverse_tools=True)
+    assert agent.world.undo_counts == Counter(
+        {"taxi": 1, "b.txt": 1, "lunch": 1, "a.txt": 1, "coffee": 1}
+    )
+    assert agent.world.undone[-2:] == ["coffee", "a.txt"]
+    assert agent.world.snapshot() == ({}, [])
+    assert set((yield from statuses_of(agent.thread)).values()) == {REVERSED}
+    assert len((yield from call(AgentGitSaver.reversals, agent.thread))) == 5
+    session = yield from call(AgentGitSaver.session_for_thread, agent.thread)
+    assert (yield from call(AgentGitSaver.get_session, session.id)).branch_count == 4
 
 
-async def test_atwo_rollbacks_past_the_same_calls_undo_them_once(
-    abackend: Any, tmp_path: Path
+async def test_two_rollbacks_past_the_same_calls_undo_them_once(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
 ) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        await run.aturns("t1", "t2", "t3")
-        history = await run.ahistory()
-        await saver.arollback(end_of_turn(history, 1).config, reverse_tools=True)
-        await saver.arollback(end_of_turn(history, 2).config, reverse_tools=True)
-        await saver.arollback(end_of_turn(history, 1).config, reverse_tools=True)
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        assert run.world.snapshot() == AFTER_T1[1:]
+    async with run_backend.open() as saver:
+        agent = Agent(saver, tmp_path, async_undo=run.is_async)
+        await run(rollbacks_past_the_same_calls(agent), on(saver))
 
 
 def test_a_branch_holding_copies_of_undone_calls_does_not_undo_them_again(
@@ -587,15 +550,15 @@ def test_a_branch_holding_copies_of_undone_calls_does_not_undo_them_again(
     messages are rebuilt from, so rolling back inside the branch goes past
     copies of the calls: they are the same calls, undone once in all."""
     with backend.open() as saver:
-        run = Run(saver, tmp_path, delta=True)
-        run.turns("t1", "t2", "t3")
-        history = run.history()
+        agent = Agent(saver, tmp_path, delta=True)
+        agent.turns("t1", "t2", "t3")
+        history = agent.history()
         at_t1 = end_of_turn(history, 1)
 
         def branch_at_head() -> tuple[str, Any]:
             # A branch at the head (nothing to undo there), and its copy of turn 1.
             copy = saver.rollback(history[0].config, reverse_tools=True)
-            copied_t1 = end_of_turn(run.history(copy), 1)
+            copied_t1 = end_of_turn(agent.history(copy), 1)
             assert (
                 copied_t1.config["configurable"]["checkpoint_id"]
                 == (at_t1.config["configurable"]["checkpoint_id"])
@@ -605,150 +568,129 @@ def test_a_branch_holding_copies_of_undone_calls_does_not_undo_them_again(
         # Undone from a branch holding copies: found there, recorded there...
         first_copy, copied_t1 = branch_at_head()
         saver.rollback(copied_t1, reverse_tools=True)
-        assert run.world.undone == ["taxi", "b.txt", "lunch"]
+        assert agent.world.undone == ["taxi", "b.txt", "lunch"]
         assert statuses(saver, first_copy) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
-        assert run.world.snapshot() == AFTER_T1[1:]
+        assert agent.world.snapshot() == AFTER_T1[1:]
 
         # ... then never again: not from the original thread, not from another copy.
         saver.rollback(at_t1.config, reverse_tools=True)
         second_copy, copied_again = branch_at_head()
         saver.rollback(copied_again, reverse_tools=True)
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        assert saver.reversals(run.thread) == saver.reversals(second_copy) == []
-        assert len(saver.reversals(session_id=saver.session_for_thread(run.thread).id)) == 3
+        assert agent.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+        assert saver.reversals(agent.thread) == saver.reversals(second_copy) == []
+        assert len(saver.reversals(session_id=saver.session_for_thread(agent.thread).id)) == 3
 
 
 async def test_adelta_channel_messages_are_found(abackend: Any, tmp_path: Path) -> None:
     async with abackend.open() as saver:
-        run = Run(saver, tmp_path, delta=True)
-        await run.aturns("t1", "t2")
-        at_t2 = run.world.snapshot()
-        await run.aturns("t3")
-        await saver.arollback(before_tools(await run.ahistory(), 3).config, reverse_tools=True)
-        assert run.world.snapshot() == at_t2
-        records = {r.tool_call_id.split("_")[-1]: r for r in await saver.areversals(run.thread)}
+        agent = Agent(saver, tmp_path, delta=True)
+        await agent.aturns("t1", "t2")
+        at_t2 = agent.world.snapshot()
+        await agent.aturns("t3")
+        await saver.arollback(before_tools(await agent.ahistory(), 3).config, reverse_tools=True)
+        assert agent.world.snapshot() == at_t2
+        records = {r.tool_call_id.split("_")[-1]: r for r in await saver.areversals(agent.thread)}
         assert records["4"].args == {"name": "b.txt", "text": "B"}
         assert records["5"].args == {"item": "taxi", "amount": 30}
 
 
-def test_a_retry_after_a_crash_skips_what_was_undone(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2", "t3")
-        run.world.crash.add("b.txt")
-        target = end_of_turn(run.history(), 1)
-        session = saver.session_for_thread(run.thread)
+def crash_part_way(agent: Agent) -> Plan[tuple[Any, int]]:
+    """A handler "kills the process" part way: the rollback target and the session."""
+    yield from agent.play("t1", "t2", "t3")
+    agent.world.crash.add("b.txt")
+    target = end_of_turn((yield from agent.snapshots()), 1)
+    session = yield from call(AgentGitSaver.session_for_thread, agent.thread)
 
-        with pytest.raises(Crash):
-            saver.rollback(target.config, reverse_tools=True)
+    with pytest.raises(Crash):
+        yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
 
-        assert statuses(saver, run.thread) == {"5": REVERSED, "4": PENDING}
-        assert saver.get_session(session.id).branch_count == 0
-        run.world.crash.clear()
-    with backend.open() as saver:  # a new process, on the same data
-        for name, fn in reversers_from(run.world.tools).items():
+    assert (yield from statuses_of(agent.thread)) == {"5": REVERSED, "4": PENDING}
+    assert (yield from call(AgentGitSaver.get_session, session.id)).branch_count == 0
+    agent.world.crash.clear()
+    return target, session.id
+
+
+def retry_after_the_crash(agent: Agent, target: Any, session_id: int) -> Plan[None]:
+    yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
+    assert agent.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
+    assert agent.world.snapshot() == AFTER_T1[1:]
+    assert (yield from statuses_of(agent.thread)) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+    assert (yield from call(AgentGitSaver.get_session, session_id)).branch_count == 1
+
+
+async def test_a_retry_after_a_crash_skips_what_was_undone(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
+) -> None:
+    async with run_backend.open() as saver:
+        agent = Agent(saver, tmp_path, async_undo=run.is_async)
+        target, session_id = await run(crash_part_way(agent), on(saver))
+    async with run_backend.open() as saver:  # a new process, on the same data
+        for name, fn in reversers_from(agent.world.tools).items():
             saver.register_reverser(name, fn)
-        saver.rollback(target.config, reverse_tools=True)
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        assert run.world.snapshot() == AFTER_T1[1:]
-        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
-        assert saver.get_session(session.id).branch_count == 1
-
-
-async def test_aretry_after_a_crash_skips_what_was_undone(abackend: Any, tmp_path: Path) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path, async_undo=True)
-        await run.aturns("t1", "t2", "t3")
-        run.world.crash.add("b.txt")
-        target = end_of_turn(await run.ahistory(), 1)
-        with pytest.raises(Crash):
-            await saver.arollback(target.config, reverse_tools=True)
-        assert await astatuses(saver, run.thread) == {"5": REVERSED, "4": PENDING}
-        run.world.crash.clear()
-    async with abackend.open() as saver:
-        for name, fn in reversers_from(run.world.tools).items():
-            saver.register_reverser(name, fn)
-        await saver.arollback(target.config, reverse_tools=True)
-        assert run.world.undo_counts == Counter({"taxi": 1, "b.txt": 1, "lunch": 1})
-        assert run.world.snapshot() == AFTER_T1[1:]
+        await run(retry_after_the_crash(agent, target, session_id), on(saver))
 
 
 # -- no handler, no reversal -------------------------------------------------------
 
 
-def test_a_tool_without_handler_is_recorded_and_skipped(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2")
-        at_t2 = run.world.snapshot()
-        run.turns("t4")
-        branch = saver.rollback(
-            end_of_turn(run.history(), 2).config, reverse_tools=True, strict=True
-        )
-        assert run.world.snapshot() == at_t2
-        records = {r.tool_call_id.split("_")[-1]: r for r in saver.reversals(run.thread)}
-        # t4 makes calls 4 (log_note, no handler) and 5 (c.txt).
-        assert records["4"].status == NO_HANDLER and records["4"].tool_name == "log_note"
-        assert records["4"].args == {"text": "remember"}
-        assert records["5"].status == REVERSED
-        assert run.world.undone == ["c.txt"]
-        assert run.graph.get_state(branch).values["messages"][-1].content == "done: t2"
+def tool_without_handler(agent: Agent) -> Plan[None]:
+    yield from agent.play("t1", "t2")
+    at_t2 = agent.world.snapshot()
+    yield from agent.play("t4")
+    target = end_of_turn((yield from agent.snapshots()), 2)
+    branch = yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True, strict=True)
+    assert agent.world.snapshot() == at_t2
+    records = yield from records_of(agent.thread)
+    # t4 makes calls 4 (log_note, no handler) and 5 (c.txt).
+    assert records["4"].status == NO_HANDLER and records["4"].tool_name == "log_note"
+    assert records["4"].args == {"text": "remember"}
+    assert records["5"].status == REVERSED
+    assert agent.world.undone == ["c.txt"]
+    state = yield from get_state(agent.graph, branch)
+    assert state.values["messages"][-1].content == "done: t2"
 
 
-async def test_atool_without_handler_is_recorded_and_skipped(abackend: Any, tmp_path: Path) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path)
-        await run.aturns("t1", "t2", "t4")
-        await saver.arollback(end_of_turn(await run.ahistory(), 2).config, reverse_tools=True)
-        assert await astatuses(saver, run.thread) == {"4": NO_HANDLER, "5": REVERSED}
-
-
-def test_without_reverse_tools_nothing_is_undone(backend: Any, tmp_path: Path) -> None:
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2", "t3")
-        at_head = run.world.snapshot()
-        saver.rollback(end_of_turn(run.history(), 1).config)
-        assert run.world.snapshot() == at_head
-        assert run.world.undone == []
-        assert saver.reversals(run.thread) == []
-
-
-async def test_awithout_reverse_tools_nothing_is_undone(abackend: Any, tmp_path: Path) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path)
-        await run.aturns("t1", "t2", "t3")
-        at_head = run.world.snapshot()
-        await saver.arollback(end_of_turn(await run.ahistory(), 1).config)
-        assert run.world.snapshot() == at_head
-        assert await saver.areversals(run.thread) == []
-
-
-def test_calls_of_runs_without_stored_writes_are_found(backend: Any, tmp_path: Path) -> None:
-    """`durability="exit"` keeps no writes between checkpoints: the head's state tells."""
-    with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.graph.invoke(human("t1"), run.config, durability="exit")
-        at_t1 = run.world.snapshot()
-        for text in ("t2", "t3"):
-            run.graph.invoke(human(text), run.config, durability="exit")
-        saver.rollback(end_of_turn(run.history(), 1).config, reverse_tools=True)
-        assert run.world.snapshot() == at_t1
-        assert run.world.undone == ["taxi", "b.txt", "lunch"]
-        assert statuses(saver, run.thread) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
-
-
-async def test_acalls_of_runs_without_stored_writes_are_found(
-    abackend: Any, tmp_path: Path
+async def test_a_tool_without_handler_is_recorded_and_skipped(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
 ) -> None:
-    async with abackend.open() as saver:
-        run = Run(saver, tmp_path)
-        await run.graph.ainvoke(human("t1"), run.config, durability="exit")
-        at_t1 = run.world.snapshot()
-        await run.graph.ainvoke(human("t3"), run.config, durability="exit")
-        await saver.arollback(end_of_turn(await run.ahistory(), 1).config, reverse_tools=True)
-        assert run.world.snapshot() == at_t1
-        assert run.world.undone == ["taxi", "b.txt"]
+    async with run_backend.open() as saver:
+        await run(tool_without_handler(Agent(saver, tmp_path)), on(saver))
+
+
+def without_reverse_tools(agent: Agent) -> Plan[None]:
+    yield from agent.play("t1", "t2", "t3")
+    at_head = agent.world.snapshot()
+    yield from call(AgentGitSaver.rollback, end_of_turn((yield from agent.snapshots()), 1).config)
+    assert agent.world.snapshot() == at_head
+    assert agent.world.undone == []
+    assert (yield from call(AgentGitSaver.reversals, agent.thread)) == []
+
+
+async def test_without_reverse_tools_nothing_is_undone(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
+) -> None:
+    async with run_backend.open() as saver:
+        await run(without_reverse_tools(Agent(saver, tmp_path)), on(saver))
+
+
+def runs_without_stored_writes(agent: Agent) -> Plan[None]:
+    """`durability="exit"` keeps no writes between checkpoints: the head's state tells."""
+    yield from invoke(agent.graph, human("t1"), agent.config, durability="exit")
+    at_t1 = agent.world.snapshot()
+    for text in ("t2", "t3"):
+        yield from invoke(agent.graph, human(text), agent.config, durability="exit")
+    target = end_of_turn((yield from agent.snapshots()), 1)
+    yield from call(AgentGitSaver.rollback, target.config, reverse_tools=True)
+    assert agent.world.snapshot() == at_t1
+    assert agent.world.undone == ["taxi", "b.txt", "lunch"]
+    assert (yield from statuses_of(agent.thread)) == {"3": REVERSED, "4": REVERSED, "5": REVERSED}
+
+
+async def test_calls_of_runs_without_stored_writes_are_found(
+    run: Run, run_backend: AsyncBackend, tmp_path: Path
+) -> None:
+    async with run_backend.open() as saver:
+        await run(runs_without_stored_writes(Agent(saver, tmp_path)), on(saver))
 
 
 def test_results_of_an_unfinished_step_are_undone(backend: Any, tmp_path: Path) -> None:
@@ -802,12 +744,12 @@ def test_results_of_an_unfinished_step_are_undone(backend: Any, tmp_path: Path) 
 
 def test_rollback_to_the_head_undoes_nothing(backend: Any, tmp_path: Path) -> None:
     with backend.open() as saver:
-        run = Run(saver, tmp_path)
-        run.turns("t1", "t2")
-        at_head = run.world.snapshot()
-        saver.rollback(run.history()[0].config, reverse_tools=True)
-        assert run.world.snapshot() == at_head
-        assert saver.reversals(run.thread) == []
+        agent = Agent(saver, tmp_path)
+        agent.turns("t1", "t2")
+        at_head = agent.world.snapshot()
+        saver.rollback(agent.history()[0].config, reverse_tools=True)
+        assert agent.world.snapshot() == at_head
+        assert saver.reversals(agent.thread) == []
 
 
 # -- a custom tool node, and the pieces on their own -----------------------------------
@@ -826,8 +768,8 @@ def test_tool_messages_from_a_custom_node(tmp_path: Path) -> None:
         last = state["messages"][-1]
         assert isinstance(last, AIMessage)
         out: list[ToolMessage] = []
-        for call in last.tool_calls:
-            out.append(tools[call["name"]].invoke({**call, "type": "tool_call"}))
+        for tool_call in last.tool_calls:
+            out.append(tools[tool_call["name"]].invoke({**tool_call, "type": "tool_call"}))
         return {"messages": out}
 
     builder: StateGraph[Any] = StateGraph(State)
@@ -904,21 +846,10 @@ def test_reversible_tool_and_reversers_from() -> None:
     assert saver.reversers.get("search") is undo
 
 
-def test_from_conn_string_takes_reversers(tmp_path):
-    def undo(args):
+async def test_from_conn_string_takes_reversers(run: Run, tmp_path: Path) -> None:
+    def undo(args: Any) -> None:
         return None
 
-    with AgentGitSaver.from_conn_string(str(tmp_path / "r.db"), reversers={"book": undo}) as saver:
-        assert saver.reversers.get("book") is undo
-        assert saver.reversers.get("other") is None
-
-
-async def test_afrom_conn_string_takes_reversers(tmp_path):
-    async def undo(args):
-        return None
-
-    async with AgentGitSaver.afrom_conn_string(
-        str(tmp_path / "r.db"), reversers={"book": undo}
-    ) as saver:
+    async with run.from_conn_string(str(tmp_path / "r.db"), reversers={"book": undo}) as saver:
         assert saver.reversers.get("book") is undo
         assert saver.reversers.get("other") is None

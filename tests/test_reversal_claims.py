@@ -41,10 +41,12 @@ from langgraph.prebuilt import ToolNode, tools_condition
 
 from agentgit_langgraph import AgentGitSaver, ReversalTimeoutError, ToolReversalError
 from agentgit_langgraph._claims import ReversalAttempt, claimant_alive, current_claimant, utc_now
+from agentgit_langgraph._plan import Plan, call, run_async, run_sync
 from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.sessions import FAILED, PENDING, REVERSED, Claimant, Reversal
 from agentgit_langgraph.testing import ScriptedToolModel
-from tests.conftest import postgres_backends_enabled
+from tests.conftest import AsyncBackend, Run, postgres_backends_enabled
+from tests.plans import history, invoke, on
 from tests.reversal_worker import make_undo, read_log, rollback_worker
 
 ITEMS = ("a", "b", "c")
@@ -91,26 +93,23 @@ def _target(history: list[Any]) -> dict[str, Any]:
 
 
 def make_source(saver: AgentGitSaver) -> Source:
-    session = saver.create_session(session_name="claims")
-    thread = session.current_internal_session_id
-    assert session.id is not None and thread is not None
-    graph = _graph(saver)
-    config: Any = {"configurable": {"thread_id": thread}}
-    graph.invoke({"messages": [HumanMessage("hello")]}, config)
-    graph.invoke({"messages": [HumanMessage("book")]}, config)
-    return Source(session.id, thread, _target(list(graph.get_state_history(config))))
+    return run_sync(source(saver), on(saver))
 
 
 async def amake_source(saver: AgentGitSaver) -> Source:
-    session = await saver.acreate_session(session_name="claims")
+    return await run_async(source(saver), on(saver))
+
+
+def source(saver: AgentGitSaver) -> Plan[Source]:
+    """A session whose thread booked three items (their calls): the rollback target."""
+    session = yield from call(AgentGitSaver.create_session, session_name="claims")
     thread = session.current_internal_session_id
     assert session.id is not None and thread is not None
     graph = _graph(saver)
     config: Any = {"configurable": {"thread_id": thread}}
-    await graph.ainvoke({"messages": [HumanMessage("hello")]}, config)
-    await graph.ainvoke({"messages": [HumanMessage("book")]}, config)
-    history = [s async for s in graph.aget_state_history(config)]
-    return Source(session.id, thread, _target(history))
+    yield from invoke(graph, {"messages": [HumanMessage("hello")]}, config)
+    yield from invoke(graph, {"messages": [HumanMessage("book")]}, config)
+    return Source(session.id, thread, _target((yield from history(graph, config))))
 
 
 def runs(log: Path) -> Counter[str]:
@@ -418,66 +417,56 @@ def _assert_timed_out(records: list[Reversal]) -> None:
     assert got["a"].status == got["b"].status == REVERSED
 
 
+def hanging_handler_abandoned(saver: AgentGitSaver, handler: Any) -> Plan[None]:
+    src = yield from source(saver)
+    saver.register_reverser("book", handler)
+    began = time.monotonic()
+    branch = yield from call(
+        AgentGitSaver.rollback, src.target, reverse_tools=True, reverse_timeout=HANG
+    )
+    assert time.monotonic() - began < HANG + MARGIN
+    _assert_timed_out((yield from call(AgentGitSaver.reversals, src.thread_id)))
+    session = yield from call(AgentGitSaver.get_session, src.session_id)
+    assert session.current_internal_session_id == branch["configurable"]["thread_id"]
+    assert session.branch_count == 1
+
+
 @pytest.mark.parametrize("kind", ["sync", "async"])
-def test_a_hanging_handler_is_abandoned(backend: Any, kind: str, released: threading.Event) -> None:
-    with backend.open() as saver:
-        src = make_source(saver)
-        saver.register_reverser("book", _hanging(kind, released))
-        began = time.monotonic()
-        branch = saver.rollback(src.target, reverse_tools=True, reverse_timeout=HANG)
-        assert time.monotonic() - began < HANG + MARGIN
-        _assert_timed_out(saver.reversals(src.thread_id))
-        assert (
-            saver.get_session(src.session_id).current_internal_session_id
-            == (branch["configurable"]["thread_id"])
+async def test_a_hanging_handler_is_abandoned(
+    run: Run, run_backend: AsyncBackend, kind: str, released: threading.Event
+) -> None:
+    """A `kind` handler that hangs, under the sync API and the async one."""
+    async with run_backend.open() as saver:
+        await run(hanging_handler_abandoned(saver, _hanging(kind, released)), on(saver))
+
+
+def strict_timeout(saver: AgentGitSaver, handler: Any, timeout: dict[str, float]) -> Plan[None]:
+    src = yield from source(saver)
+    saver.register_reverser("book", handler)
+    began = time.monotonic()
+    with pytest.raises(ToolReversalError, match="reverse_timeout") as raised:
+        yield from call(
+            AgentGitSaver.rollback, src.target, reverse_tools=True, strict=True, **timeout
         )
+    assert time.monotonic() - began < HANG + MARGIN
+    assert isinstance(raised.value.__cause__, ReversalTimeoutError)
+    assert raised.value.tool_name == "book"
+    assert (yield from call(AgentGitSaver.get_session, src.session_id)).branch_count == 0
+    records = yield from call(AgentGitSaver.reversals, src.thread_id)
+    assert by_item(records)["c"].status == FAILED
 
 
 @pytest.mark.parametrize("kind", ["sync", "async"])
-async def test_ahanging_handler_is_abandoned(
-    abackend: Any, kind: str, released: threading.Event
+async def test_strict_timeout_raises_without_a_branch(
+    run: Run, run_backend: AsyncBackend, kind: str, released: threading.Event
 ) -> None:
-    async with abackend.open() as saver:
-        src = await amake_source(saver)
-        saver.register_reverser("book", _hanging(kind, released))
-        began = time.monotonic()
-        await saver.arollback(src.target, reverse_tools=True, reverse_timeout=HANG)
-        assert time.monotonic() - began < HANG + MARGIN
-        _assert_timed_out(await saver.areversals(src.thread_id))
-        assert (await saver.aget_session(src.session_id)).branch_count == 1
-
-
-@pytest.mark.parametrize("kind", ["sync", "async"])
-def test_strict_timeout_raises_without_a_branch(
-    backend: Any, kind: str, released: threading.Event
-) -> None:
-    with backend.open() as saver:
-        src = make_source(saver)
-        saver.register_reverser("book", _hanging(kind, released))
-        saver.reverse_timeout = HANG  # the saver's default, as `AgentGitSaver(reverse_timeout=)`
-        began = time.monotonic()
-        with pytest.raises(ToolReversalError, match="reverse_timeout") as raised:
-            saver.rollback(src.target, reverse_tools=True, strict=True)
-        assert time.monotonic() - began < HANG + MARGIN
-        assert isinstance(raised.value.__cause__, ReversalTimeoutError)
-        assert raised.value.tool_name == "book"
-        assert saver.get_session(src.session_id).branch_count == 0
-        assert by_item(saver.reversals(src.thread_id))["c"].status == FAILED
-
-
-@pytest.mark.parametrize("kind", ["sync", "async"])
-async def test_astrict_timeout_raises_without_a_branch(
-    abackend: Any, kind: str, released: threading.Event
-) -> None:
-    async with abackend.open() as saver:
-        src = await amake_source(saver)
-        saver.register_reverser("book", _hanging(kind, released))
-        began = time.monotonic()
-        with pytest.raises(ToolReversalError, match="reverse_timeout") as raised:
-            await saver.arollback(src.target, reverse_tools=True, strict=True, reverse_timeout=HANG)
-        assert time.monotonic() - began < HANG + MARGIN
-        assert isinstance(raised.value.__cause__, ReversalTimeoutError)
-        assert (await saver.aget_session(src.session_id)).branch_count == 0
+    async with run_backend.open() as saver:
+        timeout: dict[str, float] = {}
+        if run.is_async:  # the call's own timeout
+            timeout["reverse_timeout"] = HANG
+        else:  # the saver's default, as `AgentGitSaver(reverse_timeout=)`
+            saver.reverse_timeout = HANG
+        await run(strict_timeout(saver, _hanging(kind, released), timeout), on(saver))
 
 
 def test_a_handlers_own_timeout_error_is_its_own(backend: Any) -> None:

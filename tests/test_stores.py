@@ -1,7 +1,8 @@
 """The session-store contract, for every store, sync and async.
 
-Sync tests run over `InMemorySessionStore` and `SqliteSessionStore` (a sqlite3
-file); their async twins over those two and `AsyncSqliteSessionStore`
+The contract's scenarios are plans (tests/plans.py) that `store_run` drives with
+the sync API over `InMemorySessionStore` and `SqliteSessionStore` (a sqlite3
+file), and with the async one over those two and `AsyncSqliteSessionStore`
 (aiosqlite). SQLite-only properties (persistence, versioned migrations, table
 prefix, corrupt rows) are checked on the file directly.
 """
@@ -11,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager, contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar, cast
 
 import aiosqlite
 import pytest
-from langgraph.checkpoint.base import empty_checkpoint
+from langgraph.checkpoint.base import BaseCheckpointSaver, empty_checkpoint
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
@@ -32,8 +34,12 @@ from agentgit_langgraph import (
     SqliteSessionStore,
     StoreError,
 )
+from agentgit_langgraph._plan import Plan, call, run_async, run_sync
 from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.sql import SQLITE
+from tests.conftest import Run
+
+T = TypeVar("T")
 
 MISSING_SESSION = 987654
 
@@ -60,48 +66,60 @@ async def open_async_store(kind: str, path: Path) -> AsyncIterator[BaseSessionSt
         yield AsyncSqliteSessionStore(conn)
 
 
-@pytest.fixture(params=["memory", "sqlite"])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[BaseSessionStore]:
-    if request.param == "memory":
-        yield InMemorySessionStore()
+@dataclass
+class StoreRun:
+    """A store and the API that drives a plan on it (`store_run(plan)`)."""
+
+    run: Run
+    store: BaseSessionStore
+
+    async def __call__(self, plan: Plan[T]) -> T:
+        return await self.run(plan, {BaseSessionStore: self.store})
+
+
+# The sync API on the memory store and a SQLite file; the async one on those two
+# (the sync store's async twins) and on AsyncSqliteSessionStore (aiosqlite).
+STORE_RUNS = ["sync-memory", "sync-sqlite", "async-memory", "async-sqlite", "async-aiosqlite"]
+
+
+@pytest.fixture(params=STORE_RUNS)
+async def store_run(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[StoreRun]:
+    mode, kind = request.param.split("-")
+    run = Run(cast(Literal["sync", "async"], mode))
+    if kind == "memory":
+        yield StoreRun(run, InMemorySessionStore())
         return
-    with open_sync_store(tmp_path / "sessions.db") as s:
-        yield s
+    async with open_async_store(kind, tmp_path / "sessions.db") as s:
+        yield StoreRun(run, s)
 
 
-@pytest.fixture(params=["memory", "sqlite", "aiosqlite"])
-async def astore(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[BaseSessionStore]:
-    if request.param == "memory":
-        yield InMemorySessionStore()
-        return
-    async with open_async_store(request.param, tmp_path / "sessions.db") as s:
-        yield s
-
-
-def new_session(
-    store: BaseSessionStore,
+def make_session(
     thread_id: str = "t1",
     *,
     user_id: int = 0,
     name: str = "",
     metadata: dict[str, Any] | None = None,
-) -> ExternalSession:
-    return store.create_session(
-        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
+) -> Plan[ExternalSession]:
+    """A session whose first thread is `thread_id` (a plan)."""
+    return call(
+        BaseSessionStore.create_session,
+        user_id=user_id,
+        session_name=name,
+        metadata=metadata,
+        thread_id=thread_id,
     )
+
+
+def new_session(store: BaseSessionStore, thread_id: str = "t1", **kw: Any) -> ExternalSession:
+    """`make_session` on `store` with the sync API."""
+    return run_sync(make_session(thread_id, **kw), {BaseSessionStore: store})
 
 
 async def anew_session(
-    store: BaseSessionStore,
-    thread_id: str = "t1",
-    *,
-    user_id: int = 0,
-    name: str = "",
-    metadata: dict[str, Any] | None = None,
+    store: BaseSessionStore, thread_id: str = "t1", **kw: Any
 ) -> ExternalSession:
-    return await store.acreate_session(
-        user_id=user_id, session_name=name, metadata=metadata, thread_id=thread_id
-    )
+    """`make_session` on `store` with the async API."""
+    return await run_async(make_session(thread_id, **kw), {BaseSessionStore: store})
 
 
 def branch(session_id: int, thread_id: str, parent: str = "t1", **kw: Any) -> InternalSession:
@@ -153,225 +171,163 @@ def _check_first_thread(t: InternalSession | None, session_id: int) -> None:
     assert t.is_branch is False
 
 
-def test_create_session(store):
+def create_session_flow() -> Plan[None]:
     before = datetime.now(UTC)
-    s = new_session(store, user_id=3, name="trip", metadata={"model": "echo"})
+    s = yield from make_session(user_id=3, name="trip", metadata={"model": "echo"})
     _check_new_session(s, before, datetime.now(UTC))
-    assert store.get_session(s.id) == s
-    _check_first_thread(store.get_thread("t1"), s.id)
+    assert (yield from call(BaseSessionStore.get_session, s.id)) == s
+    _check_first_thread((yield from call(BaseSessionStore.get_thread, "t1")), s.id)
 
 
-async def test_acreate_session(astore):
-    before = datetime.now(UTC)
-    s = await anew_session(astore, user_id=3, name="trip", metadata={"model": "echo"})
-    _check_new_session(s, before, datetime.now(UTC))
-    assert await astore.aget_session(s.id) == s
-    _check_first_thread(await astore.aget_thread("t1"), s.id)
+async def test_create_session(store_run: StoreRun) -> None:
+    await store_run(create_session_flow())
 
 
-def test_create_session_ids_are_distinct(store):
-    a = new_session(store, "a")
-    b = new_session(store, "b")
+def create_session_ids_are_distinct_flow() -> Plan[None]:
+    a = yield from make_session("a")
+    b = yield from make_session("b")
     assert a.id != b.id
-    assert store.get_session(a.id).internal_session_ids == ["a"]
-    assert store.get_session(b.id).internal_session_ids == ["b"]
+    assert (yield from call(BaseSessionStore.get_session, a.id)).internal_session_ids == ["a"]
+    assert (yield from call(BaseSessionStore.get_session, b.id)).internal_session_ids == ["b"]
 
 
-async def test_acreate_session_ids_are_distinct(astore):
-    a = await anew_session(astore, "a")
-    b = await anew_session(astore, "b")
-    assert a.id != b.id
-    assert (await astore.aget_session(a.id)).internal_session_ids == ["a"]
-    assert (await astore.aget_session(b.id)).internal_session_ids == ["b"]
+async def test_create_session_ids_are_distinct(store_run: StoreRun) -> None:
+    await store_run(create_session_ids_are_distinct_flow())
 
 
-def test_create_session_with_taken_thread_raises_and_writes_nothing(store):
-    s = new_session(store, "t1", user_id=1)
-    before = dump(store.list_sessions())
+def create_session_with_taken_thread_raises_and_writes_nothing_flow() -> Plan[None]:
+    s = yield from make_session("t1", user_id=1)
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
     with pytest.raises(StoreError, match="'t1'"):
-        new_session(store, "t1", user_id=2, name="dup")
-    assert dump(store.list_sessions()) == before
-    assert store.list_sessions(2) == []
-    assert store.get_thread("t1").session_id == s.id
+        yield from make_session("t1", user_id=2, name="dup")
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.list_sessions, 2)) == []
+    assert (yield from call(BaseSessionStore.get_thread, "t1")).session_id == s.id
 
 
-async def test_acreate_session_with_taken_thread_raises_and_writes_nothing(astore):
-    s = await anew_session(astore, "t1", user_id=1)
-    before = dump(await astore.alist_sessions())
-    with pytest.raises(StoreError, match="'t1'"):
-        await anew_session(astore, "t1", user_id=2, name="dup")
-    assert dump(await astore.alist_sessions()) == before
-    assert await astore.alist_sessions(2) == []
-    assert (await astore.aget_thread("t1")).session_id == s.id
+async def test_create_session_with_taken_thread_raises_and_writes_nothing(
+    store_run: StoreRun,
+) -> None:
+    await store_run(create_session_with_taken_thread_raises_and_writes_nothing_flow())
 
 
-def test_unknown_ids_give_none_or_empty(store):
-    new_session(store)
-    assert store.get_session(MISSING_SESSION) is None
-    assert store.get_thread("nope") is None
-    assert store.list_threads(MISSING_SESSION) == []
+def unknown_ids_give_none_or_empty_flow() -> Plan[None]:
+    yield from make_session()
+    assert (yield from call(BaseSessionStore.get_session, MISSING_SESSION)) is None
+    assert (yield from call(BaseSessionStore.get_thread, "nope")) is None
+    assert (yield from call(BaseSessionStore.list_threads, MISSING_SESSION)) == []
 
 
-async def test_aunknown_ids_give_none_or_empty(astore):
-    await anew_session(astore)
-    assert await astore.aget_session(MISSING_SESSION) is None
-    assert await astore.aget_thread("nope") is None
-    assert await astore.alist_threads(MISSING_SESSION) == []
+async def test_unknown_ids_give_none_or_empty(store_run: StoreRun) -> None:
+    await store_run(unknown_ids_give_none_or_empty_flow())
 
 
-def test_list_sessions_user_filter_oldest_first(store):
-    assert store.list_sessions() == []
-    a = new_session(store, "a", user_id=1)
-    b = new_session(store, "b", user_id=2)
-    c = new_session(store, "c", user_id=1)
-    assert [s.id for s in store.list_sessions()] == [a.id, b.id, c.id]
-    assert [s.id for s in store.list_sessions(1)] == [a.id, c.id]
-    assert [s.id for s in store.list_sessions(2)] == [b.id]
-    assert store.list_sessions(3) == []
+def list_sessions_user_filter_oldest_first_flow() -> Plan[None]:
+    assert (yield from call(BaseSessionStore.list_sessions)) == []
+    a = yield from make_session("a", user_id=1)
+    b = yield from make_session("b", user_id=2)
+    c = yield from make_session("c", user_id=1)
+    assert [s.id for s in (yield from call(BaseSessionStore.list_sessions))] == [a.id, b.id, c.id]
+    assert [s.id for s in (yield from call(BaseSessionStore.list_sessions, 1))] == [a.id, c.id]
+    assert [s.id for s in (yield from call(BaseSessionStore.list_sessions, 2))] == [b.id]
+    assert (yield from call(BaseSessionStore.list_sessions, 3)) == []
     # Listed records are the same as the ones get_session returns.
-    assert store.list_sessions(1) == [store.get_session(a.id), store.get_session(c.id)]
-    assert store.list_sessions(0) == []
-
-
-async def test_alist_sessions_user_filter_oldest_first(astore):
-    assert await astore.alist_sessions() == []
-    a = await anew_session(astore, "a", user_id=1)
-    b = await anew_session(astore, "b", user_id=2)
-    c = await anew_session(astore, "c", user_id=1)
-    assert [s.id for s in await astore.alist_sessions()] == [a.id, b.id, c.id]
-    assert [s.id for s in await astore.alist_sessions(1)] == [a.id, c.id]
-    assert [s.id for s in await astore.alist_sessions(2)] == [b.id]
-    assert await astore.alist_sessions(3) == []
-    assert await astore.alist_sessions(1) == [
-        await astore.aget_session(a.id),
-        await astore.aget_session(c.id),
+    assert (yield from call(BaseSessionStore.list_sessions, 1)) == [
+        (yield from call(BaseSessionStore.get_session, a.id)),
+        (yield from call(BaseSessionStore.get_session, c.id)),
     ]
-    assert await astore.alist_sessions(0) == []
+    assert (yield from call(BaseSessionStore.list_sessions, 0)) == []
 
 
-def test_list_sessions_with_branches_filtered(store):
-    a = new_session(store, "a", user_id=1)
-    b = new_session(store, "b", user_id=2)
-    store.add_branch(branch(a.id, "a2", parent="a"))
-    store.add_branch(branch(b.id, "b2", parent="b"))
-    store.record_checkpoints("b2", 4)
-    [only_b] = store.list_sessions(2)
+async def test_list_sessions_user_filter_oldest_first(store_run: StoreRun) -> None:
+    await store_run(list_sessions_user_filter_oldest_first_flow())
+
+
+def list_sessions_with_branches_filtered_flow() -> Plan[None]:
+    a = yield from make_session("a", user_id=1)
+    b = yield from make_session("b", user_id=2)
+    yield from call(BaseSessionStore.add_branch, branch(a.id, "a2", parent="a"))
+    yield from call(BaseSessionStore.add_branch, branch(b.id, "b2", parent="b"))
+    yield from call(BaseSessionStore.record_checkpoints, "b2", 4)
+    [only_b] = yield from call(BaseSessionStore.list_sessions, 2)
     assert only_b.internal_session_ids == ["b", "b2"]
     assert only_b.total_checkpoints == 5
     assert only_b.branch_count == 1
 
 
-async def test_alist_sessions_with_branches_filtered(astore):
-    a = await anew_session(astore, "a", user_id=1)
-    b = await anew_session(astore, "b", user_id=2)
-    await astore.aadd_branch(branch(a.id, "a2", parent="a"))
-    await astore.aadd_branch(branch(b.id, "b2", parent="b"))
-    await astore.arecord_checkpoints("b2", 4)
-    [only_b] = await astore.alist_sessions(2)
-    assert only_b.internal_session_ids == ["b", "b2"]
-    assert only_b.total_checkpoints == 5
-    assert only_b.branch_count == 1
+async def test_list_sessions_with_branches_filtered(store_run: StoreRun) -> None:
+    await store_run(list_sessions_with_branches_filtered_flow())
 
 
-def test_returned_records_are_snapshots(store):
-    s = new_session(store, metadata={"a": 1})
+def returned_records_are_snapshots_flow() -> Plan[None]:
+    s = yield from make_session(metadata={"a": 1})
     s.metadata["a"] = 2
     s.internal_session_ids.append("fake")
     s.branch_count = 99
-    fresh = store.get_session(s.id)
+    fresh = yield from call(BaseSessionStore.get_session, s.id)
     assert fresh.metadata == {"a": 1}
     assert fresh.internal_session_ids == ["t1"]
     assert fresh.branch_count == 0
 
 
-async def test_areturned_records_are_snapshots(astore):
-    s = await anew_session(astore, metadata={"a": 1})
-    s.metadata["a"] = 2
-    s.internal_session_ids.append("fake")
-    s.branch_count = 99
-    fresh = await astore.aget_session(s.id)
-    assert fresh.metadata == {"a": 1}
-    assert fresh.internal_session_ids == ["t1"]
-    assert fresh.branch_count == 0
+async def test_returned_records_are_snapshots(store_run: StoreRun) -> None:
+    await store_run(returned_records_are_snapshots_flow())
 
 
 # -- record_checkpoints / total_checkpoints -------------------------------------------
 
 
-def test_record_checkpoints(store):
-    s = new_session(store)
-    assert store.record_checkpoints("t1") is True
-    assert store.record_checkpoints("t1") is True
-    assert store.record_checkpoints("t1", 5) is True
-    assert store.get_thread("t1").checkpoint_count == 7
-    assert store.get_session(s.id).total_checkpoints == 7
+def record_checkpoints_flow() -> Plan[None]:
+    s = yield from make_session()
+    assert (yield from call(BaseSessionStore.record_checkpoints, "t1")) is True
+    assert (yield from call(BaseSessionStore.record_checkpoints, "t1")) is True
+    assert (yield from call(BaseSessionStore.record_checkpoints, "t1", 5)) is True
+    assert (yield from call(BaseSessionStore.get_thread, "t1")).checkpoint_count == 7
+    assert (yield from call(BaseSessionStore.get_session, s.id)).total_checkpoints == 7
 
 
-async def test_arecord_checkpoints(astore):
-    s = await anew_session(astore)
-    assert await astore.arecord_checkpoints("t1") is True
-    assert await astore.arecord_checkpoints("t1") is True
-    assert await astore.arecord_checkpoints("t1", 5) is True
-    assert (await astore.aget_thread("t1")).checkpoint_count == 7
-    assert (await astore.aget_session(s.id)).total_checkpoints == 7
+async def test_record_checkpoints(store_run: StoreRun) -> None:
+    await store_run(record_checkpoints_flow())
 
 
-def test_record_checkpoints_unknown_thread_is_false_and_changes_nothing(store):
-    new_session(store)
-    store.record_checkpoints("t1", 2)
-    before = dump(store.list_sessions())
-    assert store.record_checkpoints("stranger") is False
-    assert store.record_checkpoints("stranger", 3) is False
-    assert dump(store.list_sessions()) == before
-    assert store.get_thread("stranger") is None
+def record_checkpoints_unknown_thread_is_false_and_changes_nothing_flow() -> Plan[None]:
+    yield from make_session()
+    yield from call(BaseSessionStore.record_checkpoints, "t1", 2)
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
+    assert (yield from call(BaseSessionStore.record_checkpoints, "stranger")) is False
+    assert (yield from call(BaseSessionStore.record_checkpoints, "stranger", 3)) is False
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.get_thread, "stranger")) is None
 
 
-async def test_arecord_checkpoints_unknown_thread_is_false_and_changes_nothing(astore):
-    await anew_session(astore)
-    await astore.arecord_checkpoints("t1", 2)
-    before = dump(await astore.alist_sessions())
-    assert await astore.arecord_checkpoints("stranger") is False
-    assert await astore.arecord_checkpoints("stranger", 3) is False
-    assert dump(await astore.alist_sessions()) == before
-    assert await astore.aget_thread("stranger") is None
+async def test_record_checkpoints_unknown_thread_is_false_and_changes_nothing(
+    store_run: StoreRun,
+) -> None:
+    await store_run(record_checkpoints_unknown_thread_is_false_and_changes_nothing_flow())
 
 
-def test_total_checkpoints_is_sum_of_thread_counts(store):
-    s = new_session(store)
-    other = new_session(store, "other")
-    store.add_branch(branch(s.id, "b1", checkpoint_count=1))
-    store.add_branch(branch(s.id, "b2", checkpoint_count=0))
-    store.record_checkpoints("t1", 3)
-    store.record_checkpoints("b1", 2)
-    store.record_checkpoints("b2")
-    store.record_checkpoints("other", 10)
-    threads = store.list_threads(s.id)
+def total_checkpoints_is_sum_of_thread_counts_flow() -> Plan[None]:
+    s = yield from make_session()
+    other = yield from make_session("other")
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1", checkpoint_count=1))
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b2", checkpoint_count=0))
+    yield from call(BaseSessionStore.record_checkpoints, "t1", 3)
+    yield from call(BaseSessionStore.record_checkpoints, "b1", 2)
+    yield from call(BaseSessionStore.record_checkpoints, "b2")
+    yield from call(BaseSessionStore.record_checkpoints, "other", 10)
+    threads = yield from call(BaseSessionStore.list_threads, s.id)
     assert [t.checkpoint_count for t in threads] == [3, 3, 1]
-    assert store.get_session(s.id).total_checkpoints == 7
-    assert store.get_session(s.id).total_checkpoints == sum(t.checkpoint_count for t in threads)
-    assert store.get_session(other.id).total_checkpoints == 10
-    totals = {x.id: x.total_checkpoints for x in store.list_sessions()}
-    assert totals == {s.id: 7, other.id: 10}
-
-
-async def test_atotal_checkpoints_is_sum_of_thread_counts(astore):
-    s = await anew_session(astore)
-    other = await anew_session(astore, "other")
-    await astore.aadd_branch(branch(s.id, "b1", checkpoint_count=1))
-    await astore.aadd_branch(branch(s.id, "b2", checkpoint_count=0))
-    await astore.arecord_checkpoints("t1", 3)
-    await astore.arecord_checkpoints("b1", 2)
-    await astore.arecord_checkpoints("b2")
-    await astore.arecord_checkpoints("other", 10)
-    threads = await astore.alist_threads(s.id)
-    assert [t.checkpoint_count for t in threads] == [3, 3, 1]
-    assert (await astore.aget_session(s.id)).total_checkpoints == 7
-    assert (await astore.aget_session(s.id)).total_checkpoints == sum(
+    assert (yield from call(BaseSessionStore.get_session, s.id)).total_checkpoints == 7
+    assert (yield from call(BaseSessionStore.get_session, s.id)).total_checkpoints == sum(
         t.checkpoint_count for t in threads
     )
-    assert (await astore.aget_session(other.id)).total_checkpoints == 10
-    totals = {x.id: x.total_checkpoints for x in await astore.alist_sessions()}
+    assert (yield from call(BaseSessionStore.get_session, other.id)).total_checkpoints == 10
+    totals = {x.id: x.total_checkpoints for x in (yield from call(BaseSessionStore.list_sessions))}
     assert totals == {s.id: 7, other.id: 10}
+
+
+async def test_total_checkpoints_is_sum_of_thread_counts(store_run: StoreRun) -> None:
+    await store_run(total_checkpoints_is_sum_of_thread_counts_flow())
 
 
 # -- add_branch ------------------------------------------------------------------------
@@ -399,195 +355,155 @@ def _check_branch_added(s: ExternalSession, t: InternalSession | None, session_i
     assert isinstance(t.created_at, datetime)
 
 
-def test_add_branch(store):
-    s = new_session(store)
-    store.add_branch(branch(s.id, "b1", checkpoint="cp-7", name="retry"))
-    after = store.get_session(s.id)
-    _check_branch_added(after, store.get_thread("b1"), s.id)
+def add_branch_flow() -> Plan[None]:
+    s = yield from make_session()
+    yield from call(
+        BaseSessionStore.add_branch, branch(s.id, "b1", checkpoint="cp-7", name="retry")
+    )
+    after = yield from call(BaseSessionStore.get_session, s.id)
+    _check_branch_added(after, (yield from call(BaseSessionStore.get_thread, "b1")), s.id)
     assert after.updated_at >= s.updated_at
-    assert [t.thread_id for t in store.list_threads(s.id)] == ["t1", "b1"]
+    assert [t.thread_id for t in (yield from call(BaseSessionStore.list_threads, s.id))] == [
+        "t1",
+        "b1",
+    ]
     # A second branch, from the branch.
-    store.add_branch(branch(s.id, "b2", parent="b1"))
-    again = store.get_session(s.id)
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b2", parent="b1"))
+    again = yield from call(BaseSessionStore.get_session, s.id)
     assert again.branch_count == 2
     assert again.current_internal_session_id == "b2"
-    assert [t.thread_id for t in store.list_threads(s.id)] == ["t1", "b1", "b2"]
-    assert store.get_thread("b2").parent_thread_id == "b1"
+    assert [t.thread_id for t in (yield from call(BaseSessionStore.list_threads, s.id))] == [
+        "t1",
+        "b1",
+        "b2",
+    ]
+    assert (yield from call(BaseSessionStore.get_thread, "b2")).parent_thread_id == "b1"
 
 
-async def test_aadd_branch(astore):
-    s = await anew_session(astore)
-    await astore.aadd_branch(branch(s.id, "b1", checkpoint="cp-7", name="retry"))
-    after = await astore.aget_session(s.id)
-    _check_branch_added(after, await astore.aget_thread("b1"), s.id)
-    assert after.updated_at >= s.updated_at
-    assert [t.thread_id for t in await astore.alist_threads(s.id)] == ["t1", "b1"]
-    await astore.aadd_branch(branch(s.id, "b2", parent="b1"))
-    again = await astore.aget_session(s.id)
-    assert again.branch_count == 2
-    assert again.current_internal_session_id == "b2"
-    assert [t.thread_id for t in await astore.alist_threads(s.id)] == ["t1", "b1", "b2"]
-    assert (await astore.aget_thread("b2")).parent_thread_id == "b1"
+async def test_add_branch(store_run: StoreRun) -> None:
+    await store_run(add_branch_flow())
 
 
-def test_add_branch_to_missing_session_raises_and_writes_nothing(store):
-    new_session(store)
-    before = dump(store.list_sessions())
+def add_branch_to_missing_session_raises_and_writes_nothing_flow() -> Plan[None]:
+    yield from make_session()
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
     with pytest.raises(SessionNotFoundError, match=str(MISSING_SESSION)):
-        store.add_branch(branch(MISSING_SESSION, "orphan"))
-    assert store.get_thread("orphan") is None
-    assert store.list_threads(MISSING_SESSION) == []
-    assert dump(store.list_sessions()) == before
-    assert store.record_checkpoints("orphan") is False
+        yield from call(BaseSessionStore.add_branch, branch(MISSING_SESSION, "orphan"))
+    assert (yield from call(BaseSessionStore.get_thread, "orphan")) is None
+    assert (yield from call(BaseSessionStore.list_threads, MISSING_SESSION)) == []
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.record_checkpoints, "orphan")) is False
 
 
-async def test_aadd_branch_to_missing_session_raises_and_writes_nothing(astore):
-    await anew_session(astore)
-    before = dump(await astore.alist_sessions())
-    with pytest.raises(SessionNotFoundError, match=str(MISSING_SESSION)):
-        await astore.aadd_branch(branch(MISSING_SESSION, "orphan"))
-    assert await astore.aget_thread("orphan") is None
-    assert await astore.alist_threads(MISSING_SESSION) == []
-    assert dump(await astore.alist_sessions()) == before
-    assert await astore.arecord_checkpoints("orphan") is False
+async def test_add_branch_to_missing_session_raises_and_writes_nothing(store_run: StoreRun) -> None:
+    await store_run(add_branch_to_missing_session_raises_and_writes_nothing_flow())
 
 
-@pytest.mark.parametrize("taken", ["t1", "b1", "other"])
-def test_add_branch_with_taken_thread_raises_and_writes_nothing(store, taken):
-    s = new_session(store)
-    other = new_session(store, "other")
-    store.add_branch(branch(s.id, "b1"))
-    store.set_current(s.id, "t1")
-    before = dump(store.list_sessions())
-    threads_before = store.list_threads(s.id) + store.list_threads(other.id)
+def add_branch_with_taken_thread_raises_and_writes_nothing_flow(taken: str) -> Plan[None]:
+    s = yield from make_session()
+    other = yield from make_session("other")
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1"))
+    yield from call(BaseSessionStore.set_current, s.id, "t1")
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
+    threads_before = (yield from call(BaseSessionStore.list_threads, s.id)) + (
+        yield from call(BaseSessionStore.list_threads, other.id)
+    )
     with pytest.raises(StoreError, match=repr(taken)):
-        store.add_branch(branch(s.id, taken, checkpoint="cp-x", checkpoint_count=5))
-    assert dump(store.list_sessions()) == before
-    assert store.list_threads(s.id) + store.list_threads(other.id) == threads_before
-    after = store.get_session(s.id)
+        yield from call(
+            BaseSessionStore.add_branch, branch(s.id, taken, checkpoint="cp-x", checkpoint_count=5)
+        )
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.list_threads, s.id)) + (
+        yield from call(BaseSessionStore.list_threads, other.id)
+    ) == threads_before
+    after = yield from call(BaseSessionStore.get_session, s.id)
     assert after.branch_count == 1
     assert after.current_internal_session_id == "t1"
 
 
 @pytest.mark.parametrize("taken", ["t1", "b1", "other"])
-async def test_aadd_branch_with_taken_thread_raises_and_writes_nothing(astore, taken):
-    s = await anew_session(astore)
-    other = await anew_session(astore, "other")
-    await astore.aadd_branch(branch(s.id, "b1"))
-    await astore.aset_current(s.id, "t1")
-    before = dump(await astore.alist_sessions())
-    threads_before = await astore.alist_threads(s.id) + await astore.alist_threads(other.id)
-    with pytest.raises(StoreError, match=repr(taken)):
-        await astore.aadd_branch(branch(s.id, taken, checkpoint="cp-x", checkpoint_count=5))
-    assert dump(await astore.alist_sessions()) == before
-    assert await astore.alist_threads(s.id) + await astore.alist_threads(other.id) == threads_before
-    after = await astore.aget_session(s.id)
-    assert after.branch_count == 1
-    assert after.current_internal_session_id == "t1"
+async def test_add_branch_with_taken_thread_raises_and_writes_nothing(
+    store_run: StoreRun, taken: str
+) -> None:
+    await store_run(add_branch_with_taken_thread_raises_and_writes_nothing_flow(taken))
 
 
 # -- set_current ----------------------------------------------------------------------
 
 
-def test_set_current(store):
-    s = new_session(store)
-    store.add_branch(branch(s.id, "b1"))
-    assert store.set_current(s.id, "t1") is True
-    after = store.get_session(s.id)
+def set_current_flow() -> Plan[None]:
+    s = yield from make_session()
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1"))
+    assert (yield from call(BaseSessionStore.set_current, s.id, "t1")) is True
+    after = yield from call(BaseSessionStore.get_session, s.id)
     assert after.current_internal_session_id == "t1"
     assert after.branch_count == 1
     assert after.internal_session_ids == ["t1", "b1"]
-    assert store.set_current(s.id, "b1") is True
-    assert store.get_session(s.id).current_internal_session_id == "b1"
+    assert (yield from call(BaseSessionStore.set_current, s.id, "b1")) is True
+    assert (yield from call(BaseSessionStore.get_session, s.id)).current_internal_session_id == "b1"
 
 
-async def test_aset_current(astore):
-    s = await anew_session(astore)
-    await astore.aadd_branch(branch(s.id, "b1"))
-    assert await astore.aset_current(s.id, "t1") is True
-    after = await astore.aget_session(s.id)
-    assert after.current_internal_session_id == "t1"
-    assert after.branch_count == 1
-    assert after.internal_session_ids == ["t1", "b1"]
-    assert await astore.aset_current(s.id, "b1") is True
-    assert (await astore.aget_session(s.id)).current_internal_session_id == "b1"
+async def test_set_current(store_run: StoreRun) -> None:
+    await store_run(set_current_flow())
 
 
-def test_set_current_refuses_foreign_or_unknown_thread(store):
-    s = new_session(store)
-    other = new_session(store, "other")
-    store.add_branch(branch(other.id, "other-b", parent="other"))
-    before = dump(store.list_sessions())
-    assert store.set_current(s.id, "other") is False
-    assert store.set_current(s.id, "other-b") is False
-    assert store.set_current(s.id, "nope") is False
-    assert store.set_current(MISSING_SESSION, "t1") is False
-    assert dump(store.list_sessions()) == before
-    assert store.get_session(s.id).current_internal_session_id == "t1"
+def set_current_refuses_foreign_or_unknown_thread_flow() -> Plan[None]:
+    s = yield from make_session()
+    other = yield from make_session("other")
+    yield from call(BaseSessionStore.add_branch, branch(other.id, "other-b", parent="other"))
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
+    assert (yield from call(BaseSessionStore.set_current, s.id, "other")) is False
+    assert (yield from call(BaseSessionStore.set_current, s.id, "other-b")) is False
+    assert (yield from call(BaseSessionStore.set_current, s.id, "nope")) is False
+    assert (yield from call(BaseSessionStore.set_current, MISSING_SESSION, "t1")) is False
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.get_session, s.id)).current_internal_session_id == "t1"
 
 
-async def test_aset_current_refuses_foreign_or_unknown_thread(astore):
-    s = await anew_session(astore)
-    other = await anew_session(astore, "other")
-    await astore.aadd_branch(branch(other.id, "other-b", parent="other"))
-    before = dump(await astore.alist_sessions())
-    assert await astore.aset_current(s.id, "other") is False
-    assert await astore.aset_current(s.id, "other-b") is False
-    assert await astore.aset_current(s.id, "nope") is False
-    assert await astore.aset_current(MISSING_SESSION, "t1") is False
-    assert dump(await astore.alist_sessions()) == before
-    assert (await astore.aget_session(s.id)).current_internal_session_id == "t1"
+async def test_set_current_refuses_foreign_or_unknown_thread(store_run: StoreRun) -> None:
+    await store_run(set_current_refuses_foreign_or_unknown_thread_flow())
 
 
 # -- update_metadata -----------------------------------------------------------------
 
 
-def test_update_metadata_merges(store):
-    s = new_session(store, metadata={"model": "a", "keep": [1, 2]})
-    assert store.update_metadata(s.id, {"model": "b", "temperature": 0.5}) is True
-    assert store.update_metadata(s.id, {"nested": {"x": 1}}) is True
-    after = store.get_session(s.id)
+def update_metadata_merges_flow() -> Plan[None]:
+    s = yield from make_session(metadata={"model": "a", "keep": [1, 2]})
+    assert (
+        yield from call(BaseSessionStore.update_metadata, s.id, {"model": "b", "temperature": 0.5})
+    ) is True
+    assert (yield from call(BaseSessionStore.update_metadata, s.id, {"nested": {"x": 1}})) is True
+    after = yield from call(BaseSessionStore.get_session, s.id)
     assert after.metadata == {"model": "b", "keep": [1, 2], "temperature": 0.5, "nested": {"x": 1}}
     assert after.updated_at >= s.updated_at
     assert after.branch_count == 0
     assert after.internal_session_ids == ["t1"]
 
 
-async def test_aupdate_metadata_merges(astore):
-    s = await anew_session(astore, metadata={"model": "a", "keep": [1, 2]})
-    assert await astore.aupdate_metadata(s.id, {"model": "b", "temperature": 0.5}) is True
-    assert await astore.aupdate_metadata(s.id, {"nested": {"x": 1}}) is True
-    after = await astore.aget_session(s.id)
-    assert after.metadata == {"model": "b", "keep": [1, 2], "temperature": 0.5, "nested": {"x": 1}}
-    assert after.updated_at >= s.updated_at
-    assert after.branch_count == 0
-    assert after.internal_session_ids == ["t1"]
+async def test_update_metadata_merges(store_run: StoreRun) -> None:
+    await store_run(update_metadata_merges_flow())
 
 
-def test_update_metadata_unknown_session_is_false(store):
-    s = new_session(store, metadata={"a": 1})
-    before = dump(store.list_sessions())
-    assert store.update_metadata(MISSING_SESSION, {"a": 2}) is False
-    assert dump(store.list_sessions()) == before
-    assert store.get_session(s.id).metadata == {"a": 1}
+def update_metadata_unknown_session_is_false_flow() -> Plan[None]:
+    s = yield from make_session(metadata={"a": 1})
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
+    assert (yield from call(BaseSessionStore.update_metadata, MISSING_SESSION, {"a": 2})) is False
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
+    assert (yield from call(BaseSessionStore.get_session, s.id)).metadata == {"a": 1}
 
 
-async def test_aupdate_metadata_unknown_session_is_false(astore):
-    s = await anew_session(astore, metadata={"a": 1})
-    before = dump(await astore.alist_sessions())
-    assert await astore.aupdate_metadata(MISSING_SESSION, {"a": 2}) is False
-    assert dump(await astore.alist_sessions()) == before
-    assert (await astore.aget_session(s.id)).metadata == {"a": 1}
+async def test_update_metadata_unknown_session_is_false(store_run: StoreRun) -> None:
+    await store_run(update_metadata_unknown_session_is_false_flow())
 
 
 # -- ensure_session_for_thread ---------------------------------------------------------
 
 
-def test_ensure_session_for_thread_is_idempotent(store):
-    store.ensure_session_for_thread("auto", user_id=5)
-    store.ensure_session_for_thread("auto", user_id=5)
-    store.ensure_session_for_thread("auto", user_id=6)
-    [s] = store.list_sessions()
+def ensure_session_for_thread_is_idempotent_flow() -> Plan[None]:
+    yield from call(BaseSessionStore.ensure_session_for_thread, "auto", user_id=5)
+    yield from call(BaseSessionStore.ensure_session_for_thread, "auto", user_id=5)
+    yield from call(BaseSessionStore.ensure_session_for_thread, "auto", user_id=6)
+    [s] = yield from call(BaseSessionStore.list_sessions)
     assert s.user_id == 5
     assert s.session_name == "auto"
     assert s.internal_session_ids == ["auto"]
@@ -595,44 +511,26 @@ def test_ensure_session_for_thread_is_idempotent(store):
     assert s.branch_count == 0
     assert s.total_checkpoints == 0
     assert s.metadata == {}
-    assert store.list_sessions(6) == []
-    assert store.record_checkpoints("auto") is True
-    assert store.get_session(s.id).total_checkpoints == 1
+    assert (yield from call(BaseSessionStore.list_sessions, 6)) == []
+    assert (yield from call(BaseSessionStore.record_checkpoints, "auto")) is True
+    assert (yield from call(BaseSessionStore.get_session, s.id)).total_checkpoints == 1
 
 
-async def test_aensure_session_for_thread_is_idempotent(astore):
-    await astore.aensure_session_for_thread("auto", user_id=5)
-    await astore.aensure_session_for_thread("auto", user_id=5)
-    await astore.aensure_session_for_thread("auto", user_id=6)
-    [s] = await astore.alist_sessions()
-    assert s.user_id == 5
-    assert s.session_name == "auto"
-    assert s.internal_session_ids == ["auto"]
-    assert s.current_internal_session_id == "auto"
-    assert s.branch_count == 0
-    assert s.total_checkpoints == 0
-    assert s.metadata == {}
-    assert await astore.alist_sessions(6) == []
-    assert await astore.arecord_checkpoints("auto") is True
-    assert (await astore.aget_session(s.id)).total_checkpoints == 1
+async def test_ensure_session_for_thread_is_idempotent(store_run: StoreRun) -> None:
+    await store_run(ensure_session_for_thread_is_idempotent_flow())
 
 
-def test_ensure_session_for_held_thread_creates_nothing(store):
-    s = new_session(store, user_id=1)
-    store.add_branch(branch(s.id, "b1"))
-    before = dump(store.list_sessions())
-    store.ensure_session_for_thread("t1", user_id=2)
-    store.ensure_session_for_thread("b1", user_id=2)
-    assert dump(store.list_sessions()) == before
+def ensure_session_for_held_thread_creates_nothing_flow() -> Plan[None]:
+    s = yield from make_session(user_id=1)
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1"))
+    before = dump((yield from call(BaseSessionStore.list_sessions)))
+    yield from call(BaseSessionStore.ensure_session_for_thread, "t1", user_id=2)
+    yield from call(BaseSessionStore.ensure_session_for_thread, "b1", user_id=2)
+    assert dump((yield from call(BaseSessionStore.list_sessions))) == before
 
 
-async def test_aensure_session_for_held_thread_creates_nothing(astore):
-    s = await anew_session(astore, user_id=1)
-    await astore.aadd_branch(branch(s.id, "b1"))
-    before = dump(await astore.alist_sessions())
-    await astore.aensure_session_for_thread("t1", user_id=2)
-    await astore.aensure_session_for_thread("b1", user_id=2)
-    assert dump(await astore.alist_sessions()) == before
+async def test_ensure_session_for_held_thread_creates_nothing(store_run: StoreRun) -> None:
+    await store_run(ensure_session_for_held_thread_creates_nothing_flow())
 
 
 # -- the async SQLite store's sync twins ----------------------------------------------
@@ -653,21 +551,13 @@ async def test_async_sqlite_store_sync_twins_work_from_another_thread(tmp_path):
 # -- SQLite: persistence --------------------------------------------------------------
 
 
-def _fill(store: BaseSessionStore) -> int:
-    s = new_session(store, user_id=4, name="kept", metadata={"k": "v"})
-    store.add_branch(branch(s.id, "b1", name="alt"))
-    store.record_checkpoints("t1", 3)
-    store.set_current(s.id, "t1")
-    store.update_metadata(s.id, {"k2": 2})
-    return s.id
-
-
-async def _afill(store: BaseSessionStore) -> int:
-    s = await anew_session(store, user_id=4, name="kept", metadata={"k": "v"})
-    await store.aadd_branch(branch(s.id, "b1", name="alt"))
-    await store.arecord_checkpoints("t1", 3)
-    await store.aset_current(s.id, "t1")
-    await store.aupdate_metadata(s.id, {"k2": 2})
+def fill() -> Plan[int]:
+    """A session with a branch, counts, a switch and metadata: its id."""
+    s = yield from make_session(user_id=4, name="kept", metadata={"k": "v"})
+    yield from call(BaseSessionStore.add_branch, branch(s.id, "b1", name="alt"))
+    yield from call(BaseSessionStore.record_checkpoints, "t1", 3)
+    yield from call(BaseSessionStore.set_current, s.id, "t1")
+    yield from call(BaseSessionStore.update_metadata, s.id, {"k2": 2})
     return s.id
 
 
@@ -686,46 +576,62 @@ def _check_kept(s: ExternalSession | None, threads: list[InternalSession]) -> No
     ]
 
 
-def test_sqlite_data_survives_reopen(tmp_path):
+@dataclass
+class SqliteRun:
+    """Opens a SQLite store on a file (`kind`: sqlite3 or aiosqlite) and drives plans on
+    it with the API of `run`: `async with sqlite_run.open(path) as st: await
+    sqlite_run(st, plan)`."""
+
+    run: Run
+    kind: str
+
+    def open(self, path: Path) -> AbstractAsyncContextManager[BaseSessionStore]:
+        return open_async_store(self.kind, path)
+
+    async def __call__(self, store: BaseSessionStore, plan: Plan[T]) -> T:
+        return await self.run(plan, {BaseSessionStore: store})
+
+
+# SqliteSessionStore with the sync API and with its async twins; AsyncSqliteSessionStore.
+SQLITE_RUNS = ["sync-sqlite", "async-sqlite", "async-aiosqlite"]
+
+
+@pytest.fixture(params=SQLITE_RUNS)
+def sqlite_run(request: pytest.FixtureRequest) -> SqliteRun:
+    mode, kind = request.param.split("-")
+    return SqliteRun(Run(cast(Literal["sync", "async"], mode)), kind)
+
+
+def session_and_threads(session_id: int) -> Plan[tuple[Any, list[InternalSession]]]:
+    session = yield from call(BaseSessionStore.get_session, session_id)
+    return session, (yield from call(BaseSessionStore.list_threads, session_id))
+
+
+def still_there(sid: int, first: Any, first_threads: list[InternalSession]) -> Plan[None]:
+    again, threads = yield from session_and_threads(sid)
+    _check_kept(again, threads)
+    assert again == first
+    assert threads == first_threads
+    # And it keeps working: ids keep growing, counts keep adding.
+    nxt = yield from make_session("t2")
+    assert nxt.id > sid
+    yield from call(BaseSessionStore.record_checkpoints, "b1")
+    assert (yield from call(BaseSessionStore.get_session, sid)).total_checkpoints == 5
+
+
+async def test_sqlite_data_survives_reopen(sqlite_run: SqliteRun, tmp_path: Path) -> None:
+    path = tmp_path / "s.db"
+    async with sqlite_run.open(path) as st:
+        sid = await sqlite_run(st, fill())
+        first, first_threads = await sqlite_run(st, session_and_threads(sid))
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, still_there(sid, first, first_threads))
+
+
+async def test_sync_and_async_sqlite_stores_share_one_format(tmp_path: Path) -> None:
     path = tmp_path / "s.db"
     with open_sync_store(path) as st:
-        sid = _fill(st)
-        first = st.get_session(sid)
-        first_threads = st.list_threads(sid)
-    with open_sync_store(path) as st:
-        again = st.get_session(sid)
-        _check_kept(again, st.list_threads(sid))
-        assert again == first
-        assert st.list_threads(sid) == first_threads
-        # And it keeps working: ids keep growing, counts keep adding.
-        nxt = new_session(st, "t2")
-        assert nxt.id > sid
-        st.record_checkpoints("b1")
-        assert st.get_session(sid).total_checkpoints == 5
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_data_survives_reopen(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        sid = await _afill(st)
-        first = await st.aget_session(sid)
-        first_threads = await st.alist_threads(sid)
-    async with open_async_store(kind, path) as st:
-        again = await st.aget_session(sid)
-        _check_kept(again, await st.alist_threads(sid))
-        assert again == first
-        assert await st.alist_threads(sid) == first_threads
-        nxt = await anew_session(st, "t2")
-        assert nxt.id > sid
-        await st.arecord_checkpoints("b1")
-        assert (await st.aget_session(sid)).total_checkpoints == 5
-
-
-async def test_sync_and_async_sqlite_stores_share_one_format(tmp_path):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        sid = _fill(st)
+        sid = run_sync(fill(), {BaseSessionStore: st})
     async with open_async_store("aiosqlite", path) as st:
         _check_kept(await st.aget_session(sid), await st.alist_threads(sid))
 
@@ -751,55 +657,40 @@ def _objects(path: Path) -> dict[str, tuple[str, str, str | None]]:
 ALL_VERSIONS = list(range(len(SQLITE.migrations)))
 
 
-def test_sqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path):
+def setup(times: int = 1) -> Plan[None]:
+    for _ in range(times):
+        yield from call(BaseSessionStore.setup)
+
+
+def fill_between_setups(path: Path) -> Plan[tuple[int, Any]]:
+    yield from setup()
+    assert _versions(path) == ALL_VERSIONS
+    sid = yield from fill()
+    snapshot = yield from call(BaseSessionStore.get_session, sid)
+    yield from setup(2)
+    assert _versions(path) == ALL_VERSIONS
+    return sid, snapshot
+
+
+async def test_sqlite_migrations_are_versioned_and_setup_is_repeatable(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
     assert len(ALL_VERSIONS) >= 3
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        sid, snapshot = await sqlite_run(st, fill_between_setups(path))
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup(2))
         assert _versions(path) == ALL_VERSIONS
-        sid = _fill(st)
-        snapshot = st.get_session(sid)
-        st.setup()
-        st.setup()
-        assert _versions(path) == ALL_VERSIONS
-    with open_sync_store(path) as st:
-        st.setup()
-        st.setup()
-        assert _versions(path) == ALL_VERSIONS
-        assert st.get_session(sid) == snapshot
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, sid)) == snapshot
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_migrations_are_versioned_and_setup_is_repeatable(tmp_path, kind):
+async def test_sqlite_setup_is_lazy(sqlite_run: SqliteRun, tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        sid = await _afill(st)
-        snapshot = await st.aget_session(sid)
-        await st.asetup()
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        assert await st.aget_session(sid) == snapshot
-
-
-def test_sqlite_setup_is_lazy(tmp_path):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
+    async with sqlite_run.open(path) as st:
         assert "agentgit_sessions" not in _objects(path)
-        assert st.get_session(1) is None  # first use migrates
-        assert _versions(path) == ALL_VERSIONS
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_setup_is_lazy(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        assert "agentgit_sessions" not in _objects(path)
-        assert await st.aget_session(1) is None  # first use migrates
+        # First use migrates.
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, 1)) is None
         assert _versions(path) == ALL_VERSIONS
 
 
@@ -815,44 +706,27 @@ def _downgrade_last_migration(path: Path) -> None:
         conn.execute("DROP TABLE agentgit_pending_deletes")
 
 
-def test_sqlite_migrations_apply_only_missing_versions(tmp_path):
+async def test_sqlite_migrations_apply_only_missing_versions(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        sid = _fill(st)
-        snapshot = st.get_session(sid)
+    async with sqlite_run.open(path) as st:
+        sid = await sqlite_run(st, fill())
+        snapshot = await sqlite_run(st, call(BaseSessionStore.get_session, sid))
     _downgrade_last_migration(path)
     assert "agentgit_pending_deletes" not in _objects(path)
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
         assert _versions(path) == ALL_VERSIONS
         assert "agentgit_pending_deletes" in _objects(path)
-        assert st.get_session(sid) == snapshot
+        assert await sqlite_run(st, call(BaseSessionStore.get_session, sid)) == snapshot
     # An applied version is not run again: drop its object but keep its row.
     with sqlite3.connect(path) as conn:
         conn.execute("DROP TABLE agentgit_pending_deletes")
-    with open_sync_store(path) as st:
-        st.setup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
         assert "agentgit_pending_deletes" not in _objects(path)
         assert _versions(path) == ALL_VERSIONS
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_migrations_apply_only_missing_versions(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        sid = await _afill(st)
-        snapshot = await st.aget_session(sid)
-    _downgrade_last_migration(path)
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert _versions(path) == ALL_VERSIONS
-        assert "agentgit_pending_deletes" in _objects(path)
-        assert await st.aget_session(sid) == snapshot
-    with sqlite3.connect(path) as conn:
-        conn.execute("DROP TABLE agentgit_pending_deletes")
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        assert "agentgit_pending_deletes" not in _objects(path)
 
 
 def _langgraph_state(path: Path) -> dict[str, Any]:
@@ -883,32 +757,45 @@ def _check_only_prefixed_objects_added(before: dict[str, Any], path: Path) -> No
         ), (name, type_, table)
 
 
-def _put_langgraph_checkpoint(saver: SqliteSaver) -> None:
-    cfg = saver.put(
+def _langgraph_checkpoint() -> Plan[None]:
+    """A checkpoint and a pending write, put by LangGraph's own saver."""
+    cfg = yield from call(
+        BaseCheckpointSaver.put,
         {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
         empty_checkpoint(),
         {"source": "input", "step": -1},
         {},
     )
-    saver.put_writes(cfg, [("ch", "value")], "task-1")
+    yield from call(BaseCheckpointSaver.put_writes, cfg, [("ch", "value")], "task-1")
 
 
-def test_sqlite_store_leaves_langgraph_tables_untouched(tmp_path):
+def alongside_langgraph() -> Plan[None]:
+    yield from setup()
+    sid = yield from fill()
+    yield from call(BaseSessionStore.ensure_session_for_thread, "lg", user_id=0)
+    yield from call(BaseSessionStore.record_checkpoints, "lg")
+    assert (yield from call(BaseSessionStore.get_session, sid)).total_checkpoints == 4
+
+
+async def test_sqlite_store_leaves_langgraph_tables_untouched(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "agent.db"
-    with SqliteSaver.from_conn_string(str(path)) as saver:
-        saver.setup()
-        _put_langgraph_checkpoint(saver)
+    if sqlite_run.run.is_async:
+        async with AsyncSqliteSaver.from_conn_string(str(path)) as asaver:
+            await asaver.setup()
+            await run_async(_langgraph_checkpoint(), {BaseCheckpointSaver: asaver})
+    else:
+        with SqliteSaver.from_conn_string(str(path)) as saver:
+            saver.setup()
+            run_sync(_langgraph_checkpoint(), {BaseCheckpointSaver: saver})
     objects_before = _objects(path)
     lg_before = _langgraph_state(path)
     assert {"checkpoints", "writes"} <= set(lg_before["rows"])
     assert len(lg_before["rows"]["checkpoints"]) == 1
     assert len(lg_before["rows"]["writes"]) == 1
-    with open_sync_store(path) as st:
-        st.setup()
-        sid = _fill(st)
-        st.ensure_session_for_thread("lg", user_id=0)
-        st.record_checkpoints("lg")
-        assert st.get_session(sid).total_checkpoints == 4
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, alongside_langgraph())
     assert _langgraph_state(path) == lg_before
     _check_only_prefixed_objects_added(objects_before, path)
     # And LangGraph still reads its own data.
@@ -918,44 +805,12 @@ def test_sqlite_store_leaves_langgraph_tables_untouched(tmp_path):
         assert [w[1:] for w in t.pending_writes] == [("ch", "value")]
 
 
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_store_leaves_langgraph_tables_untouched(tmp_path, kind):
-    path = tmp_path / "agent.db"
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        await saver.setup()
-        cfg = await saver.aput(
-            {"configurable": {"thread_id": "lg", "checkpoint_ns": ""}},
-            empty_checkpoint(),
-            {"source": "input", "step": -1},
-            {},
-        )
-        await saver.aput_writes(cfg, [("ch", "value")], "task-1")
-    objects_before = _objects(path)
-    lg_before = _langgraph_state(path)
-    assert len(lg_before["rows"]["checkpoints"]) == 1
-    assert len(lg_before["rows"]["writes"]) == 1
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
-        sid = await _afill(st)
-        await st.aensure_session_for_thread("lg", user_id=0)
-        await st.arecord_checkpoints("lg")
-        assert (await st.aget_session(sid)).total_checkpoints == 4
-    assert _langgraph_state(path) == lg_before
-    _check_only_prefixed_objects_added(objects_before, path)
-
-
-def test_sqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path):
+async def test_sqlite_store_tables_are_prefixed_on_a_fresh_file(
+    sqlite_run: SqliteRun, tmp_path: Path
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        st.setup()
-    _check_only_prefixed_objects_added({}, path)
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_store_tables_are_prefixed_on_a_fresh_file(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await st.asetup()
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, setup())
     _check_only_prefixed_objects_added({}, path)
 
 
@@ -991,76 +846,49 @@ CORRUPT_SESSION_ROWS = [
 ]
 
 
-def _two_sessions(st: BaseSessionStore) -> tuple[int, int]:
-    good = new_session(st, "good")
-    bad = new_session(st, "bad", metadata={"a": 1})
+def two_sessions() -> Plan[tuple[int, int]]:
+    good = yield from make_session("good")
+    bad = yield from make_session("bad", metadata={"a": 1})
     return good.id, bad.id
 
 
-async def _atwo_sessions(st: BaseSessionStore) -> tuple[int, int]:
-    good = await anew_session(st, "good")
-    bad = await anew_session(st, "bad", metadata={"a": 1})
-    return good.id, bad.id
+def corrupt_session_row(path: Path, sql: str, what: str) -> Plan[None]:
+    good, bad = yield from two_sessions()
+    _tamper(path, sql, (bad,))
+    with pytest.raises(StoreError, match="corrupt") as err:
+        yield from call(BaseSessionStore.get_session, bad)
+    assert str(bad) in str(err.value)
+    assert what in str(err.value)
+    with pytest.raises(StoreError, match="corrupt"):
+        yield from call(BaseSessionStore.list_sessions)
+    # Other sessions stay readable.
+    assert (yield from call(BaseSessionStore.get_session, good)).internal_session_ids == ["good"]
 
 
 @pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
-def test_corrupt_session_row_gives_store_error(tmp_path, sql, what):
+async def test_corrupt_session_row_gives_store_error(
+    sqlite_run: SqliteRun, tmp_path: Path, sql: str, what: str
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        good, bad = _two_sessions(st)
-        _tamper(path, sql, (bad,))
-        with pytest.raises(StoreError, match="corrupt") as err:
-            st.get_session(bad)
-        assert str(bad) in str(err.value)
-        assert what in str(err.value)
-        with pytest.raises(StoreError, match="corrupt"):
-            st.list_sessions()
-        # Other sessions stay readable.
-        assert st.get_session(good).internal_session_ids == ["good"]
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, corrupt_session_row(path, sql, what))
 
 
-@pytest.mark.parametrize(("sql", "what"), CORRUPT_SESSION_ROWS)
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_acorrupt_session_row_gives_store_error(tmp_path, kind, sql, what):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        good, bad = await _atwo_sessions(st)
-        _tamper(path, sql, (bad,))
-        with pytest.raises(StoreError, match="corrupt") as err:
-            await st.aget_session(bad)
-        assert str(bad) in str(err.value)
-        assert what in str(err.value)
-        with pytest.raises(StoreError, match="corrupt"):
-            await st.alist_sessions()
-        assert (await st.aget_session(good)).internal_session_ids == ["good"]
+def corrupt_metadata_update(path: Path, bad_metadata: str) -> Plan[int]:
+    _, bad = yield from two_sessions()
+    _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
+    with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
+        yield from call(BaseSessionStore.update_metadata, bad, {"x": 1})
+    return bad
 
 
 @pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
-def test_update_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
-    tmp_path, bad_metadata
-):
+async def test_update_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
+    sqlite_run: SqliteRun, tmp_path: Path, bad_metadata: str
+) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        _, bad = _two_sessions(st)
-        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
-        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
-            st.update_metadata(bad, {"x": 1})
-    with sqlite3.connect(path) as conn:
-        [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
-    assert stored == bad_metadata
-
-
-@pytest.mark.parametrize("bad_metadata", ["not json", "[1, 2]", "null", "42"])
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_aupdate_metadata_of_corrupt_row_gives_store_error_and_changes_nothing(
-    tmp_path, kind, bad_metadata
-):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        _, bad = await _atwo_sessions(st)
-        _tamper(path, "UPDATE agentgit_sessions SET metadata = ? WHERE id = ?", (bad_metadata, bad))
-        with pytest.raises(StoreError, match=f"corrupt metadata in session {bad}"):
-            await st.aupdate_metadata(bad, {"x": 1})
+    async with sqlite_run.open(path) as st:
+        bad = await sqlite_run(st, corrupt_metadata_update(path, bad_metadata))
     with sqlite3.connect(path) as conn:
         [(stored,)] = conn.execute("SELECT metadata FROM agentgit_sessions WHERE id = ?", (bad,))
     assert stored == bad_metadata
@@ -1091,65 +919,42 @@ CORRUPT_THREAD_ROWS = [
 ]
 
 
-@pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
-def test_corrupt_thread_row_gives_store_error(tmp_path, sql, in_thread, in_session):
-    path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        good, bad = _two_sessions(st)
-        _tamper(path, sql)
-        if in_thread:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                st.get_thread("bad")
-            assert "'bad'" in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                st.list_threads(bad)
-        if in_session:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                st.get_session(bad)
-            assert str(bad) in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                st.list_sessions()
-        assert st.get_thread("good").session_id == good
+def corrupt_thread_row(path: Path, sql: str, in_thread: bool, in_session: bool) -> Plan[None]:
+    good, bad = yield from two_sessions()
+    _tamper(path, sql)
+    if in_thread:
+        with pytest.raises(StoreError, match="corrupt") as err:
+            yield from call(BaseSessionStore.get_thread, "bad")
+        assert "'bad'" in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            yield from call(BaseSessionStore.list_threads, bad)
+    if in_session:
+        with pytest.raises(StoreError, match="corrupt") as err:
+            yield from call(BaseSessionStore.get_session, bad)
+        assert str(bad) in str(err.value)
+        with pytest.raises(StoreError, match="corrupt"):
+            yield from call(BaseSessionStore.list_sessions)
+    assert (yield from call(BaseSessionStore.get_thread, "good")).session_id == good
 
 
 @pytest.mark.parametrize(("sql", "in_thread", "in_session"), CORRUPT_THREAD_ROWS)
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_acorrupt_thread_row_gives_store_error(tmp_path, kind, sql, in_thread, in_session):
+async def test_corrupt_thread_row_gives_store_error(
+    sqlite_run: SqliteRun, tmp_path: Path, sql: str, in_thread: bool, in_session: bool
+) -> None:
     path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        good, bad = await _atwo_sessions(st)
-        _tamper(path, sql)
-        if in_thread:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                await st.aget_thread("bad")
-            assert "'bad'" in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                await st.alist_threads(bad)
-        if in_session:
-            with pytest.raises(StoreError, match="corrupt") as err:
-                await st.aget_session(bad)
-            assert str(bad) in str(err.value)
-            with pytest.raises(StoreError, match="corrupt"):
-                await st.alist_sessions()
-        assert (await st.aget_thread("good")).session_id == good
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, corrupt_thread_row(path, sql, in_thread, in_session))
 
 
-def test_sqlite_failure_is_a_store_error(tmp_path):
+def failing_sqlite(path: Path) -> Plan[None]:
+    yield from make_session()
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE agentgit_threads")
+    with pytest.raises(StoreError, match="agentgit_threads"):
+        yield from call(BaseSessionStore.get_thread, "t1")
+
+
+async def test_sqlite_failure_is_a_store_error(sqlite_run: SqliteRun, tmp_path: Path) -> None:
     path = tmp_path / "s.db"
-    with open_sync_store(path) as st:
-        new_session(st)
-        with sqlite3.connect(path) as conn:
-            conn.execute("DROP TABLE agentgit_threads")
-        with pytest.raises(StoreError, match="agentgit_threads"):
-            st.get_thread("t1")
-
-
-@pytest.mark.parametrize("kind", ["sqlite", "aiosqlite"])
-async def test_asqlite_failure_is_a_store_error(tmp_path, kind):
-    path = tmp_path / "s.db"
-    async with open_async_store(kind, path) as st:
-        await anew_session(st)
-        with sqlite3.connect(path) as conn:
-            conn.execute("DROP TABLE agentgit_threads")
-        with pytest.raises(StoreError, match="agentgit_threads"):
-            await st.aget_thread("t1")
+    async with sqlite_run.open(path) as st:
+        await sqlite_run(st, failing_sqlite(path))

@@ -16,8 +16,8 @@ import os
 import sqlite3
 import subprocess
 import sys
-from collections.abc import Callable
-from contextlib import closing
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, closing
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -27,8 +27,11 @@ import aiosqlite
 import pytest
 
 from agentgit_langgraph import AgentGitSaver, AsyncSqliteSessionStore, SqliteSessionStore
+from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph.stores.base import BaseSessionStore
 from agentgit_langgraph.stores.sql import POSTGRES, SQLITE
-from tests.maintenance_helpers import Flow, Op, adrive, drive
+from tests.conftest import Run
+from tests.plans import on
 
 OLD_VERSIONS = 10
 """Migrations 0-9 shipped with naive local timestamps; 10-14 convert them."""
@@ -114,27 +117,27 @@ def _old_postgres(uri: str) -> None:
             conn.execute(sql.replace("?", "%s"), params)  # psycopg sends naive as timestamp
 
 
-def migrated_flow(store: Any, zone: str) -> Flow[None]:
+def migrated_flow(zone: str) -> Plan[None]:
     """Every timestamp comes back aware UTC, the instant the old writer meant."""
-    s = yield Op(store, "get_session", (1,))
+    s = yield from call(BaseSessionStore.get_session, 1)
     assert s.created_at == meant(W1, zone) and s.created_at.tzinfo is UTC
     assert s.updated_at == meant(W2, zone) and s.updated_at.tzinfo is UTC
-    threads = yield Op(store, "list_threads", (1,))
+    threads = yield from call(BaseSessionStore.list_threads, 1)
     assert [(t.thread_id, t.created_at) for t in threads] == [
         ("t1", meant(W1, zone)),
         ("t2", meant(W2, zone)),
     ]
     assert all(t.created_at is not None and t.created_at.tzinfo is UTC for t in threads)
-    (tag,) = yield Op(store, "list_tags", (1,))
+    (tag,) = yield from call(BaseSessionStore.list_tags, 1)
     assert tag.created_at == meant(W1, zone) and tag.created_at.tzinfo is UTC
-    (rev,) = yield Op(store, "list_reversals", kwargs={"session_id": 1})
+    (rev,) = yield from call(BaseSessionStore.list_reversals, session_id=1)
     assert (rev.created_at, rev.updated_at) == (meant(W1, zone), meant(W2, zone))
-    (note,) = yield Op(store, "list_pending_branches")
+    (note,) = yield from call(BaseSessionStore.list_pending_branches)
     assert note.thread_id == "t9" and note.created_at == meant(W1, zone)
     assert note.created_at.tzinfo is UTC
     # Writes after the migration are aware UTC and order after the old ones.
-    assert (yield Op(store, "record_checkpoints", ("t1",))) is True
-    again = yield Op(store, "get_session", (1,))
+    assert (yield from call(BaseSessionStore.record_checkpoints, "t1")) is True
+    again = yield from call(BaseSessionStore.get_session, 1)
     assert again.total_checkpoints == 5
     assert again.updated_at > s.updated_at
     assert again.updated_at.tzinfo is UTC
@@ -162,33 +165,32 @@ def _check_sqlite_file(path: Path, zone: str) -> None:
     assert sorted(versions) == list(range(len(SQLITE.migrations)))
 
 
+@asynccontextmanager
+async def sqlite_store(run: Run, path: Path) -> AsyncIterator[BaseSessionStore]:
+    """A SQLite session store on `path` for the API `run` drives."""
+    if run.is_async:
+        async with aiosqlite.connect(path) as aconn:
+            yield AsyncSqliteSessionStore(aconn)
+    else:
+        with closing(sqlite3.connect(path, check_same_thread=False)) as conn:
+            yield SqliteSessionStore(conn)
+
+
 @pytest.mark.parametrize("zone", ZONES)
-def test_sqlite_naive_rows_migrate_to_utc(
-    tmp_path: Path, local_zone: Callable[[str], None], zone: str
+async def test_sqlite_naive_rows_migrate_to_utc(
+    run: Run, tmp_path: Path, local_zone: Callable[[str], None], zone: str
 ) -> None:
     local_zone(zone)
     path = tmp_path / "old.db"
     _old_sqlite(path)
-    with closing(sqlite3.connect(path, check_same_thread=False)) as conn:
-        drive(migrated_flow(SqliteSessionStore(conn), zone))
+    async with sqlite_store(run, path) as store:
+        await run(migrated_flow(zone), {BaseSessionStore: store})
     _check_sqlite_file(path, zone)
     with closing(sqlite3.connect(path, check_same_thread=False)) as conn:
-        store = SqliteSessionStore(conn)
-        store.setup()  # applied versions are not run again
-        s = store.get_session(1)
+        reopened = SqliteSessionStore(conn)
+        reopened.setup()  # applied versions are not run again
+        s = reopened.get_session(1)
         assert s is not None and s.created_at == meant(W1, zone)
-
-
-@pytest.mark.parametrize("zone", ZONES)
-async def test_asqlite_naive_rows_migrate_to_utc(
-    tmp_path: Path, local_zone: Callable[[str], None], zone: str
-) -> None:
-    local_zone(zone)
-    path = tmp_path / "old.db"
-    _old_sqlite(path)
-    async with aiosqlite.connect(path) as conn:
-        await adrive(migrated_flow(AsyncSqliteSessionStore(conn), zone))
-    _check_sqlite_file(path, zone)
 
 
 def _check_postgres_columns(uri: str) -> None:
@@ -210,35 +212,30 @@ def _check_postgres_columns(uri: str) -> None:
     assert versions == list(range(len(POSTGRES.migrations)))
 
 
+@asynccontextmanager
+async def postgres_store(run: Run, uri: str) -> AsyncIterator[BaseSessionStore]:
+    """A PostgreSQL session store on `uri` for the API `run` drives."""
+    from psycopg import AsyncConnection, Connection
+
+    from agentgit_langgraph.stores.postgres import AsyncPostgresSessionStore, PostgresSessionStore
+
+    if run.is_async:
+        async with await AsyncConnection.connect(uri, autocommit=True) as aconn:
+            yield AsyncPostgresSessionStore(aconn)
+    else:
+        with Connection.connect(uri, autocommit=True) as conn:
+            yield PostgresSessionStore(conn)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("zone", ZONES)
-def test_postgres_naive_rows_migrate_to_timestamptz(
-    fresh_postgres_uri: str, local_zone: Callable[[str], None], zone: str
+async def test_postgres_naive_rows_migrate_to_timestamptz(
+    run: Run, fresh_postgres_uri: str, local_zone: Callable[[str], None], zone: str
 ) -> None:
-    from psycopg import Connection
-
-    from agentgit_langgraph.stores.postgres import PostgresSessionStore
-
     local_zone(zone)
     _old_postgres(fresh_postgres_uri)
-    with Connection.connect(fresh_postgres_uri, autocommit=True) as conn:
-        drive(migrated_flow(PostgresSessionStore(conn), zone))
-    _check_postgres_columns(fresh_postgres_uri)
-
-
-@pytest.mark.postgres
-@pytest.mark.parametrize("zone", ZONES)
-async def test_apostgres_naive_rows_migrate_to_timestamptz(
-    fresh_postgres_uri: str, local_zone: Callable[[str], None], zone: str
-) -> None:
-    from psycopg import AsyncConnection
-
-    from agentgit_langgraph.stores.postgres import AsyncPostgresSessionStore
-
-    local_zone(zone)
-    _old_postgres(fresh_postgres_uri)
-    async with await AsyncConnection.connect(fresh_postgres_uri, autocommit=True) as conn:
-        await adrive(migrated_flow(AsyncPostgresSessionStore(conn), zone))
+    async with postgres_store(run, fresh_postgres_uri) as store:
+        await run(migrated_flow(zone), {BaseSessionStore: store})
     _check_postgres_columns(fresh_postgres_uri)
 
 
@@ -298,25 +295,25 @@ def _write_in_tokyo(conn_string: str, mode: str) -> dict[str, datetime]:
     return {k: datetime.fromisoformat(v) for k, v in json.loads(out.stdout).items()}
 
 
-def read_in_los_angeles_flow(saver: AgentGitSaver, written: dict[str, datetime]) -> Flow[None]:
+def read_in_los_angeles_flow(written: dict[str, datetime]) -> Plan[None]:
     before, after = written["before"], written["after"]
     # The writer really was 17 hours (16 in summer) ahead of us.
     assert abs((written["local"] - datetime.now()).total_seconds()) > 15 * 3600
-    session = yield Op(saver, "session_for_thread", ("tokyo-chat",))
+    session = yield from call(AgentGitSaver.session_for_thread, "tokyo-chat")
     assert session.user_id == 7
     assert session.created_at.tzinfo is UTC and before <= session.created_at <= after
     assert session.updated_at.tzinfo is UTC and session.created_at <= session.updated_at
     age = session.get_session_age()
     assert age is not None and 0 <= age <= (datetime.now(UTC) - before).total_seconds() / 3600
-    first, branch = yield Op(saver, "branches", (session.id,))
+    first, branch = yield from call(AgentGitSaver.branches, session.id)
     assert (first.thread_id, branch.name) == ("tokyo-chat", "retry")
     assert first.created_at < branch.created_at <= after  # the order they were made in
-    (tag,) = yield Op(saver, "tags", (session.id,))
+    (tag,) = yield from call(AgentGitSaver.tags, session.id)
     assert first.created_at <= tag.created_at <= branch.created_at
     data = session.to_dict()
     assert data["created_at"].endswith("+00:00") and data["updated_at"].endswith("+00:00")
     assert datetime.fromisoformat(data["created_at"]) == session.created_at
-    tree = yield Op(saver, "tree_data", (session.id,))
+    tree = yield from call(AgentGitSaver.tree_data, session.id)
     stamps = json.dumps(tree)
     assert '"created_at": "' in stamps and all(
         node["created_at"].endswith("+00:00") for node in _nodes(tree)
@@ -344,7 +341,8 @@ KINDS = ["sqlite", "postgres"]
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_tokyo_writes_los_angeles_reads(
+async def test_tokyo_writes_los_angeles_reads(
+    run: Run,
     kind: str,
     tmp_path: Path,
     request: pytest.FixtureRequest,
@@ -352,20 +350,6 @@ def test_tokyo_writes_los_angeles_reads(
 ) -> None:
     conn_string = _conn_string(kind, tmp_path, request)
     local_zone("America/Los_Angeles")
-    written = _write_in_tokyo(conn_string, "sync")
-    with AgentGitSaver.from_conn_string(conn_string) as saver:
-        drive(read_in_los_angeles_flow(saver, written))
-
-
-@pytest.mark.parametrize("kind", KINDS)
-async def test_atokyo_writes_los_angeles_reads(
-    kind: str,
-    tmp_path: Path,
-    request: pytest.FixtureRequest,
-    local_zone: Callable[[str], None],
-) -> None:
-    conn_string = _conn_string(kind, tmp_path, request)
-    local_zone("America/Los_Angeles")
-    written = _write_in_tokyo(conn_string, "async")
-    async with AgentGitSaver.afrom_conn_string(conn_string) as saver:
-        await adrive(read_in_los_angeles_flow(saver, written))
+    written = _write_in_tokyo(conn_string, run.mode)
+    async with run.from_conn_string(conn_string) as saver:
+        await run(read_in_los_angeles_flow(written), on(saver))
