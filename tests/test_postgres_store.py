@@ -103,9 +103,14 @@ class Pg:
         return [r[0] for r in self.rows(sql, (self.app,))]
 
     def kill(self, pids: list[int]) -> None:
-        """`pg_terminate_backend`, from another connection, as a server restart would."""
+        """`pg_terminate_backend`, from another connection, as a server restart would.
+
+        Waits until each backend has exited (and so closed its socket): a
+        connection used while its backend is still dying fails mid-statement,
+        which no pool check can hide.
+        """
         for pid in pids:
-            self.rows("SELECT pg_terminate_backend(%s)", (pid,))
+            self.rows("SELECT pg_terminate_backend(%s, 10000)", (pid,))
 
     def kill_all(self) -> int:
         pids = self.backend_pids()
