@@ -16,20 +16,71 @@ Example:
 
 from __future__ import annotations
 
+from collections import Counter
+from dataclasses import dataclass
+
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._plan import Plan, call, gather, local
-from agentgit_langgraph._rewrite import read_thread, resync_count
+from agentgit_langgraph._rewrite import BACKUP_PREFIX, read_thread, resync_count
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.errors import StoreError, ThreadNotFoundError
 from agentgit_langgraph.sessions import ExternalSession, InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["adopt_on_put", "adopt_plan", "adopt_thread", "branch_parent"]
+__all__ = [
+    "SavedThread",
+    "adopt_on_put",
+    "adopt_plan",
+    "adopt_thread",
+    "branch_parent",
+    "threads_plan",
+]
+
+
+@dataclass(frozen=True)
+class SavedThread:
+    """A thread of the wrapped saver (`saver.threads()`)."""
+
+    thread_id: str
+    checkpoint_count: int
+    """Its checkpoints in the wrapped saver, every namespace."""
+    session_id: int | None
+    """The session holding it; None when none does (`adopt` gives it one)."""
+
+
+def threads_plan(*, user_id: UserId | None = None) -> Plan[list[SavedThread]]:
+    """Every thread the wrapped saver holds, by thread id, with the session holding it.
+
+    Reads every checkpoint's record once (`list`); a rewrite's backup
+    threads are left out. With `user_id`, so are the threads of sessions
+    another user owns (a thread no session holds is listed for anyone).
+
+    Example:
+        ```python
+        for t in saver.threads():
+            if t.session_id is None:
+                saver.adopt(t.thread_id)
+        ```
+    """
+    owner = check.optional_owner(user_id)
+    tuples: list[CheckpointTuple] = yield from gather(BaseCheckpointSaver.list, None)
+    counts = Counter(str(t.config["configurable"]["thread_id"]) for t in tuples)
+    sessions: list[ExternalSession] = yield from call(BaseSessionStore.list_sessions, None)
+    holders = {t: s for s in sessions for t in s.internal_session_ids}
+    found = []
+    for thread_id in sorted(counts):
+        session = holders.get(thread_id)
+        if thread_id.startswith(BACKUP_PREFIX) or (
+            owner is not None and session is not None and session.owner != owner
+        ):
+            continue
+        found.append(SavedThread(thread_id, counts[thread_id], session.id if session else None))
+    return found
 
 
 def adopt_plan(

@@ -34,7 +34,7 @@ from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import owner_token, running
 from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
-from agentgit_langgraph.adoption import adopt_plan, branch_parent
+from agentgit_langgraph.adoption import adopt_plan, branch_parent, threads_plan
 from agentgit_langgraph.configs import checkpoint_config, checkpoint_ref, owner_of, thread_config
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
@@ -323,6 +323,7 @@ class Branching(Service):
     switch, aswitch = twins(switch_plan)
     rollback, arollback = twins(rollback_plan)
     adopt, aadopt = twins(adopt_plan)
+    threads, athreads = twins(threads_plan)
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)

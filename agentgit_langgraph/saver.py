@@ -468,12 +468,12 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     switch, aswitch = Branching.switch, Branching.aswitch
     rollback, arollback = Branching.rollback, Branching.arollback
     adopt, aadopt = Branching.adopt, Branching.aadopt
+    threads, athreads = Branching.threads, Branching.athreads
 
     # clean-up (`maintenance.py`; `recovery.py`, `fsck.py` through `Branching`)
     delete_session, adelete_session = Maintenance.delete_session, Maintenance.adelete_session
     prune_branches, aprune_branches = Maintenance.prune_branches, Maintenance.aprune_branches
-    recover_branches = Branching.recover_branches
-    arecover_branches = Branching.arecover_branches
+    recover_branches, arecover_branches = Branching.recover_branches, Branching.arecover_branches
     fsck, afsck = Branching.fsck, Branching.afsck
 
     # history (`history/`)

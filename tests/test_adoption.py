@@ -31,6 +31,7 @@ from agentgit_langgraph import (
     ThreadNotFoundError,
 )
 from agentgit_langgraph._plan import Plan, call, gather
+from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.stores.memory import InMemorySessionStore
 from tests.conftest import BACKEND_NAMES, Run
 from tests.fidelity_graphs import stateful_probe
@@ -126,8 +127,14 @@ def on_graph() -> Any:
 def adopt_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
     with pytest.raises(ThreadNotFoundError, match=thread_id):
         yield from call(AgentGitSaver.session_for_thread, thread_id)
+    assert SavedThread(thread_id, 9, None) in (yield from call(AgentGitSaver.threads))
     session = yield from call(AgentGitSaver.adopt, thread_id, user_id="alice")
     assert session.total_checkpoints == 9 == len((yield from rows(thread_id)))
+    listed = yield from call(AgentGitSaver.threads, user_id="alice")
+    assert SavedThread(thread_id, 9, session.id) in listed
+    assert thread_id not in [
+        t.thread_id for t in (yield from call(AgentGitSaver.threads, user_id="bob"))
+    ]
     assert (session.owner, session.session_name) == ("alice", thread_id)
     assert session.internal_session_ids == [thread_id]
     assert session.current_internal_session_id == thread_id
