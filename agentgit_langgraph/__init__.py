@@ -29,6 +29,7 @@ from agentgit_langgraph.errors import (
     ToolReversalError,
     VolatileSessionStoreWarning,
 )
+from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag
@@ -53,6 +54,7 @@ __all__ = [
     "RefNotFoundError",
     "Reversal",
     "ReversalTimeoutError",
+    "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",
     "SqliteSessionStore",
