@@ -14,6 +14,7 @@ Example:
 """
 
 from agentgit_langgraph import stores
+from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
     AgentGitError,
     CheckpointNotFoundError,
@@ -29,7 +30,6 @@ from agentgit_langgraph.errors import (
     ToolReversalError,
     VolatileSessionStoreWarning,
 )
-from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal, Tag

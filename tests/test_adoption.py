@@ -121,6 +121,16 @@ def on_graph() -> Any:
     return {Graph: Graph()}
 
 
+Flow = Callable[[AgentGitSaver, str], Plan[None]]
+
+
+async def on_bare_thread(run: Run, data: Data, flow: Flow, *texts: str, **options: Any) -> None:
+    """`flow(saver, thread)` on a thread the bare saver wrote, then wrapped with `options`."""
+    thread_id = await bare_thread(run, data, *texts)
+    async with data.wrapped(**options) as saver:
+        await run(flow(saver, thread_id), on(saver))
+
+
 # -- adopt -----------------------------------------------------------------------
 
 
@@ -155,20 +165,16 @@ def adopt_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
 
 
 async def test_adopt_counts_exact(run: Run, data: Data) -> None:
-    thread_id = await bare_thread(run, data)
-    async with data.wrapped(auto_session=False) as saver:
-        await run(adopt_flow(saver, thread_id), on(saver))
+    await on_bare_thread(run, data, adopt_flow, auto_session=False)
 
 
-def named_flow(thread_id: str) -> Plan[None]:
+def named_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
     session = yield from call(AgentGitSaver.adopt, thread_id, user_id=7, session_name="old")
     assert (session.user_id, session.session_name, session.total_checkpoints) == (7, "old", 6)
 
 
 async def test_adopt_names_the_session(run: Run, data: Data) -> None:
-    thread_id = await bare_thread(run, data, "a", "b")
-    async with data.wrapped() as saver:
-        await run(named_flow(thread_id), on(saver))
+    await on_bare_thread(run, data, named_flow, "a", "b")
 
 
 def subgraph_flow(thread_id: str) -> Plan[None]:
@@ -203,12 +209,6 @@ def put_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
     yield from counts_exact(session.id)
 
 
-async def test_put_adopts_with_exact_count(run: Run, data: Data) -> None:
-    thread_id = await bare_thread(run, data)
-    async with data.wrapped() as saver:
-        await run(put_flow(saver, thread_id), on(saver))
-
-
 def rollback_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
     graph = chat_graph_builder().compile(checkpointer=saver)
     snapshots = yield from history(graph, cfg(thread_id))
@@ -224,10 +224,9 @@ def rollback_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
     yield from counts_exact(session.id)
 
 
-async def test_rollback_adopts_with_exact_count(run: Run, data: Data) -> None:
-    thread_id = await bare_thread(run, data)
-    async with data.wrapped() as saver:
-        await run(rollback_flow(saver, thread_id), on(saver))
+@pytest.mark.parametrize("flow", [put_flow, rollback_flow], ids=["put", "rollback"])
+async def test_auto_session_adopts_with_exact_count(run: Run, data: Data, flow: Flow) -> None:
+    await on_bare_thread(run, data, flow)
 
 
 def no_auto_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
@@ -239,9 +238,7 @@ def no_auto_flow(saver: AgentGitSaver, thread_id: str) -> Plan[None]:
 
 
 async def test_without_auto_session_rollback_does_not_adopt(run: Run, data: Data) -> None:
-    thread_id = await bare_thread(run, data)
-    async with data.wrapped(auto_session=False) as saver:
-        await run(no_auto_flow(saver, thread_id), on(saver))
+    await on_bare_thread(run, data, no_auto_flow, auto_session=False)
 
 
 # -- copy_thread and delete_thread -----------------------------------------------------
@@ -282,9 +279,7 @@ def copy_flow(saver: AgentGitSaver, bare: str) -> Plan[None]:
 
 
 async def test_copy_thread_makes_a_branch(run: Run, data: Data) -> None:
-    bare = await bare_thread(run, data)
-    async with data.wrapped() as saver:
-        await run(copy_flow(saver, bare), on(saver))
+    await on_bare_thread(run, data, copy_flow)
 
 
 def delete_flow(saver: AgentGitSaver) -> Plan[None]:
