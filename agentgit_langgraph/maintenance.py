@@ -208,7 +208,8 @@ def copy_thread_plan(source_thread_id: str, target_thread_id: str) -> Plan[None]
     root checkpoint, and it becomes the session's current thread. With
     `auto_session`, a source no session holds is adopted first (`adopt`);
     without, the copy of such a source is left without a session. A target
-    that already belongs to a session stays there, counted anew.
+    that already belongs to a session stays there, counted anew; an empty
+    copy is registered nowhere.
     """
     source, target = str(source_thread_id), str(target_thread_id)
     if (yield from call(SaverContext.implements, "copy_thread")):
@@ -220,10 +221,11 @@ def copy_thread_plan(source_thread_id: str, target_thread_id: str) -> Plan[None]
     if record is not None:
         yield from resync_count(target, None)
         return
+    copied = len((yield from read_thread(target)))
     head: CheckpointTuple | None = yield from call(
         BaseCheckpointSaver.get_tuple, checkpoint_config(source)
     )
-    if head is None:  # nothing copied at the root: nothing to branch from
+    if copied == 0 or head is None:  # nothing copied, or nothing at the root to branch from
         return
     parent: InternalSession | None = yield from call(BaseSessionStore.get_thread, source)
     if parent is None:
@@ -231,7 +233,6 @@ def copy_thread_plan(source_thread_id: str, target_thread_id: str) -> Plan[None]
             return
         yield from adopt_thread(source, "0", source)
         parent = yield from thread_plan(source, None)
-    copied = len((yield from read_thread(target)))
     branch = InternalSession(
         thread_id=target,
         session_id=parent.session_id,
