@@ -14,6 +14,7 @@ Example:
 """
 
 from agentgit_langgraph import stores
+from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
     AgentGitError,
     CheckpointNotFoundError,
@@ -53,6 +54,7 @@ __all__ = [
     "RefNotFoundError",
     "Reversal",
     "ReversalTimeoutError",
+    "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",
     "SqliteSessionStore",

@@ -111,11 +111,12 @@ def is_postgres_uri(conn_string: str) -> bool:
 
 
 @contextmanager
-def open_sync(conn_string: str) -> Iterator[Pair]:
+def open_sync(conn_string: str, *, set_up_store: bool = True) -> Iterator[Pair]:
+    """The saver and its store; `set_up_store=False` leaves the store's tables alone."""
     if is_postgres_uri(conn_string):
         from agentgit_langgraph.stores.postgres import open_postgres_sync
 
-        with open_postgres_sync(conn_string) as pair:
+        with open_postgres_sync(conn_string, set_up_store=set_up_store) as pair:
             yield pair
         return
     with connect_sqlite(conn_string) as conn:

@@ -34,6 +34,7 @@ from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import owner_token, running
 from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.adoption import adopt_plan, branch_parent, threads_plan
 from agentgit_langgraph.configs import checkpoint_config, checkpoint_ref, owner_of, thread_config
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
@@ -48,6 +49,7 @@ from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = [
     "Branching",
+    "adopt_plan",
     "branches_plan",
     "config_for_plan",
     "create_session_plan",
@@ -226,7 +228,8 @@ def _branch_plan(
         )
     if owner is None:
         owner = owner_of(config)  # a run's user may only branch its own threads
-    parent = yield from thread_plan(ref.thread_id, owner)
+    # With `auto_session`, a thread saved without the wrapper is adopted first.
+    parent = yield from branch_parent(ref.thread_id, owner)
     # The thread's latest checkpoint first: a rollback to the head (the usual
     # case) then reads the state once, not twice (once to copy it, once more
     # to learn that it is the head).
@@ -319,6 +322,8 @@ class Branching(Service):
     branches, abranches = twins(branches_plan)
     switch, aswitch = twins(switch_plan)
     rollback, arollback = twins(rollback_plan)
+    adopt, aadopt = twins(adopt_plan)
+    threads, athreads = twins(threads_plan)
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)

@@ -32,7 +32,7 @@ from datetime import timedelta
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import session_plan
+from agentgit_langgraph._access import session_plan, thread_plan
 from agentgit_langgraph._context import SaverContext, Service, is_overridden
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._plan import Plan, call, gather, local, twins
@@ -47,9 +47,11 @@ from agentgit_langgraph._rewrite import (
     rewrite_and_count,
 )
 from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.adoption import adopt_thread
+from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError
 from agentgit_langgraph.recovery import erase_forgotten, finish_pending_deletes
-from agentgit_langgraph.sessions import ExternalSession, InternalSession
+from agentgit_langgraph.sessions import InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore, now
 
 __all__ = [
@@ -200,9 +202,14 @@ def copy_thread_plan(source_thread_id: str, target_thread_id: str) -> Plan[None]
     """Copy every checkpoint and write of a thread, all namespaces, into another.
 
     Delegated when the wrapped saver implements it; otherwise done over its
-    primitives, keeping ids, metadata, parent links and writes. A target
-    that belongs to a session is counted; with `auto_session`, an unknown
-    target gets a session owned by the source's owner.
+    primitives, keeping ids, metadata, parent links and writes. The copy
+    becomes a branch of the source's session, as a rollback's would: its
+    parent thread is the source, its branch checkpoint the source's latest
+    root checkpoint, and it becomes the session's current thread. With
+    `auto_session`, a source no session holds is adopted first (`adopt`);
+    without, the copy of such a source is left without a session. A target
+    that already belongs to a session stays there, counted anew; an empty
+    copy is registered nowhere.
     """
     source, target = str(source_thread_id), str(target_thread_id)
     if (yield from call(SaverContext.implements, "copy_thread")):
@@ -211,23 +218,30 @@ def copy_thread_plan(source_thread_id: str, target_thread_id: str) -> Plan[None]
         tuples = yield from read_thread(source)
         yield from put_tuples(target, tuples, drop_dangling_parents=False)
     record: InternalSession | None = yield from call(BaseSessionStore.get_thread, target)
-    held: int | None = None
-    if record is None:
+    if record is not None:
+        yield from resync_count(target, None)
+        return
+    copied = len((yield from read_thread(target)))
+    head: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, checkpoint_config(source)
+    )
+    if copied == 0 or head is None:  # nothing copied, or nothing at the root to branch from
+        return
+    parent: InternalSession | None = yield from call(BaseSessionStore.get_thread, source)
+    if parent is None:
         if not (yield from local(SaverContext.creates_sessions)):
             return
-        held = len((yield from read_thread(target)))
-        if held == 0:
-            return
-        # The copy belongs to whoever owns the source, as its checkpoints do.
-        owner = "0"
-        source_record: InternalSession | None = yield from call(BaseSessionStore.get_thread, source)
-        if source_record is not None:
-            session: ExternalSession | None = yield from call(
-                BaseSessionStore.get_session, source_record.session_id
-            )
-            owner = session.owner if session is not None else "0"
-        yield from call(BaseSessionStore.ensure_session_for_thread, target, user_id=owner)
-    yield from resync_count(target, held)
+        yield from adopt_thread(source, "0", source)
+        parent = yield from thread_plan(source, None)
+    branch = InternalSession(
+        thread_id=target,
+        session_id=parent.session_id,
+        parent_thread_id=source,
+        branch_checkpoint_id=str(head.checkpoint["id"]),
+        checkpoint_count=copied,
+        is_branch=True,
+    )
+    yield from call(BaseSessionStore.add_branch, branch)
 
 
 def prune_plan(thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> Plan[None]:

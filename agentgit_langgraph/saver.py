@@ -49,10 +49,9 @@ from agentgit_langgraph._access import access_plan
 from agentgit_langgraph._context import Forwarded, SaverContext, Settable, timeout_of
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync
+from agentgit_langgraph.adoption import adopt_on_put
 from agentgit_langgraph.backends import default_store_for
-from agentgit_langgraph.branching import (
-    Branching,
-)
+from agentgit_langgraph.branching import Branching
 from agentgit_langgraph.configs import owner_of
 from agentgit_langgraph.history import History
 from agentgit_langgraph.maintenance import (
@@ -132,8 +131,9 @@ def _put_plan(
     unseen = yield from local(SaverContext.unseen, thread_id)
     if unseen:
         # The session first: a process dying after the save leaves no
-        # checkpoint that no session holds.
-        yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
+        # checkpoint that no session holds. Earlier checkpoints saved without
+        # the wrapper are counted too (`adoption.py`).
+        yield from adopt_on_put(thread_id, owner)
     reached("put.before_save")
     saved: RunnableConfig = yield from call(
         BaseCheckpointSaver.put, config, checkpoint, metadata, new_versions
@@ -467,12 +467,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     branches, abranches = Branching.branches, Branching.abranches
     switch, aswitch = Branching.switch, Branching.aswitch
     rollback, arollback = Branching.rollback, Branching.arollback
+    adopt, aadopt = Branching.adopt, Branching.aadopt
+    threads, athreads = Branching.threads, Branching.athreads
 
     # clean-up (`maintenance.py`; `recovery.py`, `fsck.py` through `Branching`)
     delete_session, adelete_session = Maintenance.delete_session, Maintenance.adelete_session
     prune_branches, aprune_branches = Maintenance.prune_branches, Maintenance.aprune_branches
-    recover_branches = Branching.recover_branches
-    arecover_branches = Branching.arecover_branches
+    recover_branches, arecover_branches = Branching.recover_branches, Branching.arecover_branches
     fsck, afsck = Branching.fsck, Branching.afsck
 
     # history (`history/`)

@@ -124,6 +124,8 @@ SESSION_ATTACKS: list[Attack] = [
     _saver(AgentGitSaver.tree_data, _sid),
     _saver(AgentGitSaver.mermaid, _sid),
     _saver(AgentGitSaver.reversals, lambda w: w.a_thread),
+    _saver(AgentGitSaver.adopt, lambda w: w.a_thread),
+    _saver(AgentGitSaver.adopt, lambda w: w.a_branch, session_name="b's now"),
     (
         "reversals",
         lambda w: call(AgentGitSaver.reversals, session_id=w.a_session, user_id=B),
@@ -190,6 +192,7 @@ ATTACKS = SESSION_ATTACKS + CHECKPOINTER_ATTACKS + GRAPH_ATTACKS
 NOT_FOR_A_USER = {
     "create_session": "creates the caller's own session (checked below: A's are untouched)",
     "list_sessions": "filters by user (checked below)",
+    "threads": "filters by user (checked below)",
     "setup": "creates tables",
     "from_conn_string": "opens a database",
     "with_allowlist": "serializer configuration",
@@ -223,6 +226,8 @@ def attack_flow(saver: AgentGitSaver) -> Plan[None]:
         w.a_session,
         w.a_other_session,
     ]
+    b_threads = [t.thread_id for t in (yield from call(AgentGitSaver.threads, user_id=B))]
+    assert b_threads == ["b-main"]
     mine = yield from call(AgentGitSaver.create_session, B, "b's second")
     assert mine.user_id == B
     result = yield from call(Graph.invoke, w.graph, human("a again", 7), cfg(w.a_branch, user_id=A))
@@ -264,7 +269,7 @@ def test_every_public_method_is_covered() -> None:
         for name in public
         if "user_id" in inspect.signature(getattr(AgentGitSaver, name)).parameters
     }
-    assert with_user - {"create_session", "list_sessions"} <= attacked
+    assert with_user - {"create_session", "list_sessions", "threads"} <= attacked
     # Every checkpointer read/write that takes a config is attacked.
     config_methods = {
         name
@@ -375,12 +380,14 @@ def _cli_attacks(w: World) -> list[list[str]]:
         ["delete", s, "--yes"],
         ["delete", str(w.a_other_session), "--yes"],
         ["--json", "branches", s],
+        ["adopt", w.a_thread],
+        ["adopt", w.a_branch, "--name", "b's now"],
         ["fsck", "--repair"],  # every user's sessions: refused to a --user
     ]
 
 
 # Commands that act on no session of someone else (checked separately).
-CLI_NOT_SESSION = {"sessions"}
+CLI_NOT_SESSION = {"sessions", "threads"}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -423,5 +430,8 @@ def test_cli_user_b_is_refused(conn_string: str) -> None:
     listed = run("--json", "sessions")
     assert listed.exit_code == 0, listed.output
     assert [s["id"] for s in json.loads(listed.stdout)] == [w.b_session]
+    threads = run("--json", "threads")
+    assert threads.exit_code == 0, threads.output
+    assert [t["thread_id"] for t in json.loads(threads.stdout)] == ["b-main"]
     with AgentGitSaver.from_conn_string(conn_string) as saver:
         assert run_sync(snapshot(saver), on(saver)) == before

@@ -1,9 +1,10 @@
 """The `agentgit` app: global options, opening the database, output and errors.
 
 Every command (`reading.py`, `changing.py`) hands a `work(saver, state)`
-function to `run`, which opens the database with
-`AgentGitSaver.from_conn_string`, calls it, and turns every failure into one
-`error:` line and exit code 1; `show` prints a result as a table/text or, with
+function to `run`, which opens the database (`open_saver`: as the agent does
+with `AgentGitSaver.from_conn_string`, or, for a command that only reads,
+without creating or migrating any table), calls it, and turns every failure
+into one `error:` line and exit code 1; `show` prints a result as a table/text or, with
 `--json`, as JSON.
 """
 
@@ -14,7 +15,8 @@ import logging
 import os
 import sqlite3
 import sys
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,10 +26,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from agentgit_langgraph.backends import is_postgres_uri
+from agentgit_langgraph.backends import is_postgres_uri, open_sync
 from agentgit_langgraph.errors import AgentGitError
 from agentgit_langgraph.history import to_json
 from agentgit_langgraph.saver import AgentGitSaver
+from agentgit_langgraph.stores.memory import InMemorySessionStore
+from agentgit_langgraph.stores.transactions import BlockingSqlStore
 
 __all__ = [
     "CliError",
@@ -38,6 +42,7 @@ __all__ = [
     "fmt_time",
     "main",
     "new_table",
+    "open_saver",
     "parse_int",
     "print_json",
     "print_table",
@@ -141,12 +146,36 @@ def _check_db(db: str | None) -> str:
     return db
 
 
-def run(ctx: typer.Context, work: Callable[[AgentGitSaver, State], T]) -> T:
-    """Open the database, run `work`, and turn every failure into exit code 1."""
+@contextmanager
+def open_saver(db: str, *, read_only: bool) -> Iterator[AgentGitSaver]:
+    """The saver on `db`; `read_only`: without creating, migrating or repairing anything.
+
+    A command that changes sessions opens it as the agent does
+    (`from_conn_string`: tables set up, dead operations finished). A read
+    uses the agentgit tables as they are, and an empty session store in
+    memory when there are none yet (a database only LangGraph wrote).
+    """
+    if not read_only:
+        with AgentGitSaver.from_conn_string(db) as saver:
+            yield saver
+        return
+    with open_sync(db, set_up_store=False) as (inner, store):
+        if not (isinstance(store, BlockingSqlStore) and store.use_existing_tables()):
+            store = InMemorySessionStore()
+        yield AgentGitSaver(inner, store, auto_session=False)
+
+
+def run(
+    ctx: typer.Context, work: Callable[[AgentGitSaver, State], T], *, read_only: bool = False
+) -> T:
+    """Open the database, run `work`, and turn every failure into exit code 1.
+
+    `read_only`: `work` only reads; the database's schema is left as it is.
+    """
     state = state_of(ctx)
     try:
         db = _check_db(state.db)
-        with AgentGitSaver.from_conn_string(db) as saver:
+        with open_saver(db, read_only=read_only) as saver:
             return work(saver, state)
     except (typer.Exit, typer.Abort, typer.BadParameter):
         raise

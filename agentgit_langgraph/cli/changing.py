@@ -1,4 +1,5 @@
-"""The commands that change sessions: `tag`, `untag`, `rollback`, `switch`, `delete`, `fsck`."""
+"""The commands that change sessions: `tag`, `untag`, `rollback`, `switch`, `delete`,
+`adopt`, `fsck`."""
 
 from __future__ import annotations
 
@@ -153,6 +154,45 @@ def delete_cmd(
             {"deleted": found.to_dict(), "deleted_threads": threads},
             lambda: f"deleted session {session} and its {count} thread{'' if count == 1 else 's'}",
         )
+
+    run(ctx, work)
+
+
+@app.command("adopt")
+def adopt_cmd(
+    ctx: typer.Context,
+    thread: Annotated[
+        str | None,
+        typer.Argument(metavar="THREAD", help="A thread of the saver no session holds yet."),
+    ] = None,
+    all_: Annotated[
+        bool, typer.Option("--all", help="Adopt every thread without a session.")
+    ] = False,
+    name: Annotated[
+        str | None, typer.Option("--name", help="The new session's name (default: the thread).")
+    ] = None,
+    json_: JsonOption = False,
+) -> None:
+    """Give a session to threads the agent saved without agentgit (owner: --user, else 0)."""
+    if (thread is None) != all_:
+        raise typer.BadParameter("give a THREAD or --all, not both", param_hint="THREAD")
+    if all_ and name is not None:
+        raise typer.BadParameter("--name names one session: give a THREAD", param_hint="'--name'")
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        user = 0 if state.user is None else state.user
+        if thread is not None:
+            targets = [thread]
+        else:
+            targets = [t.thread_id for t in saver.threads() if t.session_id is None]
+        adopted = [saver.adopt(t, user_id=user, session_name=name) for t in targets]
+        lines = [
+            f"thread {t}: session {s.id} "
+            f"({s.total_checkpoints} checkpoint{'' if s.total_checkpoints == 1 else 's'})"
+            for t, s in zip(targets, adopted, strict=True)
+        ]
+        data = [s.to_dict() for s in adopted]
+        show(ctx, json_, data, lambda: "\n".join(lines) or "no thread without a session")
 
     run(ctx, work)
 

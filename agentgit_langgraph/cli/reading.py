@@ -1,4 +1,7 @@
-"""The commands that only read: `sessions`, `branches`, `log`, `tree`, `diff`, `tags`."""
+"""The commands that only read: `sessions`, `threads`, `branches`, `log`, `tree`, `diff`, `tags`.
+
+Each runs with `read_only=True`: it never creates or migrates a table (`open_saver`).
+"""
 
 from __future__ import annotations
 
@@ -46,7 +49,27 @@ def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
         data = [s.to_dict() for s in sessions]
         show_rows(ctx, json_, data, (*columns, "updated:fixed"), rows, empty="no sessions")
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)
+
+
+@app.command("threads")
+def threads_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
+    """List the saver's threads and the session holding each ("none": `agentgit adopt`)."""
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        threads = saver.threads(user_id=state.user)
+        rows = (
+            (
+                escape(t.thread_id),
+                str(t.checkpoint_count),
+                "none" if t.session_id is None else str(t.session_id),
+            )
+            for t in threads
+        )
+        columns = ("thread", "checkpoints:n", "session:fixed")
+        show_rows(ctx, json_, threads, columns, rows, empty="no threads")
+
+    run(ctx, work, read_only=True)
 
 
 @app.command("branches")
@@ -70,7 +93,7 @@ def branches_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = Fa
         )
         show_rows(ctx, json_, threads, (*columns, "created:fixed"), rows)
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)
 
 
 def _log_target(saver: AgentGitSaver, target: str, user_id: str | None) -> Any:
@@ -119,7 +142,7 @@ def log_cmd(
         )
         show_rows(ctx, json_, entries, (*columns, "preview:text"), rows, empty="no checkpoints")
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)
 
 
 @app.command("tree")
@@ -142,7 +165,7 @@ def tree_cmd(
         else:
             typer.echo(saver.tree(session, user_id=state.user).rstrip("\n"))
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)
 
 
 @app.command("diff")
@@ -161,7 +184,7 @@ def diff_cmd(
         result = saver.diff(a, b, user_id=state.user)
         show(ctx, json_, result.to_dict(), result.render)
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)
 
 
 @app.command("tags")
@@ -177,4 +200,4 @@ def tags_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = False)
         )
         show_rows(ctx, json_, tags, columns, rows, empty="no tags")
 
-    run(ctx, work)
+    run(ctx, work, read_only=True)

@@ -41,6 +41,8 @@ class Dialect:
     # Taken first in the migration transaction, where several processes may
     # set up one schema at once; "" where the backend runs writers one at a time.
     migration_lock: str = ""
+    # One row when the table named by the parameter exists (read-only opening).
+    has_table: str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 
     def sql(self, text: str) -> str:
         return text if self.placeholder == "?" else text.replace("?", self.placeholder)
@@ -106,6 +108,7 @@ POSTGRES = Dialect(
         "SELECT pg_advisory_xact_lock("
         "hashtext('agentgit_langgraph.migrations:' || coalesce(current_schema(), '')))"
     ),
+    has_table="SELECT 1 WHERE to_regclass(?) IS NOT NULL",
     migrations=render(
         Spelling(
             words={

@@ -347,14 +347,16 @@ def _open_error(exc: psycopg.Error) -> StoreError:
 
 @contextmanager
 def open_postgres_sync(
-    conn_string: str,
+    conn_string: str, *, set_up_store: bool = True
 ) -> Iterator[tuple[PostgresSaver, PostgresSessionStore]]:
     """A `PostgresSaver` and a `PostgresSessionStore` on one connection pool, set up.
 
     The pool checks each connection before lending it, so a connection the
     server dropped is replaced instead of failing the next call. First-time
     setup is serialized across processes. This is what
-    `AgentGitSaver.from_conn_string("postgresql://...")` uses.
+    `AgentGitSaver.from_conn_string("postgresql://...")` uses. With
+    `set_up_store=False` the store's tables are left as they are (see
+    `BlockingSqlStore.use_existing_tables`).
 
     Example:
         >>> with open_postgres_sync("postgresql://...") as (saver, store):  # doctest: +SKIP
@@ -372,7 +374,8 @@ def open_postgres_sync(
             with Connection.connect(conninfo(conn_string), autocommit=True) as guard:
                 _take_open_lock(guard)  # released when `guard` closes
                 saver.setup()
-                store.setup()
+                if set_up_store:
+                    store.setup()
         except psycopg.Error as exc:
             raise _open_error(exc) from exc
         yield saver, store

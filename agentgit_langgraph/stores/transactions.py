@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.stores.ops import setup
+from agentgit_langgraph.stores.ops import applied, setup
 from agentgit_langgraph.stores.sql import SqlSessionStore
 from agentgit_langgraph.stores.statements import (
     Done,
@@ -104,6 +104,25 @@ class BlockingSqlStore(SqlSessionStore):
 
     async def asetup(self) -> None:
         await asyncio.to_thread(self.setup)
+
+    def use_existing_tables(self) -> bool:
+        """Use the tables as they are, never creating or migrating them (read-only tools).
+
+        True when they exist at this version: the store is ready, `setup` does
+        nothing. False when the database has none (nothing was created).
+        `StoreError` when they need migrating.
+        """
+        with self._guard():
+            done = self._in_transaction(applied(self.dialect), immediate=False, alone=False)
+        if done is None:
+            return False
+        if set(range(len(self.dialect.migrations))) - done:
+            raise StoreError(
+                "the agentgit tables are from an older version and need migrating: "
+                "open the database once with this version (a command that changes sessions)"
+            )
+        self.is_setup = True
+        return True
 
     def _in_transaction(self, op: Op[T], *, immediate: bool, alone: bool) -> T:
         step = start(op)

@@ -13,7 +13,7 @@ from agentgit_langgraph.stores.ops.deletes import (
     forget_thread,
     list_pending_deletes,
 )
-from agentgit_langgraph.stores.ops.migrate import migrate, setup
+from agentgit_langgraph.stores.ops.migrate import applied, migrate, setup
 from agentgit_langgraph.stores.ops.reversals import (
     claim_reversal,
     finish_reversal,
@@ -43,6 +43,7 @@ from agentgit_langgraph.stores.ops.threads import (
 __all__ = [
     "add_branch",
     "add_tag",
+    "applied",
     "begin_branch",
     "claim_reversal",
     "create_session",

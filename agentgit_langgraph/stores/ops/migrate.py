@@ -27,3 +27,15 @@ def migrate(d: Dialect) -> Op[None]:
                 d.sql("INSERT INTO agentgit_migrations (v) VALUES (?) ON CONFLICT (v) DO NOTHING"),
                 (version,),
             )
+
+
+def applied(d: Dialect) -> Op[set[int] | None]:
+    """The migrations the database has run; None when it has no tables of ours.
+
+    Only reads: what a read-only tool checks instead of `setup`.
+    """
+    found = yield Statement(d.sql(d.has_table), ("agentgit_migrations",))
+    if not found.rows:
+        return None
+    done = yield Statement("SELECT v FROM agentgit_migrations")
+    return {int(r[0]) for r in done.rows}
