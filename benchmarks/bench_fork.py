@@ -15,11 +15,9 @@ rounds' ratios. Run from the repository root:
 from __future__ import annotations
 
 import argparse
-import gc
 import statistics
 import sys
-import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypedDict
@@ -32,6 +30,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 
 from agentgit_langgraph import AgentGitSaver
+from benchmarks.bench_history import timed
 from benchmarks.bench_turns import Pair, postgres_pair, postgres_uris, sqlite_pair
 
 TARGET = 1.0
@@ -61,17 +60,6 @@ def _head(graph: Any, thread_id: str) -> RunnableConfig:
     graph.invoke({"n": 0}, config)
     head: RunnableConfig = graph.get_state(config).config
     return head
-
-
-def _timed(fn: Callable[[], Any]) -> float:
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        fn()
-        return time.perf_counter() - start
-    finally:
-        gc.enable()
 
 
 @dataclass(frozen=True)
@@ -104,9 +92,9 @@ def measure(pair: Pair, rounds: int, size: int = STATE_BYTES) -> ForkResult:
         paired: list[tuple[float, float]] = []
         for r in range(rounds):
             if r % 2 == 0:
-                t_fork, t_rollback = _timed(fork), _timed(rollback)
+                t_fork, t_rollback = timed(fork), timed(rollback)
             else:
-                t_rollback, t_fork = _timed(rollback), _timed(fork)
+                t_rollback, t_fork = timed(rollback), timed(fork)
             paired.append((t_rollback, t_fork))
     return ForkResult(
         pair.backend,
