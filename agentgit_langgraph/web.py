@@ -152,15 +152,23 @@ def _field(body: Mapping[str, Any], name: str, kind: type, *, required: bool = F
 
 
 def _next(checkpoint: Mapping[str, Any]) -> list[str]:
-    """The nodes the checkpoint triggers: a `branch:to:NODE` channel newer than NODE saw."""
+    """The nodes the checkpoint triggers, as LangGraph finds them without the graph.
+
+    A node runs next when its trigger channel (`branch:to:NODE`, or `__start__`
+    for the input) holds a value of a version newer than the node last saw.
+    """
     seen = checkpoint.get("versions_seen") or {}
+    versions = checkpoint.get("channel_versions") or {}
     found = []
-    for channel, version in (checkpoint.get("channel_versions") or {}).items():
-        if not channel.startswith("branch:to:"):
+    for channel in checkpoint.get("channel_values") or {}:
+        if channel == "__start__":
+            node = channel
+        elif channel.startswith("branch:to:"):
+            node = channel.removeprefix("branch:to:")
+        else:
             continue
-        node = channel.removeprefix("branch:to:")
         last = (seen.get(node) or {}).get(channel)
-        if last is None or version > last:
+        if channel in versions and (last is None or versions[channel] > last):
             found.append(node)
     return sorted(found)
 
