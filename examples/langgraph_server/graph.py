@@ -1,7 +1,7 @@
 """A one-node chat graph with a deterministic model (`EchoChatModel`: no API key).
 
-The server compiles it with its own checkpointer (`langgraph.json`), so it is
-exported uncompiled-checkpointer-free: no `checkpointer=` here.
+Compiled without `checkpointer=`: the server gives it its own, the
+`AgentGitSaver` that `checkpointer.py` opens (`langgraph.json`).
 """
 
 from __future__ import annotations
