@@ -117,15 +117,25 @@ def is_running(token: str) -> bool:
         return token in _RUNNING
 
 
+@functools.lru_cache(maxsize=4)
+def _own_start(pid: int) -> str | None:
+    """This process's start time, read once per pid (a forked child has its own)."""
+    return pid_start(pid)
+
+
 def is_this_process(pid: int, start: str | None) -> bool:
     me = os.getpid()
-    return pid == me and start == pid_start(me)
+    return pid == me and start == _own_start(me)
 
 
 def owner_token() -> str:
-    """`node|pid|start time|unique id`, naming one run of one operation of this process."""
+    """`node|pid|start time|unique id`, naming one run of one operation of this process.
+
+    Reads no file after the first call in a process (an async rollback signs
+    one on the event loop; see the warm-up below).
+    """
     pid = os.getpid()
-    return f"{node()}|{pid}|{pid_start(pid) or ''}|{uuid.uuid4().hex}"
+    return f"{node()}|{pid}|{_own_start(pid) or ''}|{uuid.uuid4().hex}"
 
 
 def is_gone(
@@ -147,3 +157,9 @@ def is_gone(
     if noted_at.tzinfo is None:  # no zone: written as UTC by this package
         noted_at = noted_at.replace(tzinfo=UTC)
     return (at or datetime.now(UTC)) - noted_at > grace
+
+
+# Read /proc once at import, not on an event loop (the LangGraph server flags
+# blocking file reads in async code).
+node()
+_own_start(os.getpid())

@@ -122,7 +122,9 @@ def owner_of(config: Any) -> str | None:
 
     Cheap (the checkpointer calls it on every call). A `user_id` that is not an
     int or a str raises `InvalidConfigError` rather than being ignored, so a
-    malformed one never turns the ownership check off.
+    malformed one never turns the ownership check off. An empty string is no
+    user: the LangGraph Agent Server puts `user_id: ""` in every run's config
+    when no auth is configured (its anonymous user).
     """
     if not isinstance(config, Mapping):
         return None
@@ -130,7 +132,7 @@ def owner_of(config: Any) -> str | None:
     if not isinstance(configurable, Mapping):
         return None
     user_id = configurable.get("user_id")
-    if user_id is None:
+    if user_id is None or user_id == "":
         return None
     return owner_key(user_id)
 

@@ -1,0 +1,402 @@
+"""An HTTP API for sessions and branches: a Starlette app under `/agentgit/`.
+
+Needs the `server` extra (`pip install "agentgit-langgraph[server]"`). The
+module's `app` opens its saver from `$AGENTGIT_DB` (a SQLite path or a
+`postgresql://` URI) on the first request; `make_app(saver)` serves a saver
+you opened. Mount it in a LangGraph server through `langgraph.json`:
+`"http": {"app": "agentgit_langgraph.web:app"}` (see
+`examples/langgraph_server/`). Inside the server, a rollback also registers
+the new branch as a server thread (`threads.create` through the server's
+in-process client), so `client.threads.get_state(branch)` and
+`client.runs.wait(branch, ...)` continue from it.
+
+Every answer is JSON (`history.render.to_json`). A failure is
+`{"error": "<TypedErrorName>", "detail": "..."}`: 404 an unknown session,
+thread, checkpoint or ref; 403 another user's session; 400 a request that
+cannot be read; 409 a name already taken; 422 a request with invalid values.
+The acting user is the `user_id` query parameter or the `X-User-Id` header.
+
+Endpoints (`{sid}`: a session id):
+
+    GET  /agentgit/sessions                       sessions (the user's)
+    GET  /agentgit/sessions/{sid}                 one session
+    GET  /agentgit/sessions/{sid}/branches        its threads
+    GET  /agentgit/sessions/{sid}/tree            `tree_data`
+    GET  /agentgit/sessions/{sid}/log?ref=&limit= `log` (default: current branch)
+    GET  /agentgit/sessions/{sid}/checkpoints/{ref}  values, next, metadata, parent
+    GET  /agentgit/sessions/{sid}/diff?a=&b=      `diff`
+    GET  /agentgit/sessions/{sid}/tags            tags
+    POST /agentgit/sessions/{sid}/rollback        {"ref"|"config", "name", "reverse_tools"}
+    POST /agentgit/sessions/{sid}/switch          {"thread"}: a thread id or branch name
+    POST /agentgit/sessions/{sid}/tags            {"ref", "name"}
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import AsyncExitStack, asynccontextmanager
+from typing import Any
+
+from langgraph.checkpoint.base import CheckpointTuple
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from agentgit_langgraph.errors import (
+    AgentGitError,
+    CheckpointNotFoundError,
+    InvalidConfigError,
+    NameConflictError,
+    SessionAccessError,
+    SessionNotFoundError,
+    ThreadBusyError,
+    ToolReversalError,
+)
+from agentgit_langgraph.history import find_thread, to_json
+from agentgit_langgraph.history.diff import _stored_values
+from agentgit_langgraph.saver import AgentGitSaver
+
+__all__ = ["InvalidRequestError", "app", "make_app"]
+
+logger = logging.getLogger(__name__)
+
+Handler = Callable[["Api", Request], Awaitable[Any]]
+
+
+class InvalidRequestError(AgentGitError, ValueError):
+    """A request the API cannot read: not JSON, a field missing or of the wrong type."""
+
+    def __init__(self, detail: str, *, status: int = 422) -> None:
+        super().__init__(detail)
+        self.status = status
+
+
+_STATUS: tuple[tuple[type[BaseException], int], ...] = (
+    (SessionAccessError, 403),
+    (SessionNotFoundError, 404),  # ThreadNotFoundError too
+    (CheckpointNotFoundError, 404),  # RefNotFoundError too
+    (NameConflictError, 409),
+    (ThreadBusyError, 409),
+    (ToolReversalError, 409),
+    (InvalidConfigError, 422),
+)
+
+
+def _error(exc: BaseException) -> JSONResponse:
+    status = exc.status if isinstance(exc, InvalidRequestError) else 500
+    for kind, code in _STATUS:
+        if isinstance(exc, kind):
+            status = code
+            break
+    if status == 500:
+        logger.exception("agentgit API request failed", exc_info=exc)
+    detail = " ".join(str(exc).split()) or type(exc).__name__
+    return JSONResponse({"error": type(exc).__name__, "detail": detail}, status_code=status)
+
+
+def _in_langgraph_server() -> bool:
+    """Whether this process is a LangGraph Agent Server (its app module is loaded)."""
+    return "langgraph_api.server" in sys.modules
+
+
+# -- reading a request ------------------------------------------------------------
+
+
+def _int(text: str | None, what: str, *, status: int = 400) -> int | None:
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        raise InvalidRequestError(
+            f"{what} must be an integer, got {text!r}", status=status
+        ) from None
+
+
+def _session_id(request: Request) -> int:
+    sid = _int(request.path_params["session_id"], "session id")
+    assert sid is not None
+    return sid
+
+
+def _user(request: Request) -> str | None:
+    user = request.query_params.get("user_id") or request.headers.get("x-user-id")
+    return user or None
+
+
+async def _body(request: Request) -> dict[str, Any]:
+    try:
+        body = json.loads(await request.body() or b"{}")
+    except ValueError as exc:
+        raise InvalidRequestError(f"the body is not JSON: {exc}", status=400) from None
+    if not isinstance(body, dict):
+        raise InvalidRequestError("the body must be a JSON object")
+    return body
+
+
+def _field(body: Mapping[str, Any], name: str, kind: type, *, required: bool = False) -> Any:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidRequestError(f"{name!r} is required")
+        return None
+    if not isinstance(value, kind) or (kind is not bool and isinstance(value, bool)):
+        raise InvalidRequestError(f"{name!r} must be a {kind.__name__}, got {value!r}")
+    return value
+
+
+def _next(checkpoint: Mapping[str, Any]) -> list[str]:
+    """The nodes the checkpoint triggers, as LangGraph finds them without the graph.
+
+    A node runs next when its trigger channel (`branch:to:NODE`, or `__start__`
+    for the input) holds a value of a version newer than the node last saw.
+    """
+    seen = checkpoint.get("versions_seen") or {}
+    versions = checkpoint.get("channel_versions") or {}
+    found = []
+    for channel in checkpoint.get("channel_values") or {}:
+        if channel == "__start__":
+            node = channel
+        elif channel.startswith("branch:to:"):
+            node = channel.removeprefix("branch:to:")
+        else:
+            continue
+        last = (seen.get(node) or {}).get(channel)
+        if channel in versions and (last is None or versions[channel] > last):
+            found.append(node)
+    return sorted(found)
+
+
+def _checkpoint_view(tup: CheckpointTuple) -> dict[str, Any]:
+    values, unresolved = _stored_values(tup)
+    parent = (tup.parent_config or {}).get("configurable", {})
+    return {
+        "config": tup.config,
+        "values": values,
+        "unresolved": sorted(unresolved),
+        "next": _next(tup.checkpoint),
+        "metadata": tup.metadata,
+        "created_at": tup.checkpoint.get("ts"),
+        "parent_checkpoint_id": parent.get("checkpoint_id"),
+        "parent_config": tup.parent_config,
+    }
+
+
+# -- the API ----------------------------------------------------------------------
+
+
+class Api:
+    """The handlers, on one saver (given, or opened from `$AGENTGIT_DB` on first use)."""
+
+    def __init__(self, saver: AgentGitSaver | None, server_threads: bool | None) -> None:
+        self._saver = saver
+        self._server_threads = server_threads
+        self._stack = AsyncExitStack()
+        self._opening = asyncio.Lock()
+
+    async def saver(self) -> AgentGitSaver:
+        if self._saver is None:
+            async with self._opening:
+                if self._saver is None:
+                    db = os.environ.get("AGENTGIT_DB")
+                    if not db:
+                        raise InvalidConfigError("set AGENTGIT_DB to the agent's database")
+                    opened = AgentGitSaver.afrom_conn_string(db)
+                    self._saver = await self._stack.enter_async_context(opened)
+        return self._saver
+
+    async def close(self) -> None:
+        await self._stack.aclose()
+
+    # -- reads
+    async def sessions(self, request: Request) -> Any:
+        return await (await self.saver()).alist_sessions(_user(request))
+
+    async def session(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.aget_session(_session_id(request), user_id=_user(request))
+
+    async def branches(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.abranches(_session_id(request), user_id=_user(request))
+
+    async def tree(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.atree_data(_session_id(request), user_id=_user(request))
+
+    async def log(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        limit = _int(request.query_params.get("limit"), "limit")
+        ref = request.query_params.get("ref")
+        target: Any = sid if not ref else await saver.aresolve(sid, ref, user_id=user)
+        return await saver.alog(target, limit=limit, user_id=user)
+
+    async def show(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        config = await saver.aresolve(sid, request.path_params["ref"], user_id=user)
+        tup = await saver.aget_tuple(config)
+        if tup is None:  # deleted between resolving and reading
+            raise CheckpointNotFoundError(f"checkpoint {request.path_params['ref']!r} is gone")
+        return _checkpoint_view(tup)
+
+    async def diff(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        refs = [request.query_params.get(side) for side in ("a", "b")]
+        if not all(refs):
+            raise InvalidRequestError("give both refs: ?a=REF&b=REF")
+        a, b = [await saver.aresolve(sid, str(ref), user_id=user) for ref in refs]
+        return await saver.adiff(a, b, user_id=user)
+
+    async def tags(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.atags(_session_id(request), user_id=_user(request))
+
+    # -- changes
+    async def tag(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        body = await _body(request)
+        ref = _field(body, "ref", str, required=True)
+        name = _field(body, "name", str, required=True)
+        return await saver.atag(await saver.aresolve(sid, ref, user_id=user), name, user_id=user)
+
+    async def switch(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        target = _field(await _body(request), "thread", str, required=True)
+        thread = find_thread(await saver.abranches(sid, user_id=user), target, sid)
+        config = await saver.aswitch(sid, thread.thread_id, user_id=user)
+        return {"session_id": sid, "thread_id": thread.thread_id, "config": config}
+
+    async def rollback(self, request: Request) -> Any:
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        body = await _body(request)
+        ref = _field(body, "ref", str)
+        given = _field(body, "config", dict)
+        if (ref is None) == (given is None):
+            raise InvalidRequestError("give one of 'ref' (a ref of the session) or 'config'")
+        name = _field(body, "name", str)
+        reverse_tools = bool(_field(body, "reverse_tools", bool))
+        source = given if ref is None else await saver.aresolve(sid, ref, user_id=user)
+        source_thread = await self._thread_of_session(saver, source, sid, user)
+        config = await saver.arollback(source, user_id=user, name=name, reverse_tools=reverse_tools)
+        branch = str(config["configurable"]["thread_id"])
+        info = {
+            "session_id": sid,
+            "thread_id": branch,
+            "name": name,
+            "parent_thread_id": source_thread,
+            "branch_checkpoint_id": source.get("configurable", {}).get("checkpoint_id"),
+            "config": config,
+        }
+        info["server_thread"] = await self._register_server_thread(info)
+        return info
+
+    @staticmethod
+    async def _thread_of_session(
+        saver: AgentGitSaver, config: Mapping[str, Any], sid: int, user: str | None
+    ) -> str:
+        """The config's thread, once found to be one of session `sid`'s (else 404)."""
+        configurable = config.get("configurable")
+        if not isinstance(configurable, Mapping) or not configurable.get("thread_id"):
+            raise InvalidConfigError("'config' needs configurable.thread_id and checkpoint_id")
+        thread = str(configurable["thread_id"])
+        threads = await saver.abranches(sid, user_id=user)
+        find_thread([t for t in threads if t.thread_id == thread], thread, sid)
+        return thread
+
+    async def _register_server_thread(self, branch: Mapping[str, Any]) -> bool:
+        """Inside a LangGraph server: make the branch a server thread, like its parent.
+
+        `threads.create(thread_id=..., if_exists="do_nothing")` registers a
+        thread whose checkpoints the checkpointer already holds; the parent's
+        metadata (`graph_id`, `assistant_id`) lets the server read its state.
+        """
+        inside = self._server_threads
+        if inside is None:
+            inside = _in_langgraph_server()
+        if not inside:
+            return False
+        from langgraph_sdk import get_client
+        from langgraph_sdk.errors import NotFoundError
+
+        client = get_client()
+        try:
+            parent = await client.threads.get(branch["parent_thread_id"])
+            metadata = dict(parent.get("metadata") or {})
+        except NotFoundError:  # a thread the server did not create
+            metadata = {}
+        metadata.update(
+            agentgit_session_id=branch["session_id"],
+            agentgit_parent_thread_id=branch["parent_thread_id"],
+            agentgit_branch_checkpoint_id=branch["branch_checkpoint_id"],
+        )
+        if branch["name"]:
+            metadata["agentgit_branch_name"] = branch["name"]
+        await client.threads.create(
+            thread_id=branch["thread_id"], if_exists="do_nothing", metadata=metadata
+        )
+        return True
+
+
+_ROUTES: tuple[tuple[str, str, Handler], ...] = (
+    ("GET", "/agentgit/sessions", Api.sessions),
+    ("GET", "/agentgit/sessions/{session_id}", Api.session),
+    ("GET", "/agentgit/sessions/{session_id}/branches", Api.branches),
+    ("GET", "/agentgit/sessions/{session_id}/tree", Api.tree),
+    ("GET", "/agentgit/sessions/{session_id}/log", Api.log),
+    ("GET", "/agentgit/sessions/{session_id}/checkpoints/{ref:path}", Api.show),
+    ("GET", "/agentgit/sessions/{session_id}/diff", Api.diff),
+    ("GET", "/agentgit/sessions/{session_id}/tags", Api.tags),
+    ("POST", "/agentgit/sessions/{session_id}/tags", Api.tag),
+    ("POST", "/agentgit/sessions/{session_id}/rollback", Api.rollback),
+    ("POST", "/agentgit/sessions/{session_id}/switch", Api.switch),
+)
+
+
+def _endpoint(api: Api, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+    async def endpoint(request: Request) -> JSONResponse:
+        try:
+            result = await handler(api, request)
+        except Exception as exc:
+            return _error(exc)
+        return JSONResponse(to_json(result))
+
+    return endpoint
+
+
+def make_app(
+    saver: AgentGitSaver | None = None, *, server_threads: bool | None = None
+) -> Starlette:
+    """The API as a Starlette app, on `saver` (None: opened from `$AGENTGIT_DB` when needed).
+
+    `server_threads`: register each rollback's branch as a LangGraph server
+    thread (None: when running inside a LangGraph server).
+
+    Example:
+        ```python
+        async with AgentGitSaver.afrom_conn_string("agent.db") as saver:
+            app = make_app(saver)   # serve it with uvicorn, or test it with httpx
+        ```
+    """
+    api = Api(saver, server_threads)
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await api.close()
+
+    routes = [
+        Route(path, _endpoint(api, handler), methods=[method]) for method, path, handler in _ROUTES
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+app = make_app()
+"""The API on `$AGENTGIT_DB`, opened on the first request (mount it: `"http": {"app": ...}`)."""
