@@ -58,6 +58,9 @@ from tests.plans import (
 )
 from tests.test_fidelity import norm, view
 
+# The fallbacks under every fault: the full suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 OWNER = 7
 OPTIONAL = ("copy_thread", "delete_for_runs", "prune")
 

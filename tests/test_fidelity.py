@@ -62,6 +62,9 @@ from tests.fidelity_graphs import (
 )
 from tests.plans import Graph, get_state, history, invoke, on
 
+# Exhaustive, process or notebook runs: the full suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 # -- the calls the scenarios make (tests/plans.py has invoke, get_state, history) ----------
 
 

@@ -22,6 +22,9 @@ import pytest
 from tests.access_worker import serve
 
 A, B = 1, 2
+# Worker processes: the full suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 THREAD = "support-ticket-42"
 TIMEOUT = 120
 

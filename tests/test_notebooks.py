@@ -39,6 +39,9 @@ ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 EXAMPLES = sorted(p for p in (ROOT / "examples").glob("*.py") if not p.name.startswith("_"))
 NEEDS_POSTGRES = {"04_postgres.ipynb", "postgres.py"}
+# Kernels and subprocesses: the full suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 60  # seconds, per notebook and per script
 KERNEL_NAME = "agentgit-test-python"
 # Real models are used only when their key is set; the tests never use them.

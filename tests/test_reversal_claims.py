@@ -49,6 +49,9 @@ from tests.conftest import AsyncBackend, Run, postgres_backends_enabled
 from tests.plans import history, invoke, on
 from tests.reversal_worker import make_undo, read_log, rollback_worker
 
+# Exhaustive, process or notebook runs: the full suite, not the quick subset.
+pytestmark = pytest.mark.slow
+
 ITEMS = ("a", "b", "c")
 PROCS = 4
 DELAY = 0.2
