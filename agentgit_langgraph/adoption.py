@@ -149,12 +149,14 @@ def adopt_on_put(thread_id: str, owner: str) -> Plan[None]:
 
     A new thread gets a session (as `ensure_session_for_thread`); one with
     checkpoints saved without the wrapper is adopted with its exact count.
+    The store is asked first: a held thread (the usual case, e.g. after a
+    restart) costs one indexed read, not a load of its latest checkpoint.
     """
+    if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
+        return
     earlier: list[CheckpointTuple] = yield from gather(
         BaseCheckpointSaver.list, checkpoint_config(thread_id, None), limit=1
     )
-    if earlier and (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
-        return
     yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
     if earlier:
         yield from resync_count(thread_id, None)
