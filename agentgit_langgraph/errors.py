@@ -6,6 +6,7 @@ __all__ = [
     "AgentGitError",
     "CheckpointNotFoundError",
     "InvalidConfigError",
+    "InvalidRequestError",
     "NameConflictError",
     "RefNotFoundError",
     "ReversalTimeoutError",
@@ -41,6 +42,15 @@ class SessionAccessError(AgentGitError, PermissionError):
 
 class InvalidConfigError(AgentGitError, ValueError):
     """A config without what the operation needs (a mapping with `configurable`)."""
+
+
+class InvalidRequestError(AgentGitError, ValueError):
+    """An HTTP API request (`web.py`) that cannot be read: not JSON, a field
+    missing or of the wrong type. `status` is the HTTP code to answer with."""
+
+    def __init__(self, detail: str, *, status: int = 422) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class StoreError(AgentGitError):

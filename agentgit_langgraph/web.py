@@ -49,9 +49,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from agentgit_langgraph.errors import (
-    AgentGitError,
     CheckpointNotFoundError,
     InvalidConfigError,
+    InvalidRequestError,
     NameConflictError,
     SessionAccessError,
     SessionNotFoundError,
@@ -62,19 +62,11 @@ from agentgit_langgraph.history import find_thread, to_json
 from agentgit_langgraph.history.diff import _stored_values
 from agentgit_langgraph.saver import AgentGitSaver
 
-__all__ = ["InvalidRequestError", "app", "make_app"]
+__all__ = ["app", "make_app"]
 
 logger = logging.getLogger(__name__)
 
 Handler = Callable[["Api", Request], Awaitable[Any]]
-
-
-class InvalidRequestError(AgentGitError, ValueError):
-    """A request the API cannot read: not JSON, a field missing or of the wrong type."""
-
-    def __init__(self, detail: str, *, status: int = 422) -> None:
-        super().__init__(detail)
-        self.status = status
 
 
 _STATUS: tuple[tuple[type[BaseException], int], ...] = (
