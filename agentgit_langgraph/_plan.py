@@ -136,61 +136,52 @@ def _bound(targets: Targets, step: Call, prefix: str) -> Any:
     return getattr(target, name if step.local else prefix + name)
 
 
-class _Run(Generic[T]):
-    """Steps a plan: the drivers make each call and hand back its result or error."""
-
-    def __init__(self, plan: Plan[T]) -> None:
-        self._plan = plan
-        self._error: BaseException | None = None
-        self.result: Any = None
-        self.value: T
-
-    def next(self) -> Call | None:
-        """Resume the plan with the last outcome: its next call, or None once it returned."""
-        try:
-            if self._error is not None:
-                error, self._error = self._error, None
-                return self._plan.throw(error)
-            return self._plan.send(self.result)
-        except StopIteration as stop:
-            self.value = stop.value
-            return None
-
-    def __enter__(self) -> _Run[T]:
-        self.result = None
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, _: Any
-    ) -> bool:
-        # Cancellation too goes to the plan, which must clean up; closing it does not.
-        if error is None or isinstance(error, GeneratorExit):
-            return False
-        self._error = error
-        return True
-
-
 def run_sync(plan: Plan[T], targets: Targets) -> T:
-    """Drive `plan`, calling each method synchronously."""
-    run = _Run(plan)
-    while (step := run.next()) is not None:
-        with run:
-            result = _bound(targets, step, "")(*step.args, **step.kwargs)
-            run.result = list(result) if step.collect else result
-    return run.value
+    """Drive `plan`, calling each method synchronously.
+
+    A call's error goes back into the plan (cancellation too: the plan must
+    be able to clean up), which may handle it or let it through.
+    """
+    send, throw = plan.send, plan.throw
+    try:
+        step = send(None)
+        while True:
+            try:
+                result = _bound(targets, step, "")(*step.args, **step.kwargs)
+                if step.collect:
+                    result = list(result)
+            except GeneratorExit:
+                raise
+            except BaseException as error:
+                step = throw(error)
+            else:
+                step = send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
 
 
 async def run_async(plan: Plan[T], targets: Targets) -> T:
     """Drive `plan`, awaiting the `a`-prefixed twin of each method (`local` ones called)."""
-    run = _Run(plan)
-    while (step := run.next()) is not None:
-        with run:
-            result = _bound(targets, step, "a")(*step.args, **step.kwargs)
-            if step.collect:
-                run.result = [item async for item in result]
+    send, throw = plan.send, plan.throw
+    try:
+        step = send(None)
+        while True:
+            try:
+                result = _bound(targets, step, "a")(*step.args, **step.kwargs)
+                if step.collect:
+                    result = [item async for item in result]
+                elif not step.local:
+                    result = await result
+            except GeneratorExit:
+                raise
+            except BaseException as error:
+                step = throw(error)
             else:
-                run.result = result if step.local else await result
-    return run.value
+                step = send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
 
 
 # -- public sync/async pairs --------------------------------------------------
