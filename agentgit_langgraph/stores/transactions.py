@@ -128,13 +128,17 @@ class BlockingSqlStore(SqlSessionStore):
         step = start(op)
         if isinstance(step, Done):  # needed no statement: no transaction either
             return step.value
+        if not self.may_lose_connections:  # one try: the hot path of every SQLite put
+            with self._transaction(op, immediate=immediate, alone=alone) as ex:
+                return drive(op, step, ex)
         for attempt in attempts(self, immediate=immediate, alone=alone):
             with attempt, self._transaction(op, immediate=immediate, alone=attempt.alone) as ex:
                 return drive(op, step, ex)
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     def _run(self, op: Op[T], *, immediate: bool, alone: bool = False) -> T:
-        self.setup()
+        if not self.is_setup:
+            self.setup()
         with self._guard():
             return self._in_transaction(op, immediate=immediate, alone=alone)
 
@@ -175,6 +179,9 @@ class AsyncSqlStore(SqlSessionStore):
         step = start(op)
         if isinstance(step, Done):  # needed no statement: no transaction either
             return step.value
+        if not self.may_lose_connections:
+            async with self._transaction(op, immediate=immediate, alone=alone) as ex:
+                return await adrive(op, step, ex)
         for attempt in attempts(self, immediate=immediate, alone=alone):
             with attempt:
                 async with self._transaction(op, immediate=immediate, alone=attempt.alone) as ex:
@@ -182,7 +189,8 @@ class AsyncSqlStore(SqlSessionStore):
         raise AssertionError("unreachable: the last attempt returns or raises")
 
     async def _arun(self, op: Op[T], *, immediate: bool, alone: bool = False) -> T:
-        await self.asetup()
+        if not self.is_setup:
+            await self.asetup()
         async with self._guard():
             return await self._in_transaction(op, immediate=immediate, alone=alone)
 
