@@ -601,6 +601,7 @@ def _programs() -> list[list[str]]:
     return programs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("program", _programs(), ids=lambda p: Path(p[-1]).name)
 def test_runs_as_a_subprocess(db: Prepared, program: list[str]) -> None:
     env = {k: v for k, v in os.environ.items() if k != "AGENTGIT_DB"}

@@ -315,6 +315,7 @@ def _is_sync_driven(case: ConformanceCase) -> bool:
     return case.name.startswith("SyncDriven(")
 
 
+@pytest.mark.slow
 def test_wrapped_passes_every_capability_the_bare_saver_passes(
     comparison: ConformanceComparison, record_property: Callable[[str, Any], None]
 ) -> None:
@@ -324,6 +325,7 @@ def test_wrapped_passes_every_capability_the_bare_saver_passes(
     assert comparison.bare.report.passed_all_base(), comparison.summary()
 
 
+@pytest.mark.slow
 async def test_what_the_bare_saver_lacks_the_wrapper_provides(
     case: ConformanceCase,
     comparison: ConformanceComparison,

@@ -287,11 +287,13 @@ def _sqlite_target(tmp_path: Path) -> str:
     return str(tmp_path / "agent.db")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["sqlite", "asqlite"])
 def test_one_line_sqlite_integration_survives_a_restart(kind: str, tmp_path: Path) -> None:
     _restart_check(kind, _sqlite_target(tmp_path))
 
 
+@pytest.mark.slow
 @pytest.mark.postgres
 @pytest.mark.parametrize("kind", ["postgres", "apostgres"])
 def test_one_line_postgres_integration_survives_a_restart(

@@ -611,6 +611,7 @@ def test_setup_failure_is_a_store_error_and_retried(pg: Pg) -> None:
     assert pg.versions() == list(range(len(POSTGRES.migrations)))
 
 
+@pytest.mark.slow
 def test_concurrent_first_setup_from_several_processes(pg: Pg) -> None:
     """Processes opening saver + store on an empty schema at the same moment.
 
