@@ -316,7 +316,7 @@ async function graphPage(sid, select) {
       ArrowDown: focused + 1,
       ArrowUp: focused - 1,
       ArrowLeft: row.parent,
-      ArrowRight: row.children[0] ?? -1,
+      ArrowRight: row.kids[0] ?? -1,
       Home: 0,
       End: rows.length - 1,
     };
@@ -393,7 +393,7 @@ async function checkpointPage(sid, ref) {
 async function diffPage(sid, a, b) {
   const d = await get(M.paths.diff(sid), { a, b });
   setCrumbs([`session ${sid}`, `#/s/${sid}`], ["diff", null]);
-  const side = (config) => (config ? `${short(config.configurable?.checkpoint_id ?? config.checkpoint_id)} on ${short(config.configurable?.thread_id ?? config.thread_id)}` : "-");
+  const side = (c) => (c ? `${short(M.config.checkpoint(c))} on ${short(M.config.thread(c))}` : "-");
   const changed = Object.entries(M.diff.changed(d));
   const keyed = (title, obj, cls) => {
     const entries = Object.entries(obj);

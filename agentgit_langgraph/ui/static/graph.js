@@ -10,7 +10,7 @@ export const DX = 16;
 const PAD = 14;
 const MAX_DOTS = 60;
 
-/** Rows in depth-first order: {item, depth, parent (row index or -1), start, end}. */
+/** Rows in depth-first order: {item, depth, parent (row index or -1), start, end, index, kids (row indexes)}. */
 export function layout(roots) {
   const rows = [];
   const stack = [];
@@ -22,8 +22,8 @@ export function layout(roots) {
     const start = at ?? (parentRow ? parentRow.start : -1);
     const count = Math.max(1, N.count(item));
     const index = rows.length;
-    rows.push({ item, parent, depth: parentRow ? parentRow.depth + 1 : 0, start, end: start + count - 1, index, children: [] });
-    if (parentRow) parentRow.children.push(index);
+    rows.push({ item, parent, depth: parentRow ? parentRow.depth + 1 : 0, start, end: start + count - 1, index, kids: [] });
+    if (parentRow) parentRow.kids.push(index);
     const kids = N.children(item);
     for (let i = kids.length - 1; i >= 0; i--) stack.push([kids[i], index]);
   }

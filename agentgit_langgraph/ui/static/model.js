@@ -71,6 +71,12 @@ export const entry = {
   created: (e) => e.created_at ?? null,
 };
 
+/** A checkpoint's address: a `{configurable: {...}}` config or the flat form. */
+export const config = {
+  thread: (c) => c?.configurable?.thread_id ?? c?.thread_id ?? null,
+  checkpoint: (c) => c?.configurable?.checkpoint_id ?? c?.checkpoint_id ?? null,
+};
+
 export const checkpoint = {
   id: (c) => c.config?.configurable?.checkpoint_id ?? c.checkpoint_id ?? null,
   thread: (c) => c.config?.configurable?.thread_id ?? c.thread_id ?? null,
