@@ -75,9 +75,9 @@ async def test_pages_and_assets(seeded: tuple[AgentGitSaver, int]) -> None:
             asset = await client.get(f"/agentgit/ui/static/{name}")
             assert asset.status_code == 200, name
             assert asset.text == (STATIC / name).read_text(encoding="utf-8")
-        assert "javascript" in (await client.get("/agentgit/ui/static/app.js")).headers[
-            "content-type"
-        ]
+        assert (
+            "javascript" in (await client.get("/agentgit/ui/static/app.js")).headers["content-type"]
+        )
         outside = await client.get("/agentgit/ui/static/../__init__.py")
         assert outside.status_code == 404
 
@@ -94,9 +94,7 @@ def test_shipped_assets_are_offline_and_text_only() -> None:
     loaded = re.findall(r'(?:src|href)="static/([^"]+)"', index)
     assert loaded and all(name in ASSETS for name in loaded)
     scripts = {name: (STATIC / name).read_text(encoding="utf-8") for name in ASSETS}
-    imports = {
-        f"{m}" for text in scripts.values() for m in re.findall(r'from "\./([^"]+)"', text)
-    }
+    imports = {f"{m}" for text in scripts.values() for m in re.findall(r'from "\./([^"]+)"', text)}
     assert imports and imports <= set(ASSETS)
     for name, text in scripts.items():
         assert not re.search(r"https?://(?!www\.w3\.org/2000/svg)", text), name
@@ -116,7 +114,9 @@ async def test_writes_need_the_token(seeded: tuple[AgentGitSaver, int]) -> None:
     alice = {"user_id": "alice"}
 
     async with _client(saver=saver, read_only=True, write_token="tok") as client:
-        refused = await client.post(tag, params=alice, json=body, headers={"x-agentgit-token": "tok"})
+        refused = await client.post(
+            tag, params=alice, json=body, headers={"x-agentgit-token": "tok"}
+        )
         assert refused.status_code == 403 and refused.json()["error"] == "InvalidRequestError"
         assert "--write" in refused.json()["detail"]
         page = (await client.get("/agentgit/ui/")).text

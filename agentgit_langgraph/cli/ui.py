@@ -15,7 +15,9 @@ def ui_cmd(
     db: Annotated[
         str | None,
         typer.Option(
-            "--db", metavar="URL", help="SQLite file or postgresql:// URI (default: the global --db)."
+            "--db",
+            metavar="URL",
+            help="SQLite file or postgresql:// URI (default: the global --db).",
         ),
     ] = None,
     host: Annotated[

@@ -48,9 +48,7 @@ def viewer_app(
     """
     token = secrets.token_urlsafe(32) if write else None
     hosts = [*_LOCAL_NAMES, host] if is_loopback(host) else None
-    app = make_app(
-        db=db, user=user, read_only=not write, write_token=token, allowed_hosts=hosts
-    )
+    app = make_app(db=db, user=user, read_only=not write, write_token=token, allowed_hosts=hosts)
     return app, token
 
 
