@@ -9,6 +9,8 @@ const view = document.getElementById("view");
 const crumbs = document.getElementById("crumbs");
 const enc = encodeURIComponent;
 let generation = 0; // a page drawn for an older URL is dropped
+let panelShown = 0; // likewise a branch's checkpoints, when another lane was picked since
+let intentRecorded = false; // learnt from the last tree read
 
 // -- chrome: theme, mode, errors, breadcrumbs ---------------------------------
 
@@ -144,7 +146,12 @@ function historyList(sid, entries, onChange) {
 
 function rollbackForm(sid, ref, onChange) {
   const name = h("input", { name: "name", placeholder: "branch name (optional)", "aria-label": "Branch name" });
-  const intent = h("input", { name: "intent", placeholder: "intent: why this branch (optional)", "aria-label": "Intent" });
+  const intent = h("input", {
+    name: "intent",
+    placeholder: intentRecorded ? "intent: why this branch (optional)" : "intent (not recorded by this server)",
+    "aria-label": "Intent",
+    disabled: !intentRecorded,
+  });
   const reverse = h("input", { type: "checkbox", name: "reverse_tools" });
   const form = h(
     "form",
@@ -238,6 +245,7 @@ async function sessionsPage() {
 
 async function graphPage(sid, select) {
   const data = await get(M.paths.tree(sid));
+  intentRecorded = M.recordsIntent(data);
   setCrumbs([M.tree.name(data), null]);
   const rows = layout(M.tree.roots(data));
   const svg = draw(rows);
@@ -282,9 +290,9 @@ async function graphPage(sid, select) {
       h("h3", {}, "Checkpoints"),
       h("p", { class: "dim" }, "Loading…"),
     );
-    const mine = generation;
+    const mine = ++panelShown;
     const entries = await threadHistory(sid, thread, M.node.count(item));
-    if (mine !== generation) return;
+    if (mine !== panelShown) return;
     const own = entries.filter((e) => M.entry.thread(e) === thread);
     panel.lastChild.replaceWith(historyList(sid, own, reload));
   }
@@ -343,10 +351,12 @@ async function graphPage(sid, select) {
 }
 
 async function conversationPage(sid, thread) {
-  const [head, entries] = await Promise.all([
+  const [head, entries, data] = await Promise.all([
     get(M.paths.checkpoint(sid, thread)),
     get(M.paths.log(sid), { ref: thread, limit: 500 }),
+    get(M.paths.tree(sid)),
   ]);
+  intentRecorded = M.recordsIntent(data);
   setCrumbs([`session ${sid}`, `#/s/${sid}`], [short(thread), null]);
   const values = M.checkpoint.values(head);
   const messages = M.messagesOf(values) ?? [];

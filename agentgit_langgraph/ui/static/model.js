@@ -56,6 +56,9 @@ export const node = {
   created: (n) => n.created_at ?? null,
 };
 
+/** Whether the server records a branch's intent (its tree's nodes carry the key). */
+export const recordsIntent = (t) => list(t.roots).some((n) => "intent" in n);
+
 export const tag = {
   name: (t) => t.name,
   checkpoint: (t) => t.checkpoint_id,
