@@ -197,3 +197,58 @@ def test_cli_refuses_a_missing_database(tmp_path: Path) -> None:
     assert "no SQLite database" in result.output and not missing.exists()
     result = CliRunner().invoke(cli_app, ["ui", "--no-browser"], env={"AGENTGIT_DB": ""})
     assert result.exit_code == 2 and "no database given" in result.output
+
+
+@pytest.mark.slow
+def test_agentgit_ui_serves_until_stopped(tmp_path: Path) -> None:
+    """`agentgit ui --write --no-browser` as a process: the page with its token,
+    writes refused without it, reads scoped by `--user`; it stops on SIGINT."""
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "agent.db"
+    with AgentGitSaver.from_conn_string(str(db)) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        for user in ("alice", "bob"):
+            config = {"configurable": {"thread_id": f"chat-{user}", "user_id": user}}
+            graph.invoke(human("hi", 1), config)
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    root = Path(__file__).resolve().parent.parent
+    args = ["ui", "--db", str(db), "--port", str(port), "--user", "bob", "--write", "--no-browser"]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "agentgit_langgraph", *args],
+        env={**os.environ, "PYTHONPATH": str(root)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                page = httpx.get(f"{base}/agentgit/ui/")
+                break
+            except httpx.ConnectError:
+                assert process.poll() is None and time.monotonic() < deadline
+                time.sleep(0.1)
+        token = _metas(page.text)["agentgit-token"]
+        (row,) = httpx.get(f"{base}/agentgit/overview").json()
+        assert row["owner"] == "bob"
+        sid = row["id"]
+        body = {"ref": "main", "name": "t"}
+        assert httpx.post(f"{base}/agentgit/sessions/{sid}/tags", json=body).status_code == 403
+        made = httpx.post(
+            f"{base}/agentgit/sessions/{sid}/tags", json=body, headers={"x-agentgit-token": token}
+        )
+        assert made.status_code == 200, made.text
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, err = process.communicate(timeout=30)
+    assert process.returncode == 0, err
+    assert f"http://127.0.0.1:{port}/agentgit/ui/" in err and "read and write" in err
