@@ -34,19 +34,23 @@ Endpoints (`{sid}`: a session id):
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import logging
 import os
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from langgraph.checkpoint.base import CheckpointTuple
 from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
@@ -118,6 +122,9 @@ def _session_id(request: Request) -> int:
 
 
 def _user(request: Request) -> str | None:
+    fixed: str | None = request.scope.get("agentgit_user")
+    if fixed is not None:  # `make_app(user=...)`: the request cannot choose another
+        return fixed
     user = request.query_params.get("user_id") or request.headers.get("x-user-id")
     return user or None
 
@@ -186,8 +193,11 @@ def _checkpoint_view(tup: CheckpointTuple) -> dict[str, Any]:
 class Api:
     """The handlers, on one saver (given, or opened from `$AGENTGIT_DB` on first use)."""
 
-    def __init__(self, saver: AgentGitSaver | None, server_threads: bool | None) -> None:
+    def __init__(
+        self, saver: AgentGitSaver | None, server_threads: bool | None, db: str | None = None
+    ) -> None:
         self._saver = saver
+        self._db = db
         self._server_threads = server_threads
         self._stack = AsyncExitStack()
         self._opening = asyncio.Lock()
@@ -196,7 +206,7 @@ class Api:
         if self._saver is None:
             async with self._opening:
                 if self._saver is None:
-                    db = os.environ.get("AGENTGIT_DB")
+                    db = self._db or os.environ.get("AGENTGIT_DB")
                     if not db:
                         raise InvalidConfigError("set AGENTGIT_DB to the agent's database")
                     opened = AgentGitSaver.afrom_conn_string(db)
@@ -209,6 +219,14 @@ class Api:
     # -- reads
     async def sessions(self, request: Request) -> Any:
         return await (await self.saver()).alist_sessions(_user(request))
+
+    async def overview(self, request: Request) -> Any:
+        """The sessions page's rows: each session's dict plus `owner` and `threads`."""
+        sessions = await (await self.saver()).alist_sessions(_user(request))
+        return [
+            {**s.to_dict(), "owner": s.owner, "threads": len(s.internal_session_ids)}
+            for s in sessions
+        ]
 
     async def session(self, request: Request) -> Any:
         saver = await self.saver()
@@ -337,6 +355,7 @@ class Api:
 
 _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/agentgit/sessions", Api.sessions),
+    ("GET", "/agentgit/overview", Api.overview),
     ("GET", "/agentgit/sessions/{session_id}", Api.session),
     ("GET", "/agentgit/sessions/{session_id}/branches", Api.branches),
     ("GET", "/agentgit/sessions/{session_id}/tree", Api.tree),
@@ -350,9 +369,39 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
 )
 
 
-def _endpoint(api: Api, handler: Handler) -> Callable[[Request], Awaitable[JSONResponse]]:
+@dataclass(frozen=True)
+class _Guard:
+    """Who may change what through the app (`make_app`'s `user`, `read_only`, `write_token`)."""
+
+    user: str | None = None
+    read_only: bool = False
+    write_token: str | None = None
+
+    def check(self, request: Request) -> None:
+        if self.user is not None:
+            request.scope["agentgit_user"] = self.user
+        if request.method in ("GET", "HEAD"):
+            return
+        if self.read_only:
+            raise InvalidRequestError(
+                "this server is read-only: start `agentgit ui` with --write to change sessions",
+                status=403,
+            )
+        if self.write_token is not None:
+            given = request.headers.get("x-agentgit-token", "")
+            if not hmac.compare_digest(given.encode(), self.write_token.encode()):
+                raise InvalidRequestError(
+                    "a write needs this server's token in the X-Agentgit-Token header",
+                    status=403,
+                )
+
+
+def _endpoint(
+    api: Api, handler: Handler, guard: _Guard
+) -> Callable[[Request], Awaitable[JSONResponse]]:
     async def endpoint(request: Request) -> JSONResponse:
         try:
+            guard.check(request)
             result = await handler(api, request)
         except Exception as exc:
             return _error(exc)
@@ -362,12 +411,26 @@ def _endpoint(api: Api, handler: Handler) -> Callable[[Request], Awaitable[JSONR
 
 
 def make_app(
-    saver: AgentGitSaver | None = None, *, server_threads: bool | None = None
+    saver: AgentGitSaver | None = None,
+    *,
+    server_threads: bool | None = None,
+    db: str | None = None,
+    user: str | None = None,
+    read_only: bool = False,
+    write_token: str | None = None,
+    allowed_hosts: Sequence[str] | None = None,
 ) -> Starlette:
-    """The API as a Starlette app, on `saver` (None: opened from `$AGENTGIT_DB` when needed).
+    """The API and the web viewer as a Starlette app, on `saver` (None: opened
+    from `db`, else `$AGENTGIT_DB`, when needed).
 
     `server_threads`: register each rollback's branch as a LangGraph server
-    thread (None: when running inside a LangGraph server).
+    thread (None: when running inside a LangGraph server). `user`: the acting
+    user of every request (None: the request's `user_id` / `X-User-Id`).
+    `read_only`: every POST answers 403. `write_token`: every POST needs it in
+    the `X-Agentgit-Token` header, and the viewer's pages (`/agentgit/ui/`)
+    get it and show their write controls (without it they only read).
+    `allowed_hosts`: answer only requests for these `Host` names (a page of
+    another site resolving its name to 127.0.0.1 cannot reach the server).
 
     Example:
         ```python
@@ -375,7 +438,10 @@ def make_app(
             app = make_app(saver)   # serve it with uvicorn, or test it with httpx
         ```
     """
-    api = Api(saver, server_threads)
+    from agentgit_langgraph.ui import ui_routes
+
+    api = Api(saver, server_threads, db)
+    guard = _Guard(user, read_only, write_token)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -384,10 +450,15 @@ def make_app(
         finally:
             await api.close()
 
-    routes = [
-        Route(path, _endpoint(api, handler), methods=[method]) for method, path, handler in _ROUTES
+    routes: list[BaseRoute] = [
+        Route(path, _endpoint(api, handler, guard), methods=[method])
+        for method, path, handler in _ROUTES
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
+    routes += ui_routes(write_token=None if read_only else write_token)
+    middleware = []
+    if allowed_hosts:
+        middleware.append(Middleware(TrustedHostMiddleware, allowed_hosts=list(allowed_hosts)))
+    return Starlette(routes=routes, lifespan=lifespan, middleware=middleware)
 
 
 app = make_app()

@@ -7,6 +7,8 @@ Runs, per backend (PostgreSQL is skipped, with a note, when no server answers):
   rollback adds / bytes of the checkpoint it copies;
 * bench_history: `tree()` + `log()` over a session of 1,000 branches of 10
   checkpoints / one `list()` of every checkpoint;
+* bench_ui (SQLite; skipped, with a note, without Chromium): the viewer's graph
+  page of that session ready in headless Chromium / its tree JSON alone;
 * a baseline that rolls back the way agentgit does, by copying the full
   history: every checkpoint of the source thread up to the chosen one, with its
   pending writes, read with the saver's `list` and written with its `put` and
@@ -54,7 +56,7 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agentgit_langgraph import AgentGitSaver
-from benchmarks import bench_core, bench_fork, bench_history, bench_turns
+from benchmarks import bench_core, bench_fork, bench_history, bench_turns, bench_ui
 from benchmarks.bench_core import chat_checkpoints, head_template
 
 DEFAULT_URI = os.environ.get(
@@ -80,6 +82,7 @@ class Plan:
     turns: int = 20  # a thread's turns in one round
     fork_rounds: int = 11
     fork_state: int = bench_fork.STATE_BYTES
+    ui_rounds: int = 5
     # rounds of the baseline comparison, per size (the copy of 10,000 takes seconds)
     baseline_rounds: tuple[int, ...] = (30, 9, 3)
 
@@ -92,6 +95,7 @@ QUICK = Plan(
     turn_rounds=5,
     turns=10,
     fork_rounds=3,
+    ui_rounds=2,
 )
 SMOKE = Plan(
     big=50,
@@ -106,6 +110,7 @@ SMOKE = Plan(
     fork_rounds=1,
     fork_state=50_000,
     baseline_rounds=(2, 1, 1),
+    ui_rounds=1,
 )
 
 
@@ -129,7 +134,7 @@ class Result:
         return "pass" if ok else "MISS"
 
 
-def measure_names(plan: Plan) -> list[str]:
+def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     """Every measure of one backend, in table order."""
     names = [
         *bench_turns.names(),
@@ -141,6 +146,8 @@ def measure_names(plan: Plan) -> list[str]:
         bench_fork.ForkResult.name,
         f"(tree + log) / list(), {plan.branches:,} branches",
     ]
+    if backend == "sqlite":
+        names.append(f"{bench_ui.UiResult.name}, {plan.branches:,} branches")
     for n in plan.baseline_sizes:
         names.append(f"full-history copy / rollback, time, {n:,} ckpts")
         names.append(f"full-history copy / rollback, bytes, {n:,} ckpts")
@@ -443,6 +450,14 @@ def sqlite_steps(ctx: Run) -> list[Step]:
                 "sqlite", wrapped, fill, lambda: bench_core.logical_bytes(conn), plan
             )
 
+    def ui() -> list[Result]:
+        if bench_ui.chromium_path() is None:
+            ctx.notes.append("viewer graph page skipped: no Chromium (apt-get install chromium)")
+            return []
+        r = bench_ui.measure(_fresh_dir(ctx.workdir, "ui"), plan.ui_rounds, plan.branches)
+        detail = f"{r.page_ms:,.0f} ms / {r.tree_ms:,.0f} ms"
+        return [Result("sqlite", f"{r.name}, {plan.branches:,} branches", r.ratio, "", detail)]
+
     def turns() -> list[Result]:
         pair = bench_turns.sqlite_pair(_fresh_dir(ctx.workdir, "turns"))
         return _turn_results(bench_turns.measure_all(pair, plan.turn_rounds, plan.turns))
@@ -456,6 +471,7 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         Step("sqlite: put, get_tuple, rollback, bytes", core),
         Step("sqlite: 5 MB rollback vs update_state fork", fork),
         Step("sqlite: tree + log vs list", history),
+        Step("sqlite: viewer graph page in Chromium", ui),
         Step("sqlite: full-history baseline", baseline),
     ]
 
@@ -658,7 +674,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         + ", ".join(f"{n:,}" for n in plan.baseline_sizes)
         + " checkpoints"
     )
-    for note in notes:
+    for note in [*notes, *ctx.notes]:
         print(note)
     print()
     print(render(ctx.results, details=args.details))

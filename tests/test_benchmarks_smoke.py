@@ -49,7 +49,11 @@ def test_run_all_smoke_prints_every_row(tmp_path: Path) -> None:
     backends = ["sqlite"]
     if "PostgreSQL skipped" not in out:
         backends.append("postgres")
-    expected = {(b, m) for b in backends for m in measure_names(SMOKE)}
+    expected = {(b, m) for b in backends for m in measure_names(SMOKE, b)}
+    if "viewer graph page skipped" in out:  # no Chromium on this machine
+        expected = {(b, m) for b, m in expected if not m.startswith("graph page ready")}
+    else:
+        assert ("sqlite", "graph page ready / tree JSON, 10 branches") in expected
     assert set(rows) == expected, out
     for cells in rows.values():
         assert len(cells) == 5

@@ -387,7 +387,7 @@ def _cli_attacks(w: World) -> list[list[str]]:
 
 
 # Commands that act on no session of someone else (checked separately).
-CLI_NOT_SESSION = {"sessions", "threads"}
+CLI_NOT_SESSION = {"sessions", "threads", "ui"}  # `ui`: test_viewer_user_b_is_refused
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
@@ -433,5 +433,50 @@ def test_cli_user_b_is_refused(conn_string: str) -> None:
     threads = run("--json", "threads")
     assert threads.exit_code == 0, threads.output
     assert [t["thread_id"] for t in json.loads(threads.stdout)] == ["b-main"]
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        assert run_sync(snapshot(saver), on(saver)) == before
+
+
+async def test_viewer_user_b_is_refused(conn_string: str) -> None:
+    """`agentgit ui --user B --write`: every page's request about A's session is refused."""
+    import httpx
+
+    from agentgit_langgraph.ui.serve import viewer_app
+
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        saver.setup()
+        w = run_sync(build_world(saver), on(saver))
+        before = run_sync(snapshot(saver), on(saver))
+    app, token = viewer_app(conn_string, user=str(B), write=True)
+    assert token is not None
+    sid = w.a_session
+    reads: list[tuple[str, dict[str, Any]]] = [
+        *((path, {}) for path in ("", "/branches", "/tree", "/log", "/checkpoints/main", "/tags")),
+        ("/diff", {"a": "main", "b": "retry"}),
+    ]
+    writes = [
+        ("/rollback", {"ref": "main"}),
+        ("/switch", {"thread": "retry"}),
+        ("/tags", {"ref": "main", "name": "x"}),
+    ]
+    transport = httpx.ASGITransport(app=app)
+    async with (
+        app.router.lifespan_context(app),
+        httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client,
+    ):
+        for path, params in reads:  # asking as A changes nothing: the user is fixed
+            response = await client.get(
+                f"/agentgit/sessions/{sid}{path}", params={**params, "user_id": A}
+            )
+            assert response.status_code == 403, (path, response.text)
+            assert response.json()["error"] == "SessionAccessError"
+        for path, body in writes:
+            response = await client.post(
+                f"/agentgit/sessions/{sid}{path}", json=body, headers={"x-agentgit-token": token}
+            )
+            assert response.status_code == 403, (path, response.text)
+            assert response.json()["error"] == "SessionAccessError"
+        rows = (await client.get("/agentgit/overview", params={"user_id": A})).json()
+        assert [r["id"] for r in rows] == [w.b_session]
     with AgentGitSaver.from_conn_string(conn_string) as saver:
         assert run_sync(snapshot(saver), on(saver)) == before

@@ -122,6 +122,12 @@ async def test_agentgit_in_langgraph_dev(server: str) -> None:
         sid = listed["id"]
         assert await session(sid) == (6, 0, [thread], thread)
 
+        # The viewer's pages are mounted too, read-only (no write token on the page).
+        page = await api.get("/ui/")
+        assert page.status_code == 200 and 'name="agentgit-write" content="0"' in page.text
+        assert "agentgit-token" not in page.text
+        assert (await api.get("/ui/static/app.js")).status_code == 200
+
         # A rollback through the mounted API makes the branch a server thread.
         log = (await api.get(f"/sessions/{sid}/log")).json()
         answered = log[3]  # after "echo: hi (#1)"
