@@ -17,12 +17,14 @@ from agentgit_langgraph import stores
 from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
     AgentGitError,
+    AmbiguousRefError,
     CheckpointNotFoundError,
     InvalidConfigError,
     InvalidRequestError,
     NameConflictError,
     RefNotFoundError,
     ReversalTimeoutError,
+    ReversedToolCallsWarning,
     SessionAccessError,
     SessionNotFoundError,
     StoreError,
@@ -44,6 +46,7 @@ from agentgit_langgraph.stores import (
 __all__ = [
     "AgentGitError",
     "AgentGitSaver",
+    "AmbiguousRefError",
     "AsyncSqliteSessionStore",
     "BaseSessionStore",
     "CheckpointNotFoundError",
@@ -56,6 +59,7 @@ __all__ = [
     "RefNotFoundError",
     "Reversal",
     "ReversalTimeoutError",
+    "ReversedToolCallsWarning",
     "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",

@@ -27,7 +27,7 @@ Endpoints (`{sid}`: a session id):
     GET  /agentgit/sessions/{sid}/diff?a=&b=      `diff`
     GET  /agentgit/sessions/{sid}/tags            tags
     POST /agentgit/sessions/{sid}/rollback        {"ref"|"config", "name", "reverse_tools"}
-    POST /agentgit/sessions/{sid}/switch          {"thread"}: a thread id or branch name
+    POST /agentgit/sessions/{sid}/switch          {"thread"}: a thread id, prefix, branch or tag
     POST /agentgit/sessions/{sid}/tags            {"ref", "name"}
 """
 
@@ -38,6 +38,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -53,6 +54,7 @@ from agentgit_langgraph.errors import (
     InvalidConfigError,
     InvalidRequestError,
     NameConflictError,
+    ReversedToolCallsWarning,
     SessionAccessError,
     SessionNotFoundError,
     ThreadBusyError,
@@ -260,9 +262,12 @@ class Api:
     async def switch(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
         target = _field(await _body(request), "thread", str, required=True)
-        thread = find_thread(await saver.abranches(sid, user_id=user), target, sid)
-        config = await saver.aswitch(sid, thread.thread_id, user_id=user)
-        return {"session_id": sid, "thread_id": thread.thread_id, "config": config}
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ReversedToolCallsWarning)
+            config = await saver.aswitch(sid, target, user_id=user)
+        notes = [str(w.message) for w in caught if issubclass(w.category, ReversedToolCallsWarning)]
+        thread_id = config["configurable"]["thread_id"]
+        return {"session_id": sid, "thread_id": thread_id, "config": config, "warnings": notes}
 
     async def rollback(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)

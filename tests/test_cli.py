@@ -491,7 +491,9 @@ def test_switch(db: Prepared) -> None:
     assert as_json(db, "switch", str(db.session), "chat-1") == {
         "session_id": db.session,
         "thread_id": "chat-1",
+        "branch": None,
         "config": {"configurable": {"thread_id": "chat-1"}},
+        "warnings": [],
     }
     assert _current(db) == "chat-1"
     ok(db, "switch", str(db.session), db.unnamed_thread[:8] + "…")  # a short id `tree` prints
@@ -503,7 +505,7 @@ def test_switch(db: Prepared) -> None:
 
     before = snapshot(db)
     err = failed(db, "switch", str(db.session), "nope")
-    assert err == f"error: session {db.session} has no thread or branch named 'nope'\n"
+    assert err == f"error: session {db.session} has no thread, branch or tag named 'nope'\n"
     assert "other" in failed(db, "switch", str(db.session), "other")  # another session's
     assert snapshot(db) == before
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,7 @@ from agentgit_langgraph.cli.app import (
     run,
     show,
 )
-from agentgit_langgraph.history import find_thread
+from agentgit_langgraph.errors import ReversedToolCallsWarning
 from agentgit_langgraph.saver import AgentGitSaver
 
 
@@ -102,21 +103,34 @@ def switch_cmd(
     target: Annotated[
         str,
         typer.Argument(
-            metavar="THREAD_OR_BRANCH_NAME",
-            help="A thread id (or a unique prefix of one) or a branch name.",
+            metavar="REF",
+            help="A thread id or a unique prefix of one (4+ characters), a branch "
+            "name, a tag, main or HEAD.",
         ),
     ],
     json_: JsonOption = False,
 ) -> None:
-    """Make one of a session's threads current."""
+    """Make one of a session's threads current (the world is not changed: tool
+    calls a rollback undid stay undone, and a note says so)."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
-        # The same rules as `resolve` (names, ids, `main`, prefixes), for a thread.
-        thread = find_thread(saver.branches(session, user_id=state.user), target, session)
-        config = saver.switch(session, thread.thread_id, user_id=state.user)
-        switched = {"session_id": session, "thread_id": _thread_of(config), "config": config}
-        label = f" ({thread.name})" if thread.name else ""
-        show(ctx, json_, switched, lambda: f"session {session} now on {thread.thread_id}{label}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ReversedToolCallsWarning)
+            config = saver.switch(session, target, user_id=state.user)
+        notes = [str(w.message) for w in caught if issubclass(w.category, ReversedToolCallsWarning)]
+        thread_id = _thread_of(config)
+        name = next((t.name for t in saver.branches(session) if t.thread_id == thread_id), None)
+        switched = {
+            "session_id": session,
+            "thread_id": thread_id,
+            "branch": name,
+            "config": config,
+            "warnings": notes,
+        }
+        label = f" ({name})" if name else ""
+        show(ctx, json_, switched, lambda: f"session {session} now on {thread_id}{label}")
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
 
     run(ctx, work)
 

@@ -150,6 +150,15 @@ def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
             raise NameConflictError(
                 f"session {branch.session_id} already has a branch named {branch.name!r}"
             )
+        tagged = yield Statement(
+            d.sql("SELECT 1 FROM agentgit_tags WHERE session_id = ? AND name = ?"),
+            (branch.session_id, branch.name),
+        )
+        if tagged.rows:
+            raise NameConflictError(
+                f"session {branch.session_id} has a tag named {branch.name!r}: "
+                "a branch of that name would shadow it"
+            )
     inserted = yield Statement(d.sql(INSERT_THREAD), thread_params(d, branch, stamp))
     if inserted.rowcount == 0:
         raise StoreError(f"thread {branch.thread_id!r} already belongs to a session")

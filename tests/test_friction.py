@@ -1,0 +1,174 @@
+"""What a new user trips over (issue 14), sync and async, on every backend.
+
+Each check runs on the session `tests/test_history.build` makes (main, retry,
+deep, alt; tag `before-booking` on main; deep current) through the `both`
+helper: once with the sync API, once with the async twins.
+"""
+
+from __future__ import annotations
+
+import uuid
+import warnings
+from typing import Any
+
+import pytest
+
+from agentgit_langgraph import (
+    AmbiguousRefError,
+    NameConflictError,
+    RefNotFoundError,
+    ReversedToolCallsWarning,
+    ThreadNotFoundError,
+    reversers_from,
+    reversible_tool,
+)
+from agentgit_langgraph.testing import ScriptedToolModel
+from tests.test_history import Api, World, both, build, cp, store_snapshot, tid
+from tests.test_reversal import agent_builder
+
+
+async def _current(w: World) -> str:
+    session = await w.api("get_session", w.sid)
+    return str(session.current_internal_session_id)
+
+
+# -- switch takes any ref ------------------------------------------------------------
+
+
+async def check_switch_takes_any_ref(api: Api) -> None:
+    w = await build(api)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no reversed tools here: no warning either
+        assert tid(await api("switch", w.sid, "retry")) == w.retry  # a branch name
+        assert await _current(w) == w.retry
+        assert tid(await api("switch", w.sid, "main")) == w.main
+        assert tid(await api("switch", w.sid, w.deep[:8])) == w.deep  # a short id
+        assert tid(await api("switch", w.sid, w.alt[:8] + "…")) == w.alt  # as `tree` prints
+        assert tid(await api("switch", w.sid, "before-booking")) == w.main  # a tag: its thread
+        assert tid(await api("switch", w.sid, "HEAD")) == w.main  # the current thread
+        assert tid(await api("switch", w.sid, w.retry)) == w.retry  # a whole thread id
+    assert await _current(w) == w.retry
+
+
+async def check_switch_refusals_name_the_ref(api: Api) -> None:
+    w = await build(api)
+    before = await store_snapshot(w)
+    with pytest.raises(ThreadNotFoundError, match="'nope'"):
+        await api("switch", w.sid, "nope")
+    short = w.deep[:2]
+    with pytest.raises(ThreadNotFoundError, match="at least 4 characters"):
+        await api("switch", w.sid, short)
+    assert await store_snapshot(w) == before
+
+
+async def check_ambiguous_prefix(api: Api) -> None:
+    w = await build(api)
+    a = {"configurable": {"thread_id": f"same-prefix-a-{w.user}"}}
+    await api.invoke("one", 1, a)
+    await api("copy_thread", tid(a), f"same-prefix-b-{w.user}")  # a branch of a's session
+    sid = (await api("session_for_thread", tid(a))).id
+    with pytest.raises(AmbiguousRefError) as exc:
+        await api("switch", sid, "same-prefix")
+    assert isinstance(exc.value, RefNotFoundError)
+    assert exc.value.ref == "same-prefix"
+    assert exc.value.candidates == (tid(a), f"same-prefix-b-{w.user}")
+    assert "ambiguous" in str(exc.value) and tid(a) in str(exc.value)
+    # Branch points of one session share their time-ordered prefix.
+    one, four = w.ids["main@1"], w.ids["main@4"]
+    common = next(i for i, (x, y) in enumerate(zip(one, four, strict=True)) if x != y)
+    assert common >= 4
+    with pytest.raises(AmbiguousRefError, match="ambiguous"):
+        await api("resolve", w.sid, one[:common])
+    with pytest.raises(RefNotFoundError, match="at least 4 characters"):
+        await api("resolve", w.sid, one[:3])
+
+
+# -- names are refs: no shadowing ------------------------------------------------------
+
+
+async def check_names_never_shadow_refs(api: Api) -> None:
+    w = await build(api)
+    head = w.at("deep@7")
+    before = await store_snapshot(w)
+    for taken in ("main", "HEAD", "retry", "alt", w.deep):
+        with pytest.raises(NameConflictError, match=repr(taken)):
+            await api("tag", head, taken)
+    for taken in ("before-booking", "HEAD", "main", "retry"):
+        with pytest.raises(NameConflictError, match=repr(taken)):
+            await api("rollback", head, name=taken)
+    assert await store_snapshot(w) == before
+    assert await api("resolve", w.sid, "main") == w.at("main@7")
+
+
+# -- rollback keeps the caller's config ----------------------------------------------
+
+
+async def check_rollback_keeps_configurable_keys(api: Api) -> None:
+    w = await build(api)
+    source: dict[str, Any] = {
+        "configurable": {**w.at("main@4")["configurable"], "user_id": w.user, "model": "small"}
+    }
+    branch = await api("rollback", source)
+    assert branch["configurable"] == {"thread_id": tid(branch), "user_id": w.user, "model": "small"}
+    # A snapshot's config carries only its address: the acting user is added.
+    branch = await api("rollback", w.at("main@4"), user_id=w.user)
+    assert branch["configurable"] == {"thread_id": tid(branch), "user_id": w.user}
+    assert set((await api("rollback", cp(w.main, w.ids["main@4"])))["configurable"]) == {
+        "thread_id"
+    }
+
+
+test_switch_takes_any_ref, test_switch_takes_any_ref_async = both(check_switch_takes_any_ref)
+test_switch_refusals_name_the_ref, test_switch_refusals_name_the_ref_async = both(
+    check_switch_refusals_name_the_ref
+)
+test_ambiguous_prefix, test_ambiguous_prefix_async = both(check_ambiguous_prefix)
+test_names_never_shadow_refs, test_names_never_shadow_refs_async = both(
+    check_names_never_shadow_refs
+)
+test_rollback_keeps_configurable_keys, test_rollback_keeps_configurable_keys_async = both(
+    check_rollback_keeps_configurable_keys
+)
+
+
+# -- switching back does not redo what a rollback undid --------------------------------
+
+
+def _booking_agent(saver: Any, booked: list[str]) -> Any:
+    @reversible_tool(undo=lambda args, result: booked.remove(args["flight"]))
+    def book_flight(flight: str) -> str:
+        """Book a flight."""
+        booked.append(flight)
+        return f"booked {flight}"
+
+    model = ScriptedToolModel(script={"book TP123": [("book_flight", {"flight": "TP123"})]})
+    saver.register_reverser("book_flight", reversers_from([book_flight])["book_flight"])
+    return agent_builder(model, [book_flight]).compile(checkpointer=saver)
+
+
+async def check_switch_warns_about_undone_calls(api: Api) -> None:
+    booked: list[str] = []
+    agent = _booking_agent(api.saver, booked)
+    config = {"configurable": {"thread_id": f"booking-{uuid.uuid4().hex[:8]}"}}
+    await api.run(agent, {"messages": [("user", "hello")]}, config)
+    await api.run(agent, {"messages": [("user", "book TP123")]}, config)
+    assert booked == ["TP123"]
+    before_booking = next(
+        s for s in await api.history(config, agent) if len(s.values["messages"]) == 2
+    )
+    sid = (await api("session_for_thread", tid(config))).id
+    await api("rollback", before_booking.config, reverse_tools=True, name="no-flight")
+    assert booked == []
+    with pytest.warns(ReversedToolCallsWarning, match="book_flight") as caught:
+        back = await api("switch", sid, "main")
+    assert tid(back) == tid(config)
+    assert [r.tool_name for r in caught[0].message.reversals] == ["book_flight"]  # type: ignore[union-attr]
+    assert booked == []  # the world still matches the branch
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        await api("switch", sid, "no-flight")  # its history never booked: nothing to say
+
+
+test_switch_warns_about_undone_calls, test_switch_warns_about_undone_calls_async = both(
+    check_switch_warns_about_undone_calls
+)
