@@ -13,6 +13,8 @@ Example:
     ```
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from agentgit_langgraph import stores
 from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
@@ -42,6 +44,11 @@ from agentgit_langgraph.stores import (
     InMemorySessionStore,
     SqliteSessionStore,
 )
+
+try:
+    __version__ = version("agentgit-langgraph")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
 
 __all__ = [
     "AgentGitError",

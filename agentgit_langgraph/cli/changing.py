@@ -70,7 +70,10 @@ def rollback_cmd(
     name: Annotated[str | None, typer.Option("--name", help="A name for the new branch.")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Open a new branch starting at REF; it becomes the session's current thread."""
+    """Open a new branch at REF.
+
+    The branch starts at REF's checkpoint and becomes the session's current thread.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         source = saver.resolve(session, ref, user_id=state.user)
@@ -110,8 +113,12 @@ def switch_cmd(
     ],
     json_: JsonOption = False,
 ) -> None:
-    """Make one of a session's threads current (the world is not changed: tool
-    calls a rollback undid stay undone, and a note says so)."""
+    """Make one of a session's threads current.
+
+    Only which thread is current changes, never the world: tool calls a
+    rollback undid stay undone, and a note on stderr says so when the
+    thread's history holds any.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         with warnings.catch_warnings(record=True) as caught:
@@ -142,7 +149,10 @@ def delete_cmd(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Delete a session: its record, every thread's checkpoints, its tags."""
+    """Delete a session and every thread's checkpoints.
+
+    Its record, every thread's checkpoints and its tags go.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         found = saver.get_session(session, user_id=state.user)
@@ -165,7 +175,7 @@ def delete_cmd(
         show(
             ctx,
             json_,
-            {"deleted": found.to_dict(), "deleted_threads": threads},
+            {"deleted": found, "deleted_threads": threads},
             lambda: f"deleted session {session} and its {count} thread{'' if count == 1 else 's'}",
         )
 
@@ -187,7 +197,11 @@ def adopt_cmd(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Give a session to threads the agent saved without agentgit (owner: --user, else 0)."""
+    """Give a session to threads saved without agentgit.
+
+    The owner is --user, else 0; the session counts every checkpoint the
+    thread already has.
+    """
     if (thread is None) != all_:
         raise typer.BadParameter("give a THREAD or --all, not both", param_hint="THREAD")
     if all_ and name is not None:
@@ -205,8 +219,7 @@ def adopt_cmd(
             f"({s.total_checkpoints} checkpoint{'' if s.total_checkpoints == 1 else 's'})"
             for t, s in zip(targets, adopted, strict=True)
         ]
-        data = [s.to_dict() for s in adopted]
-        show(ctx, json_, data, lambda: "\n".join(lines) or "no thread without a session")
+        show(ctx, json_, adopted, lambda: "\n".join(lines) or "no thread without a session")
 
     run(ctx, work)
 
@@ -219,10 +232,10 @@ def fsck_cmd(
     ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Check that sessions and checkpoints agree; exit 1 if anything is left broken.
+    """Check that sessions and checkpoints agree.
 
-    Reads the whole history once. With --repair: finishes deletes and removes
-    the threads of dead rollbacks, adopts checkpoints no session holds, sets
+    Exit 1 if anything is left broken. Reads the whole history once. With
+    --repair: finishes deletes and removes the threads of dead rollbacks, adopts checkpoints no session holds, sets
     counts to what is stored, drops empty branches.
     """
 

@@ -23,7 +23,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, stored_id, thread_plan
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import thread_config
 from agentgit_langgraph.errors import (
@@ -285,9 +285,11 @@ def resolve_plan(
     original (the oldest thread holding it), not in a branch's copy;
     finally a unique prefix (4+ characters, a trailing `…` ignored) of a
     thread id or of a checkpoint id the session records (branch points and
-    tags, as `tree` prints them). A branch or thread resolves to its head
-    at the time of the call (the bare thread config if it has no
-    checkpoint yet); use `switch`/`config_for` to keep working on a branch.
+    tags, as `tree` prints them), else of any checkpoint id of the
+    session's threads (as `log` prints them; only then are they read). A
+    branch or thread resolves to its head at the time of the call (the bare
+    thread config if it has no checkpoint yet); use `switch`/`config_for` to
+    keep working on a branch.
 
     Raises:
         RefNotFoundError: Nothing answers to `ref` (or a prefix is ambiguous).
@@ -321,6 +323,16 @@ def resolve_plan(
     checkpoint_ids = {t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id}
     checkpoint_ids |= {t.checkpoint_id for t in tags}
     match = _prefix_match(ref, thread_ids | checkpoint_ids, sid)
+    if match is None and len(ref.removesuffix(_ELLIPSIS)) >= _MIN_PREFIX:
+        # A short id `log` printed: any checkpoint of the session's threads.
+        # Only now are the threads' checkpoints read.
+        listed: set[str] = set()
+        for thread in threads:
+            tuples: list[CheckpointTuple] = yield from gather(
+                BaseCheckpointSaver.list, _root_config(thread.thread_id)
+            )
+            listed.update(_cid(t) for t in tuples)
+        match = _prefix_match(ref, listed, sid)
     if match is not None:
         if match in thread_ids:
             return (yield from _head_plan(match))
