@@ -235,8 +235,9 @@ def fsck_cmd(
     """Check that sessions and checkpoints agree.
 
     Exit 1 if anything is left broken. Reads the whole history once. With
-    --repair: finishes deletes and removes the threads of dead rollbacks, adopts checkpoints no session holds, sets
-    counts to what is stored, drops empty branches.
+    --repair: finishes deletes and removes the threads of dead rollbacks,
+    adopts checkpoints no session holds, sets counts to what is stored, drops
+    empty branches.
     """
 
     def work(saver: AgentGitSaver, state: State) -> None:
