@@ -22,6 +22,7 @@ from agentgit_langgraph import (
     reversers_from,
     reversible_tool,
 )
+from agentgit_langgraph.history import to_json
 from agentgit_langgraph.testing import ScriptedToolModel
 from tests.test_history import Api, World, both, build, cp, store_snapshot, tid
 from tests.test_reversal import agent_builder
@@ -171,4 +172,53 @@ async def check_switch_warns_about_undone_calls(api: Api) -> None:
 
 test_switch_warns_about_undone_calls, test_switch_warns_about_undone_calls_async = both(
     check_switch_warns_about_undone_calls
+)
+
+
+# -- tree keeps readable ids; log's short ids are refs; JSON in one vocabulary ------------
+
+
+async def check_tree_keeps_readable_ids(api: Api) -> None:
+    thread = f"customer-{uuid.uuid4().hex[:6]}"
+    config = {"configurable": {"thread_id": thread}}
+    await api.invoke("hi", 1, config)
+    sid = (await api("session_for_thread", thread)).id
+    branch = tid(await api("rollback", (await api.history(config))[0].config))
+    text = await api("tree", sid)
+    assert text.startswith(f"main  {thread}  ")  # whole: a person chose it
+    assert f"{branch[:8]}…  from {thread}@" in text  # a generated id: short
+    assert (await api("tree_data", sid))["roots"][0]["short_id"] == thread
+
+
+async def check_log_short_ids_are_refs(api: Api) -> None:
+    w = await build(api)
+    # A checkpoint only the log shows (no tag, no branch starts there).
+    inner = w.ids["deep@6"]
+    assert await api("resolve", w.sid, inner[:18] + "…") == w.at("deep@6")
+    assert await api("resolve", w.sid, inner[:18]) == w.at("deep@6")
+
+
+async def check_session_json_speaks_threads(api: Api) -> None:
+    w = await build(api)
+    session = await api("get_session", w.sid)
+    data = to_json(session)
+    assert data["session_id"] == w.sid
+    assert data["current_thread_id"] == w.deep
+    assert data["thread_ids"] == [w.main, w.retry, w.deep, w.alt]
+    assert data["thread_count"] == 4 and data["branch_count"] == 3
+    assert not [k for k in data if "internal" in k or k == "id"]
+    assert data["created_at"].endswith("+00:00") and data["updated_at"].endswith("+00:00")
+    # agentgit's own form is kept where agentgit code reads it
+    assert session.to_dict()["current_internal_session_id"] == w.deep
+    entry = (await api("log", w.sid, limit=1))[0]
+    assert to_json(entry)["text"] == entry.text == "ai: echo: and a hotel (#3)"
+    assert to_json(entry)["created_at"].endswith("+00:00")
+
+
+test_tree_keeps_readable_ids, test_tree_keeps_readable_ids_async = both(
+    check_tree_keeps_readable_ids
+)
+test_log_short_ids_are_refs, test_log_short_ids_are_refs_async = both(check_log_short_ids_are_refs)
+test_session_json_speaks_threads, test_session_json_speaks_threads_async = both(
+    check_session_json_speaks_threads
 )
