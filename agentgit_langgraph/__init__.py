@@ -20,6 +20,7 @@ from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
     AgentGitError,
     AmbiguousRefError,
+    AsyncUnsupportedError,
     CheckpointNotFoundError,
     InvalidConfigError,
     InvalidRequestError,
@@ -55,6 +56,7 @@ __all__ = [
     "AgentGitSaver",
     "AmbiguousRefError",
     "AsyncSqliteSessionStore",
+    "AsyncUnsupportedError",
     "BaseSessionStore",
     "CheckpointNotFoundError",
     "ExternalSession",

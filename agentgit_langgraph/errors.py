@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "AgentGitError",
     "AmbiguousRefError",
+    "AsyncUnsupportedError",
     "CheckpointNotFoundError",
     "InvalidConfigError",
     "InvalidRequestError",
@@ -65,6 +66,16 @@ class InvalidRequestError(AgentGitError, ValueError):
     def __init__(self, detail: str, *, status: int = 422) -> None:
         super().__init__(detail)
         self.status = status
+
+
+class AsyncUnsupportedError(AgentGitError, NotImplementedError):
+    """Async code called an `AgentGitSaver` whose wrapped saver is sync only.
+
+    `SqliteSaver` and `PostgresSaver` have no async methods: in async code,
+    open the saver with `AgentGitSaver.afrom_conn_string(...)` (it wraps
+    `AsyncSqliteSaver` / `AsyncPostgresSaver`). A `NotImplementedError`, as
+    LangGraph's own refusal is.
+    """
 
 
 class StoreError(AgentGitError):

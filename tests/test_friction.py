@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import uuid
 import warnings
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from agentgit_langgraph import (
+    AgentGitSaver,
     AmbiguousRefError,
+    AsyncUnsupportedError,
     NameConflictError,
     RefNotFoundError,
     ReversedToolCallsWarning,
@@ -22,8 +25,9 @@ from agentgit_langgraph import (
     reversers_from,
     reversible_tool,
 )
-from agentgit_langgraph.history import to_json
+from agentgit_langgraph.history import SessionTree, to_json
 from agentgit_langgraph.testing import ScriptedToolModel
+from tests.graphs import chat_graph_builder, human
 from tests.test_history import Api, World, both, build, cp, store_snapshot, tid
 from tests.test_reversal import agent_builder
 
@@ -221,4 +225,53 @@ test_tree_keeps_readable_ids, test_tree_keeps_readable_ids_async = both(
 test_log_short_ids_are_refs, test_log_short_ids_are_refs_async = both(check_log_short_ids_are_refs)
 test_session_json_speaks_threads, test_session_json_speaks_threads_async = both(
     check_session_json_speaks_threads
+)
+
+
+# -- a sync saver in async code: our hint -----------------------------------------------
+
+
+async def _ainvoke_on(conn_string: str) -> None:
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        with pytest.raises(AsyncUnsupportedError, match="afrom_conn_string") as exc:
+            await graph.ainvoke(human("hi", 1), {"configurable": {"thread_id": "t"}})
+        assert isinstance(exc.value, NotImplementedError)  # what LangGraph raises too
+        with pytest.raises(AsyncUnsupportedError, match=r"AsyncSqliteSaver|AsyncPostgresSaver"):
+            [t async for t in saver.alist(None)]
+        graph.invoke(human("hi", 1), {"configurable": {"thread_id": "t"}})  # sync still works
+
+
+async def test_sync_saver_in_async_code_names_afrom_conn_string(tmp_path: Path) -> None:
+    await _ainvoke_on(str(tmp_path / "agent.db"))
+
+
+@pytest.mark.postgres
+async def test_sync_postgres_saver_in_async_code(postgres_schema_uri: str) -> None:
+    await _ainvoke_on(postgres_schema_uri)
+
+
+# -- notebooks draw trees -------------------------------------------------------------
+
+
+async def check_trees_draw_themselves_in_notebooks(api: Api) -> None:
+    from IPython.core.formatters import DisplayFormatter
+
+    w = await build(api)
+    formats = DisplayFormatter().format
+    mermaid = await api("mermaid", w.sid)
+    assert isinstance(mermaid, str) and mermaid.startswith("gitGraph\n")
+    bundle, _ = formats(mermaid)
+    assert bundle["text/markdown"] == f"```mermaid\n{mermaid}\n```"
+    tree = await api("tree", w.sid)
+    assert isinstance(tree, str) and tree.startswith("main  ")
+    bundle, _ = formats(tree)
+    assert bundle["text/markdown"] == f"```\n{tree}\n```"
+    typed = SessionTree.from_dict(await api("tree_data", w.sid))
+    bundle, _ = formats(typed)
+    assert bundle["text/markdown"] == f"```mermaid\n{mermaid}\n```"
+
+
+test_trees_draw_themselves_in_notebooks, test_trees_draw_themselves_in_notebooks_async = both(
+    check_trees_draw_themselves_in_notebooks
 )

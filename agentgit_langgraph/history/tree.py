@@ -176,6 +176,12 @@ class SessionTree:
             "roots": [r.to_dict() for r in self.roots],
         }
 
+    def _repr_markdown_(self) -> str:
+        """In a notebook, the tree is drawn as its Mermaid `gitGraph`."""
+        from agentgit_langgraph.history.draw import render_mermaid  # draw.py builds on this
+
+        return render_mermaid(self)._repr_markdown_()
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionTree:
         """A tree from its JSON form (what `tree_data` returns)."""
