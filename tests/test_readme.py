@@ -48,7 +48,7 @@ def test_readme_python_blocks_run(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
             # Still valid Python (top-level `await`, as in a notebook, allowed).
             compile(code, f"README.md:{line}", "exec", flags=ast.PyCF_ALLOW_TOP_LEVEL_AWAIT)
             continue
-        exec(compile(code, f"README.md:{line}", "exec"), namespace)  # noqa: S102
+        exec(compile(code, f"README.md:{line}", "exec"), namespace)
         ran += 1
     assert ran >= 3
     assert (tmp_path / "agent.db").exists()  # the one-line integration persists
