@@ -103,8 +103,17 @@ async def test_reads_and_changes(api: tuple[httpx.AsyncClient, Any]) -> None:
     assert [m["content"] for m in messages["b_only"]] == ["other", "echo: other (#2)"]
 
     switched = await _post(client, f"/sessions/{sid}/switch", {"thread": "main"})
-    assert switched["thread_id"] == "chat"
+    assert switched["thread_id"] == "chat" and switched["warnings"] == []
     assert await _state(client, sid) == (10, 1, ["chat", retry], "chat")
+    # any ref of a thread: a 4+ character prefix, a tag (its thread), a branch name
+    assert (await _post(client, f"/sessions/{sid}/switch", {"thread": retry[:6]}))[
+        "thread_id"
+    ] == retry
+    assert (await _post(client, f"/sessions/{sid}/switch", {"thread": "one"}))["thread_id"] == (
+        "chat"
+    )
+    # the log speaks UTC and keeps the whole text beside the preview
+    assert retry_log[0]["created_at"].endswith("+00:00") and retry_log[0]["text"]
 
     # A rollback from a checkpoint config (as LangGraph's `get_state_history` gives it).
     config = {"configurable": {"thread_id": retry, "checkpoint_id": retry_log[0]["checkpoint_id"]}}
