@@ -148,6 +148,18 @@ def branches_plan(session_id: int, *, user_id: UserId | None = None) -> Plan[lis
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
+def _thread_plan(session: ExternalSession, ref: str) -> Plan[InternalSession]:
+    """The thread of `session` that `ref` names (`find_thread`); tags read only if needed."""
+    sid = stored_id(session)
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, sid)
+    current = session.current_internal_session_id
+    try:
+        return find_thread(threads, ref, sid, current=current)
+    except ThreadNotFoundError:
+        tags: list[Tag] = yield from call(BaseSessionStore.list_tags, sid)
+        return find_thread(threads, ref, sid, tags=tags, current=current)
+
+
 def switch_plan(
     session_id: int, ref: str, *, user_id: UserId | None = None
 ) -> Plan[RunnableConfig]:
@@ -161,7 +173,7 @@ def switch_plan(
     Switching changes which thread is current, nothing else: tool side
     effects a `rollback(..., reverse_tools=True)` undid stay undone. When the
     thread's history holds such calls, a `ReversedToolCallsWarning` lists
-    them (`warning.reversals`).
+    them (`warning.reversals`; `undone_calls` gives them without switching).
 
     Raises:
         ThreadNotFoundError: No thread of the session answers to `ref`.
@@ -176,17 +188,11 @@ def switch_plan(
     ref = check.thread_id(ref, "thread_id or ref")
     session = yield from session_plan(session_id, user_id)
     sid = stored_id(session)
-    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, sid)
-    current = session.current_internal_session_id
-    try:
-        target = find_thread(threads, ref, sid, current=current)
-    except ThreadNotFoundError:
-        tags: list[Tag] = yield from call(BaseSessionStore.list_tags, sid)
-        target = find_thread(threads, ref, sid, tags=tags, current=current)
+    target = yield from _thread_plan(session, ref)
     switched = yield from call(BaseSessionStore.set_current, sid, target.thread_id)
     if not switched:
         raise ThreadNotFoundError(f"thread {target.thread_id!r} is not a branch of session {sid}")
-    undone = yield from undone_calls_plan(sid, target.thread_id)
+    undone = yield from _undone_in_plan(sid, target.thread_id)
     if undone:
         calls = ", ".join(f"{r.tool_name} ({r.tool_call_id})" for r in undone)
         warnings.warn(
@@ -201,7 +207,28 @@ def switch_plan(
     return thread_config(target.thread_id)
 
 
-def undone_calls_plan(session_id: int, thread_id: str) -> Plan[list[Reversal]]:
+def undone_calls_plan(
+    session_id: int, ref: str = "HEAD", *, user_id: UserId | None = None
+) -> Plan[list[Reversal]]:
+    """Tool calls a `rollback(..., reverse_tools=True)` undid whose results the
+    thread `ref` names (by default the current one) still shows in its history.
+
+    Its state says those calls happened; the world no longer does (see
+    `switch`). `[]` for a thread whose history holds none.
+
+    Example:
+        ```python
+        saver.switch(session_id, "main")
+        [r.tool_name for r in saver.undone_calls(session_id)]   # ['book_flight']
+        ```
+    """
+    ref = check.thread_id(ref, "thread_id or ref")
+    session = yield from session_plan(session_id, user_id)
+    target = yield from _thread_plan(session, ref)
+    return (yield from _undone_in_plan(stored_id(session), target.thread_id))
+
+
+def _undone_in_plan(session_id: int, thread_id: str) -> Plan[list[Reversal]]:
     """The reversed tool calls (`Reversal`s) whose results the thread's state holds."""
     records: list[Reversal] = yield from call(
         BaseSessionStore.list_reversals, session_id=session_id
@@ -397,6 +424,7 @@ class Branching(Service):
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)
+    undone_calls, aundone_calls = twins(undone_calls_plan)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` (see `AgentGitSaver.register_reverser`)."""

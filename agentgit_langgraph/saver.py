@@ -500,6 +500,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals
+    undone_calls, aundone_calls = Branching.undone_calls, Branching.aundone_calls
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

@@ -38,7 +38,6 @@ import json
 import logging
 import os
 import sys
-import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
@@ -54,7 +53,6 @@ from agentgit_langgraph.errors import (
     InvalidConfigError,
     InvalidRequestError,
     NameConflictError,
-    ReversedToolCallsWarning,
     SessionAccessError,
     SessionNotFoundError,
     ThreadBusyError,
@@ -262,11 +260,16 @@ class Api:
     async def switch(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
         target = _field(await _body(request), "thread", str, required=True)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", ReversedToolCallsWarning)
-            config = await saver.aswitch(sid, target, user_id=user)
-        notes = [str(w.message) for w in caught if issubclass(w.category, ReversedToolCallsWarning)]
+        # Asked after, not caught as a Python warning: catching is process-wide,
+        # and other requests run meanwhile.
+        config = await saver.aswitch(sid, target, user_id=user)
         thread_id = config["configurable"]["thread_id"]
+        undone = await saver.aundone_calls(sid, thread_id, user_id=user)
+        notes = [
+            f"tool call {r.tool_name} ({r.tool_call_id}) of this thread's history was undone "
+            "by a rollback and stays undone"
+            for r in undone
+        ]
         return {"session_id": sid, "thread_id": thread_id, "config": config, "warnings": notes}
 
     async def rollback(self, request: Request) -> Any:

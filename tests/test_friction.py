@@ -169,6 +169,9 @@ async def check_switch_warns_about_undone_calls(api: Api) -> None:
     assert tid(back) == tid(config)
     assert [r.tool_name for r in caught[0].message.reversals] == ["book_flight"]  # type: ignore[union-attr]
     assert booked == []  # the world still matches the branch
+    undone = await api("undone_calls", sid)  # the current thread: main
+    assert [(r.tool_name, r.args) for r in undone] == [("book_flight", {"flight": "TP123"})]
+    assert await api("undone_calls", sid, "no-flight") == []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         await api("switch", sid, "no-flight")  # its history never booked: nothing to say
