@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 
@@ -56,6 +57,7 @@ __all__ = [
 ]
 
 _MIN_PREFIX = 4
+_HEX_PREFIX = re.compile(rf"[0-9a-f][0-9a-f-]{{{_MIN_PREFIX - 1},}}")
 
 
 # -- matching (pure: over the session's records) ------------------------------
@@ -323,9 +325,10 @@ def resolve_plan(
     checkpoint_ids = {t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id}
     checkpoint_ids |= {t.checkpoint_id for t in tags}
     match = _prefix_match(ref, thread_ids | checkpoint_ids, sid)
-    if match is None and len(ref.removesuffix(_ELLIPSIS)) >= _MIN_PREFIX:
+    if match is None and _HEX_PREFIX.fullmatch(ref.removesuffix(_ELLIPSIS)):
         # A short id `log` printed: any checkpoint of the session's threads.
-        # Only now are the threads' checkpoints read.
+        # Only now, and only for what could start a checkpoint id, are the
+        # threads' checkpoints read.
         listed: set[str] = set()
         for thread in threads:
             tuples: list[CheckpointTuple] = yield from gather(
