@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.base import BaseCheckpointSaver
 
 from agentgit_langgraph import (
     AgentGitSaver,
@@ -28,7 +29,16 @@ from agentgit_langgraph import (
 from agentgit_langgraph.history import SessionTree, to_json
 from agentgit_langgraph.testing import ScriptedToolModel
 from tests.graphs import chat_graph_builder, human
-from tests.test_history import Api, World, both, build, cp, store_snapshot, tid
+from tests.test_history import (
+    Api,
+    ReadCounter,
+    World,
+    both,
+    build,
+    cp,
+    store_snapshot,
+    tid,
+)
 from tests.test_reversal import agent_builder
 
 
@@ -203,6 +213,16 @@ async def check_log_short_ids_are_refs(api: Api) -> None:
     inner = w.ids["deep@6"]
     assert await api("resolve", w.sid, inner[:18] + "…") == w.at("deep@6")
     assert await api("resolve", w.sid, inner[:18]) == w.at("deep@6")
+    # Only a ref that could start a checkpoint id makes it read the checkpoints.
+    targets = api.saver.plan_targets
+    real = targets[BaseCheckpointSaver]
+    targets[BaseCheckpointSaver] = counter = ReadCounter(real)
+    try:
+        with pytest.raises(RefNotFoundError, match="'no-such-ref'"):
+            await api("resolve", w.sid, "no-such-ref")
+    finally:
+        targets[BaseCheckpointSaver] = real
+    assert counter.read == 0
 
 
 async def check_session_json_speaks_threads(api: Api) -> None:
