@@ -13,16 +13,21 @@ Example:
     ```
 """
 
+from importlib.metadata import PackageNotFoundError, version
+
 from agentgit_langgraph import stores
 from agentgit_langgraph.adoption import SavedThread
 from agentgit_langgraph.errors import (
     AgentGitError,
+    AmbiguousRefError,
+    AsyncUnsupportedError,
     CheckpointNotFoundError,
     InvalidConfigError,
     InvalidRequestError,
     NameConflictError,
     RefNotFoundError,
     ReversalTimeoutError,
+    ReversedToolCallsWarning,
     SessionAccessError,
     SessionNotFoundError,
     StoreError,
@@ -41,10 +46,17 @@ from agentgit_langgraph.stores import (
     SqliteSessionStore,
 )
 
+try:
+    __version__ = version("agentgit-langgraph")
+except PackageNotFoundError:  # pragma: no cover - a source tree that was never installed
+    __version__ = "0+unknown"
+
 __all__ = [
     "AgentGitError",
     "AgentGitSaver",
+    "AmbiguousRefError",
     "AsyncSqliteSessionStore",
+    "AsyncUnsupportedError",
     "BaseSessionStore",
     "CheckpointNotFoundError",
     "ExternalSession",
@@ -56,6 +68,7 @@ __all__ = [
     "RefNotFoundError",
     "Reversal",
     "ReversalTimeoutError",
+    "ReversedToolCallsWarning",
     "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",

@@ -29,7 +29,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError
+from agentgit_langgraph.errors import (
+    InvalidConfigError,
+    NameConflictError,
+    SessionNotFoundError,
+)
 from agentgit_langgraph.sessions import InternalSession, Reversal, Tag
 
 __all__ = [
@@ -202,8 +206,22 @@ def name(value: object, what: str = "tag name") -> str:
     return text
 
 
+# Refs every session answers to: a branch or tag of that name would shadow them.
+RESERVED_NAMES = ("HEAD", "main")
+
+
+def ref_name(value: object, what: str = "tag name") -> str:
+    """A branch or tag name (`name`) that is not `HEAD` or `main` (`NameConflictError`)."""
+    text = name(value, what)
+    if text in RESERVED_NAMES:
+        raise NameConflictError(
+            f"{text!r} cannot be a {what}: `HEAD` and `main` are reserved refs of every session"
+        )
+    return text
+
+
 def optional_name(value: object, what: str = "branch name") -> str | None:
-    return None if value is None else name(value, what)
+    return None if value is None else ref_name(value, what)
 
 
 # -- numbers and metadata ----------------------------------------------------
@@ -303,7 +321,7 @@ def branch(record: InternalSession) -> None:
 def tag(record: Tag) -> None:
     """Every field of a tag a store is asked to add."""
     store_session_id(record.session_id)
-    name(record.name, "tag name")
+    ref_name(record.name, "tag name")
     thread_id(record.thread_id)
     checkpoint_id(record.checkpoint_id)
     if not isinstance(record.checkpoint_ns, str) or "\x00" in record.checkpoint_ns:

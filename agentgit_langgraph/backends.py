@@ -31,7 +31,7 @@ from agentgit_langgraph.stores.sqlite import (
     connect_sqlite,
 )
 
-__all__ = ["default_store_for", "is_postgres_uri", "open_async", "open_sync"]
+__all__ = ["default_store_for", "is_postgres_uri", "open_async", "open_sync", "sync_only"]
 
 Pair = tuple[BaseCheckpointSaver[Any], BaseSessionStore]
 
@@ -96,6 +96,30 @@ def _postgres_store_for(saver: BaseCheckpointSaver[Any]) -> BaseSessionStore | N
         return PostgresSessionStore(saver.conn, lock=saver.lock, counts_in_saver=True)
     if isinstance(saver, AsyncPostgresSaver):
         return AsyncPostgresSessionStore(saver.conn, lock=saver.lock, counts_in_saver=True)
+    return None
+
+
+def sync_only(saver: BaseCheckpointSaver[Any]) -> str | None:
+    """Why `saver` cannot serve async code (None when it can): it is a sync-only
+    LangGraph saver, whose async methods only raise `NotImplementedError`.
+
+    Example:
+        >>> sync_only(InMemorySaver()) is None
+        True
+    """
+    kind = type(saver).__name__
+    if isinstance(saver, SqliteSaver) or kind == "PostgresSaver":
+        twin = "AsyncSqliteSaver" if isinstance(saver, SqliteSaver) else "AsyncPostgresSaver"
+        return (
+            f"this AgentGitSaver wraps a {kind}, which has no async methods: in async code "
+            "open it with `async with AgentGitSaver.afrom_conn_string(conn_string) as saver` "
+            f"(it wraps {twin}), or wrap an {twin} yourself"
+        )
+    if type(saver).aget_tuple is BaseCheckpointSaver.aget_tuple:
+        return (
+            f"this AgentGitSaver wraps a {kind}, which has no async methods: in async code "
+            "wrap a saver that has them (e.g. `AgentGitSaver.afrom_conn_string(...)`)"
+        )
     return None
 
 

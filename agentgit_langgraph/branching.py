@@ -19,14 +19,16 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import uuid
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
+from langchain_core.messages import ToolMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import session_plan, thread_plan
+from agentgit_langgraph._access import session_plan, stored_id, thread_plan
 from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._context import SaverContext, Service, timeout_of
 from agentgit_langgraph._copy import copy_into_thread
@@ -35,16 +37,25 @@ from agentgit_langgraph._liveness import owner_token, running
 from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.adoption import adopt_plan, branch_parent, threads_plan
-from agentgit_langgraph.configs import checkpoint_config, checkpoint_ref, owner_of, thread_config
+from agentgit_langgraph.configs import (
+    branch_config,
+    checkpoint_config,
+    checkpoint_ref,
+    owner_of,
+    thread_config,
+)
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
     InvalidConfigError,
+    ReversedToolCallsWarning,
     ThreadNotFoundError,
 )
 from agentgit_langgraph.fsck import fsck_plan
+from agentgit_langgraph.history.refs import find_thread
 from agentgit_langgraph.recovery import recover_branches_plan
 from agentgit_langgraph.reversal import Reverser, reverse_tool_calls
-from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
+from agentgit_langgraph.reversal.calls import state_messages
+from agentgit_langgraph.sessions import REVERSED, ExternalSession, InternalSession, Reversal, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
 __all__ = [
@@ -60,6 +71,7 @@ __all__ = [
     "session_for_thread_plan",
     "switch_plan",
     "timeout_of",
+    "undone_calls_plan",
 ]
 
 
@@ -136,17 +148,102 @@ def branches_plan(session_id: int, *, user_id: UserId | None = None) -> Plan[lis
     return [dataclasses.replace(t, is_current=t.thread_id == current) for t in threads]
 
 
+def _thread_plan(session: ExternalSession, ref: str) -> Plan[InternalSession]:
+    """The thread of `session` that `ref` names (`find_thread`); tags read only if needed."""
+    sid = stored_id(session)
+    threads: list[InternalSession] = yield from call(BaseSessionStore.list_threads, sid)
+    current = session.current_internal_session_id
+    try:
+        return find_thread(threads, ref, sid, current=current)
+    except ThreadNotFoundError:
+        tags: list[Tag] = yield from call(BaseSessionStore.list_tags, sid)
+        return find_thread(threads, ref, sid, tags=tags, current=current)
+
+
 def switch_plan(
-    session_id: int, thread_id: str, *, user_id: UserId | None = None
+    session_id: int, ref: str, *, user_id: UserId | None = None
 ) -> Plan[RunnableConfig]:
-    """Make one of the session's threads current and return its config."""
-    target = check.thread_id(thread_id)
+    """Make one of the session's threads current and return its config.
+
+    `ref` names the thread as every ref-taking method reads it
+    (`history.refs.find_thread`): a thread id, a unique prefix of one (4+
+    characters, as `tree` prints them), a branch name, a tag (its thread),
+    `main` or `HEAD`.
+
+    Switching changes which thread is current, nothing else: tool side
+    effects a `rollback(..., reverse_tools=True)` undid stay undone. When the
+    thread's history holds such calls, a `ReversedToolCallsWarning` lists
+    them (`warning.reversals`; `undone_calls` gives them without switching).
+
+    Raises:
+        ThreadNotFoundError: No thread of the session answers to `ref`.
+        AmbiguousRefError: `ref` is a prefix of several thread ids.
+
+    Example:
+        ```python
+        saver.switch(session_id, "retry")      # a branch name
+        saver.switch(session_id, "7f3a9c21")   # a short thread id
+        ```
+    """
+    ref = check.thread_id(ref, "thread_id or ref")
     session = yield from session_plan(session_id, user_id)
-    assert session.id is not None
-    switched = yield from call(BaseSessionStore.set_current, session.id, target)
+    sid = stored_id(session)
+    target = yield from _thread_plan(session, ref)
+    switched = yield from call(BaseSessionStore.set_current, sid, target.thread_id)
     if not switched:
-        raise ThreadNotFoundError(f"thread {target!r} is not a branch of session {session.id}")
-    return thread_config(target)
+        raise ThreadNotFoundError(f"thread {target.thread_id!r} is not a branch of session {sid}")
+    undone = yield from _undone_in_plan(sid, target.thread_id)
+    if undone:
+        calls = ", ".join(f"{r.tool_name} ({r.tool_call_id})" for r in undone)
+        warnings.warn(
+            ReversedToolCallsWarning(
+                f"session {sid} is now on thread {target.thread_id!r}, whose history holds "
+                f"{len(undone)} tool call(s) a rollback undid: {calls}. Switching does not "
+                "redo them: the world matches the branch they were undone for.",
+                tuple(undone),
+            ),
+            stacklevel=2,
+        )
+    return thread_config(target.thread_id)
+
+
+def undone_calls_plan(
+    session_id: int, ref: str = "HEAD", *, user_id: UserId | None = None
+) -> Plan[list[Reversal]]:
+    """Tool calls a `rollback(..., reverse_tools=True)` undid whose results the
+    thread `ref` names (by default the current one) still shows in its history.
+
+    Its state says those calls happened; the world no longer does (see
+    `switch`). `[]` for a thread whose history holds none.
+
+    Example:
+        ```python
+        saver.switch(session_id, "main")
+        [r.tool_name for r in saver.undone_calls(session_id)]   # ['book_flight']
+        ```
+    """
+    ref = check.thread_id(ref, "thread_id or ref")
+    session = yield from session_plan(session_id, user_id)
+    target = yield from _thread_plan(session, ref)
+    return (yield from _undone_in_plan(stored_id(session), target.thread_id))
+
+
+def _undone_in_plan(session_id: int, thread_id: str) -> Plan[list[Reversal]]:
+    """The reversed tool calls (`Reversal`s) whose results the thread's state holds."""
+    records: list[Reversal] = yield from call(
+        BaseSessionStore.list_reversals, session_id=session_id
+    )
+    reversed_ = [r for r in records if r.status == REVERSED]
+    if not reversed_:
+        return []  # the usual case: one store read, no checkpoint read
+    head: CheckpointTuple | None = yield from call(
+        BaseCheckpointSaver.get_tuple, checkpoint_config(thread_id)
+    )
+    if head is None:
+        return []
+    messages = yield from state_messages(head)
+    answered = {m.tool_call_id for m in messages if isinstance(m, ToolMessage)}
+    return [r for r in reversed_ if r.tool_call_id in answered]
 
 
 def rollback_plan(
@@ -250,11 +347,11 @@ def _branch_plan(
             source, parent.session_id, attempt, strict=strict, timeout=reverse_timeout
         )
     new_thread_id = _new_thread_id()
-    owner = owner_token()
-    with running(owner):
+    token = owner_token()
+    with running(token):
         # Noted first, so that if the process dies before the branch is
         # registered, `recover_branches` finds the thread to delete.
-        yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, owner)
+        yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, token)
         reached("rollback.noted")
         try:
             copied = yield from copy_into_thread(source, new_thread_id, is_head=is_head)
@@ -279,7 +376,7 @@ def _branch_plan(
                 yield from call(BaseSessionStore.forget_pending_branch, new_thread_id)
             raise
         reached("rollback.registered")
-    return thread_config(new_thread_id, config)
+    return branch_config(new_thread_id, config, owner)
 
 
 # -- tool reversal records -------------------------------------------------------
@@ -327,6 +424,7 @@ class Branching(Service):
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)
+    undone_calls, aundone_calls = twins(undone_calls_plan)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` (see `AgentGitSaver.register_reverser`)."""

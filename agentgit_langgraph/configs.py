@@ -15,6 +15,7 @@ from agentgit_langgraph.errors import InvalidConfigError
 __all__ = [
     "CheckpointRef",
     "before_config",
+    "branch_config",
     "checkpoint_config",
     "checkpoint_ns_of",
     "checkpoint_ref",
@@ -117,6 +118,25 @@ def thread_config(thread_id: str, base: Any = None) -> RunnableConfig:
         configurable = {k: v for k, v in base["configurable"].items() if k not in _ADDRESSING_KEYS}
     configurable["thread_id"] = thread_id
     return {"configurable": configurable}
+
+
+def branch_config(thread_id: str, source: Any, owner: str | None) -> RunnableConfig:
+    """The config a rollback returns: the new thread, `source`'s other configurable
+    keys, and the acting `owner` as `user_id` when `source` names none.
+
+    A snapshot's config (`get_state_history`) carries only its address, so the
+    user a rollback was made for would otherwise be lost for the next run.
+
+    Example:
+        >>> branch_config("b", {"configurable": {"thread_id": "t", "model": "m"}}, "7")
+        {'configurable': {'model': 'm', 'thread_id': 'b', 'user_id': 7}}
+    """
+    config = thread_config(thread_id, source)
+    configurable = config["configurable"]
+    if owner is not None and owner_of(source) is None:
+        as_int = check.user_id_column(owner)
+        configurable["user_id"] = as_int if str(as_int) == owner else owner
+    return config
 
 
 # SQLAlchemy-style names of PostgreSQL URLs, with the driver part libpq does not know.

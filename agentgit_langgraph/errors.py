@@ -4,12 +4,15 @@ from __future__ import annotations
 
 __all__ = [
     "AgentGitError",
+    "AmbiguousRefError",
+    "AsyncUnsupportedError",
     "CheckpointNotFoundError",
     "InvalidConfigError",
     "InvalidRequestError",
     "NameConflictError",
     "RefNotFoundError",
     "ReversalTimeoutError",
+    "ReversedToolCallsWarning",
     "SessionAccessError",
     "SessionNotFoundError",
     "StoreError",
@@ -36,6 +39,18 @@ class RefNotFoundError(CheckpointNotFoundError):
     """No tag, branch, thread or checkpoint of the session answers to this ref."""
 
 
+class AmbiguousRefError(RefNotFoundError):
+    """A ref that is a prefix of several ids: `candidates` are the ids it starts.
+
+    A prefix needs at least 4 characters; a shorter one matches nothing.
+    """
+
+    def __init__(self, message: str, *, ref: str = "", candidates: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.ref = ref
+        self.candidates = candidates
+
+
 class SessionAccessError(AgentGitError, PermissionError):
     """A `user_id` that does not own the session."""
 
@@ -53,6 +68,16 @@ class InvalidRequestError(AgentGitError, ValueError):
         self.status = status
 
 
+class AsyncUnsupportedError(AgentGitError, NotImplementedError):
+    """Async code called an `AgentGitSaver` whose wrapped saver is sync only.
+
+    `SqliteSaver` and `PostgresSaver` have no async methods: in async code,
+    open the saver with `AgentGitSaver.afrom_conn_string(...)` (it wraps
+    `AsyncSqliteSaver` / `AsyncPostgresSaver`). A `NotImplementedError`, as
+    LangGraph's own refusal is.
+    """
+
+
 class StoreError(AgentGitError):
     """The session store could not complete an operation (I/O failed, corrupt row)."""
 
@@ -62,7 +87,12 @@ class ThreadNotFoundError(SessionNotFoundError):
 
 
 class NameConflictError(AgentGitError, ValueError):
-    """The session already has a branch or tag of this name."""
+    """The session already has a branch or tag of this name, or the name is reserved.
+
+    As in git, a name means one thing: a tag may not be called `HEAD`, `main`
+    or like a branch or thread of its session, and a branch may not be called
+    `HEAD`, `main` or like a tag.
+    """
 
 
 class ToolReversalError(AgentGitError, RuntimeError):
@@ -94,6 +124,20 @@ class ReversalTimeoutError(AgentGitError, TimeoutError):
 
 class ThreadBusyError(AgentGitError, RuntimeError):
     """A thread kept changing while it was being rewritten (prune); nothing was removed."""
+
+
+class ReversedToolCallsWarning(UserWarning):
+    """`switch` made current a thread whose history holds tool calls a rollback undid.
+
+    Undoing a tool call changed the world (a booking cancelled, a row
+    deleted); switching back to a thread changes only which thread is
+    current, never the world, so its history no longer matches it.
+    `reversals` lists the undone calls (`Reversal` records) of that history.
+    """
+
+    def __init__(self, message: str, reversals: tuple[object, ...] = ()) -> None:
+        super().__init__(message)
+        self.reversals = reversals
 
 
 class VolatileSessionStoreWarning(UserWarning):

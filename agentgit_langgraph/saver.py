@@ -50,9 +50,10 @@ from agentgit_langgraph._context import Forwarded, SaverContext, Settable, timeo
 from agentgit_langgraph._faults import reached
 from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync
 from agentgit_langgraph.adoption import adopt_on_put
-from agentgit_langgraph.backends import default_store_for
+from agentgit_langgraph.backends import default_store_for, sync_only
 from agentgit_langgraph.branching import Branching
 from agentgit_langgraph.configs import owner_of
+from agentgit_langgraph.errors import AsyncUnsupportedError
 from agentgit_langgraph.history import History
 from agentgit_langgraph.maintenance import (
     Maintenance,
@@ -217,6 +218,9 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     def _attach(self, ctx: SaverContext) -> None:
         """Own `ctx` and the services built on it."""
         self._ctx = ctx
+        # Async code on a sync-only saver gets our hint, not LangGraph's "use
+        # AsyncSqliteSaver" (which names a class the user never opened).
+        self._sync_only = sync_only(ctx.saver)
         self.branching = Branching(ctx)
         """Sessions, branches, rollback, recovery, fsck and tool reversal."""
         self.history = History(ctx)
@@ -253,7 +257,12 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         return run_sync(plan, self.plan_targets)
 
     async def _arun(self, plan: Plan[T]) -> T:
+        self._check_async()
         return await run_async(plan, self.plan_targets)
+
+    def _check_async(self) -> None:
+        if self._sync_only is not None:
+            raise AsyncUnsupportedError(self._sync_only)
 
     # -- construction --------------------------------------------------------
     @classmethod
@@ -336,6 +345,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         return self.saver
 
     async def _achecked(self, config: Any) -> BaseCheckpointSaver[Any]:
+        self._check_async()
         if (target := _access_target(config)) is not None:
             await self._arun(access_plan(*target))
         return self.saver
@@ -360,6 +370,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     def alist(
         self, config: RunnableConfig | None, **options: Unpack[_ListOptions]
     ) -> AsyncIterator[CheckpointTuple]:
+        self._check_async()
         if owner_of(config) is None:
             return self.saver.alist(config, **options)
         return self._alist_checked(config, options)
@@ -489,6 +500,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals
+    undone_calls, aundone_calls = Branching.undone_calls, Branching.aundone_calls
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

@@ -27,7 +27,7 @@ Endpoints (`{sid}`: a session id):
     GET  /agentgit/sessions/{sid}/diff?a=&b=      `diff`
     GET  /agentgit/sessions/{sid}/tags            tags
     POST /agentgit/sessions/{sid}/rollback        {"ref"|"config", "name", "reverse_tools"}
-    POST /agentgit/sessions/{sid}/switch          {"thread"}: a thread id or branch name
+    POST /agentgit/sessions/{sid}/switch          {"thread"}: a thread id, prefix, branch or tag
     POST /agentgit/sessions/{sid}/tags            {"ref", "name"}
 """
 
@@ -278,9 +278,17 @@ class Api:
     async def switch(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
         target = _field(await _body(request), "thread", str, required=True)
-        thread = find_thread(await saver.abranches(sid, user_id=user), target, sid)
-        config = await saver.aswitch(sid, thread.thread_id, user_id=user)
-        return {"session_id": sid, "thread_id": thread.thread_id, "config": config}
+        # Asked after, not caught as a Python warning: catching is process-wide,
+        # and other requests run meanwhile.
+        config = await saver.aswitch(sid, target, user_id=user)
+        thread_id = config["configurable"]["thread_id"]
+        undone = await saver.aundone_calls(sid, thread_id, user_id=user)
+        notes = [
+            f"tool call {r.tool_name} ({r.tool_call_id}) of this thread's history was undone "
+            "by a rollback and stays undone"
+            for r in undone
+        ]
+        return {"session_id": sid, "thread_id": thread_id, "config": config, "warnings": notes}
 
     async def rollback(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)

@@ -1,6 +1,9 @@
 """Quick start: a chat agent on an embedded SQLite file, one rollback, two timelines.
 
 Run:  python examples/quickstart.py   (no API key: the model is a deterministic fake)
+
+The database is kept (in the system temp dir, or at $AGENTGIT_DEMO_DB) so the
+`agentgit` CLI can explore it afterwards; each run starts it afresh.
 """
 
 from __future__ import annotations
@@ -40,7 +43,17 @@ def show(title: str, values: dict[str, Any]) -> None:
         print(f"  {message.type:>5}: {message.content}")
 
 
+def default_db() -> str:
+    """Where the demo keeps its database: the system temp dir, outside the clone."""
+    return os.environ.get("AGENTGIT_DEMO_DB") or os.path.join(
+        tempfile.gettempdir(), "agentgit-quickstart.db"
+    )
+
+
 def main(db_path: str) -> None:
+    for stale in (db_path, db_path + "-wal", db_path + "-shm"):  # each run starts afresh
+        if os.path.exists(stale):
+            os.remove(stale)
     with AgentGitSaver.from_conn_string(db_path) as saver:
         graph = build_graph().compile(checkpointer=saver)  # the one-line integration
 
@@ -60,14 +73,30 @@ def main(db_path: str) -> None:
         show("Main timeline, untouched:", graph.get_state(config).values)
 
         session = saver.session_for_thread("trip-planning")
-        print("\nget_branch_info():", session.get_branch_info())
-        print("total_checkpoints:", session.total_checkpoints)
+        info = session.get_branch_info()  # agentgit's keys: its "sessions" are our threads
+        print(
+            f"\nSession {session.id}: {info['total_sessions']} threads "
+            f"({info['total_branches']} branch), {session.total_checkpoints} checkpoints"
+        )
         for thread in saver.branches(session.id):
-            kind = "branch" if thread.is_branch else "first "
-            counts = f"checkpoints={thread.checkpoint_count}"
-            print(f"  {kind} {thread.thread_id}  name={thread.name}  {counts}")
+            name = thread.name or ("main" if not thread.is_branch else "(unnamed)")
+            mark = "*" if thread.is_current else " "
+            print(f"  {mark} {name:<14} {thread.thread_id}  {thread.checkpoint_count} checkpoints")
+
+        print("\nsaver.tree(session.id):")
+        print(saver.tree(session.id))
+        print("\nsaver.log(session.id, limit=4): the branch, newest first, into main")
+        for entry in saver.log(session.id, limit=4):
+            print(f"  {entry.step:>3}  {entry.thread_id[:8]:<8}  {entry.preview}")
+        main_head = saver.resolve(session.id, "main")
+        print("\nsaver.diff(main, train-instead):")
+        print(saver.diff(main_head, saver.resolve(session.id, "train-instead")).render())
+
+    print(f"\nThe database is kept at {db_path}. Explore it with the CLI:")
+    sid = session.id
+    for command in ("sessions", f"tree {sid}", f"log {sid}", f"diff {sid} main train-instead"):
+        print(f"  agentgit --db {db_path} {command}")
 
 
 if __name__ == "__main__":
-    with tempfile.TemporaryDirectory() as tmp:
-        main(os.environ.get("AGENTGIT_DEMO_DB", os.path.join(tmp, "quickstart.db")))
+    main(default_db())

@@ -25,6 +25,7 @@ from typer.testing import CliRunner
 
 from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph.cli import app
+from agentgit_langgraph.history import to_json
 from tests.graphs import chat_graph_builder, contents, human
 
 PER_TURN = 3  # input checkpoint, loop checkpoint before `chat`, loop checkpoint after it
@@ -102,7 +103,8 @@ runner = CliRunner()
 
 def run(db: Prepared | str, *args: str, input: str | None = None) -> Any:
     path = db.db if isinstance(db, Prepared) else db
-    return runner.invoke(app, ["--db", path, *args], input=input, env={"AGENTGIT_DB": None})
+    env = {"AGENTGIT_DB": None, "COLUMNS": None}
+    return runner.invoke(app, ["--db", path, *args], input=input, env=env)
 
 
 def ok(db: Prepared | str, *args: str, input: str | None = None) -> str:
@@ -165,17 +167,17 @@ def test_sessions_table(db: Prepared) -> None:
         "3",
         "2",
         str(3 * PER_TURN + 2 * (1 + PER_TURN)),
-        db.unnamed_thread,
+        db.unnamed_thread[:8] + "…",  # a short id; --full for the whole one
     ]
     assert rows[1].split()[:7] == [str(db.other_session), "other", "2", "1", "0", "3", "other"]
     assert all(not line.endswith(" ") for line in out.splitlines())
 
 
-def test_sessions_json_is_the_api_to_dict(db: Prepared) -> None:
+def test_sessions_json_is_the_api_in_one_vocabulary(db: Prepared) -> None:
     listed = as_json(db, "sessions")
     with AgentGitSaver.from_conn_string(db.db) as saver:
-        assert listed == [s.to_dict() for s in saver.list_sessions()]
-    assert listed[0]["internal_session_ids"] == [
+        assert listed == [to_json(s) for s in saver.list_sessions()]
+    assert listed[0]["thread_ids"] == [
         db.first_thread,
         db.retry_thread,
         db.unnamed_thread,
@@ -192,7 +194,7 @@ def test_json_flag_goes_before_or_after_the_command(db: Prepared) -> None:
 
 
 def test_sessions_of_one_user(db: Prepared) -> None:
-    assert [s["id"] for s in as_json(db, "--user", "2", "sessions")] == [db.other_session]
+    assert [s["session_id"] for s in as_json(db, "--user", "2", "sessions")] == [db.other_session]
     assert as_json(db, "--user", "7", "sessions") == []
     assert ok(db, "--user", "7", "sessions").strip() == "no sessions"
 
@@ -221,9 +223,12 @@ def test_branches_table(db: Prepared) -> None:
     rows = {line.split()[0].lstrip("*").strip() or line.split()[1]: line for line in lines[1:]}
     assert len(lines) == 4
     current = [line for line in lines[1:] if line.startswith("*")]
-    assert len(current) == 1 and db.unnamed_thread in current[0]
-    retry_row = next(line for line in lines if db.retry_thread in line)
-    assert retry_row.split()[1:5] == ["retry", "chat-1", db.retry_from, str(1 + PER_TURN)]
+    assert len(current) == 1 and db.unnamed_thread[:8] + "…" in current[0]
+    retry_row = next(line for line in lines if db.retry_thread[:8] in line)
+    short, name, parent, point, count = retry_row.split()[:5]
+    assert db.retry_thread.startswith(short.removesuffix("…")) and len(short) == 9
+    assert [name, parent, count] == ["retry", "chat-1", str(1 + PER_TURN)]
+    assert db.retry_from.startswith(point.removesuffix("…")) and point.endswith("…")
     assert rows
 
 
@@ -344,7 +349,7 @@ def test_log_table(db: Prepared) -> None:
     header = ["checkpoint", "thread", "step", "source", "created", "tags", "preview"]
     assert lines[0].split() == header
     assert len(lines) == 4
-    assert db.unnamed_thread in lines[1]
+    assert db.unnamed_thread[:8] + "…" in lines[1]  # short ids; the preview whole when piped
     assert lines[1].endswith("ai: echo: Skip the hotel (#3)")
     assert ok(db, "log", str(db.session), "--limit", "3", "--json") != out
 
@@ -429,7 +434,10 @@ def test_tag_tags_untag(db: Prepared) -> None:
     assert [t["name"] for t in listed] == ["before-retry"]
     table = ok(db, "tags", str(db.session)).splitlines()
     assert table[0].split() == ["tag", "thread", "checkpoint", "created"]
-    assert table[1].split()[:3] == ["before-retry", "chat-1", db.retry_from]
+    name, thread, point = table[1].split()[:3]
+    assert [name, thread] == ["before-retry", "chat-1"]
+    assert db.retry_from.startswith(point.removesuffix("…"))
+    assert as_json(db, "log", f"{db.session}:{point}")[0]["checkpoint_id"] == db.retry_from
 
     # the tag is now a ref, and the log shows it
     entries = as_json(db, "log", f"{db.session}:before-retry")
@@ -465,7 +473,7 @@ def test_rollback(db: Prepared) -> None:
         branch["parent_thread_id"] == "chat-1" and branch["branch_checkpoint_id"] == db.retry_from
     )
     session = as_json(db, "sessions")[0]
-    assert session["branch_count"] == 3 and session["current_internal_session_id"] == new
+    assert session["branch_count"] == 3 and session["current_thread_id"] == new
 
     # the new branch holds the state at that checkpoint
     with AgentGitSaver.from_conn_string(db.db) as saver:
@@ -480,7 +488,7 @@ def test_rollback(db: Prepared) -> None:
 
 
 def _current(db: Prepared) -> str:
-    return str(as_json(db, "sessions")[0]["current_internal_session_id"])
+    return str(as_json(db, "sessions")[0]["current_thread_id"])
 
 
 def test_switch(db: Prepared) -> None:
@@ -491,7 +499,9 @@ def test_switch(db: Prepared) -> None:
     assert as_json(db, "switch", str(db.session), "chat-1") == {
         "session_id": db.session,
         "thread_id": "chat-1",
+        "branch": None,
         "config": {"configurable": {"thread_id": "chat-1"}},
+        "warnings": [],
     }
     assert _current(db) == "chat-1"
     ok(db, "switch", str(db.session), db.unnamed_thread[:8] + "…")  # a short id `tree` prints
@@ -503,7 +513,7 @@ def test_switch(db: Prepared) -> None:
 
     before = snapshot(db)
     err = failed(db, "switch", str(db.session), "nope")
-    assert err == f"error: session {db.session} has no thread or branch named 'nope'\n"
+    assert err == f"error: session {db.session} has no thread, branch or tag named 'nope'\n"
     assert "other" in failed(db, "switch", str(db.session), "other")  # another session's
     assert snapshot(db) == before
 
@@ -514,13 +524,13 @@ def test_switch(db: Prepared) -> None:
 def test_delete_with_yes(db: Prepared) -> None:
     out = ok(db, "delete", str(db.other_session), "--yes")
     assert out == f"deleted session {db.other_session} and its 1 thread\n"
-    assert [s["id"] for s in as_json(db, "sessions")] == [db.session]
+    assert [s["session_id"] for s in as_json(db, "sessions")] == [db.session]
     with AgentGitSaver.from_conn_string(db.db) as saver:
         assert list(saver.list({"configurable": {"thread_id": "other"}})) == []
     assert "not found" in failed(db, "delete", str(db.other_session), "--yes")
 
     data = as_json(db, "delete", str(db.session), "--yes")
-    assert data["deleted"]["id"] == db.session
+    assert data["deleted"]["session_id"] == db.session
     assert sorted(data["deleted_threads"]) == sorted(["chat-1", db.retry_thread, db.unnamed_thread])
     assert as_json(db, "sessions") == []
 
@@ -539,7 +549,7 @@ def test_delete_asks_first(db: Prepared) -> None:
 
     result = run(db, "delete", str(db.session), input="y\n")
     assert result.exit_code == 0, result.output
-    assert [s["id"] for s in as_json(db, "sessions")] == [db.other_session]
+    assert [s["session_id"] for s in as_json(db, "sessions")] == [db.other_session]
 
 
 # -- users ----------------------------------------------------------------------------------------
@@ -634,7 +644,7 @@ def test_runs_as_a_subprocess(db: Prepared, program: list[str]) -> None:
 def test_postgres_sessions_and_tree(postgres_schema_uri: str) -> None:
     with AgentGitSaver.from_conn_string(postgres_schema_uri) as saver:
         prepared = prepare(saver, postgres_schema_uri)
-        expected_sessions = [s.to_dict() for s in saver.list_sessions()]
+        expected_sessions = [to_json(s) for s in saver.list_sessions()]
         expected_tree = saver.tree(prepared.session)
 
     listed = as_json(postgres_schema_uri, "sessions")

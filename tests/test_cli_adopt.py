@@ -158,5 +158,5 @@ def test_postgres_threads_adopt_and_read_only(fresh_postgres_uri: str) -> None:
     assert ok(uri, "adopt", "--all").count("session") == 2
     adopted = {t[0]: t[2] for t in listed()}
     assert None not in adopted.values()
-    sessions = {s["id"]: s["total_checkpoints"] for s in as_json(uri, "sessions")}
+    sessions = {s["session_id"]: s["total_checkpoints"] for s in as_json(uri, "sessions")}
     assert {t: sessions[i] for t, i in adopted.items()} == {a: 9, b: 3}

@@ -725,7 +725,7 @@ async def check_tree_of_awkward_names(api: Api) -> None:
     main = tid(await api("config_for", session.id))
     await api.invoke("hi", 1, {"configurable": {"thread_id": main}})
     snaps = await api.history({"configurable": {"thread_id": main}})
-    for name in ("commit", "main", "1st try", 'say "hi"', "ünïcode/x", "commit_"):
+    for name in ("commit", "main!", "1st try", 'say "hi"', "ünïcode/x", "commit_"):
         await api("rollback", snaps[1].config, name=name)
     text = await api("mermaid", session.id)
     check_mermaid_syntax(text)

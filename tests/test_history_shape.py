@@ -20,6 +20,7 @@ from agentgit_langgraph.history import (
     render_tree,
     to_json,
 )
+from agentgit_langgraph.history.render import session_json
 from agentgit_langgraph.history.tree import _build_tree
 from tests.conftest import Backend
 from tests.test_history import Api, build, run_sync
@@ -83,7 +84,9 @@ class _Plain:
 
 def test_to_json() -> None:
     session = ExternalSession(id=3, session_name="s")
-    assert to_json(session) == session.to_dict()  # a record's own JSON form
+    # A session speaks the package's words; agentgit's stay on its own to_dict().
+    assert to_json(session) == to_json(session_json(session))
+    assert to_json(session)["session_id"] == session.to_dict()["id"] == 3
     when = datetime(2025, 1, 1, tzinfo=UTC)
     assert to_json(_Plain(when, {1})) == {"when": when.isoformat(), "items": [1]}
     assert to_json(HumanMessage("hi", id="m1")) == {"type": "human", "content": "hi", "id": "m1"}
@@ -108,10 +111,11 @@ def test_find_thread() -> None:
     assert find_thread(threads, "bbbb…", 1).thread_id == "bbbb3333"
     with pytest.raises(RefNotFoundError, match="ambiguous in session 1"):
         find_thread(threads, "aaaa", 1)
-    with pytest.raises(ThreadNotFoundError, match="no thread or branch named 'bbb'"):
+    with pytest.raises(ThreadNotFoundError, match="no thread, branch or tag named 'bbb'") as err:
         find_thread(threads, "bbb", 1)  # too short to be a prefix
+    assert "at least 4 characters" in str(err.value)
     with pytest.raises(ThreadNotFoundError):
-        find_thread(threads, "before-booking", 1)  # a tag is not a thread
+        find_thread(threads, "before-booking", 1)  # a tag, when the session's are not given
 
 
 # -- the names history had as one module ---------------------------------------------

@@ -105,6 +105,8 @@ SESSION_ATTACKS: list[Attack] = [
     _saver(AgentGitSaver.config_for, lambda w: w.a_other_session),
     _saver(AgentGitSaver.branches, _sid),
     _saver(AgentGitSaver.switch, _sid, lambda w: w.a_thread),
+    _saver(AgentGitSaver.undone_calls, _sid),
+    _saver(AgentGitSaver.undone_calls, _sid, lambda w: w.a_thread),
     _saver(AgentGitSaver.rollback, lambda w: w.a_checkpoint),
     _saver(AgentGitSaver.rollback, lambda w: w.a_head, name="b-branch"),
     ("rollback", lambda w: call(AgentGitSaver.rollback, with_b(w.a_checkpoint))),
@@ -429,7 +431,7 @@ def test_cli_user_b_is_refused(conn_string: str) -> None:
 
     listed = run("--json", "sessions")
     assert listed.exit_code == 0, listed.output
-    assert [s["id"] for s in json.loads(listed.stdout)] == [w.b_session]
+    assert [s["session_id"] for s in json.loads(listed.stdout)] == [w.b_session]
     threads = run("--json", "threads")
     assert threads.exit_code == 0, threads.output
     assert [t["thread_id"] for t in json.loads(threads.stdout)] == ["b-main"]

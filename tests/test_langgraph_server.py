@@ -111,15 +111,15 @@ async def test_agentgit_in_langgraph_dev(server: str) -> None:
     async def session(sid: int) -> tuple[int, int, list[str], str]:
         s = (await api.get(f"/sessions/{sid}")).json()
         threads = [t["thread_id"] for t in (await api.get(f"/sessions/{sid}/branches")).json()]
-        assert threads == s["internal_session_ids"]
-        return s["total_checkpoints"], s["branch_count"], threads, s["current_internal_session_id"]
+        assert threads == s["thread_ids"]
+        return s["total_checkpoints"], s["branch_count"], threads, s["current_thread_id"]
 
     async with api:
         thread = (await client.threads.create())["thread_id"]
         for text in ("hi", "again"):
             await client.runs.wait(thread, "agent", input={"messages": [("user", text)]})
         (listed,) = (await api.get("/sessions")).json()
-        sid = listed["id"]
+        sid = listed["session_id"]
         assert await session(sid) == (6, 0, [thread], thread)
 
         # The viewer's pages are mounted too, read-only (no write token on the page).

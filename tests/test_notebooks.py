@@ -140,12 +140,19 @@ def test_saved_notebook_shows_a_clean_run(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=[p.name for p in EXAMPLES])
-def test_example_script_runs(path: Path, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_example_script_runs(
+    path: Path,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    request: pytest.FixtureRequest,
+) -> None:
     _needs_postgres(path.name, request)
+    # The quick start keeps its database for the CLI: here, one of this test's own.
+    demo_db = str(tmp_path_factory.mktemp("demo") / "quickstart.db")
     proc = subprocess.run(
         [sys.executable, str(path)],
         cwd=tmp_path,
-        env=_hermetic_env(),
+        env={**_hermetic_env(), "AGENTGIT_DEMO_DB": demo_db},
         capture_output=True,
         text=True,
         timeout=TIMEOUT,

@@ -51,19 +51,19 @@ async def _state(client: httpx.AsyncClient, sid: int) -> tuple[int, int, list[st
     """(checkpoints, branch_count, threads, current thread) as the API reports them."""
     session = await _get(client, f"/sessions/{sid}")
     threads = [t["thread_id"] for t in await _get(client, f"/sessions/{sid}/branches")]
-    assert threads == session["internal_session_ids"]
+    assert threads == session["thread_ids"]
     return (
         session["total_checkpoints"],
         session["branch_count"],
         threads,
-        session["current_internal_session_id"],
+        session["current_thread_id"],
     )
 
 
 async def test_reads_and_changes(api: tuple[httpx.AsyncClient, Any]) -> None:
     client, graph = api
     (listed,) = await _get(client, "/sessions")
-    sid = listed["id"]
+    sid = listed["session_id"]
     assert await _state(client, sid) == (6, 0, ["chat"], "chat")
     assert await _get(client, "/sessions", user_id="bob") == []
 
@@ -103,8 +103,17 @@ async def test_reads_and_changes(api: tuple[httpx.AsyncClient, Any]) -> None:
     assert [m["content"] for m in messages["b_only"]] == ["other", "echo: other (#2)"]
 
     switched = await _post(client, f"/sessions/{sid}/switch", {"thread": "main"})
-    assert switched["thread_id"] == "chat"
+    assert switched["thread_id"] == "chat" and switched["warnings"] == []
     assert await _state(client, sid) == (10, 1, ["chat", retry], "chat")
+    # any ref of a thread: a 4+ character prefix, a tag (its thread), a branch name
+    assert (await _post(client, f"/sessions/{sid}/switch", {"thread": retry[:6]}))[
+        "thread_id"
+    ] == retry
+    assert (await _post(client, f"/sessions/{sid}/switch", {"thread": "one"}))["thread_id"] == (
+        "chat"
+    )
+    # the log speaks UTC and keeps the whole text beside the preview
+    assert retry_log[0]["created_at"].endswith("+00:00") and retry_log[0]["text"]
 
     # A rollback from a checkpoint config (as LangGraph's `get_state_history` gives it).
     config = {"configurable": {"thread_id": retry, "checkpoint_id": retry_log[0]["checkpoint_id"]}}
@@ -121,7 +130,7 @@ async def _error(response: httpx.Response, status: int, name: str) -> None:
 async def test_errors(api: tuple[httpx.AsyncClient, Any]) -> None:
     client, _ = api
     (session,) = await _get(client, "/sessions")
-    sid = session["id"]
+    sid = session["session_id"]
     before = await _state(client, sid)
     base = f"/agentgit/sessions/{sid}"
     get, post = client.get, client.post

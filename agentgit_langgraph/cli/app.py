@@ -25,16 +25,21 @@ from typing import Annotated, Any, Literal, TypeVar
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
+from agentgit_langgraph import __version__
 from agentgit_langgraph.backends import is_postgres_uri, open_sync
 from agentgit_langgraph.errors import AgentGitError
 from agentgit_langgraph.history import to_json
+from agentgit_langgraph.history.tree import MIN_ABBREV, MIN_CHECKPOINT_ABBREV, abbreviations
 from agentgit_langgraph.saver import AgentGitSaver
 from agentgit_langgraph.stores.memory import InMemorySessionStore
 from agentgit_langgraph.stores.transactions import BlockingSqlStore
 
 __all__ = [
+    "CURRENT_STYLE",
     "CliError",
+    "FullOption",
     "JsonOption",
     "SessionArg",
     "State",
@@ -47,9 +52,11 @@ __all__ = [
     "print_json",
     "print_table",
     "run",
+    "short_ids",
     "show",
     "show_rows",
     "state_of",
+    "want_full",
     "want_json",
 ]
 
@@ -62,6 +69,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
@@ -75,6 +83,8 @@ class State:
     user: str | None
     """An owner key: `--user 7` is int user 7 (see `_validate.owner_key`)."""
     json: bool
+    full: bool = False
+    """`--full`: whole ids in tables instead of short unique prefixes."""
 
 
 class CliError(Exception):
@@ -87,30 +97,51 @@ def state_of(ctx: typer.Context) -> State:
     return state
 
 
-def new_table(*columns: str) -> Table:
-    """A borderless table. Column specs: `name` (an id or name: folds when the
-    terminal is narrow), `name:n` (a number, right-aligned, never shrunk),
-    `name:fixed` (never shrunk), `name:text` (free text: wraps first)."""
+def new_table(*columns: str, rows: Sequence[Sequence[str]] = (), width: int | None = None) -> Table:
+    """A borderless table. Column specs: `name` (an id or name: folds past 24
+    characters when there is a `width` to fit), `name:n` (a number,
+    right-aligned), `name:fixed` (never cut), `name:text` (free text: cut with
+    `…` so that the table fits `width`).
+
+    Every column but the text one is as wide as its widest cell in `rows`, so
+    ids are never cut or wrapped; the text column takes what is left.
+    """
     table = Table(box=None, header_style="bold", pad_edge=False)
-    for spec in columns:
+    natural = [
+        max([len(spec.partition(":")[0]), *(len(Text.from_markup(r[i]).plain) for r in rows)])
+        for i, spec in enumerate(columns)
+    ]
+    fixed = sum(w for spec, w in zip(columns, natural, strict=True) if not spec.endswith(":text"))
+    rest = None if width is None else max(12, width - fixed - 2 * (len(columns) - 1))
+    for spec, natural_width in zip(columns, natural, strict=True):
         name, _, kind = spec.partition(":")
         if kind in ("n", "fixed"):
             justify: Literal["left", "right"] = "right" if kind == "n" else "left"
-            table.add_column(name, justify=justify, no_wrap=True, min_width=len(name))
+            table.add_column(name, justify=justify, no_wrap=True, width=natural_width)
         elif kind == "text":
-            table.add_column(name, overflow="fold", ratio=2, min_width=12)
+            table.add_column(name, overflow="ellipsis", no_wrap=True, max_width=rest)
         else:
-            table.add_column(name, overflow="fold", ratio=1, min_width=min(len(name), 8))
+            cap = natural_width if width is None else min(natural_width, 24)
+            table.add_column(name, overflow="fold", width=cap)
     return table
 
 
-def print_table(table: Table) -> None:
-    """A table on a terminal as rich draws it; piped, never wrapped, no trailing blanks."""
+def table_width() -> int | None:
+    """The width tables must fit: the terminal's; piped, `COLUMNS` if set, else none."""
+    if Console().is_terminal:
+        return Console().width
+    return parse_int(os.environ.get("COLUMNS", ""))
+
+
+def print_table(table: Table, *, full: bool = False) -> None:
+    """A table on a terminal as rich draws it; piped (or `full`: whole ids asked
+    for), not cut to a width unless `COLUMNS` is set; no trailing blanks."""
     out = Console()
-    if out.is_terminal:
+    if out.is_terminal and not full:
         out.print(table)
         return
-    wide = Console(width=10_000, no_color=True, highlight=False)
+    width = None if full else table_width()
+    wide = Console(width=width or 10_000, no_color=not out.is_terminal, highlight=False)
     with wide.capture() as captured:
         wide.print(table)
     typer.echo("\n".join(line.rstrip() for line in captured.get().splitlines()))
@@ -191,13 +222,35 @@ def run(
         raise _fail(f"{type(exc).__name__}: {_one_line(exc)}") from None
 
 
-def fmt_time(value: datetime | None) -> str:
-    """Local time to the second (every stored time is aware UTC)."""
+def fmt_time(value: datetime | None, full: bool = True) -> str:
+    """Local time to the second (every stored time is aware UTC); short: to the minute,
+    without the year."""
     if value is None:
         return "-"
     if value.tzinfo is not None:
         value = value.astimezone()
-    return value.strftime("%Y-%m-%d %H:%M:%S")
+    return value.strftime("%Y-%m-%d %H:%M:%S" if full else "%m-%d %H:%M")
+
+
+CURRENT_STYLE = "bold green"
+"""The current thread's row (and `*` mark) in every table."""
+
+
+def short_ids(
+    ids: Iterable[str | None], full: bool, *, checkpoints: bool = False
+) -> dict[str, str]:
+    """What a table shows for each id: git-style unique prefixes of at least 8
+    characters (`…` marks a cut; generated UUIDs only), or the ids as they are
+    with `--full`. Every short form is a ref the resolver accepts.
+
+    `checkpoints`: at least 18, as `tree` prints them: LangGraph's checkpoint
+    ids start with a timestamp, so the checkpoints of one session share
+    their first 8 characters (and a table shows only some of them).
+    """
+    given = [i for i in ids if i]
+    if full:
+        return {i: i for i in given}
+    return abbreviations(given, MIN_CHECKPOINT_ABBREV if checkpoints else MIN_ABBREV)
 
 
 # -- resolving what the user typed -----------------------------------------------
@@ -213,6 +266,12 @@ def parse_int(text: str) -> int | None:
 
 
 # -- the app -----------------------------------------------------------------------
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"agentgit {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -241,22 +300,42 @@ def _main(
     json_: Annotated[
         bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
     ] = False,
+    full: Annotated[
+        bool, typer.Option("--full", help="Show whole ids instead of short unique prefixes.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
-    """Git-style sessions and branches of LangGraph agents."""
+    """Git-style sessions and branches of LangGraph agents.
+
+    Ids are shown short (8+ characters, unique in the session; --full for whole
+    ones); every command accepts a short id, a branch name or a tag as a ref.
+    """
     # The connection pool logs each failed attempt; the one `error:` line is enough.
     logging.getLogger("psycopg.pool").addHandler(logging.NullHandler())
     logging.getLogger("psycopg.pool").propagate = False
-    ctx.obj = State(db=db, user=user, json=json_)
+    ctx.obj = State(db=db, user=user, json=json_, full=full)
 
 
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Print machine-readable JSON instead of tables.")
+]
+FullOption = Annotated[
+    bool, typer.Option("--full", help="Show whole ids instead of short unique prefixes.")
 ]
 SessionArg = Annotated[int, typer.Argument(metavar="SESSION", help="A session id.")]
 
 
 def want_json(ctx: typer.Context, json_: bool) -> bool:
     return json_ or state_of(ctx).json
+
+
+def want_full(ctx: typer.Context, full: bool) -> bool:
+    return full or state_of(ctx).full
 
 
 def show_rows(
@@ -267,19 +346,24 @@ def show_rows(
     rows: Iterable[Sequence[str]],
     *,
     empty: str | None = None,
+    current: Callable[[int], bool] | None = None,
+    full: bool = False,
 ) -> None:
     """`data` as JSON with `--json`, else a table of `rows` (`new_table` column specs;
-    `empty` instead, when given and there are no rows)."""
+    `empty` instead, when given and there are no rows). `current(i)`: row `i` is
+    the current thread's, drawn in `CURRENT_STYLE`. `full`: whole ids, so the
+    table is as wide as they need."""
     if want_json(ctx, json_):
         print_json(data)
         return
-    table = new_table(*columns)
-    for row in rows:
-        table.add_row(*row)
+    rows = [list(row) for row in rows]
+    table = new_table(*columns, rows=rows, width=None if full else table_width())
+    for i, row in enumerate(rows):
+        table.add_row(*row, style=CURRENT_STYLE if current and current(i) else None)
     if empty is not None and not table.row_count:
         typer.echo(empty)
         return
-    print_table(table)
+    print_table(table, full=full)
 
 
 def show(ctx: typer.Context, json_: bool, data: Any, text: Callable[[], str]) -> None:

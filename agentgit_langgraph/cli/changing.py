@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 from typing import Annotated, Any
 
 import typer
@@ -17,7 +18,7 @@ from agentgit_langgraph.cli.app import (
     run,
     show,
 )
-from agentgit_langgraph.history import find_thread
+from agentgit_langgraph.errors import ReversedToolCallsWarning
 from agentgit_langgraph.saver import AgentGitSaver
 
 
@@ -69,7 +70,10 @@ def rollback_cmd(
     name: Annotated[str | None, typer.Option("--name", help="A name for the new branch.")] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Open a new branch starting at REF; it becomes the session's current thread."""
+    """Open a new branch at REF.
+
+    The branch starts at REF's checkpoint and becomes the session's current thread.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         source = saver.resolve(session, ref, user_id=state.user)
@@ -102,21 +106,38 @@ def switch_cmd(
     target: Annotated[
         str,
         typer.Argument(
-            metavar="THREAD_OR_BRANCH_NAME",
-            help="A thread id (or a unique prefix of one) or a branch name.",
+            metavar="REF",
+            help="A thread id or a unique prefix of one (4+ characters), a branch "
+            "name, a tag, main or HEAD.",
         ),
     ],
     json_: JsonOption = False,
 ) -> None:
-    """Make one of a session's threads current."""
+    """Make one of a session's threads current.
+
+    Only which thread is current changes, never the world: tool calls a
+    rollback undid stay undone, and a note on stderr says so when the
+    thread's history holds any.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
-        # The same rules as `resolve` (names, ids, `main`, prefixes), for a thread.
-        thread = find_thread(saver.branches(session, user_id=state.user), target, session)
-        config = saver.switch(session, thread.thread_id, user_id=state.user)
-        switched = {"session_id": session, "thread_id": _thread_of(config), "config": config}
-        label = f" ({thread.name})" if thread.name else ""
-        show(ctx, json_, switched, lambda: f"session {session} now on {thread.thread_id}{label}")
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ReversedToolCallsWarning)
+            config = saver.switch(session, target, user_id=state.user)
+        notes = [str(w.message) for w in caught if issubclass(w.category, ReversedToolCallsWarning)]
+        thread_id = _thread_of(config)
+        name = next((t.name for t in saver.branches(session) if t.thread_id == thread_id), None)
+        switched = {
+            "session_id": session,
+            "thread_id": thread_id,
+            "branch": name,
+            "config": config,
+            "warnings": notes,
+        }
+        label = f" ({name})" if name else ""
+        show(ctx, json_, switched, lambda: f"session {session} now on {thread_id}{label}")
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
 
     run(ctx, work)
 
@@ -128,7 +149,10 @@ def delete_cmd(
     yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Delete a session: its record, every thread's checkpoints, its tags."""
+    """Delete a session and every thread's checkpoints.
+
+    Its record, every thread's checkpoints and its tags go.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         found = saver.get_session(session, user_id=state.user)
@@ -151,7 +175,7 @@ def delete_cmd(
         show(
             ctx,
             json_,
-            {"deleted": found.to_dict(), "deleted_threads": threads},
+            {"deleted": found, "deleted_threads": threads},
             lambda: f"deleted session {session} and its {count} thread{'' if count == 1 else 's'}",
         )
 
@@ -173,7 +197,11 @@ def adopt_cmd(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """Give a session to threads the agent saved without agentgit (owner: --user, else 0)."""
+    """Give a session to threads saved without agentgit.
+
+    The owner is --user, else 0; the session counts every checkpoint the
+    thread already has.
+    """
     if (thread is None) != all_:
         raise typer.BadParameter("give a THREAD or --all, not both", param_hint="THREAD")
     if all_ and name is not None:
@@ -191,8 +219,7 @@ def adopt_cmd(
             f"({s.total_checkpoints} checkpoint{'' if s.total_checkpoints == 1 else 's'})"
             for t, s in zip(targets, adopted, strict=True)
         ]
-        data = [s.to_dict() for s in adopted]
-        show(ctx, json_, data, lambda: "\n".join(lines) or "no thread without a session")
+        show(ctx, json_, adopted, lambda: "\n".join(lines) or "no thread without a session")
 
     run(ctx, work)
 
@@ -205,11 +232,12 @@ def fsck_cmd(
     ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Check that sessions and checkpoints agree; exit 1 if anything is left broken.
+    """Check that sessions and checkpoints agree.
 
-    Reads the whole history once. With --repair: finishes deletes and removes
-    the threads of dead rollbacks, adopts checkpoints no session holds, sets
-    counts to what is stored, drops empty branches.
+    Exit 1 if anything is left broken. Reads the whole history once. With
+    --repair: finishes deletes and removes the threads of dead rollbacks,
+    adopts checkpoints no session holds, sets counts to what is stored, drops
+    empty branches.
     """
 
     def work(saver: AgentGitSaver, state: State) -> None:

@@ -11,6 +11,7 @@ import typer
 from rich.markup import escape
 
 from agentgit_langgraph.cli.app import (
+    FullOption,
     JsonOption,
     SessionArg,
     State,
@@ -19,19 +20,23 @@ from agentgit_langgraph.cli.app import (
     parse_int,
     print_json,
     run,
+    short_ids,
     show,
     show_rows,
+    want_full,
     want_json,
 )
 from agentgit_langgraph.saver import AgentGitSaver
 
 
 @app.command("sessions")
-def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
+def sessions_cmd(ctx: typer.Context, json_: JsonOption = False, full: FullOption = False) -> None:
     """List sessions (only those of --user when given)."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
         sessions = saver.list_sessions(state.user)
+        wide = want_full(ctx, full)
+        short = short_ids((s.current_internal_session_id for s in sessions), wide)
         columns = ("id:n", "name", "user", "threads:n", "branches:n", "checkpoints:n", "current")
         rows = (
             (
@@ -41,57 +46,75 @@ def sessions_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
                 str(len(s.internal_session_ids)),
                 str(s.branch_count),
                 str(s.total_checkpoints),
-                escape(s.current_internal_session_id or "-"),
-                fmt_time(s.updated_at),
+                escape(short.get(s.current_internal_session_id or "", "-")),
+                fmt_time(s.updated_at, wide),
             )
             for s in sessions
         )
-        data = [s.to_dict() for s in sessions]
-        show_rows(ctx, json_, data, (*columns, "updated:fixed"), rows, empty="no sessions")
+        show_rows(
+            ctx, json_, sessions, (*columns, "updated:fixed"), rows, empty="no sessions", full=wide
+        )
 
     run(ctx, work, read_only=True)
 
 
 @app.command("threads")
-def threads_cmd(ctx: typer.Context, json_: JsonOption = False) -> None:
-    """List the saver's threads and the session holding each ("none": `agentgit adopt`)."""
+def threads_cmd(ctx: typer.Context, json_: JsonOption = False, full: FullOption = False) -> None:
+    """List the saver's threads and their sessions.
+
+    "none": no session holds the thread (see `adopt`).
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         threads = saver.threads(user_id=state.user)
+        short = short_ids((t.thread_id for t in threads), want_full(ctx, full))
         rows = (
             (
-                escape(t.thread_id),
+                escape(short[t.thread_id]),
                 str(t.checkpoint_count),
                 "none" if t.session_id is None else str(t.session_id),
             )
             for t in threads
         )
         columns = ("thread", "checkpoints:n", "session:fixed")
-        show_rows(ctx, json_, threads, columns, rows, empty="no threads")
+        show_rows(ctx, json_, threads, columns, rows, empty="no threads", full=want_full(ctx, full))
 
     run(ctx, work, read_only=True)
 
 
 @app.command("branches")
-def branches_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = False) -> None:
-    """List the threads of a session: its first thread and every branch."""
+def branches_cmd(
+    ctx: typer.Context, session: SessionArg, json_: JsonOption = False, full: FullOption = False
+) -> None:
+    """List a session's threads (* = current)."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
         threads = saver.branches(session, user_id=state.user)
+        wide = want_full(ctx, full)
+        short = short_ids((t.thread_id for t in threads), wide)
+        points = short_ids((t.branch_checkpoint_id for t in threads), wide, checkpoints=True)
         columns = (":fixed", "thread", "name", "parent", "from checkpoint", "checkpoints:n")
         rows = (
             (
                 "*" if t.is_current else "",
-                escape(t.thread_id),
-                escape(t.name or "-"),
-                escape(t.parent_thread_id or "-"),
-                escape(t.branch_checkpoint_id or "-"),
+                escape(short[t.thread_id]),
+                escape(t.name or ("main" if t.parent_thread_id is None else "-")),
+                escape(short.get(t.parent_thread_id or "", t.parent_thread_id or "-")),
+                escape(points.get(t.branch_checkpoint_id or "", "-")),
                 str(t.checkpoint_count),
-                fmt_time(t.created_at),
+                fmt_time(t.created_at, wide),
             )
             for t in threads
         )
-        show_rows(ctx, json_, threads, (*columns, "created:fixed"), rows)
+        show_rows(
+            ctx,
+            json_,
+            threads,
+            (*columns, "created:fixed"),
+            rows,
+            current=lambda i: threads[i].is_current,
+            full=wide,
+        )
 
     run(ctx, work, read_only=True)
 
@@ -122,25 +145,32 @@ def log_cmd(
         typer.Option("--limit", "-n", min=1, help="Show at most N checkpoints."),
     ] = None,
     json_: JsonOption = False,
+    full: FullOption = False,
 ) -> None:
     """Show the checkpoints of a branch, newest first."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
         entries = saver.log(_log_target(saver, target, state.user), limit=limit, user_id=state.user)
-        columns = ("checkpoint", "thread", "step:n", "source:fixed", "created:fixed", "tags")
+        wide = want_full(ctx, full)
+        checkpoints = short_ids((e.checkpoint_id for e in entries), wide, checkpoints=True)
+        threads = short_ids((e.thread_id for e in entries), wide)
+        columns: tuple[str, ...] = ("checkpoint:fixed", "thread:fixed", "step:n", "source:fixed")
+        columns += ("created:fixed", "tags")
         rows = (
             (
-                escape(e.checkpoint_id),
-                escape(e.thread_id),
+                escape(checkpoints[e.checkpoint_id]),
+                escape(threads[e.thread_id]),
                 "-" if e.step is None else str(e.step),
                 escape(e.source or "-"),
-                fmt_time(e.created_at),
+                fmt_time(e.created_at, wide),
                 escape(", ".join(e.tags) or "-"),
-                escape(e.preview),
+                escape(e.text if wide else e.preview),
             )
             for e in entries
         )
-        show_rows(ctx, json_, entries, (*columns, "preview:text"), rows, empty="no checkpoints")
+        show_rows(
+            ctx, json_, entries, (*columns, "preview:text"), rows, empty="no checkpoints", full=wide
+        )
 
     run(ctx, work, read_only=True)
 
@@ -150,11 +180,14 @@ def tree_cmd(
     ctx: typer.Context,
     session: SessionArg,
     mermaid: Annotated[
-        bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph/flowchart instead.")
+        bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph instead.")
     ] = False,
     json_: JsonOption = False,
 ) -> None:
-    """Draw a session's branches as a tree (or as Mermaid)."""
+    """Draw a session's branches as a tree.
+
+    With --mermaid, as a Mermaid gitGraph.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         if mermaid:
@@ -188,16 +221,26 @@ def diff_cmd(
 
 
 @app.command("tags")
-def tags_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = False) -> None:
+def tags_cmd(
+    ctx: typer.Context, session: SessionArg, json_: JsonOption = False, full: FullOption = False
+) -> None:
     """List a session's tags."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
         tags = saver.tags(session, user_id=state.user)
-        columns = ("tag", "thread", "checkpoint", "created:fixed")
+        wide = want_full(ctx, full)
+        threads = short_ids((t.thread_id for t in tags), wide)
+        checkpoints = short_ids((t.checkpoint_id for t in tags), wide, checkpoints=True)
+        columns = ("tag", "thread:fixed", "checkpoint:fixed", "created:fixed")
         rows = (
-            (escape(t.name), escape(t.thread_id), escape(t.checkpoint_id), fmt_time(t.created_at))
+            (
+                escape(t.name),
+                escape(threads[t.thread_id]),
+                escape(checkpoints[t.checkpoint_id]),
+                fmt_time(t.created_at, wide),
+            )
             for t in tags
         )
-        show_rows(ctx, json_, tags, columns, rows, empty="no tags")
+        show_rows(ctx, json_, tags, columns, rows, empty="no tags", full=wide)
 
     run(ctx, work, read_only=True)

@@ -32,7 +32,7 @@ Example:
 
 from __future__ import annotations
 
-from agentgit_langgraph.history.draw import render_mermaid, render_tree
+from agentgit_langgraph.history.draw import MermaidText, TreeText, render_mermaid, render_tree
 from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, MessagesDiff
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
 from agentgit_langgraph.history.render import _value_preview as _value_preview
@@ -45,11 +45,13 @@ __all__ = [
     "Diff",
     "History",
     "LogEntry",
+    "MermaidText",
     "MessagesDiff",
     "RefNotFoundError",
     "SessionTree",
     "TreeNode",
     "TreeTag",
+    "TreeText",
     "find_thread",
     "render_mermaid",
     "render_tree",

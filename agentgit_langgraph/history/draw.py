@@ -23,7 +23,41 @@ from agentgit_langgraph.history.render import _ELLIPSIS
 from agentgit_langgraph.history.tree import SessionTree, TreeNode, as_tree, session_tree_plan
 from agentgit_langgraph.sessions import ExternalSession
 
-__all__ = ["mermaid_plan", "render_mermaid", "render_tree", "tree_plan"]
+__all__ = ["MermaidText", "TreeText", "mermaid_plan", "render_mermaid", "render_tree", "tree_plan"]
+
+
+class TreeText(str):
+    """The text tree (`saver.tree()`): a `str` that a notebook shows as a code
+    block rather than a quoted string with `\\n`s.
+
+    Example:
+        ```python
+        saver.tree(session_id)          # the last line of a cell: drawn
+        print(saver.tree(session_id))   # the same text
+        ```
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        return f"```\n{self}\n```"
+
+
+class MermaidText(str):
+    """Mermaid `gitGraph` text (`saver.mermaid()`): a `str` that a notebook
+    renders as the graph (JupyterLab 4.1+, and GitHub's notebook view).
+
+    Example:
+        ```python
+        saver.mermaid(session_id)       # the last line of a cell: the drawing
+        print(saver.mermaid(session_id))  # the text, for any Markdown file
+        ```
+    """
+
+    __slots__ = ()
+
+    def _repr_markdown_(self) -> str:
+        return f"```mermaid\n{self}\n```"
 
 
 # -- text ------------------------------------------------------------------------
@@ -48,7 +82,7 @@ def _node_line(node: TreeNode) -> str:
     return "  ".join(parts)
 
 
-def render_tree(data: SessionTree | Mapping[str, Any]) -> str:
+def render_tree(data: SessionTree | Mapping[str, Any]) -> TreeText:
     """The text tree of a session (what `tree()` returns).
 
     Takes the typed tree or `tree_data`'s JSON form.
@@ -69,7 +103,7 @@ def render_tree(data: SessionTree | Mapping[str, Any]) -> str:
     for root in as_tree(data).roots:
         lines.append(_node_line(root))
         walk(root, "")
-    return "\n".join(lines)
+    return TreeText("\n".join(lines))
 
 
 # -- Mermaid ---------------------------------------------------------------------
@@ -120,7 +154,7 @@ def _mermaid_text(raw: str) -> str:
     return raw.replace('"', "'").replace("\n", " ")
 
 
-def render_mermaid(data: SessionTree | Mapping[str, Any]) -> str:
+def render_mermaid(data: SessionTree | Mapping[str, Any]) -> MermaidText:
     """Mermaid `gitGraph` text of a session (what `mermaid()` returns).
 
     The root thread is Mermaid's `main` branch. Each thread gets one commit per
@@ -181,10 +215,12 @@ def render_mermaid(data: SessionTree | Mapping[str, Any]) -> str:
             lines.append("  checkout main")
     if len(lines) == 1:  # no thread at all
         lines.append('  commit id: "empty"')
-    return "\n".join(lines)
+    return MermaidText("\n".join(lines))
 
 
-def tree_plan(session_id: int | ExternalSession, *, user_id: UserId | None = None) -> Plan[str]:
+def tree_plan(
+    session_id: int | ExternalSession, *, user_id: UserId | None = None
+) -> Plan[TreeText]:
     """A text tree of the session's branches, e.g.::
 
         main  7f3a9c21…  (9 checkpoints)
@@ -200,12 +236,14 @@ def tree_plan(session_id: int | ExternalSession, *, user_id: UserId | None = Non
     return render_tree((yield from session_tree_plan(session_id, user_id)))
 
 
-def mermaid_plan(session_id: int | ExternalSession, *, user_id: UserId | None = None) -> Plan[str]:
+def mermaid_plan(
+    session_id: int | ExternalSession, *, user_id: UserId | None = None
+) -> Plan[MermaidText]:
     """Mermaid `gitGraph` text of the session's branches.
 
     One commit per branch point and per head (one per checkpoint would be
     too many); reads only the session store. It renders on GitHub inside a
-    ```` ```mermaid ```` block, and in Jupyter with
-    `IPython.display.Markdown(f"```mermaid\\n{text}\\n```")` (JupyterLab 4.1+).
+    ```` ```mermaid ```` block; in a notebook the returned `MermaidText` is
+    drawn as it is (JupyterLab 4.1+).
     """
     return render_mermaid((yield from session_tree_plan(session_id, user_id)))

@@ -71,6 +71,7 @@ def _entry(tup: CheckpointTuple, tags: Mapping[str, tuple[str, ...]]) -> LogEntr
         source=source if isinstance(source, str) else None,
         created_at=_parse_ts(tup.checkpoint.get("ts")),
         preview=_preview(tup),
+        text=_preview(tup, None),
         config=_checkpoint_config(thread_id, _cid(tup)),
         tags=tags.get(_cid(tup), ()),
     )

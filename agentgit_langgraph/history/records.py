@@ -52,6 +52,8 @@ class LogEntry:
     config: RunnableConfig = field(compare=False, repr=False)
     tags: tuple[str, ...] = ()
     """Names of the session's tags on this checkpoint (on any thread holding it)."""
+    text: str = ""
+    """`preview` in full: the whole last message (`preview` is cut to one short line)."""
 
 
 @dataclass(frozen=True)

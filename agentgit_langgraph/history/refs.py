@@ -15,6 +15,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Collection, Mapping, Sequence
 
@@ -23,10 +24,11 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import session_plan, stored_id, thread_plan
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import thread_config
 from agentgit_langgraph.errors import (
+    AmbiguousRefError,
     InvalidConfigError,
     RefNotFoundError,
     ThreadNotFoundError,
@@ -45,6 +47,7 @@ from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore, now
 
 __all__ = [
+    "AmbiguousRefError",
     "RefNotFoundError",
     "find_thread",
     "resolve_plan",
@@ -54,6 +57,7 @@ __all__ = [
 ]
 
 _MIN_PREFIX = 4
+_HEX_PREFIX = re.compile(rf"[0-9a-f][0-9a-f-]{{{_MIN_PREFIX - 1},}}")
 
 
 # -- matching (pure: over the session's records) ------------------------------
@@ -87,7 +91,7 @@ def _named_thread(threads: Sequence[InternalSession], ref: str) -> InternalSessi
 def _prefix_match(ref: str, ids: Collection[str], session_id: int | None) -> str | None:
     """The one id of `ids` that `ref` starts (4+ characters, a trailing `…` ignored).
 
-    None when no id matches; `RefNotFoundError` when several do, since picking
+    None when no id matches; `AmbiguousRefError` when several do, since picking
     one would act on a thread or checkpoint the user did not mean.
     """
     prefix = ref.removesuffix(_ELLIPSIS)
@@ -96,39 +100,65 @@ def _prefix_match(ref: str, ids: Collection[str], session_id: int | None) -> str
     matches = sorted(i for i in ids if i.startswith(prefix))
     if len(matches) > 1:
         shown = ", ".join(matches[:5]) + (", …" if len(matches) > 5 else "")
-        raise RefNotFoundError(
-            f"ref {ref!r} is ambiguous in session {session_id}: "
-            f"it starts {len(matches)} ids ({shown})"
+        raise AmbiguousRefError(
+            f"ref {ref!r} is ambiguous in session {session_id}: it starts "
+            f"{len(matches)} ids ({shown}); type more of the one you mean",
+            ref=ref,
+            candidates=tuple(matches),
         )
     return matches[0] if matches else None
 
 
+def _too_short(ref: str, ids: Collection[str]) -> str:
+    """A hint for a ref that would be a prefix if it were long enough ("" otherwise)."""
+    prefix = ref.removesuffix(_ELLIPSIS)
+    if len(prefix) >= _MIN_PREFIX or not any(i.startswith(prefix) for i in ids):
+        return ""
+    return (
+        f" (a prefix of an id needs at least {_MIN_PREFIX} characters; {ref!r} has {len(prefix)})"
+    )
+
+
 def find_thread(
-    threads: Sequence[InternalSession], ref: str, session_id: int | None
+    threads: Sequence[InternalSession],
+    ref: str,
+    session_id: int | None,
+    *,
+    tags: Sequence[Tag] = (),
+    current: str | None = None,
 ) -> InternalSession:
-    """The thread of a session that `ref` names: a branch name, a thread id,
-    `main`, or a unique prefix of a thread id (`tree`'s short ids, `…` or not).
+    """The thread of a session that `ref` names: a tag (the thread it was made
+    on), a branch name, a thread id, `main`, `HEAD` (the `current` thread), or
+    a unique prefix (4+ characters) of a thread id (`tree`'s short ids, `…` or not).
 
     `threads` are the session's threads (`saver.branches(session_id)`), first
-    thread first. Tags, `HEAD` and checkpoint ids are not threads: use
-    `saver.resolve` for those.
+    thread first; `tags` its tags. Checkpoint ids are not threads: use
+    `saver.resolve` for those. `saver.switch` takes any of these refs itself.
 
     Raises:
-        ThreadNotFoundError: No thread answers to `ref`.
-        RefNotFoundError: `ref` is a prefix of several thread ids.
+        ThreadNotFoundError: No thread answers to `ref` (the message says when
+            `ref` is a prefix shorter than 4 characters).
+        AmbiguousRefError: `ref` is a prefix of several thread ids.
 
     Example:
         ```python
         thread = find_thread(saver.branches(1), "retry", 1)
-        saver.switch(1, thread.thread_id)
+        saver.switch(1, thread.thread_id)   # the same as saver.switch(1, "retry")
         ```
     """
-    thread = _named_thread(threads, ref)
+    by_id = {t.thread_id: t for t in threads}
+    tagged = next((t for t in tags if t.name == ref and t.thread_id in by_id), None)
+    thread = by_id[tagged.thread_id] if tagged is not None else _named_thread(threads, ref)
+    if thread is None and ref == "HEAD" and current in by_id:
+        thread = by_id[current]
     if thread is None:
-        match = _prefix_match(ref, [t.thread_id for t in threads], session_id)
-        thread = next((t for t in threads if t.thread_id == match), None)
+        match = _prefix_match(ref, by_id, session_id)
+        thread = by_id.get(match) if match is not None else None
     if thread is None:
-        raise ThreadNotFoundError(f"session {session_id} has no thread or branch named {ref!r}")
+        raise ThreadNotFoundError(
+            f"session {session_id} has no thread, branch or tag named {ref!r}"
+            + _too_short(ref, by_id)
+        )
     return thread
 
 
@@ -138,8 +168,10 @@ def find_thread(
 def tag_plan(config: RunnableConfig, name: str, *, user_id: UserId | None = None) -> Plan[Tag]:
     """Name the checkpoint `config` names (its thread's head if it names none).
 
-    Tag names are unique within a session (`NameConflictError`); the
-    checkpoint must exist (`CheckpointNotFoundError`).
+    Tag names are unique within a session and, as in git, never shadow
+    another ref: `HEAD`, `main`, a branch's name or a thread id of the
+    session is refused (`NameConflictError`). The checkpoint must exist
+    (`CheckpointNotFoundError`).
 
     Example:
         ```python
@@ -147,7 +179,7 @@ def tag_plan(config: RunnableConfig, name: str, *, user_id: UserId | None = None
         saver.rollback(saver.resolve(session_id, "before-booking"))
         ```
     """
-    name = check.name(name, "tag name")
+    name = check.ref_name(name, "tag name")
     point = _point(config, root_only=False)
     thread = yield from thread_plan(point.thread_id, _user(user_id, config))
     tup = yield from _tuple_plan(point)
@@ -255,9 +287,11 @@ def resolve_plan(
     original (the oldest thread holding it), not in a branch's copy;
     finally a unique prefix (4+ characters, a trailing `…` ignored) of a
     thread id or of a checkpoint id the session records (branch points and
-    tags, as `tree` prints them). A branch or thread resolves to its head
-    at the time of the call (the bare thread config if it has no
-    checkpoint yet); use `switch`/`config_for` to keep working on a branch.
+    tags, as `tree` prints them), else of any checkpoint id of the
+    session's threads (as `log` prints them; only then are they read). A
+    branch or thread resolves to its head at the time of the call (the bare
+    thread config if it has no checkpoint yet); use `switch`/`config_for` to
+    keep working on a branch.
 
     Raises:
         RefNotFoundError: Nothing answers to `ref` (or a prefix is ambiguous).
@@ -291,10 +325,24 @@ def resolve_plan(
     checkpoint_ids = {t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id}
     checkpoint_ids |= {t.checkpoint_id for t in tags}
     match = _prefix_match(ref, thread_ids | checkpoint_ids, sid)
+    if match is None and _HEX_PREFIX.fullmatch(ref.removesuffix(_ELLIPSIS)):
+        # A short id `log` printed: any checkpoint of the session's threads.
+        # Only now, and only for what could start a checkpoint id, are the
+        # threads' checkpoints read.
+        listed: set[str] = set()
+        for thread in threads:
+            tuples: list[CheckpointTuple] = yield from gather(
+                BaseCheckpointSaver.list, _root_config(thread.thread_id)
+            )
+            listed.update(_cid(t) for t in tuples)
+        match = _prefix_match(ref, listed, sid)
     if match is not None:
         if match in thread_ids:
             return (yield from _head_plan(match))
         found = yield from _checkpoint_ref_plan(threads, tags, match)
         if found is not None:
             return found
-    raise RefNotFoundError(f"session {sid} has no tag, branch, thread or checkpoint named {ref!r}")
+    raise RefNotFoundError(
+        f"session {sid} has no tag, branch, thread or checkpoint named {ref!r}"
+        + _too_short(ref, thread_ids | checkpoint_ids)
+    )

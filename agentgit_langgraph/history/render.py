@@ -22,12 +22,14 @@ from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import CheckpointTuple
 
+from agentgit_langgraph.sessions import ExternalSession, as_utc
+
 try:  # the blob LangGraph stores for a DeltaChannel snapshot (beta API)
     from langgraph.checkpoint.serde.types import _DeltaSnapshot
 except ImportError:  # pragma: no cover - depends on the LangGraph version
     _DeltaSnapshot = None  # type: ignore[assignment,misc]
 
-__all__ = ["to_json"]
+__all__ = ["session_json", "to_json"]
 
 _PREVIEW_WIDTH = 60
 _ELLIPSIS = "…"
@@ -49,7 +51,10 @@ def _is_messages(value: Any) -> bool:
     return isinstance(value, list | tuple) and all(isinstance(m, BaseMessage) for m in value)
 
 
-def _clip(text: str, width: int = _PREVIEW_WIDTH) -> str:
+def _clip(text: str, width: int | None = _PREVIEW_WIDTH) -> str:
+    """`text` on one line, cut to `width` with `…`; None: the whole text, as it is."""
+    if width is None:
+        return text
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1].rstrip() + _ELLIPSIS
 
@@ -70,7 +75,7 @@ def _content_text(content: Any) -> str:
     return str(content)
 
 
-def _message_text(message: BaseMessage, width: int = _PREVIEW_WIDTH) -> str:
+def _message_text(message: BaseMessage, width: int | None = _PREVIEW_WIDTH) -> str:
     text = _content_text(message.content)
     calls = getattr(message, "tool_calls", None) or []
     if calls and not text.strip():
@@ -78,7 +83,7 @@ def _message_text(message: BaseMessage, width: int = _PREVIEW_WIDTH) -> str:
     return _clip(f"{message.type}: {text}", width)
 
 
-def _short_repr(value: Any, width: int = _PREVIEW_WIDTH) -> str:
+def _short_repr(value: Any, width: int | None = _PREVIEW_WIDTH) -> str:
     if isinstance(value, BaseMessage):
         return _message_text(value, width)
     try:
@@ -88,40 +93,40 @@ def _short_repr(value: Any, width: int = _PREVIEW_WIDTH) -> str:
     return _clip(text, width)
 
 
-def _message_like_text(value: Any) -> str | None:
+def _message_like_text(value: Any, width: int | None = _PREVIEW_WIDTH) -> str | None:
     """A message as graph inputs spell it: a message, `("user", "hi")`, `{"role", "content"}`."""
     if isinstance(value, BaseMessage):
-        return _message_text(value)
+        return _message_text(value, width)
     if (
         isinstance(value, list | tuple)
         and len(value) == 2
         and value[0] in _ROLES
         and isinstance(value[1], str | list)
     ):
-        return _clip(f"{value[0]}: {_content_text(value[1])}")
+        return _clip(f"{value[0]}: {_content_text(value[1])}", width)
     if isinstance(value, Mapping) and "content" in value and ("role" in value or "type" in value):
         role = value.get("role") or value.get("type") or "message"
-        return _clip(f"{role}: {_content_text(value['content'])}")
+        return _clip(f"{role}: {_content_text(value['content'])}", width)
     return None
 
 
-def _value_preview(value: Any) -> str:
+def _value_preview(value: Any, width: int | None = _PREVIEW_WIDTH) -> str:
     """The last message of a message list (or of one inside a dict), else a short repr."""
     value = _unwrap(value)
     candidates = [value]
     if isinstance(value, Mapping):
         candidates += list(value.values())
     for candidate in candidates:
-        text = _message_like_text(candidate)
+        text = _message_like_text(candidate, width)
         if text is None and isinstance(candidate, list | tuple) and candidate:
-            text = _message_like_text(candidate[-1])
+            text = _message_like_text(candidate[-1], width)
         if text is not None:
             return text
-    return _short_repr(value)
+    return _short_repr(value, width)
 
 
-def _preview(tup: CheckpointTuple) -> str:
-    """What changed at this checkpoint, from the checkpoint alone."""
+def _preview(tup: CheckpointTuple, width: int | None = _PREVIEW_WIDTH) -> str:
+    """What changed at this checkpoint, from the checkpoint alone (None: not cut)."""
     checkpoint = tup.checkpoint
     values = checkpoint["channel_values"]
     updated = checkpoint.get("updated_channels")
@@ -131,11 +136,11 @@ def _preview(tup: CheckpointTuple) -> str:
     for ch in user:
         value = _unwrap(values.get(ch))
         if _is_messages(value) and value:
-            return _message_text(value[-1])
+            return _message_text(value[-1], width)
     if "__start__" in updated and "__start__" in values:
-        return _clip("input: " + _value_preview(values["__start__"]))
+        return _clip("input: " + _value_preview(values["__start__"], width), width)
     if user:
-        return _clip("updated " + ", ".join(sorted(user)))
+        return _clip("updated " + ", ".join(sorted(user)), width)
     return ""
 
 
@@ -154,13 +159,44 @@ def _point_dict(config: RunnableConfig) -> dict[str, Any]:
     }
 
 
+def session_json(session: ExternalSession) -> dict[str, Any]:
+    """A session in the words every JSON answer uses: sessions, threads, branches.
+
+    `ExternalSession.to_dict()` keeps agentgit's keys (`id`,
+    `internal_session_ids`, `current_internal_session_id`) for code written
+    against agentgit; the CLI's `--json` and the HTTP API answer with this.
+
+    Example:
+        ```python
+        session_json(saver.get_session(1))["current_thread_id"]   # 'chat-1'
+        ```
+    """
+    return {
+        "session_id": session.id,
+        "session_name": session.session_name,
+        "user_id": session.user_id,
+        "owner": session.owner,
+        "created_at": session.created_at,
+        "updated_at": session.updated_at,
+        "is_active": session.is_active,
+        "thread_ids": list(session.internal_session_ids),
+        "current_thread_id": session.current_internal_session_id,
+        "thread_count": len(session.internal_session_ids),
+        "branch_count": session.branch_count,
+        "total_checkpoints": session.total_checkpoints,
+        "metadata": session.metadata,
+    }
+
+
 def to_json(value: Any) -> Any:
     """`value` as JSON values (dicts, lists, strings, numbers, booleans, None).
 
-    Records use their own `to_dict()` when they have one (`ExternalSession`,
-    `Diff`, `SessionTree`), other dataclasses go field by field, LangChain
-    messages become `{"type", "content", "id"[, "tool_calls"]}`, pydantic
-    models their `model_dump(mode="json")`, datetimes ISO 8601, a
+    Records use their own `to_dict()` when they have one (`Diff`,
+    `SessionTree`), an `ExternalSession` `session_json` (the package's words;
+    its own `to_dict()` keeps agentgit's), other dataclasses go field by
+    field, LangChain messages become `{"type", "content", "id"[,
+    "tool_calls"]}`, pydantic models their `model_dump(mode="json")`,
+    datetimes ISO 8601 in UTC with the offset (a naive one is local time), a
     `DeltaChannel` snapshot its value; anything else its `repr`, so any
     channel value can be shown.
 
@@ -184,7 +220,9 @@ def to_json(value: Any) -> Any:
             out["tool_calls"] = to_json(calls)
         return out
     if isinstance(value, datetime):
-        return value.isoformat()
+        return as_utc(value).isoformat()
+    if isinstance(value, ExternalSession):
+        return to_json(session_json(value))
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         # A record's `to_dict()` is its documented JSON form (agentgit's keys).
         to_dict = getattr(value, "to_dict", None)

@@ -26,16 +26,27 @@ from agentgit_langgraph._access import session_plan, stored_id
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.history.points import _cycle
+from agentgit_langgraph.history.refs import _looks_like_uuid
 from agentgit_langgraph.history.render import _ELLIPSIS
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["SessionTree", "TreeNode", "TreeTag", "as_tree", "session_tree_plan", "tree_data_plan"]
+__all__ = [
+    "MIN_ABBREV",
+    "MIN_CHECKPOINT_ABBREV",
+    "SessionTree",
+    "TreeNode",
+    "TreeTag",
+    "abbreviations",
+    "as_tree",
+    "session_tree_plan",
+    "tree_data_plan",
+]
 
-_MIN_ABBREV = 8
+MIN_ABBREV = 8
 # LangGraph's checkpoint ids are uuid6: their first 18 characters are the full
 # timestamp, which one process never repeats, so that prefix is unique in practice.
-_MIN_CHECKPOINT_ABBREV = 18
+MIN_CHECKPOINT_ABBREV = 18
 
 
 # -- records ---------------------------------------------------------------------
@@ -165,6 +176,12 @@ class SessionTree:
             "roots": [r.to_dict() for r in self.roots],
         }
 
+    def _repr_markdown_(self) -> str:
+        """In a notebook, the tree is drawn as its Mermaid `gitGraph`."""
+        from agentgit_langgraph.history.draw import render_mermaid  # draw.py builds on this
+
+        return render_mermaid(self)._repr_markdown_()
+
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> SessionTree:
         """A tree from its JSON form (what `tree_data` returns)."""
@@ -208,8 +225,12 @@ def _step_of(checkpoint_id: str | None) -> int | None:
     return step if step >= -2 else None
 
 
-def _abbreviations(ids: Sequence[str], minimum: int = _MIN_ABBREV) -> dict[str, str]:
-    """Git-style short forms: the shortest prefix (at least `minimum`) unique among `ids`."""
+def abbreviations(ids: Sequence[str], minimum: int = MIN_ABBREV) -> dict[str, str]:
+    """Git-style short forms: the shortest prefix (at least `minimum`) unique among `ids`.
+
+    Only generated ids (UUIDs: a rollback's thread, LangGraph's checkpoints) are
+    cut; an id a person chose (`customer-42`) is its own best short form.
+    """
     unique = sorted(set(ids))
     length = minimum
     for a, b in itertools.pairwise(unique):
@@ -219,7 +240,10 @@ def _abbreviations(ids: Sequence[str], minimum: int = _MIN_ABBREV) -> dict[str, 
                 break
             common += 1
         length = max(length, common + 1)
-    return {i: i if len(i) <= length else i[:length] + _ELLIPSIS for i in unique}
+    return {
+        i: i if len(i) <= length or not _looks_like_uuid(i) else i[:length] + _ELLIPSIS
+        for i in unique
+    }
 
 
 def session_tree_plan(session_id: Any, user_id: object) -> Plan[SessionTree]:
@@ -236,11 +260,11 @@ def _build_tree(
     session: ExternalSession, threads: Sequence[InternalSession], tags: Sequence[Tag]
 ) -> SessionTree:
     """The session's threads as nested nodes, from store records only."""
-    thread_short = _abbreviations([t.thread_id for t in threads])
-    checkpoint_short = _abbreviations(
+    thread_short = abbreviations([t.thread_id for t in threads])
+    checkpoint_short = abbreviations(
         [t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id]
         + [t.checkpoint_id for t in tags],
-        _MIN_CHECKPOINT_ABBREV,
+        MIN_CHECKPOINT_ABBREV,
     )
     current = session.current_internal_session_id
     tags_of: dict[str, list[TreeTag]] = {}

@@ -13,7 +13,7 @@ from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.reversal.handlers import ExecutedToolCall
 
-__all__ = ["executed_tool_calls"]
+__all__ = ["executed_tool_calls", "state_messages"]
 
 _MAX_DEPTH = 4
 
@@ -49,7 +49,7 @@ def _write_messages(writes: Iterable[PendingWrite], *, tasks_only: bool) -> list
     return found
 
 
-def _state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
+def state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
     """Messages in the state at `tup` (and, for a `DeltaChannel`, its history too)."""
     checkpoint = tup.checkpoint
     found: list[BaseMessage] = []
@@ -116,10 +116,10 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
     for tup in reversed(path):
         steps.append(_write_messages(tup.pending_writes or (), tasks_only=False))
 
-    before = yield from _state_messages(source)
+    before = yield from state_messages(source)
     # The head's state too: a run with `durability="exit"` stores no writes
     # between its checkpoints, so only the state says which tools ran.
-    at_head = yield from _state_messages(head)
+    at_head = yield from state_messages(head)
     answered = {m.tool_call_id for m in before if isinstance(m, ToolMessage)}
     asked = _tool_calls_by_id([*before, *(m for step in steps for m in step), *at_head])
 

@@ -34,6 +34,18 @@ def add_tag(d: Dialect, tag: Tag) -> Op[None]:
         raise ThreadNotFoundError(
             f"thread {tag.thread_id!r} is no longer in session {tag.session_id}; no tag added"
         )
+    # In the transaction that adds it: a branch named meanwhile cannot slip in.
+    shadowed = yield Statement(
+        d.sql(
+            "SELECT 1 FROM agentgit_threads WHERE session_id = ? AND (name = ? OR thread_id = ?)"
+        ),
+        (tag.session_id, tag.name, tag.name),
+    )
+    if shadowed.rows:
+        raise NameConflictError(
+            f"session {tag.session_id} has a branch or thread named {tag.name!r}: "
+            "a tag of that name would shadow it"
+        )
     res = yield Statement(
         d.sql(
             "INSERT INTO agentgit_tags (session_id, name, thread_id, checkpoint_ns, "

@@ -142,13 +142,21 @@ def add_branch(d: Dialect, branch: InternalSession) -> Op[None]:
     if res.rowcount == 0:
         raise SessionNotFoundError(f"session {branch.session_id} not found")
     if branch.name is not None:
+        # A branch's name and a tag's name are both refs of the session: one of each kind.
         taken = yield Statement(
-            d.sql("SELECT 1 FROM agentgit_threads WHERE session_id = ? AND name = ?"),
-            (branch.session_id, branch.name),
+            d.sql(
+                "SELECT 'branch' FROM agentgit_threads WHERE session_id = ? AND name = ? "
+                "UNION ALL SELECT 'tag' FROM agentgit_tags WHERE session_id = ? AND name = ?"
+            ),
+            (branch.session_id, branch.name, branch.session_id, branch.name),
         )
         if taken.rows:
+            shadow = (
+                "" if taken.rows[0][0] == "branch" else ": a branch of that name would shadow it"
+            )
             raise NameConflictError(
-                f"session {branch.session_id} already has a branch named {branch.name!r}"
+                f"session {branch.session_id} already has a {taken.rows[0][0]} "
+                f"named {branch.name!r}{shadow}"
             )
     inserted = yield Statement(d.sql(INSERT_THREAD), thread_params(d, branch, stamp))
     if inserted.rowcount == 0:
