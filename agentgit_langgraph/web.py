@@ -1,6 +1,6 @@
 """An HTTP API for sessions and branches: a Starlette app under `/agentgit/`.
 
-Needs the `server` extra (`pip install "agentgit-langgraph[server]"`). The
+Needs the `server` extra (`pip install -e ".[server]"` in a clone). The
 module's `app` opens its saver from `$AGENTGIT_DB` (a SQLite path or a
 `postgresql://` URI) on the first request; `make_app(saver)` serves a saver
 you opened. Mount it in a LangGraph server through `langgraph.json`:
@@ -220,14 +220,6 @@ class Api:
     async def sessions(self, request: Request) -> Any:
         return await (await self.saver()).alist_sessions(_user(request))
 
-    async def overview(self, request: Request) -> Any:
-        """The sessions page's rows: each session's dict plus `owner` and `threads`."""
-        sessions = await (await self.saver()).alist_sessions(_user(request))
-        return [
-            {**s.to_dict(), "owner": s.owner, "threads": len(s.internal_session_ids)}
-            for s in sessions
-        ]
-
     async def session(self, request: Request) -> Any:
         saver = await self.saver()
         return await saver.aget_session(_session_id(request), user_id=_user(request))
@@ -363,7 +355,6 @@ class Api:
 
 _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/agentgit/sessions", Api.sessions),
-    ("GET", "/agentgit/overview", Api.overview),
     ("GET", "/agentgit/sessions/{session_id}", Api.session),
     ("GET", "/agentgit/sessions/{session_id}/branches", Api.branches),
     ("GET", "/agentgit/sessions/{session_id}/tree", Api.tree),

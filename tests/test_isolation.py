@@ -478,7 +478,7 @@ async def test_viewer_user_b_is_refused(conn_string: str) -> None:
             )
             assert response.status_code == 403, (path, response.text)
             assert response.json()["error"] == "SessionAccessError"
-        rows = (await client.get("/agentgit/overview", params={"user_id": A})).json()
-        assert [r["id"] for r in rows] == [w.b_session]
+        rows = (await client.get("/agentgit/sessions", params={"user_id": A})).json()
+        assert [r["session_id"] for r in rows] == [w.b_session]
     with AgentGitSaver.from_conn_string(conn_string) as saver:
         assert run_sync(snapshot(saver), on(saver)) == before

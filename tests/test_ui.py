@@ -1,7 +1,7 @@
 """The web viewer's server side (`agentgit_langgraph.ui`, `agentgit ui`), in-process.
 
 The pages and their assets; the write guard (`read_only`, the per-run token);
-the fixed user of `--user`; the Host check; the `overview` rows; and that the
+the fixed user of `--user`; the Host check; the sessions list; and that the
 shipped assets stay offline and text-only. The browser itself: test_ui_browser.py.
 """
 
@@ -20,6 +20,8 @@ from typer.testing import CliRunner
 
 from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph.cli import app as cli_app
+from agentgit_langgraph.history import to_json
+from agentgit_langgraph.history.render import session_json
 from agentgit_langgraph.ui import CSP
 from agentgit_langgraph.ui.serve import is_loopback, viewer_app
 from agentgit_langgraph.web import make_app
@@ -145,25 +147,24 @@ async def test_fixed_user_scopes_every_request(seeded: tuple[AgentGitSaver, int]
     async with _client(saver=saver, user="alice") as client:
         # the request's own user_id / X-User-Id cannot widen or change the scope
         for params, headers in (({}, {}), ({"user_id": "bob"}, {}), ({}, {"x-user-id": "bob"})):
-            rows = (await client.get("/agentgit/overview", params=params, headers=headers)).json()
-            assert [(r["id"], r["owner"]) for r in rows] == [(sid, "alice")]
-            assert rows[0]["threads"] == 1 and rows[0]["total_checkpoints"] == 3
+            rows = (await client.get("/agentgit/sessions", params=params, headers=headers)).json()
+            assert [(r["session_id"], r["owner"]) for r in rows] == [(sid, "alice")]
+            assert rows[0]["thread_count"] == 1 and rows[0]["total_checkpoints"] == 3
             assert rows[0]["session_name"] == "chat-alice"
     async with _client(saver=saver, user="bob") as client:
-        (row,) = (await client.get("/agentgit/overview", params={"user_id": "alice"})).json()
+        (row,) = (await client.get("/agentgit/sessions", params={"user_id": "alice"})).json()
         assert row["owner"] == "bob"
         response = await client.get(f"/agentgit/sessions/{sid}/tree")
         assert response.status_code == 403 and response.json()["error"] == "SessionAccessError"
 
 
-async def test_overview_without_user_lists_everyone(seeded: tuple[AgentGitSaver, int]) -> None:
+async def test_sessions_without_user_lists_everyone(seeded: tuple[AgentGitSaver, int]) -> None:
     saver, _ = seeded
     async with _client(saver=saver) as client:
-        rows = (await client.get("/agentgit/overview")).json()
+        rows = (await client.get("/agentgit/sessions")).json()
     assert sorted(r["owner"] for r in rows) == ["alice", "bob"]
-    listed = [s.to_dict() for s in await saver.alist_sessions(None)]
-    # the session's own keys, unchanged, plus owner and threads
-    assert [{k: v for k, v in r.items() if k not in ("owner", "threads")} for r in rows] == listed
+    listed = [to_json(session_json(s)) for s in await saver.alist_sessions(None)]
+    assert rows == listed  # the sessions as every JSON answer shows them
 
 
 async def test_viewer_app_checks_the_host(tmp_path: Path) -> None:
@@ -177,11 +178,11 @@ async def test_viewer_app_checks_the_host(tmp_path: Path) -> None:
     async with app.router.lifespan_context(app):
         for host, status in (("127.0.0.1:8765", 200), ("localhost", 200), ("evil.example", 400)):
             async with httpx.AsyncClient(transport=transport, base_url=f"http://{host}") as c:
-                assert (await c.get("/agentgit/overview")).status_code == status, host
+                assert (await c.get("/agentgit/sessions")).status_code == status, host
         async with httpx.AsyncClient(transport=transport, base_url="http://localhost") as c:
             page = (await c.get("/agentgit/ui/")).text
             assert _metas(page)["agentgit-token"] == token
-            rows = (await c.get("/agentgit/overview")).json()
+            rows = (await c.get("/agentgit/sessions")).json()
             assert len(rows) == 2  # opened from the path given, not $AGENTGIT_DB
 
 
@@ -238,9 +239,9 @@ def test_agentgit_ui_serves_until_stopped(tmp_path: Path) -> None:
                 assert process.poll() is None and time.monotonic() < deadline
                 time.sleep(0.1)
         token = _metas(page.text)["agentgit-token"]
-        (row,) = httpx.get(f"{base}/agentgit/overview").json()
+        (row,) = httpx.get(f"{base}/agentgit/sessions").json()
         assert row["owner"] == "bob"
-        sid = row["id"]
+        sid = row["session_id"]
         body = {"ref": "main", "name": "t"}
         assert httpx.post(f"{base}/agentgit/sessions/{sid}/tags", json=body).status_code == 403
         made = httpx.post(

@@ -40,7 +40,12 @@ def ui_cmd(
         bool, typer.Option("--no-browser", help="Do not open a browser.")
     ] = False,
 ) -> None:
-    """Browse sessions in a web page: branch graph, conversations, checkpoints, diffs."""
+    """Browse sessions and their branch graphs in a web page.
+
+    Pages: sessions, a session's branch graph, a branch's conversation, a
+    checkpoint, and the diff of two checkpoints; with --write, rollback,
+    switch and tag from the page.
+    """
     state = state_of(ctx)
     try:
         from agentgit_langgraph.ui.serve import serve
@@ -48,7 +53,7 @@ def ui_cmd(
         checked = _check_db(db or state.db)
     except ImportError as exc:
         raise _fail(
-            f"the viewer needs the server extra: pip install 'agentgit-langgraph[server]' ({exc})"
+            f"the viewer needs the server extra: pip install -e '.[server]' in a clone ({exc})"
         ) from None
     except CliError as exc:
         raise _fail(str(exc)) from None

@@ -207,7 +207,7 @@ async function threadHistory(sid, thread, count) {
 
 async function sessionsPage() {
   setCrumbs();
-  const sessions = await get(M.paths.overview());
+  const sessions = await get(M.paths.sessions());
   const search = h("input", { type: "search", id: "filter", placeholder: "Filter by name, owner or id", "aria-label": "Filter sessions" });
   const body = h("tbody");
   const rows = sessions.map((s) => {

@@ -16,14 +16,14 @@ export function stats(raw) {
 }
 
 export const session = {
-  id: (s) => s.id,
-  name: (s) => s.session_name || `session ${s.id}`,
+  id: (s) => s.session_id,
+  name: (s) => s.session_name || `session ${s.session_id}`,
   owner: (s) => s.owner ?? String(s.user_id ?? ""),
-  threads: (s) => s.threads ?? list(s.internal_session_ids).length,
+  threads: (s) => s.thread_count ?? list(s.thread_ids).length,
   branches: (s) => s.branch_count ?? 0,
   checkpoints: (s) => s.total_checkpoints ?? 0,
   updated: (s) => s.updated_at ?? s.created_at ?? null,
-  current: (s) => s.current_internal_session_id ?? null,
+  current: (s) => s.current_thread_id ?? null,
   stats: (s) => stats(s.stats),
 };
 
@@ -162,7 +162,7 @@ export const requests = {
 };
 
 export const paths = {
-  overview: () => "/overview",
+  sessions: () => "/sessions",
   tree: (sid) => `/sessions/${sid}/tree`,
   log: (sid) => `/sessions/${sid}/log`,
   checkpoint: (sid, ref) => `/sessions/${sid}/checkpoints/${encodeURIComponent(ref)}`,
