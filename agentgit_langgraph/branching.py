@@ -58,6 +58,7 @@ __all__ = [
     "reversals_plan",
     "rollback_plan",
     "session_for_thread_plan",
+    "set_status_plan",
     "switch_plan",
     "timeout_of",
 ]
@@ -157,6 +158,7 @@ def rollback_plan(
     reverse_tools: bool = False,
     strict: bool = False,
     reverse_timeout: float | None = None,
+    intent: str | None = None,
 ) -> Plan[RunnableConfig]:
     """Open a new branch: a new thread that starts at the checkpoint `config` names.
 
@@ -187,6 +189,9 @@ def rollback_plan(
             recorded `failed` (`ReversalTimeoutError: ...`). None: the
             saver's `reverse_timeout` (by default none, no bound);
             `math.inf`: no bound for this rollback.
+        intent: Why this branch is tried ("take the train instead"), kept
+            on its `InternalSession` and shown by `branches`, `tree` and the
+            CLI. Its status starts `active` (`set_status`).
 
     Raises:
         InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
@@ -201,18 +206,20 @@ def rollback_plan(
         saver.reversals(earlier.config["configurable"]["thread_id"])
         ```
     """
+    intent = check.optional_text(intent, "intent")
     if not reverse_tools:
-        return (yield from _branch_plan(config, user_id, name))
+        return (yield from _branch_plan(config, user_id, name, intent))
     timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
     # Open while the plan runs: this process's competing rollbacks see its claims alive.
     with ReversalAttempt(timeout) as attempt:
-        return (yield from _branch_plan(config, user_id, name, attempt, strict, timeout))
+        return (yield from _branch_plan(config, user_id, name, intent, attempt, strict, timeout))
 
 
 def _branch_plan(
     config: Any,
     user_id: object,
     name: object,
+    intent: str | None,
     attempt: ReversalAttempt | None = None,
     strict: bool = False,
     reverse_timeout: float | None = None,
@@ -267,6 +274,7 @@ def _branch_plan(
                 name=name,
                 checkpoint_count=copied,
                 is_branch=True,
+                intent=intent,
             )
             yield from call(BaseSessionStore.add_branch, branch)
         except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
@@ -280,6 +288,33 @@ def _branch_plan(
             raise
         reached("rollback.registered")
     return thread_config(new_thread_id, config)
+
+
+def set_status_plan(
+    thread_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    user_id: UserId | None = None,
+) -> Plan[InternalSession]:
+    """Say what became of a branch: `active`, `kept` or `abandoned`, and why.
+
+    Shown by `branches`, `tree`, `tree_data`, `mermaid` and the CLI;
+    `prune_branches(session_id, status="abandoned")` removes the abandoned
+    ones. Returns the thread's record as it now is.
+
+    Example:
+        ```python
+        saver.set_status(branch["configurable"]["thread_id"], "abandoned", reason="too slow")
+        ```
+    """
+    status = check.branch_status(status)
+    reason = check.optional_text(reason, "status reason")
+    thread = yield from thread_plan(thread_id, user_id)
+    found = yield from call(BaseSessionStore.set_thread_status, thread.thread_id, status, reason)
+    if not found:  # deleted in between
+        raise ThreadNotFoundError(f"thread {thread.thread_id!r} belongs to no session")
+    return dataclasses.replace(thread, status=status, status_reason=reason)
 
 
 # -- tool reversal records -------------------------------------------------------
@@ -327,6 +362,7 @@ class Branching(Service):
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)
+    set_status, aset_status = twins(set_status_plan)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` (see `AgentGitSaver.register_reverser`)."""

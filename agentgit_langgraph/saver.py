@@ -469,6 +469,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     rollback, arollback = Branching.rollback, Branching.arollback
     adopt, aadopt = Branching.adopt, Branching.aadopt
     threads, athreads = Branching.threads, Branching.athreads
+    set_status, aset_status = Branching.set_status, Branching.aset_status
 
     # clean-up (`maintenance.py`; `recovery.py`, `fsck.py` through `Branching`)
     delete_session, adelete_session = Maintenance.delete_session, Maintenance.adelete_session
@@ -486,6 +487,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     tree_data, atree_data = History.tree_data, History.atree_data
     tree, atree = History.tree, History.atree
     mermaid, amermaid = History.mermaid, History.amermaid
+    stats, astats = History.stats, History.astats
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals
