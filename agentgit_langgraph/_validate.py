@@ -33,11 +33,11 @@ from agentgit_langgraph.errors import InvalidConfigError, SessionNotFoundError
 from agentgit_langgraph.sessions import InternalSession, Reversal, Tag
 
 __all__ = [
-    "MAX_INT64",
     "BRANCH_STATUSES",
+    "MAX_INT64",
     "MAX_NAME_LENGTH",
-    "MAX_TEXT_LENGTH",
     "MAX_OWNER_LENGTH",
+    "MAX_TEXT_LENGTH",
     "MAX_THREAD_ID_LENGTH",
     "MIN_INT64",
     "UserId",

@@ -488,6 +488,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     tree, atree = History.tree, History.atree
     mermaid, amermaid = History.mermaid, History.amermaid
     stats, astats = History.stats, History.astats
+    show, ashow = History.show, History.ashow
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals

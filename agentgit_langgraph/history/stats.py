@@ -33,6 +33,7 @@ from agentgit_langgraph._langgraph import NULL_TASK_ID
 from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import InvalidConfigError
+from agentgit_langgraph.history.forks import ThreadLine
 from agentgit_langgraph.history.points import _cid, _root_config
 from agentgit_langgraph.reversal.calls import _messages_in
 from agentgit_langgraph.sessions import InternalSession
@@ -43,8 +44,11 @@ __all__ = [
     "SessionStats",
     "ThreadScan",
     "branch_stats",
+    "line_stats",
     "scan_thread_plan",
     "stats_plan",
+    "thread_stats",
+    "total_stats",
 ]
 
 
@@ -102,6 +106,30 @@ class BranchStats:
             "last_at": self.last_at.isoformat() if self.last_at else None,
             "wall_time_s": self.wall_time_s,
         }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> BranchStats:
+        """Stats from their JSON form (`to_dict`'s output)."""
+
+        def when(key: str) -> datetime | None:
+            value = data.get(key)
+            return datetime.fromisoformat(value) if isinstance(value, str) else None
+
+        return cls(
+            thread_id=data.get("thread_id"),
+            fork_id=data.get("fork_id"),
+            checkpoints=data.get("checkpoints", 0),
+            steps=data.get("steps", 0),
+            model_calls=data.get("model_calls", 0),
+            input_tokens=data.get("input_tokens", 0),
+            output_tokens=data.get("output_tokens", 0),
+            total_tokens=data.get("total_tokens", 0),
+            token_details=dict(data.get("token_details") or {}),
+            tool_calls=dict(data.get("tool_calls") or {}),
+            first_at=when("first_at"),
+            last_at=when("last_at"),
+            wall_time_s=float(data.get("wall_time_s", 0.0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -230,6 +258,16 @@ def thread_stats(scan: ThreadScan) -> BranchStats:
     added = [t for t in scan.tuples if point is None or _cid(t) > point]
     base = [t for t in scan.tuples if point is not None and _cid(t) == point]
     return branch_stats(thread.thread_id, added, base, checkpoints=thread.checkpoint_count)
+
+
+def line_stats(scan: ThreadScan, line: ThreadLine) -> BranchStats:
+    """What an in-thread fork's own line added after the checkpoint it forks from."""
+    own = set(line.own)
+    added = [t for t in scan.tuples if _cid(t) in own]
+    base = [t for t in scan.tuples if _cid(t) == line.fork_checkpoint_id]
+    return branch_stats(
+        scan.thread.thread_id, added, base, checkpoints=len(added), fork_id=line.fork_id
+    )
 
 
 def total_stats(branches: Sequence[BranchStats]) -> BranchStats:

@@ -188,9 +188,7 @@ class SqlSessionStore(BaseSessionStore):
         return await self._arun(set_current(self.dialect, session_id, thread_id), immediate=True)
 
     def set_thread_status(self, thread_id: str, status: str, reason: str | None = None) -> bool:
-        return self._run(
-            set_thread_status(self.dialect, thread_id, status, reason), immediate=True
-        )
+        return self._run(set_thread_status(self.dialect, thread_id, status, reason), immediate=True)
 
     async def aset_thread_status(
         self, thread_id: str, status: str, reason: str | None = None
