@@ -29,7 +29,14 @@ from agentgit_langgraph.errors import (
     ThreadBusyError,
     ThreadNotFoundError,
     ToolReversalError,
+    UnreversedToolCallsWarning,
     VolatileSessionStoreWarning,
+)
+from agentgit_langgraph.history import (
+    BranchStats,
+    CheckpointView,
+    SessionStats,
+    render_log,
 )
 from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
@@ -46,7 +53,9 @@ __all__ = [
     "AgentGitSaver",
     "AsyncSqliteSessionStore",
     "BaseSessionStore",
+    "BranchStats",
     "CheckpointNotFoundError",
+    "CheckpointView",
     "ExternalSession",
     "InMemorySessionStore",
     "InternalSession",
@@ -59,6 +68,7 @@ __all__ = [
     "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",
+    "SessionStats",
     "SqliteSessionStore",
     "StoreError",
     "Tag",
@@ -66,7 +76,9 @@ __all__ = [
     "ThreadNotFoundError",
     "ToolReversalError",
     "ToolReversers",
+    "UnreversedToolCallsWarning",
     "VolatileSessionStoreWarning",
+    "render_log",
     "reversers_from",
     "reversible_tool",
     "with_undo",

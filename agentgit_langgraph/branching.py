@@ -43,7 +43,7 @@ from agentgit_langgraph.errors import (
 )
 from agentgit_langgraph.fsck import fsck_plan
 from agentgit_langgraph.recovery import recover_branches_plan
-from agentgit_langgraph.reversal import Reverser, reverse_tool_calls
+from agentgit_langgraph.reversal import Reverser, reverse_tool_calls, warn_unreversed
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore
 
@@ -61,6 +61,7 @@ __all__ = [
     "set_status_plan",
     "switch_plan",
     "timeout_of",
+    "undo_tools_plan",
 ]
 
 
@@ -179,7 +180,9 @@ def rollback_plan(
             for the tools (`reversers=`, `register_reverser`). Each call is
             recorded (`reversals()`) and successfully undone at most once
             per session, even by rollbacks racing in other processes (one
-            claims it, the others wait for its outcome).
+            claims it, the others wait for its outcome). Calls that ran on
+            forks LangGraph's time travel made inside the thread are not on
+            that line: they are named in an `UnreversedToolCallsWarning`.
         strict: With `reverse_tools`, stop at the first failing handler and
             raise `ToolReversalError` without creating the branch (by
             default the failure is recorded and the rollback goes on).
@@ -253,9 +256,10 @@ def _branch_plan(
     if attempt is not None:
         # Undo what the tools did after the checkpoint, newest first, before the
         # branch exists: with `strict`, a failure leaves no branch behind.
-        yield from reverse_tool_calls(
+        outcomes = yield from reverse_tool_calls(
             source, parent.session_id, attempt, strict=strict, timeout=reverse_timeout
         )
+        yield from warn_unreversed(source, outcomes)
     new_thread_id = _new_thread_id()
     owner = owner_token()
     with running(owner):
@@ -317,6 +321,66 @@ def set_status_plan(
     return dataclasses.replace(thread, status=status, status_reason=reason)
 
 
+# -- rewinding side effects only ---------------------------------------------------
+
+
+def undo_tools_plan(
+    config: RunnableConfig,
+    *,
+    user_id: UserId | None = None,
+    strict: bool = False,
+    reverse_timeout: float | None = None,
+) -> Plan[list[Reversal]]:
+    """Undo the tool calls the thread executed after a checkpoint; open no branch.
+
+    The side-effects-only rewind: as `rollback(config, reverse_tools=True)`
+    without the branch. The calls on the line from the checkpoint to the
+    thread's head are undone newest first, each recorded (`reversals()`)
+    and claimed exactly as a rollback's are, so a call is undone once
+    whichever of `undo_tools` and `rollback(..., reverse_tools=True)` comes
+    first. Calls on forks made inside the thread are left and named in an
+    `UnreversedToolCallsWarning`. The conversation stays where it is.
+
+    Args:
+        config: Names `thread_id` and `checkpoint_id` (root graph).
+        user_id: When given, must own the session (`SessionAccessError`).
+        strict: Stop at the first failing handler (`ToolReversalError`).
+        reverse_timeout: The most seconds each handler may run (see `rollback`).
+
+    Returns:
+        The calls' `Reversal` records, newest call first.
+
+    Example:
+        ```python
+        done = saver.undo_tools(earlier.config)
+        [(r.tool_name, r.status) for r in done]   # [('book_flight', 'reversed')]
+        ```
+    """
+    ref = checkpoint_ref(config)
+    owner = check.optional_owner(user_id)
+    if ref.checkpoint_ns:
+        raise InvalidConfigError(
+            f"undo_tools takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
+            f"subgraph namespace {ref.checkpoint_ns!r}"
+        )
+    if not isinstance(strict, bool):
+        raise InvalidConfigError(f"strict must be a bool, got {strict!r}")
+    if owner is None:
+        owner = owner_of(config)
+    parent = yield from branch_parent(ref.thread_id, owner)
+    source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
+    if source is None or source.checkpoint["id"] != ref.checkpoint_id:
+        raise CheckpointNotFoundError(
+            f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
+        )
+    timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
+    with ReversalAttempt(timeout) as attempt:
+        outcomes = yield from reverse_tool_calls(
+            source, parent.session_id, attempt, strict=strict, timeout=timeout
+        )
+    return (yield from warn_unreversed(source, outcomes))
+
+
 # -- tool reversal records -------------------------------------------------------
 
 
@@ -363,6 +427,7 @@ class Branching(Service):
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)
     set_status, aset_status = twins(set_status_plan)
+    undo_tools, aundo_tools = twins(undo_tools_plan)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` (see `AgentGitSaver.register_reverser`)."""

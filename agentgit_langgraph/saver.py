@@ -492,6 +492,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals
+    undo_tools, aundo_tools = Branching.undo_tools, Branching.aundo_tools
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

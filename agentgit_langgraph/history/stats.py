@@ -29,13 +29,12 @@ from langchain_core.messages import AIMessage, BaseMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph._access import session_plan, thread_plan
-from agentgit_langgraph._langgraph import NULL_TASK_ID
 from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.history.forks import ThreadLine
 from agentgit_langgraph.history.points import _cid, _root_config
-from agentgit_langgraph.reversal.calls import _messages_in
+from agentgit_langgraph.reversal.calls import checkpoint_messages
 from agentgit_langgraph.sessions import InternalSession
 from agentgit_langgraph.stores.base import BaseSessionStore
 
@@ -168,19 +167,6 @@ def scan_thread_plan(thread: InternalSession) -> Plan[ThreadScan]:
     return ThreadScan(thread, tuple(tuples))
 
 
-def _messages_at(tup: CheckpointTuple) -> list[BaseMessage]:
-    """Messages in the checkpoint's values and in the writes waiting at it."""
-    found: list[BaseMessage] = []
-    for value in tup.checkpoint["channel_values"].values():
-        found.extend(_messages_in(value))
-    for task_id, _channel, value in tup.pending_writes or ():
-        # A task's writes made it into the next checkpoint, or were a run that
-        # stopped (an error, an interrupt): the model was called either way.
-        if task_id != NULL_TASK_ID:
-            found.extend(_messages_in(value))
-    return found
-
-
 def _key(message: BaseMessage) -> str:
     # `add_messages` gives every message an id; one without is told by its content.
     return message.id or f"{message.type}:{message.content!r}"
@@ -210,10 +196,10 @@ def branch_stats(
     fork_id: str | None = None,
 ) -> BranchStats:
     """Stats of the checkpoints `added`, not counting messages already in `base`."""
-    known = {_key(m) for tup in base for m in _messages_at(tup)}
+    known = {_key(m) for tup in base for m in checkpoint_messages(tup)}
     ai: dict[str, AIMessage] = {}
     for tup in added:
-        for m in _messages_at(tup):
+        for m in checkpoint_messages(tup):
             key = _key(m)
             if isinstance(m, AIMessage) and key not in known and key not in ai:
                 ai[key] = m
