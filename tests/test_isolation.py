@@ -130,6 +130,19 @@ SESSION_ATTACKS: list[Attack] = [
         "reversals",
         lambda w: call(AgentGitSaver.reversals, session_id=w.a_session, user_id=B),
     ),
+    _saver(AgentGitSaver.set_status, lambda w: w.a_branch, lambda w: "abandoned"),
+    _saver(AgentGitSaver.set_status, lambda w: w.a_thread, lambda w: "kept", reason="mine"),
+    _saver(AgentGitSaver.prune_branches, _sid, status="abandoned"),
+    _saver(AgentGitSaver.rollback, lambda w: w.a_checkpoint, intent="b's idea"),
+    _saver(AgentGitSaver.stats, lambda w: w.a_thread),
+    ("stats", lambda w: call(AgentGitSaver.stats, session_id=w.a_session, user_id=B)),
+    _saver(AgentGitSaver.tree_data, _sid, stats=True),
+    _saver(AgentGitSaver.log, lambda w: cfg(w.a_thread), fork=""),
+    _saver(AgentGitSaver.show, lambda w: w.a_checkpoint),
+    ("show", lambda w: call(AgentGitSaver.show, "v1", session_id=w.a_session, user_id=B)),
+    ("show", lambda w: call(AgentGitSaver.show, with_b(w.a_head))),
+    _saver(AgentGitSaver.undo_tools, lambda w: w.a_checkpoint),
+    ("undo_tools", lambda w: call(AgentGitSaver.undo_tools, with_b(w.a_checkpoint))),
 ]
 
 

@@ -178,7 +178,10 @@ def fork_tool_calls(source: CheckpointTuple, done: Iterable[str]) -> Plan[list[E
         BaseCheckpointSaver.list,
         checkpoint_config(configurable["thread_id"], configurable.get("checkpoint_ns", "")),
     )
-    before = checkpoint_messages(source)
+    # What waits at `source` itself is copied with it (a branch keeps it), and
+    # what ran from it on the head's line is in `done`.
+    before = yield from _state_messages(source)
+    before.extend(_write_messages(source.pending_writes or (), tasks_only=True))
     seen = {m.tool_call_id for m in before if isinstance(m, ToolMessage)} | set(done)
     found: list[ExecutedToolCall] = []
     for tup in reversed(tuples):
