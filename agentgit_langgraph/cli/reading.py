@@ -88,10 +88,12 @@ def branches_cmd(ctx: typer.Context, session: SessionArg, json_: JsonOption = Fa
                 escape(t.branch_checkpoint_id or "-"),
                 str(t.checkpoint_count),
                 fmt_time(t.created_at),
+                escape(t.status + (f": {t.status_reason}" if t.status_reason else "")),
+                escape(t.intent or "-"),
             )
             for t in threads
         )
-        show_rows(ctx, json_, threads, (*columns, "created:fixed"), rows)
+        show_rows(ctx, json_, threads, (*columns, "created:fixed", "status", "intent:text"), rows)
 
     run(ctx, work, read_only=True)
 
@@ -121,12 +123,18 @@ def log_cmd(
         int | None,
         typer.Option("--limit", "-n", min=1, help="Show at most N checkpoints."),
     ] = None,
+    fork: Annotated[
+        str | None,
+        typer.Option("--fork", help="Follow this in-thread fork (its id as `tree --json` gives)."),
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Show the checkpoints of a branch, newest first."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
-        entries = saver.log(_log_target(saver, target, state.user), limit=limit, user_id=state.user)
+        entries = saver.log(
+            _log_target(saver, target, state.user), limit=limit, fork=fork, user_id=state.user
+        )
         columns = ("checkpoint", "thread", "step:n", "source:fixed", "created:fixed", "tags")
         rows = (
             (
@@ -152,6 +160,9 @@ def tree_cmd(
     mermaid: Annotated[
         bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph/flowchart instead.")
     ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Add each branch's model calls, tokens, tool calls.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Draw a session's branches as a tree (or as Mermaid)."""
@@ -161,9 +172,9 @@ def tree_cmd(
             text = saver.mermaid(session, user_id=state.user)
             show(ctx, json_, {"session_id": session, "mermaid": text}, lambda: text)
         elif want_json(ctx, json_):
-            print_json(saver.tree_data(session, user_id=state.user))
+            print_json(saver.tree_data(session, stats=stats, user_id=state.user))
         else:
-            typer.echo(saver.tree(session, user_id=state.user).rstrip("\n"))
+            typer.echo(saver.tree(session, stats=stats, user_id=state.user).rstrip("\n"))
 
     run(ctx, work, read_only=True)
 

@@ -194,9 +194,11 @@ def branch_stats(
     *,
     checkpoints: int,
     fork_id: str | None = None,
+    base_writes: bool = True,
 ) -> BranchStats:
-    """Stats of the checkpoints `added`, not counting messages already in `base`."""
-    known = {_key(m) for tup in base for m in checkpoint_messages(tup)}
+    """Stats of the checkpoints `added`, not counting messages already in `base`
+    (its state, and with `base_writes` the writes of tasks waiting at it)."""
+    known = {_key(m) for tup in base for m in checkpoint_messages(tup, writes=base_writes)}
     ai: dict[str, AIMessage] = {}
     for tup in added:
         for m in checkpoint_messages(tup):
@@ -242,6 +244,7 @@ def thread_stats(scan: ThreadScan) -> BranchStats:
     # A branch's copies (the branch point, and the delta ancestors it needed)
     # are never newer than the branch point: uuid6 ids grow with time.
     added = [t for t in scan.tuples if point is None or _cid(t) > point]
+    # The branch point's waiting writes came with the copy: the parent counted them.
     base = [t for t in scan.tuples if point is not None and _cid(t) == point]
     return branch_stats(thread.thread_id, added, base, checkpoints=thread.checkpoint_count)
 
@@ -251,8 +254,14 @@ def line_stats(scan: ThreadScan, line: ThreadLine) -> BranchStats:
     own = set(line.own)
     added = [t for t in scan.tuples if _cid(t) in own]
     base = [t for t in scan.tuples if _cid(t) == line.fork_checkpoint_id]
+    # The fork point's waiting writes are the other line's (what ran from it there).
     return branch_stats(
-        scan.thread.thread_id, added, base, checkpoints=len(added), fork_id=line.fork_id
+        scan.thread.thread_id,
+        added,
+        base,
+        checkpoints=len(added),
+        fork_id=line.fork_id,
+        base_writes=False,
     )
 
 

@@ -76,8 +76,8 @@ def _state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
     return found
 
 
-def checkpoint_messages(tup: CheckpointTuple) -> list[BaseMessage]:
-    """Messages in the checkpoint's stored values and in its tasks' waiting writes.
+def checkpoint_messages(tup: CheckpointTuple, *, writes: bool = True) -> list[BaseMessage]:
+    """Messages in the checkpoint's stored values and (`writes`) its tasks' waiting writes.
 
     A task's writes made it into the next checkpoint, or were a run that
     stopped there (an error, an interrupt): what they hold happened either way.
@@ -85,7 +85,8 @@ def checkpoint_messages(tup: CheckpointTuple) -> list[BaseMessage]:
     found: list[BaseMessage] = []
     for value in tup.checkpoint["channel_values"].values():
         found.extend(_messages_in(value))
-    found.extend(_write_messages(tup.pending_writes or (), tasks_only=True))
+    if writes:
+        found.extend(_write_messages(tup.pending_writes or (), tasks_only=True))
     return found
 
 
