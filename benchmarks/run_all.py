@@ -6,7 +6,8 @@ Runs, per backend (PostgreSQL is skipped, with a note, when no server answers):
   at the head of a 10,000-checkpoint thread / of a 10-checkpoint one; bytes one
   rollback adds / bytes of the checkpoint it copies;
 * bench_history: `tree()` + `log()` over a session of 1,000 branches of 10
-  checkpoints / one `list()` of every checkpoint;
+  checkpoints / one `list()` of every checkpoint; `stats(session_id=...)` over
+  100 threads of 100 checkpoints / one `list()` of them;
 * a baseline that rolls back the way agentgit does, by copying the full
   history: every checkpoint of the source thread up to the chosen one, with its
   pending writes, read with the saver's `list` and written with its `put` and
@@ -73,6 +74,8 @@ class Plan:
     small: int = bench_core.SMALL_THREAD
     branches: int = bench_history.BRANCHES
     history_main: int = bench_history.MAIN
+    stats_threads: int = bench_history.STATS_THREADS
+    stats_per_thread: int = bench_history.STATS_PER_THREAD
     baseline_sizes: tuple[int, ...] = (10, 1_000, 10_000)
     core_rounds: int = 15
     history_rounds: int = 7
@@ -98,6 +101,8 @@ SMOKE = Plan(
     small=10,
     branches=10,
     history_main=30,
+    stats_threads=5,
+    stats_per_thread=10,
     baseline_sizes=(10, 20, 50),
     core_rounds=1,
     history_rounds=1,
@@ -140,6 +145,7 @@ def measure_names(plan: Plan) -> list[str]:
         bench_core.FIXED_BYTES_NAME,
         bench_fork.ForkResult.name,
         f"(tree + log) / list(), {plan.branches:,} branches",
+        _stats_name(plan),
     ]
     for n in plan.baseline_sizes:
         names.append(f"full-history copy / rollback, time, {n:,} ckpts")
@@ -237,6 +243,21 @@ def _history_result(backend: str, result: bench_history.HistoryResult, plan: Pla
         result.ratio,
         f"<= {bench_history.TARGET:.2f}",
         f"{(f['tree'] + f['log']) * 1e3:,.1f} ms / {f['list'] * 1e3:,.1f} ms",
+    )
+
+
+def _stats_name(plan: Plan) -> str:
+    return f"stats / list(), {plan.stats_threads} threads x {plan.stats_per_thread} ckpts"
+
+
+def _stats_result(backend: str, result: bench_history.StatsResult, plan: Plan) -> Result:
+    f = result.figures
+    return Result(
+        backend,
+        _stats_name(plan),
+        result.ratio,
+        f"<= {bench_history.STATS_TARGET:.2f}",
+        f"{f['stats'] * 1e3:,.1f} ms / {f['list'] * 1e3:,.1f} ms",
     )
 
 
@@ -427,6 +448,19 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         bench_history.report(result)
         return [_history_result("sqlite", result, plan)]
 
+    def stats() -> list[Result]:
+        path = _fresh_dir(ctx.workdir, "stats") / "stats.db"
+        with AgentGitSaver.from_conn_string(str(path)) as saver:
+            saver.setup()
+            result = bench_history.measure_stats(
+                saver,
+                plan.history_rounds,
+                threads=plan.stats_threads,
+                per_thread=plan.stats_per_thread,
+            )
+        bench_history.report_stats(result)
+        return [_stats_result("sqlite", result, plan)]
+
     def baseline() -> list[Result]:
         series = chat_checkpoints()
         head = head_template(series)
@@ -456,6 +490,7 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         Step("sqlite: put, get_tuple, rollback, bytes", core),
         Step("sqlite: 5 MB rollback vs update_state fork", fork),
         Step("sqlite: tree + log vs list", history),
+        Step("sqlite: stats vs list", stats),
         Step("sqlite: full-history baseline", baseline),
     ]
 
@@ -489,6 +524,23 @@ def postgres_steps(ctx: Run) -> list[Step]:
             )
         bench_history.report(result)
         return [_history_result("postgres", result, plan)]
+
+    def stats() -> list[Result]:
+        with ExitStack() as stack:
+            (uri,) = stack.enter_context(bench_postgres.scratch_schemas(server, "stats"))
+            saver = stack.enter_context(AgentGitSaver.from_conn_string(uri))
+            saver.setup()
+            writer = stack.enter_context(bench_postgres.filler(uri))
+            result = bench_history.measure_stats(
+                saver,
+                plan.history_rounds,
+                threads=plan.stats_threads,
+                per_thread=plan.stats_per_thread,
+                writer=writer,
+                after_build=lambda: writer.conn.execute("ANALYZE"),  # type: ignore[union-attr]
+            )
+        bench_history.report_stats(result)
+        return [_stats_result("postgres", result, plan)]
 
     def baseline() -> list[Result]:
         import psycopg
@@ -526,6 +578,7 @@ def postgres_steps(ctx: Run) -> list[Step]:
         Step("postgres: put, get_tuple, rollback, bytes", core),
         Step("postgres: 5 MB rollback vs update_state fork", fork),
         Step("postgres: tree + log vs list", history),
+        Step("postgres: stats vs list", stats),
         Step("postgres: full-history baseline", baseline),
     ]
 
