@@ -60,7 +60,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, copy_chec
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agentgit_langgraph import AgentGitSaver, InternalSession, Tag
+from agentgit_langgraph import AgentGitSaver, ExternalSession, InternalSession, Tag
 from tests.graphs import chat_graph_builder, human
 
 MAIN = 100
@@ -142,6 +142,23 @@ def fast_sync(saver: AgentGitSaver) -> Iterator[None]:
             conn.execute("PRAGMA synchronous=FULL")
 
 
+def first_thread(
+    saver: AgentGitSaver, builder: Builder, thread_id: str, size: int
+) -> tuple[ExternalSession, list[str]]:
+    """A new session whose first thread holds `size` checkpoints; their ids, oldest first."""
+    session = saver.store.create_session(
+        user_id=0, session_name="bench", metadata=None, thread_id=thread_id
+    )
+    assert session.id is not None
+    ids: list[str] = []
+    parent: str | None = None
+    for _ in range(size):
+        parent = builder.put(thread_id, parent)
+        ids.append(parent)
+    saver.store.record_checkpoints(thread_id, size)
+    return session, ids
+
+
 def build(
     saver: AgentGitSaver,
     *,
@@ -156,14 +173,7 @@ def build(
     store = saver.store
     builder = Builder(writer if writer is not None else saver.saver)
     main = "main-thread"
-    session = store.create_session(user_id=0, session_name="bench", metadata=None, thread_id=main)
-    assert session.id is not None
-    main_ids: list[str] = []
-    parent: str | None = None
-    for _ in range(main_size):
-        parent = builder.put(main, parent)
-        main_ids.append(parent)
-    store.record_checkpoints(main, main_size)
+    session, main_ids = first_thread(saver, builder, main, main_size)
 
     previous: list[str] = []  # checkpoint ids of the branch before, oldest first
     previous_thread = main
@@ -353,14 +363,8 @@ def build_stats_session(
     store = saver.store
     builder = Builder(writer if writer is not None else saver.saver)
     main = "stats-main"
-    session = store.create_session(user_id=0, session_name="stats", metadata=None, thread_id=main)
+    session, main_ids = first_thread(saver, builder, main, per_thread)
     assert session.id is not None
-    main_ids: list[str] = []
-    parent: str | None = None
-    for _ in range(per_thread):
-        parent = builder.put(main, parent)
-        main_ids.append(parent)
-    store.record_checkpoints(main, per_thread)
     for i in range(threads - 1):
         thread_id = f"stats-branch-{i:03d}"
         at = main_ids[i % per_thread]

@@ -218,17 +218,32 @@ def branch_stats(
                     details[f"{side}_{k}"] += _int(v)
         for tc in m.tool_calls:
             tools[str(tc.get("name", ""))] += 1
+    tokens["steps"] = sum(1 for tup in added if (tup.metadata or {}).get("source") == "loop")
+    tokens["model_calls"] = len(ai)
+    tokens["checkpoints"] = checkpoints
     times = sorted(t for t in (_ts(tup) for tup in added) if t is not None)
     first, last = (times[0], times[-1]) if times else (None, None)
+    return _record(thread_id, tokens, details, tools, first, last, fork_id)
+
+
+def _record(
+    thread_id: str | None,
+    counts: Counter[str],
+    details: Counter[str],
+    tools: Counter[str],
+    first: datetime | None,
+    last: datetime | None,
+    fork_id: str | None = None,
+) -> BranchStats:
     return BranchStats(
         thread_id=thread_id,
         fork_id=fork_id,
-        checkpoints=checkpoints,
-        steps=sum(1 for tup in added if (tup.metadata or {}).get("source") == "loop"),
-        model_calls=len(ai),
-        input_tokens=tokens["input_tokens"],
-        output_tokens=tokens["output_tokens"],
-        total_tokens=tokens["total_tokens"],
+        checkpoints=counts["checkpoints"],
+        steps=counts["steps"],
+        model_calls=counts["model_calls"],
+        input_tokens=counts["input_tokens"],
+        output_tokens=counts["output_tokens"],
+        total_tokens=counts["total_tokens"],
         token_details=dict(sorted(details.items())),
         tool_calls=dict(sorted(tools.items())),
         first_at=first,
@@ -286,20 +301,7 @@ def total_stats(branches: Sequence[BranchStats]) -> BranchStats:
     firsts = [b.first_at for b in branches if b.first_at is not None]
     lasts = [b.last_at for b in branches if b.last_at is not None]
     first, last = (min(firsts) if firsts else None), (max(lasts) if lasts else None)
-    return BranchStats(
-        thread_id=None,
-        checkpoints=tokens["checkpoints"],
-        steps=tokens["steps"],
-        model_calls=tokens["model_calls"],
-        input_tokens=tokens["input_tokens"],
-        output_tokens=tokens["output_tokens"],
-        total_tokens=tokens["total_tokens"],
-        token_details=dict(sorted(details.items())),
-        tool_calls=dict(sorted(tools.items())),
-        first_at=first,
-        last_at=last,
-        wall_time_s=(last - first).total_seconds() if first and last else 0.0,
-    )
+    return _record(None, tokens, details, tools, first, last)
 
 
 def stats_plan(
