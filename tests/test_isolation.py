@@ -396,6 +396,14 @@ def _cli_attacks(w: World) -> list[list[str]]:
         ["adopt", w.a_thread],
         ["adopt", w.a_branch, "--name", "b's now"],
         ["fsck", "--repair"],  # every user's sessions: refused to a --user
+        ["status", w.a_branch, "abandoned", "--reason", "b says so"],
+        ["stats", w.a_thread],
+        ["stats", "--session", s],
+        ["show", f"{s}:v1"],
+        ["show", w.a_thread],
+        ["rollback", s, "v1", "--intent", "b's idea"],
+        ["tree", s, "--stats"],
+        ["log", w.a_thread, "--fork", ""],
     ]
 
 
