@@ -34,7 +34,14 @@ from agentgit_langgraph.errors import (
     ThreadBusyError,
     ThreadNotFoundError,
     ToolReversalError,
+    UnreversedToolCallsWarning,
     VolatileSessionStoreWarning,
+)
+from agentgit_langgraph.history import (
+    BranchStats,
+    CheckpointView,
+    SessionStats,
+    render_log,
 )
 from agentgit_langgraph.reversal import ToolReversers, reversers_from, reversible_tool, with_undo
 from agentgit_langgraph.saver import AgentGitSaver
@@ -58,7 +65,9 @@ __all__ = [
     "AsyncSqliteSessionStore",
     "AsyncUnsupportedError",
     "BaseSessionStore",
+    "BranchStats",
     "CheckpointNotFoundError",
+    "CheckpointView",
     "ExternalSession",
     "InMemorySessionStore",
     "InternalSession",
@@ -72,6 +81,7 @@ __all__ = [
     "SavedThread",
     "SessionAccessError",
     "SessionNotFoundError",
+    "SessionStats",
     "SqliteSessionStore",
     "StoreError",
     "Tag",
@@ -79,7 +89,9 @@ __all__ = [
     "ThreadNotFoundError",
     "ToolReversalError",
     "ToolReversers",
+    "UnreversedToolCallsWarning",
     "VolatileSessionStoreWarning",
+    "render_log",
     "reversers_from",
     "reversible_tool",
     "with_undo",

@@ -37,9 +37,11 @@ from agentgit_langgraph.errors import (
 from agentgit_langgraph.sessions import InternalSession, Reversal, Tag
 
 __all__ = [
+    "BRANCH_STATUSES",
     "MAX_INT64",
     "MAX_NAME_LENGTH",
     "MAX_OWNER_LENGTH",
+    "MAX_TEXT_LENGTH",
     "MAX_THREAD_ID_LENGTH",
     "MIN_INT64",
     "UserId",
@@ -75,6 +77,10 @@ MAX_THREAD_ID_LENGTH = 512
 """Thread ids and checkpoint ids, in characters."""
 MAX_OWNER_LENGTH = 256
 MAX_NAME_LENGTH = 256
+MAX_TEXT_LENGTH = 4096
+"""An intent or a status reason: a sentence or a paragraph, not a document."""
+BRANCH_STATUSES = ("active", "kept", "abandoned")
+"""What became of a branch: still being tried, kept as the answer, given up on."""
 """Branch names and tag names, in characters."""
 
 _CANONICAL_INT = re.compile(r"-?(0|[1-9][0-9]*)")
@@ -224,6 +230,20 @@ def optional_name(value: object, what: str = "branch name") -> str | None:
     return None if value is None else ref_name(value, what)
 
 
+def optional_text(value: object, what: str) -> str | None:
+    """None, or free text (an intent, a status reason): non-empty, no NUL, at most 4096."""
+    return None if value is None else _text(value, what, MAX_TEXT_LENGTH)
+
+
+def branch_status(value: object) -> str:
+    """One of `BRANCH_STATUSES`."""
+    if not isinstance(value, str) or value not in BRANCH_STATUSES:
+        raise InvalidConfigError(
+            f"a branch status is one of {', '.join(BRANCH_STATUSES)}; got {_shown(value)}"
+        )
+    return value
+
+
 # -- numbers and metadata ----------------------------------------------------
 
 
@@ -316,6 +336,9 @@ def branch(record: InternalSession) -> None:
         checkpoint_id(record.branch_checkpoint_id, "branch_checkpoint_id")
     optional_name(record.name, "branch name")
     count(record.checkpoint_count)
+    branch_status(record.status)
+    optional_text(record.status_reason, "status reason")
+    optional_text(record.intent, "intent")
 
 
 def tag(record: Tag) -> None:

@@ -53,7 +53,7 @@ from agentgit_langgraph.errors import (
 from agentgit_langgraph.fsck import fsck_plan
 from agentgit_langgraph.history.refs import find_thread
 from agentgit_langgraph.recovery import recover_branches_plan
-from agentgit_langgraph.reversal import Reverser, reverse_tool_calls
+from agentgit_langgraph.reversal import Reverser, reverse_tool_calls, warn_unreversed
 from agentgit_langgraph.reversal.calls import state_messages
 from agentgit_langgraph.sessions import REVERSED, ExternalSession, InternalSession, Reversal, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
@@ -69,8 +69,10 @@ __all__ = [
     "reversals_plan",
     "rollback_plan",
     "session_for_thread_plan",
+    "set_status_plan",
     "switch_plan",
     "timeout_of",
+    "undo_tools_plan",
     "undone_calls_plan",
 ]
 
@@ -254,6 +256,7 @@ def rollback_plan(
     reverse_tools: bool = False,
     strict: bool = False,
     reverse_timeout: float | None = None,
+    intent: str | None = None,
 ) -> Plan[RunnableConfig]:
     """Open a new branch: a new thread that starts at the checkpoint `config` names.
 
@@ -274,7 +277,9 @@ def rollback_plan(
             for the tools (`reversers=`, `register_reverser`). Each call is
             recorded (`reversals()`) and successfully undone at most once
             per session, even by rollbacks racing in other processes (one
-            claims it, the others wait for its outcome).
+            claims it, the others wait for its outcome). Calls that ran on
+            forks LangGraph's time travel made inside the thread are not on
+            that line: they are named in an `UnreversedToolCallsWarning`.
         strict: With `reverse_tools`, stop at the first failing handler and
             raise `ToolReversalError` without creating the branch (by
             default the failure is recorded and the rollback goes on).
@@ -284,6 +289,9 @@ def rollback_plan(
             recorded `failed` (`ReversalTimeoutError: ...`). None: the
             saver's `reverse_timeout` (by default none, no bound);
             `math.inf`: no bound for this rollback.
+        intent: Why this branch is tried ("take the train instead"), kept
+            on its `InternalSession` and shown by `branches`, `tree` and the
+            CLI. Its status starts `active` (`set_status`).
 
     Raises:
         InvalidConfigError, ThreadNotFoundError, CheckpointNotFoundError,
@@ -298,18 +306,20 @@ def rollback_plan(
         saver.reversals(earlier.config["configurable"]["thread_id"])
         ```
     """
+    intent = check.optional_text(intent, "intent")
     if not reverse_tools:
-        return (yield from _branch_plan(config, user_id, name))
+        return (yield from _branch_plan(config, user_id, name, intent))
     timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
     # Open while the plan runs: this process's competing rollbacks see its claims alive.
     with ReversalAttempt(timeout) as attempt:
-        return (yield from _branch_plan(config, user_id, name, attempt, strict, timeout))
+        return (yield from _branch_plan(config, user_id, name, intent, attempt, strict, timeout))
 
 
 def _branch_plan(
     config: Any,
     user_id: object,
     name: object,
+    intent: str | None,
     attempt: ReversalAttempt | None = None,
     strict: bool = False,
     reverse_timeout: float | None = None,
@@ -343,9 +353,10 @@ def _branch_plan(
     if attempt is not None:
         # Undo what the tools did after the checkpoint, newest first, before the
         # branch exists: with `strict`, a failure leaves no branch behind.
-        yield from reverse_tool_calls(
+        outcomes = yield from reverse_tool_calls(
             source, parent.session_id, attempt, strict=strict, timeout=reverse_timeout
         )
+        yield from warn_unreversed(source, outcomes)
     new_thread_id = _new_thread_id()
     token = owner_token()
     with running(token):
@@ -364,6 +375,7 @@ def _branch_plan(
                 name=name,
                 checkpoint_count=copied,
                 is_branch=True,
+                intent=intent,
             )
             yield from call(BaseSessionStore.add_branch, branch)
         except GeneratorExit:  # the plan itself is being discarded: nothing may be yielded
@@ -377,6 +389,93 @@ def _branch_plan(
             raise
         reached("rollback.registered")
     return branch_config(new_thread_id, config, owner)
+
+
+def set_status_plan(
+    thread_id: str,
+    status: str,
+    *,
+    reason: str | None = None,
+    user_id: UserId | None = None,
+) -> Plan[InternalSession]:
+    """Say what became of a branch: `active`, `kept` or `abandoned`, and why.
+
+    Shown by `branches`, `tree`, `tree_data`, `mermaid` and the CLI;
+    `prune_branches(session_id, status="abandoned")` removes the abandoned
+    ones. Returns the thread's record as it now is.
+
+    Example:
+        ```python
+        saver.set_status(branch["configurable"]["thread_id"], "abandoned", reason="too slow")
+        ```
+    """
+    status = check.branch_status(status)
+    reason = check.optional_text(reason, "status reason")
+    thread = yield from thread_plan(thread_id, user_id)
+    found = yield from call(BaseSessionStore.set_thread_status, thread.thread_id, status, reason)
+    if not found:  # deleted in between
+        raise ThreadNotFoundError(f"thread {thread.thread_id!r} belongs to no session")
+    return dataclasses.replace(thread, status=status, status_reason=reason)
+
+
+# -- rewinding side effects only ---------------------------------------------------
+
+
+def undo_tools_plan(
+    config: RunnableConfig,
+    *,
+    user_id: UserId | None = None,
+    strict: bool = False,
+    reverse_timeout: float | None = None,
+) -> Plan[list[Reversal]]:
+    """Undo the tool calls the thread executed after a checkpoint; open no branch.
+
+    The side-effects-only rewind: as `rollback(config, reverse_tools=True)`
+    without the branch. The calls on the line from the checkpoint to the
+    thread's head are undone newest first, each recorded (`reversals()`)
+    and claimed exactly as a rollback's are, so a call is undone once
+    whichever of `undo_tools` and `rollback(..., reverse_tools=True)` comes
+    first. Calls on forks made inside the thread are left and named in an
+    `UnreversedToolCallsWarning`. The conversation stays where it is.
+
+    Args:
+        config: Names `thread_id` and `checkpoint_id` (root graph).
+        user_id: When given, must own the session (`SessionAccessError`).
+        strict: Stop at the first failing handler (`ToolReversalError`).
+        reverse_timeout: The most seconds each handler may run (see `rollback`).
+
+    Returns:
+        The calls' `Reversal` records, newest call first.
+
+    Example:
+        ```python
+        done = saver.undo_tools(earlier.config)
+        [(r.tool_name, r.status) for r in done]   # [('book_flight', 'reversed')]
+        ```
+    """
+    ref = checkpoint_ref(config)
+    owner = check.optional_owner(user_id)
+    if ref.checkpoint_ns:
+        raise InvalidConfigError(
+            f"undo_tools takes a checkpoint of the root graph; {ref.checkpoint_id!r} is in "
+            f"subgraph namespace {ref.checkpoint_ns!r}"
+        )
+    if not isinstance(strict, bool):
+        raise InvalidConfigError(f"strict must be a bool, got {strict!r}")
+    if owner is None:
+        owner = owner_of(config)
+    parent = yield from branch_parent(ref.thread_id, owner)
+    source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
+    if source is None or source.checkpoint["id"] != ref.checkpoint_id:
+        raise CheckpointNotFoundError(
+            f"thread {ref.thread_id!r} has no checkpoint {ref.checkpoint_id!r}"
+        )
+    timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
+    with ReversalAttempt(timeout) as attempt:
+        outcomes = yield from reverse_tool_calls(
+            source, parent.session_id, attempt, strict=strict, timeout=timeout
+        )
+    return (yield from warn_unreversed(source, outcomes))
 
 
 # -- tool reversal records -------------------------------------------------------
@@ -424,6 +523,8 @@ class Branching(Service):
     recover_branches, arecover_branches = twins(recover_branches_plan)
     fsck, afsck = twins(fsck_plan)
     reversals, areversals = twins(reversals_plan)
+    set_status, aset_status = twins(set_status_plan)
+    undo_tools, aundo_tools = twins(undo_tools_plan)
     undone_calls, aundone_calls = twins(undone_calls_plan)
 
     def register_reverser(self, name: str, fn: Reverser) -> None:

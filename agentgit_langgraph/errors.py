@@ -19,6 +19,7 @@ __all__ = [
     "ThreadBusyError",
     "ThreadNotFoundError",
     "ToolReversalError",
+    "UnreversedToolCallsWarning",
     "VolatileSessionStoreWarning",
 ]
 
@@ -138,6 +139,22 @@ class ReversedToolCallsWarning(UserWarning):
     def __init__(self, message: str, reversals: tuple[object, ...] = ()) -> None:
         super().__init__(message)
         self.reversals = reversals
+
+
+class UnreversedToolCallsWarning(UserWarning):
+    """Tool calls a `reverse_tools` rollback (or `undo_tools`) went past but did not undo.
+
+    They ran on forks LangGraph's own time travel made inside the thread
+    (`invoke(None, old_config)`, `update_state` on a past checkpoint): not on
+    the line from the checkpoint to the thread's head, so undoing the line
+    leaves them done. `tool_calls` holds `(tool_call_id, tool_name)` of each;
+    `undo_tools` from a checkpoint of that fork (`tree`'s `head_checkpoint_id`)
+    undoes them.
+    """
+
+    def __init__(self, message: str, tool_calls: tuple[tuple[str, str], ...] = ()) -> None:
+        super().__init__(message)
+        self.tool_calls = tool_calls
 
 
 class VolatileSessionStoreWarning(UserWarning):

@@ -123,6 +123,7 @@ def prune_branches_plan(
     session_id: int,
     *,
     older_than: timedelta | None = None,
+    status: str | None = None,
     user_id: UserId | None = None,
 ) -> Plan[list[str]]:
     """Remove the branches that are neither current nor an ancestor of it.
@@ -139,6 +140,8 @@ def prune_branches_plan(
     Args:
         session_id: The session.
         older_than: Only remove branches created longer ago than this.
+        status: Only remove branches with this status (`set_status`), e.g.
+            `"abandoned"`; None: whatever their status.
         user_id: When given, must own the session (`SessionAccessError`).
 
     Returns:
@@ -147,8 +150,11 @@ def prune_branches_plan(
     Example:
         ```python
         removed = saver.prune_branches(session.id, older_than=timedelta(days=7))
+        saver.prune_branches(session.id, status="abandoned")
         ```
     """
+    if status is not None:
+        status = check.branch_status(status)
     if older_than is not None and not isinstance(older_than, timedelta):
         raise InvalidConfigError(f"older_than must be a datetime.timedelta, got {older_than!r}")
     if older_than is not None and older_than < timedelta(0):
@@ -169,6 +175,7 @@ def prune_branches_plan(
         for t in threads
         if t.thread_id not in keep
         and (cutoff is None or (t.created_at is not None and t.created_at < cutoff))
+        and (status is None or t.status == status)
     ]
     if not doomed:
         return []

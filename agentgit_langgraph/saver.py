@@ -480,6 +480,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     rollback, arollback = Branching.rollback, Branching.arollback
     adopt, aadopt = Branching.adopt, Branching.aadopt
     threads, athreads = Branching.threads, Branching.athreads
+    set_status, aset_status = Branching.set_status, Branching.aset_status
 
     # clean-up (`maintenance.py`; `recovery.py`, `fsck.py` through `Branching`)
     delete_session, adelete_session = Maintenance.delete_session, Maintenance.adelete_session
@@ -497,10 +498,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     tree_data, atree_data = History.tree_data, History.atree_data
     tree, atree = History.tree, History.atree
     mermaid, amermaid = History.mermaid, History.amermaid
+    stats, astats = History.stats, History.astats
+    show, ashow = History.show, History.ashow
 
     # tool undo (`reversal/`)
     reversals, areversals = Branching.reversals, Branching.areversals
     undone_calls, aundone_calls = Branching.undone_calls, Branching.aundone_calls
+    undo_tools, aundo_tools = Branching.undo_tools, Branching.aundo_tools
 
     def register_reverser(self, name: str, fn: Reverser) -> None:
         """Undo calls of the tool `name` with `fn` when a rollback reverses tools.

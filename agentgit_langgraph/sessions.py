@@ -209,6 +209,12 @@ class InternalSession:
     is_branch: bool = False
     is_current: bool = False
     """Whether it is its session's current thread (filled in by `branches()`)."""
+    status: str = "active"
+    """What became of it: `active` (being tried), `kept` or `abandoned` (`set_status`)."""
+    status_reason: str | None = None
+    """Why it has its status, when `set_status` was told."""
+    intent: str | None = None
+    """Why it was opened (`rollback(..., intent="try the train")`)."""
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ Endpoints (`{sid}`: a session id):
     GET  /agentgit/sessions/{sid}/branches        its threads
     GET  /agentgit/sessions/{sid}/tree            `tree_data`
     GET  /agentgit/sessions/{sid}/log?ref=&limit= `log` (default: current branch)
-    GET  /agentgit/sessions/{sid}/checkpoints/{ref}  values, next, metadata, parent
+    GET  /agentgit/sessions/{sid}/checkpoints/{ref}  `show`: values, next, tasks, links
     GET  /agentgit/sessions/{sid}/diff?a=&b=      `diff`
     GET  /agentgit/sessions/{sid}/tags            tags
     POST /agentgit/sessions/{sid}/rollback        {"ref"|"config", "name", "reverse_tools"}
@@ -44,7 +44,6 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from langgraph.checkpoint.base import CheckpointTuple
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
@@ -63,7 +62,6 @@ from agentgit_langgraph.errors import (
     ToolReversalError,
 )
 from agentgit_langgraph.history import find_thread, to_json
-from agentgit_langgraph.history.diff import _stored_values
 from agentgit_langgraph.saver import AgentGitSaver
 
 __all__ = ["app", "make_app"]
@@ -150,43 +148,6 @@ def _field(body: Mapping[str, Any], name: str, kind: type, *, required: bool = F
     return value
 
 
-def _next(checkpoint: Mapping[str, Any]) -> list[str]:
-    """The nodes the checkpoint triggers, as LangGraph finds them without the graph.
-
-    A node runs next when its trigger channel (`branch:to:NODE`, or `__start__`
-    for the input) holds a value of a version newer than the node last saw.
-    """
-    seen = checkpoint.get("versions_seen") or {}
-    versions = checkpoint.get("channel_versions") or {}
-    found = []
-    for channel in checkpoint.get("channel_values") or {}:
-        if channel == "__start__":
-            node = channel
-        elif channel.startswith("branch:to:"):
-            node = channel.removeprefix("branch:to:")
-        else:
-            continue
-        last = (seen.get(node) or {}).get(channel)
-        if channel in versions and (last is None or versions[channel] > last):
-            found.append(node)
-    return sorted(found)
-
-
-def _checkpoint_view(tup: CheckpointTuple) -> dict[str, Any]:
-    values, unresolved = _stored_values(tup)
-    parent = (tup.parent_config or {}).get("configurable", {})
-    return {
-        "config": tup.config,
-        "values": values,
-        "unresolved": sorted(unresolved),
-        "next": _next(tup.checkpoint),
-        "metadata": tup.metadata,
-        "created_at": tup.checkpoint.get("ts"),
-        "parent_checkpoint_id": parent.get("checkpoint_id"),
-        "parent_config": tup.parent_config,
-    }
-
-
 # -- the API ----------------------------------------------------------------------
 
 
@@ -241,11 +202,8 @@ class Api:
 
     async def show(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
-        config = await saver.aresolve(sid, request.path_params["ref"], user_id=user)
-        tup = await saver.aget_tuple(config)
-        if tup is None:  # deleted between resolving and reading
-            raise CheckpointNotFoundError(f"checkpoint {request.path_params['ref']!r} is gone")
-        return _checkpoint_view(tup)
+        view = await saver.ashow(request.path_params["ref"], session_id=sid, user_id=user)
+        return view.to_dict()
 
     async def diff(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)

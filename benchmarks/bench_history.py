@@ -17,7 +17,8 @@ registered with the store's own calls (`create_session`, `add_branch`,
 
 Timed, alternating, medians over rounds:
 
-* `tree()`: reads the session store only (no checkpoint);
+* `tree()`: the session store, and one `list()` of each thread (the parent
+  links that show forks made inside a thread);
 * `log()` of the deepest branch of the last chain: its 10 checkpoints, then
   back through 9 parent branches and `main` (reads the checkpoints it returns,
   plus one per thread it crosses into);
@@ -26,6 +27,10 @@ Timed, alternating, medians over rounds:
   drawing the tree or stitching the log from checkpoints alone would read.
 
 Prints the ratio (tree + log) / list, target <= 2, and exits 1 if it misses.
+
+Then `stats(session_id=...)` over a session of 100 threads of 100 checkpoints
+(the first thread and 99 branches), in a database of its own, against one
+`list(None)` over the same checkpoints: target <= 2 (`measure_stats`).
 Run from the repository root:
 
     .venv/bin/python -m benchmarks.bench_history            # under a minute (list() dominates)
@@ -55,7 +60,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint, copy_chec
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 
-from agentgit_langgraph import AgentGitSaver, InternalSession, Tag
+from agentgit_langgraph import AgentGitSaver, ExternalSession, InternalSession, Tag
 from tests.graphs import chat_graph_builder, human
 
 MAIN = 100
@@ -65,6 +70,9 @@ CHAIN = 10  # branches per chain: the last one is CHAIN deep
 BRANCH_AT = 5  # a chained branch starts from its parent's checkpoint number 5 (0 = the copy)
 TAG_EVERY = 50
 TARGET = 2.0
+STATS_THREADS = 100
+STATS_PER_THREAD = 100
+STATS_TARGET = 2.0
 
 
 def chat_series() -> list[tuple[Checkpoint, dict[str, Any]]]:
@@ -134,6 +142,23 @@ def fast_sync(saver: AgentGitSaver) -> Iterator[None]:
             conn.execute("PRAGMA synchronous=FULL")
 
 
+def first_thread(
+    saver: AgentGitSaver, builder: Builder, thread_id: str, size: int
+) -> tuple[ExternalSession, list[str]]:
+    """A new session whose first thread holds `size` checkpoints; their ids, oldest first."""
+    session = saver.store.create_session(
+        user_id=0, session_name="bench", metadata=None, thread_id=thread_id
+    )
+    assert session.id is not None
+    ids: list[str] = []
+    parent: str | None = None
+    for _ in range(size):
+        parent = builder.put(thread_id, parent)
+        ids.append(parent)
+    saver.store.record_checkpoints(thread_id, size)
+    return session, ids
+
+
 def build(
     saver: AgentGitSaver,
     *,
@@ -148,14 +173,7 @@ def build(
     store = saver.store
     builder = Builder(writer if writer is not None else saver.saver)
     main = "main-thread"
-    session = store.create_session(user_id=0, session_name="bench", metadata=None, thread_id=main)
-    assert session.id is not None
-    main_ids: list[str] = []
-    parent: str | None = None
-    for _ in range(main_size):
-        parent = builder.put(main, parent)
-        main_ids.append(parent)
-    store.record_checkpoints(main, main_size)
+    session, main_ids = first_thread(saver, builder, main, main_size)
 
     previous: list[str] = []  # checkpoint ids of the branch before, oldest first
     previous_thread = main
@@ -317,7 +335,7 @@ def report(result: HistoryResult) -> bool:
     )
     print(
         f"  tree()                      {ms['tree']}   ({result.tree_lines:,} lines, "
-        "store reads only)"
+        "one list() a thread)"
     )
     print(f"  mermaid()                   {ms['mermaid']}")
     print(
@@ -331,11 +349,105 @@ def report(result: HistoryResult) -> bool:
     return result.ratio <= TARGET
 
 
+# -- stats ---------------------------------------------------------------------
+
+
+def build_stats_session(
+    saver: AgentGitSaver,
+    threads: int,
+    per_thread: int,
+    writer: BaseCheckpointSaver[Any] | None = None,
+) -> tuple[int, int]:
+    """A first thread of `per_thread` checkpoints and `threads - 1` branches of as many
+    (each from a checkpoint of the first thread); returns the session id and the total."""
+    store = saver.store
+    builder = Builder(writer if writer is not None else saver.saver)
+    main = "stats-main"
+    session, main_ids = first_thread(saver, builder, main, per_thread)
+    assert session.id is not None
+    for i in range(threads - 1):
+        thread_id = f"stats-branch-{i:03d}"
+        at = main_ids[i % per_thread]
+        ids = [builder.copy(thread_id, main, at)]
+        for _ in range(per_thread - 1):
+            ids.append(builder.put(thread_id, ids[-1]))
+        store.add_branch(
+            InternalSession(
+                thread_id=thread_id,
+                session_id=session.id,
+                parent_thread_id=main,
+                branch_checkpoint_id=at,
+                checkpoint_count=per_thread,
+                is_branch=True,
+            )
+        )
+    return session.id, threads * per_thread
+
+
+@dataclass
+class StatsResult:
+    """Median seconds of `stats(session_id=...)` and of one `list(None)` over it."""
+
+    figures: dict[str, float]
+    total: int
+    threads: int
+    model_calls: int
+
+    @property
+    def ratio(self) -> float:
+        return self.figures["stats"] / self.figures["list"]
+
+
+def measure_stats(
+    saver: AgentGitSaver,
+    rounds: int,
+    *,
+    threads: int = STATS_THREADS,
+    per_thread: int = STATS_PER_THREAD,
+    writer: BaseCheckpointSaver[Any] | None = None,
+    after_build: Callable[[], Any] | None = None,
+) -> StatsResult:
+    """Build the stats session in `saver` (set up, empty: `list(None)` must see only it)
+    and time `stats(session_id=...)` against `list(None)`."""
+    with fast_sync(saver):
+        sid, total = build_stats_session(saver, threads, per_thread, writer)
+    if after_build is not None:
+        after_build()
+    assert len(list(saver.saver.list(None))) == total
+    result = saver.stats(session_id=sid)
+    figures = medians(
+        rounds,
+        {
+            "stats": lambda: saver.stats(session_id=sid),
+            "list": lambda: list(saver.saver.list(None)),
+        },
+    )
+    return StatsResult(figures, total, threads, result.total.model_calls)  # type: ignore[union-attr]
+
+
+def report_stats(result: StatsResult) -> bool:
+    """Print the figures; True when the ratio meets its target."""
+    ms = {name: f"{seconds * 1e3:8.1f} ms" for name, seconds in result.figures.items()}
+    print(
+        f"stats session: {result.threads} threads = {result.total:,} checkpoints "
+        f"({result.model_calls:,} model calls)"
+    )
+    print(f"  stats(session_id=...)       {ms['stats']}")
+    print(f"  saver.list(None)            {ms['list']}")
+    verdict = "pass" if result.ratio <= STATS_TARGET else "MISS"
+    print(f"stats / list = {result.ratio:.4f}   target <= {STATS_TARGET:.0f}   {verdict}")
+    return result.ratio <= STATS_TARGET
+
+
 def run(rounds: int, workdir: Path) -> bool:
     with AgentGitSaver.from_conn_string(str(workdir / "history.db")) as saver:
         saver.setup()
         result = measure(saver, rounds)
-    return report(result)
+    ok = report(result)
+    with AgentGitSaver.from_conn_string(str(workdir / "stats.db")) as saver:
+        saver.setup()
+        stats = measure_stats(saver, rounds)
+    return report_stats(stats) and ok
 
 
 def main(argv: list[str] | None = None) -> int:

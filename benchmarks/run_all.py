@@ -6,7 +6,8 @@ Runs, per backend (PostgreSQL is skipped, with a note, when no server answers):
   at the head of a 10,000-checkpoint thread / of a 10-checkpoint one; bytes one
   rollback adds / bytes of the checkpoint it copies;
 * bench_history: `tree()` + `log()` over a session of 1,000 branches of 10
-  checkpoints / one `list()` of every checkpoint;
+  checkpoints / one `list()` of every checkpoint; `stats(session_id=...)` over
+  100 threads of 100 checkpoints / one `list()` of them;
 * bench_ui (SQLite; skipped, with a note, without Chromium): the viewer's graph
   page of that session ready in headless Chromium / its tree JSON alone;
 * a baseline that rolls back the way agentgit does, by copying the full
@@ -75,6 +76,8 @@ class Plan:
     small: int = bench_core.SMALL_THREAD
     branches: int = bench_history.BRANCHES
     history_main: int = bench_history.MAIN
+    stats_threads: int = bench_history.STATS_THREADS
+    stats_per_thread: int = bench_history.STATS_PER_THREAD
     baseline_sizes: tuple[int, ...] = (10, 1_000, 10_000)
     core_rounds: int = 15
     history_rounds: int = 7
@@ -102,6 +105,8 @@ SMOKE = Plan(
     small=10,
     branches=10,
     history_main=30,
+    stats_threads=5,
+    stats_per_thread=10,
     baseline_sizes=(10, 20, 50),
     core_rounds=1,
     history_rounds=1,
@@ -145,6 +150,7 @@ def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
         bench_core.FIXED_BYTES_NAME,
         bench_fork.ForkResult.name,
         f"(tree + log) / list(), {plan.branches:,} branches",
+        _stats_name(plan),
     ]
     if backend == "sqlite":
         names.append(f"{bench_ui.UiResult.name}, {plan.branches:,} branches")
@@ -244,6 +250,21 @@ def _history_result(backend: str, result: bench_history.HistoryResult, plan: Pla
         result.ratio,
         f"<= {bench_history.TARGET:.2f}",
         f"{(f['tree'] + f['log']) * 1e3:,.1f} ms / {f['list'] * 1e3:,.1f} ms",
+    )
+
+
+def _stats_name(plan: Plan) -> str:
+    return f"stats / list(), {plan.stats_threads} threads x {plan.stats_per_thread} ckpts"
+
+
+def _stats_result(backend: str, result: bench_history.StatsResult, plan: Plan) -> Result:
+    f = result.figures
+    return Result(
+        backend,
+        _stats_name(plan),
+        result.ratio,
+        f"<= {bench_history.STATS_TARGET:.2f}",
+        f"{f['stats'] * 1e3:,.1f} ms / {f['list'] * 1e3:,.1f} ms",
     )
 
 
@@ -434,6 +455,19 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         bench_history.report(result)
         return [_history_result("sqlite", result, plan)]
 
+    def stats() -> list[Result]:
+        path = _fresh_dir(ctx.workdir, "stats") / "stats.db"
+        with AgentGitSaver.from_conn_string(str(path)) as saver:
+            saver.setup()
+            result = bench_history.measure_stats(
+                saver,
+                plan.history_rounds,
+                threads=plan.stats_threads,
+                per_thread=plan.stats_per_thread,
+            )
+        bench_history.report_stats(result)
+        return [_stats_result("sqlite", result, plan)]
+
     def baseline() -> list[Result]:
         series = chat_checkpoints()
         head = head_template(series)
@@ -472,6 +506,7 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         Step("sqlite: 5 MB rollback vs update_state fork", fork),
         Step("sqlite: tree + log vs list", history),
         Step("sqlite: viewer graph page in Chromium", ui),
+        Step("sqlite: stats vs list", stats),
         Step("sqlite: full-history baseline", baseline),
     ]
 
@@ -505,6 +540,23 @@ def postgres_steps(ctx: Run) -> list[Step]:
             )
         bench_history.report(result)
         return [_history_result("postgres", result, plan)]
+
+    def stats() -> list[Result]:
+        with ExitStack() as stack:
+            (uri,) = stack.enter_context(bench_postgres.scratch_schemas(server, "stats"))
+            saver = stack.enter_context(AgentGitSaver.from_conn_string(uri))
+            saver.setup()
+            writer = stack.enter_context(bench_postgres.filler(uri))
+            result = bench_history.measure_stats(
+                saver,
+                plan.history_rounds,
+                threads=plan.stats_threads,
+                per_thread=plan.stats_per_thread,
+                writer=writer,
+                after_build=lambda: writer.conn.execute("ANALYZE"),  # type: ignore[union-attr]
+            )
+        bench_history.report_stats(result)
+        return [_stats_result("postgres", result, plan)]
 
     def baseline() -> list[Result]:
         import psycopg
@@ -542,6 +594,7 @@ def postgres_steps(ctx: Run) -> list[Step]:
         Step("postgres: put, get_tuple, rollback, bytes", core),
         Step("postgres: 5 MB rollback vs update_state fork", fork),
         Step("postgres: tree + log vs list", history),
+        Step("postgres: stats vs list", stats),
         Step("postgres: full-history baseline", baseline),
     ]
 

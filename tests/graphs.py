@@ -6,11 +6,12 @@ from collections.abc import Sequence
 from typing import Annotated, Any, TypedDict
 
 from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages.ai import InputTokenDetails, OutputTokenDetails, UsageMetadata
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.message import add_messages
 
-from agentgit_langgraph.testing import EchoChatModel
+from agentgit_langgraph.testing import EchoChatModel, ScriptedToolModel
 
 
 class ChatState(TypedDict):
@@ -43,3 +44,40 @@ def human(text: str, n: int) -> dict[str, Sequence[BaseMessage]]:
 
 def contents(values: dict[str, Any]) -> list[str]:
     return [str(m.content) for m in values.get("messages", [])]
+
+
+def usage_of(messages: Sequence[BaseMessage], reply: AIMessage) -> UsageMetadata:
+    """The deterministic usage the test models report: 10 tokens a message in, 7 (+3 a
+    tool call) out, a tenth of the input read from cache, 2 reasoning tokens."""
+    inp = 10 * len(messages)
+    out = 7 + 3 * len(reply.tool_calls)
+    return UsageMetadata(
+        input_tokens=inp,
+        output_tokens=out,
+        total_tokens=inp + out,
+        input_token_details=InputTokenDetails(cache_read=len(messages)),
+        output_token_details=OutputTokenDetails(reasoning=2),
+    )
+
+
+class UsageEchoModel(EchoChatModel):
+    """`EchoChatModel` reporting `usage_of` (ids left to `add_messages`: unique per call)."""
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        reply = super()._reply(messages)
+        return AIMessage(content=reply.content, usage_metadata=usage_of(messages, reply))
+
+
+class UsageToolModel(ScriptedToolModel):
+    """`ScriptedToolModel` reporting `usage_of`."""
+
+    def bind_tools(self, tools: Any, **kwargs: Any) -> UsageToolModel:
+        return self
+
+    def _reply(self, messages: list[BaseMessage]) -> AIMessage:
+        reply = super()._reply(messages)
+        return AIMessage(
+            content=reply.content,
+            tool_calls=reply.tool_calls,
+            usage_metadata=usage_of(messages, reply),
+        )

@@ -219,6 +219,8 @@ def test_branches_table(db: Prepared) -> None:
         "checkpoint",
         "checkpoints",
         "created",
+        "status",
+        "intent",
     ]
     rows = {line.split()[0].lstrip("*").strip() or line.split()[1]: line for line in lines[1:]}
     assert len(lines) == 4

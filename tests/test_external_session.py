@@ -438,6 +438,9 @@ def test_internal_session_fields():
         "checkpoint_count",
         "is_branch",
         "is_current",  # beyond DESIGN's list: filled by branches() (issue 6)
+        "status",  # what became of the branch (issue 13): active, kept, abandoned
+        "status_reason",
+        "intent",  # why it was opened: rollback(..., intent=...)
     ]
 
 
@@ -452,6 +455,7 @@ def test_internal_session_defaults():
     assert t.checkpoint_count == 0
     assert t.is_branch is False
     assert t.is_current is False
+    assert (t.status, t.status_reason, t.intent) == ("active", None, None)
 
 
 def test_internal_session_requires_thread_and_session():

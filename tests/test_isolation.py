@@ -132,6 +132,19 @@ SESSION_ATTACKS: list[Attack] = [
         "reversals",
         lambda w: call(AgentGitSaver.reversals, session_id=w.a_session, user_id=B),
     ),
+    _saver(AgentGitSaver.set_status, lambda w: w.a_branch, lambda w: "abandoned"),
+    _saver(AgentGitSaver.set_status, lambda w: w.a_thread, lambda w: "kept", reason="mine"),
+    _saver(AgentGitSaver.prune_branches, _sid, status="abandoned"),
+    _saver(AgentGitSaver.rollback, lambda w: w.a_checkpoint, intent="b's idea"),
+    _saver(AgentGitSaver.stats, lambda w: w.a_thread),
+    ("stats", lambda w: call(AgentGitSaver.stats, session_id=w.a_session, user_id=B)),
+    _saver(AgentGitSaver.tree_data, _sid, stats=True),
+    _saver(AgentGitSaver.log, lambda w: cfg(w.a_thread), fork=""),
+    _saver(AgentGitSaver.show, lambda w: w.a_checkpoint),
+    ("show", lambda w: call(AgentGitSaver.show, "v1", session_id=w.a_session, user_id=B)),
+    ("show", lambda w: call(AgentGitSaver.show, with_b(w.a_head))),
+    _saver(AgentGitSaver.undo_tools, lambda w: w.a_checkpoint),
+    ("undo_tools", lambda w: call(AgentGitSaver.undo_tools, with_b(w.a_checkpoint))),
 ]
 
 
@@ -385,6 +398,14 @@ def _cli_attacks(w: World) -> list[list[str]]:
         ["adopt", w.a_thread],
         ["adopt", w.a_branch, "--name", "b's now"],
         ["fsck", "--repair"],  # every user's sessions: refused to a --user
+        ["status", w.a_branch, "abandoned", "--reason", "b says so"],
+        ["stats", w.a_thread],
+        ["stats", "--session", s],
+        ["show", f"{s}:v1"],
+        ["show", w.a_thread],
+        ["rollback", s, "v1", "--intent", "b's idea"],
+        ["tree", s, "--stats"],
+        ["log", w.a_thread, "--fork", ""],
     ]
 
 

@@ -13,6 +13,8 @@ Example:
     agentgit log 1 --limit 5                # its current branch, newest first
     agentgit rollback 1 before-booking --name retry  # a new branch at a tag
     agentgit --json branches 1 | jq .       # any read command as JSON
+    agentgit stats --session 1              # tokens, model and tool calls per branch
+    agentgit status THREAD abandoned --reason "too slow"
     agentgit ui --db agent.db               # the web viewer on 127.0.0.1:8765
     ```
 
@@ -23,10 +25,10 @@ traceback), 2 for usage errors.
 
 from __future__ import annotations
 
-from agentgit_langgraph.cli import changing, reading, ui
+from agentgit_langgraph.cli import changing, insight, reading, ui
 from agentgit_langgraph.cli.app import app, main
 
 __all__ = ["app", "main"]
 
 # Importing the command groups registers their commands on `app`.
-_COMMAND_GROUPS = (reading, changing, ui)
+_COMMAND_GROUPS = (reading, changing, insight, ui)

@@ -68,6 +68,9 @@ def rollback_cmd(
     session: SessionArg,
     ref: Annotated[str, typer.Argument(metavar="REF", help="The checkpoint to start from.")],
     name: Annotated[str | None, typer.Option("--name", help="A name for the new branch.")] = None,
+    intent: Annotated[
+        str | None, typer.Option("--intent", help="Why this branch is tried.")
+    ] = None,
     json_: JsonOption = False,
 ) -> None:
     """Open a new branch at REF.
@@ -77,7 +80,7 @@ def rollback_cmd(
 
     def work(saver: AgentGitSaver, state: State) -> None:
         source = saver.resolve(session, ref, user_id=state.user)
-        config = saver.rollback(source, user_id=state.user, name=name)
+        config = saver.rollback(source, user_id=state.user, name=name, intent=intent)
         thread_id = _thread_of(config)
         configurable = source.get("configurable", {})
         branch = {
@@ -86,6 +89,7 @@ def rollback_cmd(
             "name": name,
             "parent_thread_id": configurable.get("thread_id"),
             "branch_checkpoint_id": configurable.get("checkpoint_id"),
+            "intent": intent,
             "config": config,
         }
         label = f" ({name})" if name else ""

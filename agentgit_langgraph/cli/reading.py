@@ -103,6 +103,8 @@ def branches_cmd(
                 escape(points.get(t.branch_checkpoint_id or "", "-")),
                 str(t.checkpoint_count),
                 fmt_time(t.created_at, wide),
+                escape(t.status + (f": {t.status_reason}" if t.status_reason else "")),
+                escape(t.intent or "-"),
             )
             for t in threads
         )
@@ -110,7 +112,7 @@ def branches_cmd(
             ctx,
             json_,
             threads,
-            (*columns, "created:fixed"),
+            (*columns, "created:fixed", "status", "intent:text"),
             rows,
             current=lambda i: threads[i].is_current,
             full=wide,
@@ -144,13 +146,19 @@ def log_cmd(
         int | None,
         typer.Option("--limit", "-n", min=1, help="Show at most N checkpoints."),
     ] = None,
+    fork: Annotated[
+        str | None,
+        typer.Option("--fork", help="Follow this in-thread fork (its id as `tree --json` gives)."),
+    ] = None,
     json_: JsonOption = False,
     full: FullOption = False,
 ) -> None:
     """Show the checkpoints of a branch, newest first."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
-        entries = saver.log(_log_target(saver, target, state.user), limit=limit, user_id=state.user)
+        entries = saver.log(
+            _log_target(saver, target, state.user), limit=limit, fork=fork, user_id=state.user
+        )
         wide = want_full(ctx, full)
         checkpoints = short_ids((e.checkpoint_id for e in entries), wide, checkpoints=True)
         threads = short_ids((e.thread_id for e in entries), wide)
@@ -182,6 +190,9 @@ def tree_cmd(
     mermaid: Annotated[
         bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph instead.")
     ] = False,
+    stats: Annotated[
+        bool, typer.Option("--stats", help="Add each branch's model calls, tokens, tool calls.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """Draw a session's branches as a tree.
@@ -194,9 +205,9 @@ def tree_cmd(
             text = saver.mermaid(session, user_id=state.user)
             show(ctx, json_, {"session_id": session, "mermaid": text}, lambda: text)
         elif want_json(ctx, json_):
-            print_json(saver.tree_data(session, user_id=state.user))
+            print_json(saver.tree_data(session, stats=stats, user_id=state.user))
         else:
-            typer.echo(saver.tree(session, user_id=state.user).rstrip("\n"))
+            typer.echo(saver.tree(session, stats=stats, user_id=state.user).rstrip("\n"))
 
     run(ctx, work, read_only=True)
 

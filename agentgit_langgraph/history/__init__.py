@@ -14,7 +14,12 @@ and has an `a…` async twin sharing one plan (see `_plan.py`). The modules:
   `log` or `diff`; `find_thread` turns a branch name or thread id into a thread.
 * `diff.py`: compares the channel values of two checkpoints, on any branches.
 * `tree.py`: `TreeNode`/`SessionTree` and `tree_data`, built from the session
-  store alone: no checkpoint is read; `draw.py`: `tree`/`mermaid` text.
+  store and one `list()` of each thread (for in-thread forks and stats);
+  `draw.py`: `tree`/`mermaid` text.
+* `forks.py`: the lines of a thread forked in place by LangGraph's time
+  travel, named with the SDK's branch ids.
+* `stats.py`: `BranchStats`/`SessionStats`, what each branch added.
+* `show.py`: `CheckpointView`, one checkpoint as a person reads it.
 * `points.py`: the config checks and checkpoint lookups the plans share.
 * `service.py`: `History`, the service an `AgentGitSaver` owns as `history`:
   one `twins` line per plan (`log, alog = twins(log_plan)`).
@@ -36,23 +41,29 @@ from agentgit_langgraph.history.draw import MermaidText, TreeText, render_mermai
 from agentgit_langgraph.history.records import ChannelChange, Diff, LogEntry, MessagesDiff
 from agentgit_langgraph.history.refs import RefNotFoundError, find_thread
 from agentgit_langgraph.history.render import _value_preview as _value_preview
-from agentgit_langgraph.history.render import to_json
+from agentgit_langgraph.history.render import render_log, to_json
 from agentgit_langgraph.history.service import History
+from agentgit_langgraph.history.show import CheckpointView
+from agentgit_langgraph.history.stats import BranchStats, SessionStats
 from agentgit_langgraph.history.tree import SessionTree, TreeNode, TreeTag
 
 __all__ = [
+    "BranchStats",
     "ChannelChange",
+    "CheckpointView",
     "Diff",
     "History",
     "LogEntry",
     "MermaidText",
     "MessagesDiff",
     "RefNotFoundError",
+    "SessionStats",
     "SessionTree",
     "TreeNode",
     "TreeTag",
     "TreeText",
     "find_thread",
+    "render_log",
     "render_mermaid",
     "render_tree",
     "to_json",

@@ -20,6 +20,7 @@ from typing import Any
 from agentgit_langgraph._plan import Plan
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.history.render import _ELLIPSIS
+from agentgit_langgraph.history.stats import BranchStats
 from agentgit_langgraph.history.tree import SessionTree, TreeNode, as_tree, session_tree_plan
 from agentgit_langgraph.sessions import ExternalSession
 
@@ -77,9 +78,27 @@ def _node_line(node: TreeNode) -> str:
     parts.append(f"({count} checkpoint{'' if count == 1 else 's'})")
     if node.tags:
         parts.append("tags: " + ", ".join(t.name for t in node.tags))
+    if node.status != "active":  # the default goes unsaid
+        parts.append(
+            f"[{node.status}" + (f": {node.status_reason}]" if node.status_reason else "]")
+        )
+    if node.intent:
+        parts.append(f"intent: {node.intent}")
+    if node.stats is not None:
+        parts.append(_stats_text(node.stats))
     if node.is_current:
         parts.append("*")
     return "  ".join(parts)
+
+
+def _stats_text(stats: BranchStats) -> str:
+    """`3 model calls, 1,234 tokens, 2 tool calls, 4.2s`: one tree line's worth."""
+    calls = sum(stats.tool_calls.values())
+    return (
+        f"{stats.model_calls} model call{'' if stats.model_calls == 1 else 's'}, "
+        f"{stats.total_tokens:,} tokens, {calls} tool call{'' if calls == 1 else 's'}, "
+        f"{stats.wall_time_s:.1f}s"
+    )
 
 
 def render_tree(data: SessionTree | Mapping[str, Any]) -> TreeText:
@@ -219,7 +238,11 @@ def render_mermaid(data: SessionTree | Mapping[str, Any]) -> MermaidText:
 
 
 def tree_plan(
-    session_id: int | ExternalSession, *, user_id: UserId | None = None
+    session_id: int | ExternalSession,
+    *,
+    forks: bool = True,
+    stats: bool = False,
+    user_id: UserId | None = None,
 ) -> Plan[TreeText]:
     """A text tree of the session's branches, e.g.::
 
@@ -230,20 +253,26 @@ def tree_plan(
     Each line: name (the first thread is `main` unless named), short thread
     id, where it branched (parent thread @ checkpoint, its step), how many
     checkpoints it holds (all namespaces, the copied ones included), its
-    tags, `*` on the current thread. Short ids are unique prefixes that
-    `resolve` accepts. Reads only the session store.
+    tags, its status when not `active` (`[abandoned: too slow]`), its
+    intent, `*` on the current thread. Short ids are unique prefixes that
+    `resolve` accepts. A fork made inside a thread by LangGraph's own time
+    travel is a `fork` line under its thread (short ids of its SDK branch
+    id; `forks=False` leaves them out and reads only the session store).
+    `stats=True` adds model calls, tokens, tool calls and wall time.
     """
-    return render_tree((yield from session_tree_plan(session_id, user_id)))
+    tree = yield from session_tree_plan(session_id, user_id, forks=forks, stats=stats)
+    return render_tree(tree)
 
 
 def mermaid_plan(
-    session_id: int | ExternalSession, *, user_id: UserId | None = None
+    session_id: int | ExternalSession, *, forks: bool = True, user_id: UserId | None = None
 ) -> Plan[MermaidText]:
     """Mermaid `gitGraph` text of the session's branches.
 
     One commit per branch point and per head (one per checkpoint would be
-    too many); reads only the session store. It renders on GitHub inside a
+    too many). In-thread forks are lanes of their own (`forks=False`: left
+    out, and only the session store is read). It renders on GitHub inside a
     ```` ```mermaid ```` block; in a notebook the returned `MermaidText` is
     drawn as it is (JupyterLab 4.1+).
     """
-    return render_mermaid((yield from session_tree_plan(session_id, user_id)))
+    return render_mermaid((yield from session_tree_plan(session_id, user_id, forks=forks)))

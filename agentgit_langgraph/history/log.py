@@ -27,7 +27,8 @@ from agentgit_langgraph._copy import parent_checkpoint_id
 from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.configs import before_config
-from agentgit_langgraph.errors import InvalidConfigError
+from agentgit_langgraph.errors import InvalidConfigError, RefNotFoundError
+from agentgit_langgraph.history.forks import thread_lines
 from agentgit_langgraph.history.points import (
     _checkpoint_config,
     _cid,
@@ -41,6 +42,7 @@ from agentgit_langgraph.history.points import (
 )
 from agentgit_langgraph.history.records import LogEntry
 from agentgit_langgraph.history.render import _preview
+from agentgit_langgraph.history.stats import scan_thread_plan
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
@@ -142,10 +144,22 @@ def _after_plan(
     return None
 
 
+def _fork_head_plan(thread: InternalSession, fork: object) -> Plan[str]:
+    """The newest checkpoint of the thread's line whose SDK branch id is `fork`."""
+    if not isinstance(fork, str):
+        raise InvalidConfigError(f"a fork is a branch id string, got {fork!r}")
+    scan = yield from scan_thread_plan(thread)
+    for line in thread_lines(scan.tuples):
+        if line.fork_id == fork:
+            return line.head_checkpoint_id
+    raise RefNotFoundError(f"thread {thread.thread_id!r} has no fork {fork!r}")
+
+
 def log_plan(
     config_or_session: RunnableConfig | ExternalSession | int,
     *,
     limit: int | None = None,
+    fork: str | None = None,
     user_id: UserId | None = None,
 ) -> Plan[list[LogEntry]]:
     """The checkpoints of a branch, newest first, back through the threads it came from.
@@ -162,6 +176,9 @@ def log_plan(
             `ExternalSession` (its current thread's head).
         limit: At most this many entries; the walk stops, and reads no
             further, once it has them.
+        fork: Follow this line of the thread instead of its head: a fork
+            made inside the thread by LangGraph's time travel, by the SDK's
+            branch id (`tree_data`'s `fork_id`). Reads the thread once.
         user_id: When given, must own the session (`SessionAccessError`).
 
     Example:
@@ -169,6 +186,7 @@ def log_plan(
         for e in saver.log(session_id, limit=10):
             print(e.step, e.source, e.preview)
         saver.rollback(saver.log(session_id)[3].config)
+        saver.log({"configurable": {"thread_id": "chat-1"}}, fork=node["fork_id"])
         ```
     """
     target: Any = config_or_session
@@ -188,6 +206,10 @@ def log_plan(
         raise InvalidConfigError(
             f"log takes a config, a session id or an ExternalSession, got {type(target).__name__}"
         )
+    if fork is not None:
+        if start is not None:
+            raise InvalidConfigError("log takes a checkpoint_id or a fork, not both")
+        start = yield from _fork_head_plan(thread, fork)
     entries: list[LogEntry] = []
     if limit == 0:
         return entries

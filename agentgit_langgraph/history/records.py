@@ -25,6 +25,7 @@ from agentgit_langgraph.history.render import (
     _point_dict,
     _point_label,
     _short_repr,
+    render_log,
     to_json,
 )
 
@@ -54,6 +55,10 @@ class LogEntry:
     """Names of the session's tags on this checkpoint (on any thread holding it)."""
     text: str = ""
     """`preview` in full: the whole last message (`preview` is cut to one short line)."""
+
+    def __str__(self) -> str:
+        """The entry as `render_log` prints it (one line)."""
+        return render_log([self])
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.messages import BaseMessage
 from langchain_core.runnables import RunnableConfig
@@ -29,7 +29,12 @@ try:  # the blob LangGraph stores for a DeltaChannel snapshot (beta API)
 except ImportError:  # pragma: no cover - depends on the LangGraph version
     _DeltaSnapshot = None  # type: ignore[assignment,misc]
 
-__all__ = ["session_json", "to_json"]
+__all__ = ["render_log", "session_json", "to_json"]
+
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from agentgit_langgraph.history.records import LogEntry
 
 _PREVIEW_WIDTH = 60
 _ELLIPSIS = "…"
@@ -142,6 +147,37 @@ def _preview(tup: CheckpointTuple, width: int | None = _PREVIEW_WIDTH) -> str:
     if user:
         return _clip("updated " + ", ".join(sorted(user)), width)
     return ""
+
+
+_STEP_WIDTH = 3
+_SOURCE_WIDTH = 5
+_THREAD_WIDTH = 8
+
+
+def render_log(entries: Sequence[LogEntry]) -> str:
+    """A `log` as text, one checkpoint a line: step, source, thread (8 characters), preview.
+
+    Columns line up across the entries; tags follow the preview in brackets.
+
+    Example:
+        ```python
+        print(render_log(saver.log(session_id, limit=6)))
+        #   7  loop   5efea7d6  ai: echo: A hostel is fine (#3)
+        ```
+    """
+    step_width = max([_STEP_WIDTH, *(len(str(e.step)) for e in entries if e.step is not None)])
+    source_width = max([_SOURCE_WIDTH, *(len(e.source or "-") for e in entries)])
+    lines = []
+    for e in entries:
+        step = "-" if e.step is None else str(e.step)
+        line = (
+            f"{step:>{step_width}}  {e.source or '-':<{source_width}}  "
+            f"{e.thread_id[:_THREAD_WIDTH]:<{_THREAD_WIDTH}}  {e.preview}"
+        )
+        if e.tags:
+            line += f"  [{', '.join(e.tags)}]"
+        lines.append(line.rstrip())
+    return "\n".join(lines)
 
 
 def _point_label(config: RunnableConfig) -> str:

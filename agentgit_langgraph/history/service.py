@@ -3,7 +3,8 @@
 Each pair runs one plan function (see `_plan.twins`) that carries the public
 signature and docstring: `log_plan` (`log.py`), `tag_plan`/`tags_plan`/
 `untag_plan`/`resolve_plan` (`refs.py`), `diff_plan` (`diff.py`),
-`tree_data_plan` (`tree.py`), `tree_plan`/`mermaid_plan` (`draw.py`). The
+`tree_data_plan` (`tree.py`), `tree_plan`/`mermaid_plan` (`draw.py`),
+`stats_plan` (`stats.py`), `show_plan` (`show.py`). The
 saver's flat methods (`log`, `tag`, `diff`, `tree`, ...) run the same plans.
 
 Example:
@@ -20,6 +21,8 @@ from agentgit_langgraph.history.diff import diff_plan
 from agentgit_langgraph.history.draw import mermaid_plan, tree_plan
 from agentgit_langgraph.history.log import log_plan
 from agentgit_langgraph.history.refs import resolve_plan, tag_plan, tags_plan, untag_plan
+from agentgit_langgraph.history.show import show_plan
+from agentgit_langgraph.history.stats import stats_plan
 from agentgit_langgraph.history.tree import tree_data_plan
 
 __all__ = ["History"]
@@ -37,3 +40,5 @@ class History(Service):
     tree_data, atree_data = twins(tree_data_plan)
     tree, atree = twins(tree_plan)
     mermaid, amermaid = twins(mermaid_plan)
+    stats, astats = twins(stats_plan)
+    show, ashow = twins(show_plan)

@@ -1,7 +1,7 @@
 """The branches of a session as a tree: typed nodes, text, Mermaid and JSON.
 
-Built from the session store alone (threads and tags), never from a
-checkpoint, so drawing a session costs two store reads whatever its size.
+Built from the session store (threads and tags) and, to show forks made
+inside a thread and each branch's stats, one `list()` of each thread.
 `SessionTree`/`TreeNode` are the typed form; `to_dict()` is the JSON form
 `tree_data` returns; `render_tree`/`render_mermaid` (`draw.py`) draw either.
 
@@ -25,9 +25,17 @@ from typing import Any
 from agentgit_langgraph._access import session_plan, stored_id
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph._validate import UserId
+from agentgit_langgraph.history.forks import FORK_SEP, ThreadLine, thread_lines
 from agentgit_langgraph.history.points import _cycle
 from agentgit_langgraph.history.refs import _looks_like_uuid
 from agentgit_langgraph.history.render import _ELLIPSIS
+from agentgit_langgraph.history.stats import (
+    BranchStats,
+    ThreadScan,
+    line_stats,
+    scan_thread_plan,
+    thread_stats,
+)
 from agentgit_langgraph.sessions import ExternalSession, InternalSession, Tag
 from agentgit_langgraph.stores.base import BaseSessionStore
 
@@ -95,6 +103,23 @@ class TreeNode:
     created_at: datetime | None
     tags: tuple[TreeTag, ...] = ()
     children: tuple[TreeNode, ...] = ()
+    status: str = "active"
+    """What became of the branch (`set_status`): `active`, `kept` or `abandoned`."""
+    status_reason: str | None = None
+    intent: str | None = None
+    """Why the branch was opened (`rollback(..., intent=...)`)."""
+    kind: str = "thread"
+    """`thread`, or `fork`: a line forked inside its thread by LangGraph's own time
+    travel (`forks.py`); a fork's `thread_id` is its thread's, `branch_checkpoint_id`
+    the checkpoint it forks from, `checkpoint_count` the checkpoints of its own line."""
+    fork_id: str | None = None
+    """The SDK's branch id of the line (fork-child checkpoint ids joined with ">"; a
+    thread without forks: `""`); None when forks were not read."""
+    head_checkpoint_id: str | None = None
+    """The newest checkpoint of the node's line (`log(config)` from it follows a fork);
+    None when forks were not read."""
+    stats: BranchStats | None = None
+    """With `stats=True`: what the branch added (`stats.py`)."""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form: the keys `tree_data` documents, children nested.
@@ -119,6 +144,13 @@ class TreeNode:
             "is_current": self.is_current,
             "created_at": self.created_at.isoformat() if self.created_at else None,
             "tags": [t.to_dict() for t in self.tags],
+            "status": self.status,
+            "status_reason": self.status_reason,
+            "intent": self.intent,
+            "kind": self.kind,
+            "fork_id": self.fork_id,
+            "head_checkpoint_id": self.head_checkpoint_id,
+            **({"stats": self.stats.to_dict()} if self.stats is not None else {}),
             "children": [c.to_dict() for c in self.children],
         }
 
@@ -142,6 +174,13 @@ class TreeNode:
             created_at=datetime.fromisoformat(created) if isinstance(created, str) else created,
             tags=tuple(TreeTag(**t) for t in data.get("tags", ())),
             children=tuple(cls.from_dict(c) for c in data.get("children", ())),
+            status=data.get("status", "active"),
+            status_reason=data.get("status_reason"),
+            intent=data.get("intent"),
+            kind=data.get("kind", "thread"),
+            fork_id=data.get("fork_id"),
+            head_checkpoint_id=data.get("head_checkpoint_id"),
+            stats=BranchStats.from_dict(data["stats"]) if data.get("stats") else None,
         )
 
 
@@ -246,24 +285,86 @@ def abbreviations(ids: Sequence[str], minimum: int = MIN_ABBREV) -> dict[str, st
     }
 
 
-def session_tree_plan(session_id: Any, user_id: object) -> Plan[SessionTree]:
-    """The session's `SessionTree`, read from the session store only."""
+def session_tree_plan(
+    session_id: Any, user_id: object, *, forks: bool = True, stats: bool = False
+) -> Plan[SessionTree]:
+    """The session's `SessionTree`: the store's threads and tags; with `forks` or
+    `stats`, one `list()` of each thread's root namespace as well."""
     session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield from call(
         BaseSessionStore.list_threads, stored_id(session)
     )
     tags: list[Tag] = yield from call(BaseSessionStore.list_tags, stored_id(session))
-    return _build_tree(session, threads, tags)
+    scans: dict[str, ThreadScan] = {}
+    if forks or stats:
+        for thread in threads:
+            scans[thread.thread_id] = yield from scan_thread_plan(thread)
+    return _build_tree(session, threads, tags, scans, forks=forks, stats=stats)
+
+
+def _fork_nodes(
+    scan: ThreadScan,
+    lines: Sequence[ThreadLine],
+    thread_short: str,
+    checkpoint_short: Mapping[str, str],
+    stats: bool,
+) -> list[TreeNode]:
+    """A node for each line of the thread but the one its head is on."""
+    nodes = []
+    for line in lines:
+        if line.is_head:
+            continue
+        short = FORK_SEP.join(checkpoint_short[c] for c in line.fork_id.split(FORK_SEP))
+        point = line.fork_checkpoint_id
+        nodes.append(
+            TreeNode(
+                thread_id=scan.thread.thread_id,
+                short_id=short,
+                name=None,
+                label="fork",
+                parent_thread_id=scan.thread.thread_id,
+                short_parent_id=thread_short,
+                branch_checkpoint_id=point,
+                short_branch_checkpoint_id=checkpoint_short[point] if point else None,
+                branch_step=_step_of(point),
+                checkpoint_count=len(line.own),
+                is_branch=False,
+                is_current=False,
+                created_at=None,
+                kind="fork",
+                fork_id=line.fork_id,
+                head_checkpoint_id=line.head_checkpoint_id,
+                stats=line_stats(scan, line) if stats else None,
+            )
+        )
+    return nodes
 
 
 def _build_tree(
-    session: ExternalSession, threads: Sequence[InternalSession], tags: Sequence[Tag]
+    session: ExternalSession,
+    threads: Sequence[InternalSession],
+    tags: Sequence[Tag],
+    scans: Mapping[str, ThreadScan] | None = None,
+    *,
+    forks: bool = False,
+    stats: bool = False,
 ) -> SessionTree:
-    """The session's threads as nested nodes, from store records only."""
+    """The session's threads as nested nodes, from store records (and `scans`)."""
+    scans = scans or {}
+    lines_of = {tid: thread_lines(scan.tuples) for tid, scan in scans.items()} if forks else {}
+    fork_ids = [
+        c
+        for lines in lines_of.values()
+        for line in lines
+        if not line.is_head
+        for c in (*line.fork_id.split(FORK_SEP), line.fork_checkpoint_id)
+        if c
+    ]
     thread_short = abbreviations([t.thread_id for t in threads])
     checkpoint_short = abbreviations(
         [t.branch_checkpoint_id for t in threads if t.branch_checkpoint_id]
-        + [t.checkpoint_id for t in tags],
+        + [t.checkpoint_id for t in tags]
+        + fork_ids,
         MIN_CHECKPOINT_ABBREV,
     )
     current = session.current_internal_session_id
@@ -302,6 +403,14 @@ def _build_tree(
     nodes: dict[str, TreeNode] = {}
     for thread_id in reversed(order):
         t = records[thread_id]
+        lines = lines_of.get(thread_id, [])
+        head = next((line for line in lines if line.is_head), None)
+        scan = scans.get(thread_id)
+        forked = (
+            _fork_nodes(scan, lines, thread_short[thread_id], checkpoint_short, stats)
+            if scan is not None
+            else []
+        )
         nodes[thread_id] = TreeNode(
             thread_id=t.thread_id,
             short_id=thread_short[t.thread_id],
@@ -323,7 +432,13 @@ def _build_tree(
             is_current=t.thread_id == current,
             created_at=t.created_at,
             tags=tuple(tags_of.get(t.thread_id, ())),
-            children=tuple(nodes[c] for c in children_of.get(thread_id, ())),
+            children=(*(nodes[c] for c in children_of.get(thread_id, ())), *forked),
+            status=t.status,
+            status_reason=t.status_reason,
+            intent=t.intent,
+            fork_id=head.fork_id if head else None,
+            head_checkpoint_id=head.head_checkpoint_id if head else None,
+            stats=thread_stats(scan) if stats and scan is not None else None,
         )
     return SessionTree(
         session_id=session.id,
@@ -337,7 +452,11 @@ def _build_tree(
 
 
 def tree_data_plan(
-    session_id: int | ExternalSession, *, user_id: UserId | None = None
+    session_id: int | ExternalSession,
+    *,
+    forks: bool = True,
+    stats: bool = False,
+    user_id: UserId | None = None,
 ) -> Plan[dict[str, Any]]:
     """The session's branches as JSON-able nested nodes (for `--json` output).
 
@@ -346,10 +465,18 @@ def tree_data_plan(
     `{"thread_id", "short_id", "name", "label", "parent_thread_id",
     "short_parent_id", "branch_checkpoint_id", "short_branch_checkpoint_id",
     "branch_step", "checkpoint_count", "is_branch", "is_current",
-    "created_at", "tags", "children"}`. Read from the session store only.
-    `branch_step` is decoded from LangGraph's checkpoint id (None when it
-    cannot be). It is `SessionTree.to_dict()`: `render_tree` and
-    `render_mermaid` accept it as it is.
+    "created_at", "tags", "status", "status_reason", "intent", "kind",
+    "fork_id", "head_checkpoint_id", "children"}` (and `"stats"` with
+    `stats=True`). `branch_step` is decoded from LangGraph's checkpoint id
+    (None when it cannot be). It is `SessionTree.to_dict()`: `render_tree`
+    and `render_mermaid` accept it as it is.
+
+    With `forks` (the default), forks made inside a thread by LangGraph's
+    own time travel are nodes too (`kind: "fork"`, `fork_id` the SDK's
+    branch id), and each thread's `fork_id` is the line of its head: this
+    reads each thread once with `list()`. `forks=False` reads the session
+    store only (`fork_id` None). `stats=True` adds each node's `stats`
+    (`BranchStats`) from the same read.
     """
-    tree = yield from session_tree_plan(session_id, user_id)
+    tree = yield from session_tree_plan(session_id, user_id, forks=forks, stats=stats)
     return tree.to_dict()

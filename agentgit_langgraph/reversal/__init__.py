@@ -121,7 +121,7 @@ from agentgit_langgraph.reversal.handlers import (
     reversible_tool,
     with_undo,
 )
-from agentgit_langgraph.reversal.undo import reverse_tool_calls
+from agentgit_langgraph.reversal.undo import reverse_tool_calls, warn_unreversed
 
 __all__ = [
     "ExecutedToolCall",
@@ -132,5 +132,6 @@ __all__ = [
     "reverse_tool_calls",
     "reversers_from",
     "reversible_tool",
+    "warn_unreversed",
     "with_undo",
 ]

@@ -9,11 +9,11 @@ from langchain_core.messages import AIMessage, BaseMessage, ToolMessage, convert
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple, PendingWrite
 
 from agentgit_langgraph._langgraph import NULL_TASK_ID
-from agentgit_langgraph._plan import Plan, call
+from agentgit_langgraph._plan import Plan, call, gather
 from agentgit_langgraph.configs import checkpoint_config
 from agentgit_langgraph.reversal.handlers import ExecutedToolCall
 
-__all__ = ["executed_tool_calls", "state_messages"]
+__all__ = ["checkpoint_messages", "executed_tool_calls", "fork_tool_calls", "state_messages"]
 
 _MAX_DEPTH = 4
 
@@ -73,6 +73,20 @@ def state_messages(tup: CheckpointTuple) -> Plan[list[BaseMessage]]:
     found.extend(
         m for w in tup.pending_writes or () if w[0] == NULL_TASK_ID for m in _messages_in(w[2])
     )
+    return found
+
+
+def checkpoint_messages(tup: CheckpointTuple, *, writes: bool = True) -> list[BaseMessage]:
+    """Messages in the checkpoint's stored values and (`writes`) its tasks' waiting writes.
+
+    A task's writes made it into the next checkpoint, or were a run that
+    stopped there (an error, an interrupt): what they hold happened either way.
+    """
+    found: list[BaseMessage] = []
+    for value in tup.checkpoint["channel_values"].values():
+        found.extend(_messages_in(value))
+    if writes:
+        found.extend(_write_messages(tup.pending_writes or (), tasks_only=True))
     return found
 
 
@@ -151,3 +165,41 @@ def executed_tool_calls(source: CheckpointTuple) -> Plan[list[ExecutedToolCall]]
         executed.extend(call for _, call in found)
     executed.extend(call for _, call in take(at_head))  # in the order of the messages
     return executed
+
+
+def fork_tool_calls(source: CheckpointTuple, done: Iterable[str]) -> Plan[list[ExecutedToolCall]]:
+    """Tool calls executed in `source`'s thread that neither its state holds nor `done` names.
+
+    After `executed_tool_calls(source)` (the line from `source` to the head),
+    what is left ran on forks LangGraph's time travel made inside the thread.
+    One `list()` of the thread's root namespace; oldest checkpoint first.
+    """
+    configurable = source.config["configurable"]
+    tuples: list[CheckpointTuple] = yield from gather(
+        BaseCheckpointSaver.list,
+        checkpoint_config(configurable["thread_id"], configurable.get("checkpoint_ns", "")),
+    )
+    # What waits at `source` itself is copied with it (a branch keeps it), and
+    # what ran from it on the head's line is in `done`.
+    before = yield from state_messages(source)
+    before.extend(_write_messages(source.pending_writes or (), tasks_only=True))
+    seen = {m.tool_call_id for m in before if isinstance(m, ToolMessage)} | set(done)
+    found: list[ExecutedToolCall] = []
+    for tup in reversed(tuples):
+        messages = checkpoint_messages(tup)
+        asked = _tool_calls_by_id(messages)
+        for m in messages:
+            if not isinstance(m, ToolMessage) or m.tool_call_id in seen or m.status == "error":
+                continue
+            seen.add(m.tool_call_id)
+            name, args, _ = asked.get(m.tool_call_id, (m.name or "", {}, 0))
+            found.append(
+                ExecutedToolCall(
+                    tool_call_id=m.tool_call_id,
+                    tool_name=name,
+                    args=args,
+                    result=m.content,
+                    artifact=m.artifact,
+                )
+            )
+    return found

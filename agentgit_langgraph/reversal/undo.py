@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import time
+import warnings
 
 from langgraph.checkpoint.base import CheckpointTuple
 
 from agentgit_langgraph._claims import ReversalAttempt
 from agentgit_langgraph._plan import Plan, call, call_on
-from agentgit_langgraph.errors import ToolReversalError
-from agentgit_langgraph.reversal.calls import executed_tool_calls
+from agentgit_langgraph.errors import ToolReversalError, UnreversedToolCallsWarning
+from agentgit_langgraph.reversal.calls import executed_tool_calls, fork_tool_calls
 from agentgit_langgraph.reversal.handlers import ExecutedToolCall, ToolReversers
 from agentgit_langgraph.sessions import FAILED, PENDING, Reversal
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["reverse_tool_calls"]
+__all__ = ["reverse_tool_calls", "warn_unreversed"]
 
 _POLL_FIRST = 0.02
 _POLL_MAX = 0.25
@@ -149,4 +150,24 @@ def reverse_tool_calls(
             **token,
         )
         outcomes.append(dataclasses.replace(rec, status=status, claimant=claimant))
+    return outcomes
+
+
+def warn_unreversed(source: CheckpointTuple, outcomes: list[Reversal]) -> Plan[list[Reversal]]:
+    """Warn (`UnreversedToolCallsWarning`) of tool calls on in-thread forks left done.
+
+    Silence would say the world is as it was at `source`; it is not, where a
+    fork LangGraph's time travel made in the thread ran tools. Returns `outcomes`.
+    """
+    left = yield from fork_tool_calls(source, [r.tool_call_id for r in outcomes])
+    if left:
+        named = ", ".join(f"{c.tool_name} ({c.tool_call_id})" for c in left)
+        warnings.warn(
+            UnreversedToolCallsWarning(
+                f"thread {source.config['configurable']['thread_id']!r}: {len(left)} tool "
+                f"call(s) ran on forks made inside the thread and were not undone: {named}",
+                tuple((c.tool_call_id, c.tool_name) for c in left),
+            ),
+            stacklevel=2,
+        )
     return outcomes

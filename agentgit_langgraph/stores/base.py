@@ -170,6 +170,15 @@ class BaseSessionStore(ABC):
     @abstractmethod
     async def aset_current(self, session_id: int, thread_id: str) -> bool: ...
 
+    @abstractmethod
+    def set_thread_status(self, thread_id: str, status: str, reason: str | None = None) -> bool:
+        """Record a thread's status (`active`/`kept`/`abandoned`) and reason; False if unknown."""
+
+    @abstractmethod
+    async def aset_thread_status(
+        self, thread_id: str, status: str, reason: str | None = None
+    ) -> bool: ...
+
     # -- tags and deletion ---------------------------------------------------
     @abstractmethod
     def add_tag(self, tag: Tag) -> None:

@@ -31,7 +31,7 @@ CLAIM_COLUMNS = "token, host, node, pid, pid_start, claimed_at, expires_at"
 TAG_COLUMNS = "session_id, name, thread_id, checkpoint_ns, checkpoint_id, created_at"
 THREAD_COLUMNS = (
     "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, "
-    "created_at, checkpoint_count, is_branch, updated_at"
+    "created_at, checkpoint_count, is_branch, updated_at, status, status_reason, intent"
 )
 
 
@@ -101,6 +101,9 @@ def thread_from_row(row: Sequence[Any]) -> InternalSession:
             created_at=_as_datetime(row[5]),
             checkpoint_count=_as_int(row[6]),
             is_branch=bool(row[7]),
+            status=_as_text(row[9]),
+            status_reason=_as_optional_text(row[10]),
+            intent=_as_optional_text(row[11]),
         )
     except (TypeError, ValueError, IndexError, KeyError) as exc:
         raise _corrupt("agentgit_threads", "thread_id", row, exc) from exc

@@ -134,6 +134,10 @@ MIGRATIONS: tuple[str | ToUtc, ...] = (
         expires_at $UTC_TIME NOT NULL,
         PRIMARY KEY (session_id, tool_call_id)
     )""",
+    # 21-23: what became of a branch, and why it was opened (`set_status`, `rollback(intent=)`).
+    """ALTER TABLE agentgit_threads $ADD_COLUMN status TEXT NOT NULL DEFAULT 'active'""",
+    """ALTER TABLE agentgit_threads $ADD_COLUMN status_reason TEXT""",
+    """ALTER TABLE agentgit_threads $ADD_COLUMN intent TEXT""",
 )
 
 

@@ -42,6 +42,7 @@ from agentgit_langgraph.stores.ops import (
     migrate,
     record_checkpoints,
     set_current,
+    set_thread_status,
     take_over_reversal,
     thread_owner,
     update_metadata,
@@ -185,6 +186,16 @@ class SqlSessionStore(BaseSessionStore):
 
     async def aset_current(self, session_id: int, thread_id: str) -> bool:
         return await self._arun(set_current(self.dialect, session_id, thread_id), immediate=True)
+
+    def set_thread_status(self, thread_id: str, status: str, reason: str | None = None) -> bool:
+        return self._run(set_thread_status(self.dialect, thread_id, status, reason), immediate=True)
+
+    async def aset_thread_status(
+        self, thread_id: str, status: str, reason: str | None = None
+    ) -> bool:
+        return await self._arun(
+            set_thread_status(self.dialect, thread_id, status, reason), immediate=True
+        )
 
     def add_tag(self, tag: Tag) -> None:
         self._run(add_tag(self.dialect, tag), immediate=True)

@@ -37,6 +37,7 @@ from agentgit_langgraph.stores.ops.threads import (
     list_threads,
     record_checkpoints,
     set_current,
+    set_thread_status,
     thread_owner,
 )
 
@@ -66,6 +67,7 @@ __all__ = [
     "migrate",
     "record_checkpoints",
     "set_current",
+    "set_thread_status",
     "setup",
     "take_over_reversal",
     "thread_owner",

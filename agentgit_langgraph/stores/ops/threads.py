@@ -31,8 +31,9 @@ def select_threads(d: Dialect) -> str:
 
 INSERT_THREAD = (
     "INSERT INTO agentgit_threads (thread_id, session_id, parent_thread_id, "
-    "branch_checkpoint_id, name, created_at, checkpoint_count, is_branch, updated_at) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING"
+    "branch_checkpoint_id, name, created_at, checkpoint_count, is_branch, updated_at, "
+    "status, status_reason, intent) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING"
 )
 
 
@@ -48,6 +49,9 @@ def thread_params(d: Dialect, t: InternalSession, stamp: datetime) -> tuple[Any,
         t.checkpoint_count,
         t.is_branch,
         created,
+        t.status,
+        t.status_reason,
+        t.intent,
     )
 
 
@@ -125,6 +129,20 @@ def set_current(d: Dialect, session_id: int, thread_id: str) -> Op[bool]:
             "WHERE thread_id = ? AND session_id = ?)"
         ),
         (thread_id, d.ts(now()), session_id, thread_id, session_id),
+    )
+    return res.rowcount > 0
+
+
+def set_thread_status(d: Dialect, thread_id: str, status: str, reason: str | None) -> Op[bool]:
+    """Record what became of a thread (`active`, `kept`, `abandoned`) and why; False if unknown."""
+    thread_id, status = check.thread_id(thread_id), check.branch_status(status)
+    reason = check.optional_text(reason, "status reason")
+    res = yield Statement(
+        d.sql(
+            "UPDATE agentgit_threads SET status = ?, status_reason = ?, updated_at = ? "
+            "WHERE thread_id = ?"
+        ),
+        (status, reason, d.ts(now()), thread_id),
     )
     return res.rowcount > 0
 
