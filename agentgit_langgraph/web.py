@@ -248,21 +248,35 @@ class Api:
         if (ref is None) == (given is None):
             raise InvalidRequestError("give one of 'ref' (a ref of the session) or 'config'")
         name = _field(body, "name", str)
+        intent = _field(body, "intent", str)
         reverse_tools = bool(_field(body, "reverse_tools", bool))
         source = given if ref is None else await saver.aresolve(sid, ref, user_id=user)
         source_thread = await self._thread_of_session(saver, source, sid, user)
-        config = await saver.arollback(source, user_id=user, name=name, reverse_tools=reverse_tools)
+        config = await saver.arollback(
+            source, user_id=user, name=name, reverse_tools=reverse_tools, intent=intent
+        )
         branch = str(config["configurable"]["thread_id"])
         info = {
             "session_id": sid,
             "thread_id": branch,
             "name": name,
+            "intent": intent,
             "parent_thread_id": source_thread,
             "branch_checkpoint_id": source.get("configurable", {}).get("checkpoint_id"),
             "config": config,
         }
         info["server_thread"] = await self._register_server_thread(info)
         return info
+
+    async def status(self, request: Request) -> Any:
+        """Say what became of one of the session's branches (`set_status`)."""
+        saver, sid, user = await self.saver(), _session_id(request), _user(request)
+        body = await _body(request)
+        thread = _field(body, "thread", str, required=True)
+        status = _field(body, "status", str, required=True)
+        reason = _field(body, "reason", str)
+        await self._thread_of_session(saver, {"configurable": {"thread_id": thread}}, sid, user)
+        return await saver.aset_status(thread, status, reason=reason, user_id=user)
 
     @staticmethod
     async def _thread_of_session(
@@ -323,6 +337,7 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("POST", "/agentgit/sessions/{session_id}/tags", Api.tag),
     ("POST", "/agentgit/sessions/{session_id}/rollback", Api.rollback),
     ("POST", "/agentgit/sessions/{session_id}/switch", Api.switch),
+    ("POST", "/agentgit/sessions/{session_id}/status", Api.status),
 )
 
 

@@ -218,10 +218,12 @@ def test_branches_table(db: Prepared) -> None:
         "from",
         "checkpoint",
         "checkpoints",
-        "created",
         "status",
+        "·",
         "intent",
     ]
+    # when each was made: with --full (and in --json), beside the whole ids
+    assert "created" in ok(db, "--full", "branches", str(db.session)).splitlines()[0].split()
     rows = {line.split()[0].lstrip("*").strip() or line.split()[1]: line for line in lines[1:]}
     assert len(lines) == 4
     current = [line for line in lines[1:] if line.startswith("*")]

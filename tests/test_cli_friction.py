@@ -42,7 +42,7 @@ def test_every_table_fits_80_columns_with_whole_rows(db: Prepared, command: list
     lines = at_80(db, *args).stdout.rstrip("\n").splitlines()
     assert max(len(line) for line in lines) <= 80, lines
     rows = as_json(db, *args)
-    assert len(lines) == 1 + len(rows)  # one line a row: no id is wrapped
+    assert len(lines) == 1 + len(rows), "\n".join(lines)  # one line a row: no id is wrapped
     full = ok(db, *args, "--full")
     for line in lines[1:]:
         for cell in line.split():

@@ -480,6 +480,7 @@ async def test_viewer_user_b_is_refused(conn_string: str) -> None:
     writes = [
         ("/rollback", {"ref": "main"}),
         ("/switch", {"thread": "retry"}),
+        ("/status", {"thread": "retry", "status": "abandoned"}),
         ("/tags", {"ref": "main", "name": "x"}),
     ]
     transport = httpx.ASGITransport(app=app)

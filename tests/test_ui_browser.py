@@ -159,12 +159,30 @@ def test_viewer_in_chromium(tmp_path: Path) -> None:
         tree = httpx.get(f"{base}/agentgit/sessions/{sid}/tree").json()
         assert entry.locator("input[name=intent]").is_disabled() != ("intent" in tree["roots"][0])
         entry.locator("input[name=name]").fill("from-ui")
+        entry.locator("input[name=intent]").fill("try it from the page")
         entry.locator("form.rollback button[type=submit]").click()
         expect(page.locator("svg.graph g.lane")).to_have_count(4)
         ready("graph")
         assert _lanes(page) == ["main", "retry", "again", "from-ui"]
         assert (page.locator("g.lane.current .name").text_content() or "").strip() == "from-ui"
         shot("graph-after-rollback")
+
+        # set a branch's status from the page: the panel and the tree say it
+        page.locator("g.lane", has=page.locator(".name", has_text="again")).click()
+        panel_shows("again")
+        page.locator("#panel button.status-open").click()
+        page.locator("form.status-form select[name=status]").select_option("abandoned")
+        page.locator("form.status-form input[name=reason]").fill("too slow")
+        page.locator("form.status-form button[type=submit]").click()
+        expect(page.locator("#panel dl.facts")).to_contain_text("abandoned")
+        roots = httpx.get(f"{base}/agentgit/sessions/{sid}/tree").json()["roots"]
+        nodes = {n.get("name"): n for n in roots[0]["children"]}
+        assert (nodes["again"]["status"], nodes["again"]["status_reason"]) == (
+            "abandoned",
+            "too slow",
+        )
+        assert nodes["from-ui"]["intent"] == "try it from the page"
+        shot("graph-after-status")
 
         # narrow window: the panel goes under the graph; dark theme by the toggle
         page.set_viewport_size({"width": 400, "height": 800})

@@ -88,9 +88,21 @@ async def test_reads_and_changes(api: tuple[httpx.AsyncClient, Any]) -> None:
     assert tag["name"] == "one"
     assert [t["name"] for t in await _get(client, f"/sessions/{sid}/tags")] == ["one"]
 
-    branch = await _post(client, f"/sessions/{sid}/rollback", {"ref": "one", "name": "retry"})
+    body = {"ref": "one", "name": "retry", "intent": "try the train"}
+    branch = await _post(client, f"/sessions/{sid}/rollback", body)
     retry = branch["thread_id"]
     assert branch["parent_thread_id"] == "chat" and branch["server_thread"] is False
+    # intent and status round-trip through the API into the tree
+    body = {"thread": retry, "status": "kept", "reason": "cheaper"}
+    kept = await _post(client, f"/sessions/{sid}/status", body)
+    assert (kept["thread_id"], kept["status"], kept["status_reason"]) == (retry, "kept", "cheaper")
+    (root,) = (await _get(client, f"/sessions/{sid}/tree"))["roots"]
+    (node,) = [c for c in root["children"] if c["thread_id"] == retry]
+    assert (node["intent"], node["status"], node["status_reason"]) == (
+        "try the train",
+        "kept",
+        "cheaper",
+    )
     assert await _state(client, sid) == (7, 1, ["chat", retry], retry)
     retry_log = await _get(client, f"/sessions/{sid}/log", ref="retry")
     assert retry_log[0]["thread_id"] == retry and len(retry_log) == 3
@@ -141,6 +153,10 @@ async def test_errors(api: tuple[httpx.AsyncClient, Any]) -> None:
     await _error(await get(f"{base}/log", params={"ref": "nope"}), 404, "RefNotFoundError")
     alien = {"configurable": {"thread_id": "elsewhere", "checkpoint_id": "x"}}
     response = await post(f"{base}/rollback", params=ALICE, json={"config": alien})
+    await _error(response, 404, "ThreadNotFoundError")
+    response = await post(f"{base}/status", params=ALICE, json={"thread": "chat", "status": "gone"})
+    await _error(response, 422, "InvalidConfigError")
+    response = await post(f"{base}/status", params=ALICE, json={"thread": "nope", "status": "kept"})
     await _error(response, 404, "ThreadNotFoundError")
     response = await post(f"{base}/switch", params=ALICE, json={"thread": "nope"})
     await _error(response, 404, "ThreadNotFoundError")

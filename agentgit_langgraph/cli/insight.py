@@ -59,7 +59,12 @@ def stats_cmd(
     ] = None,
     json_: JsonOption = False,
 ) -> None:
-    """What each branch added: checkpoints, steps, model calls, tokens, tool calls, time."""
+    """What each branch cost: model calls, tokens, tool calls, time.
+
+    For a branch, or for each branch of a session and their total: checkpoints,
+    steps, model calls, tokens, tool calls and wall time, counting only what
+    each branch added.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         found = saver.stats(thread, session_id=session, user_id=state.user)
@@ -93,7 +98,11 @@ def show_cmd(
     ],
     json_: JsonOption = False,
 ) -> None:
-    """Show one checkpoint: values, next, tasks, interrupts, metadata, writes, links, tags."""
+    """Show one checkpoint as a person reads it.
+
+    Its values (messages rendered), next nodes, tasks, interrupts, metadata,
+    pending writes, parent, children and tags.
+    """
 
     def work(saver: AgentGitSaver, state: State) -> None:
         config = _log_target(saver, target, state.user)

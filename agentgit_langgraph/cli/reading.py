@@ -27,6 +27,7 @@ from agentgit_langgraph.cli.app import (
     want_json,
 )
 from agentgit_langgraph.saver import AgentGitSaver
+from agentgit_langgraph.sessions import InternalSession
 
 
 @app.command("sessions")
@@ -93,7 +94,9 @@ def branches_cmd(
         wide = want_full(ctx, full)
         short = short_ids((t.thread_id for t in threads), wide)
         points = short_ids((t.branch_checkpoint_id for t in threads), wide, checkpoints=True)
-        columns = (":fixed", "thread", "name", "parent", "from checkpoint", "checkpoints:n")
+        columns: tuple[str, ...] = (":fixed", "thread", "name", "parent", "from checkpoint")
+        # When is in --json and --full: at 80 columns, what became of a branch matters more.
+        columns += ("checkpoints:n", *(("created:fixed",) if wide else ()), "status · intent:text")
         rows = (
             (
                 "*" if t.is_current else "",
@@ -102,9 +105,8 @@ def branches_cmd(
                 escape(short.get(t.parent_thread_id or "", t.parent_thread_id or "-")),
                 escape(points.get(t.branch_checkpoint_id or "", "-")),
                 str(t.checkpoint_count),
-                fmt_time(t.created_at, wide),
-                escape(t.status + (f": {t.status_reason}" if t.status_reason else "")),
-                escape(t.intent or "-"),
+                *((fmt_time(t.created_at, wide),) if wide else ()),
+                escape(_status_text(t)),
             )
             for t in threads
         )
@@ -112,13 +114,19 @@ def branches_cmd(
             ctx,
             json_,
             threads,
-            (*columns, "created:fixed", "status", "intent:text"),
+            columns,
             rows,
             current=lambda i: threads[i].is_current,
             full=wide,
         )
 
     run(ctx, work, read_only=True)
+
+
+def _status_text(thread: InternalSession) -> str:
+    """`kept: cheaper · try the train`: one cell, cut last when the table is too wide."""
+    status = thread.status + (f": {thread.status_reason}" if thread.status_reason else "")
+    return f"{status} · {thread.intent}" if thread.intent else status
 
 
 def _log_target(saver: AgentGitSaver, target: str, user_id: str | None) -> Any:

@@ -199,6 +199,34 @@ function tagForm(sid, ref, onChange) {
   return form;
 }
 
+function statusForm(sid, thread, current, onChange) {
+  const choice = h(
+    "select",
+    { name: "status", "aria-label": "Status" },
+    ...["active", "kept", "abandoned"].map((s) => h("option", s === current ? { value: s, selected: true } : { value: s }, s)),
+  );
+  const reason = h("input", { name: "reason", placeholder: "why (optional)", "aria-label": "Reason" });
+  const form = h(
+    "form",
+    {
+      class: "inline status-form",
+      onsubmit: async (event) => {
+        event.preventDefault();
+        try {
+          await post(M.paths.status(sid), M.requests.status(thread, choice.value, reason.value.trim()));
+          onChange(thread);
+        } catch (err) {
+          showError(err);
+        }
+      },
+    },
+    choice,
+    reason,
+    h("button", { type: "submit" }, "Set"),
+  );
+  return form;
+}
+
 async function threadHistory(sid, thread, count) {
   return get(M.paths.log(sid), { ref: thread, limit: Math.min(Math.max(count, 1), 500) });
 }
@@ -280,7 +308,7 @@ async function graphPage(sid, select) {
           } }, "Make current")
         : "",
       canWrite
-        ? h("button", { type: "button", disabled: M.paths.status === null, title: M.paths.status === null ? "The API of this server has no branch status yet" : "" }, "Set status")
+        ? h("button", { type: "button", class: "status-open", onclick: (event) => event.target.replaceWith(statusForm(sid, thread, M.node.status(item), reload)) }, "Set status…")
         : "",
     );
     panel.replaceChildren(

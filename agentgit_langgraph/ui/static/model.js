@@ -158,7 +158,7 @@ export const requests = {
   },
   switchTo: (thread) => ({ thread }),
   tag: (ref, name) => ({ ref, name }),
-  status: (thread, status) => ({ thread, status }),
+  status: (thread, status, reason) => (reason ? { thread, status, reason } : { thread, status }),
 };
 
 export const paths = {
@@ -170,6 +170,5 @@ export const paths = {
   rollback: (sid) => `/sessions/${sid}/rollback`,
   switchTo: (sid) => `/sessions/${sid}/switch`,
   tags: (sid) => `/sessions/${sid}/tags`,
-  // No endpoint yet: the status control stays disabled until the API has one.
-  status: null,
+  status: (sid) => `/sessions/${sid}/status`,
 };
