@@ -113,6 +113,15 @@ def _int(text: str | None, what: str, *, status: int = 400) -> int | None:
         ) from None
 
 
+def _flag(text: str | None, what: str) -> bool:
+    """A query flag: absent, `0`/`false` or `1`/`true`."""
+    if text is None or text.lower() in ("0", "false", ""):
+        return False
+    if text.lower() in ("1", "true"):
+        return True
+    raise InvalidRequestError(f"{what}: expected 1 or 0, got {text!r}")
+
+
 def _session_id(request: Request) -> int:
     sid = _int(request.path_params["session_id"], "session id")
     assert sid is not None
@@ -190,8 +199,19 @@ class Api:
         return await saver.abranches(_session_id(request), user_id=_user(request))
 
     async def tree(self, request: Request) -> Any:
+        """`tree_data`; `?stats=1` adds each branch's stats (one more pass over nothing:
+        the threads are read once for forks anyway)."""
         saver = await self.saver()
-        return await saver.atree_data(_session_id(request), user_id=_user(request))
+        stats = _flag(request.query_params.get("stats"), "stats")
+        return await saver.atree_data(_session_id(request), stats=stats, user_id=_user(request))
+
+    async def stats(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.astats(session_id=_session_id(request), user_id=_user(request))
+
+    async def reversals(self, request: Request) -> Any:
+        saver = await self.saver()
+        return await saver.areversals(session_id=_session_id(request), user_id=_user(request))
 
     async def log(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
@@ -330,6 +350,8 @@ _ROUTES: tuple[tuple[str, str, Handler], ...] = (
     ("GET", "/agentgit/sessions/{session_id}", Api.session),
     ("GET", "/agentgit/sessions/{session_id}/branches", Api.branches),
     ("GET", "/agentgit/sessions/{session_id}/tree", Api.tree),
+    ("GET", "/agentgit/sessions/{session_id}/stats", Api.stats),
+    ("GET", "/agentgit/sessions/{session_id}/reversals", Api.reversals),
     ("GET", "/agentgit/sessions/{session_id}/log", Api.log),
     ("GET", "/agentgit/sessions/{session_id}/checkpoints/{ref:path}", Api.show),
     ("GET", "/agentgit/sessions/{session_id}/diff", Api.diff),

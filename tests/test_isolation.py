@@ -474,7 +474,13 @@ async def test_viewer_user_b_is_refused(conn_string: str) -> None:
     assert token is not None
     sid = w.a_session
     reads: list[tuple[str, dict[str, Any]]] = [
-        *((path, {}) for path in ("", "/branches", "/tree", "/log", "/checkpoints/main", "/tags")),
+        *(
+            (path, {})
+            for path in (
+                *("", "/branches", "/tree", "/log", "/checkpoints/main", "/tags"),
+                *("/stats", "/reversals"),
+            )
+        ),
         ("/diff", {"a": "main", "b": "retry"}),
     ]
     writes = [

@@ -220,3 +220,72 @@ def test_viewer_in_chromium(tmp_path: Path) -> None:
         assert page.locator("#mode").inner_text() == "read-only"
         assert page.locator('meta[name="agentgit-token"]').count() == 0
         assert problems == []
+
+
+def _seed_trip(db: Path, undone: list[str]) -> tuple[int, str]:
+    """A ReAct agent whose model reports usage: two booked cities, then a rollback
+    to after the first that undoes the second booking. (session id, thread id)"""
+    from langchain_core.tools import tool
+    from langgraph.prebuilt import create_react_agent
+
+    from agentgit_langgraph import reversers_from, reversible_tool
+    from tests.graphs import UsageToolModel
+
+    def cancel(args: dict[str, Any], result: str) -> None:
+        undone.append(args["city"])
+
+    @reversible_tool(undo=cancel)
+    @tool
+    def book(city: str) -> str:
+        """Book a hotel in `city`."""
+        return f"booked {city}"
+
+    model = UsageToolModel(
+        script={"Lisbon": [("book", {"city": "Lisbon"})], "Porto": [("book", {"city": "Porto"})]}
+    )
+    with AgentGitSaver.from_conn_string(str(db), reversers=reversers_from([book])) as saver:
+        graph = create_react_agent(model, [book], checkpointer=saver)
+        config = {"configurable": {"thread_id": "trip", "user_id": "alice"}}
+        graph.invoke({"messages": [("user", "Lisbon")]}, config)
+        after_lisbon = graph.get_state(config).config
+        graph.invoke({"messages": [("user", "Porto")]}, config)
+        saver.rollback(after_lisbon, user_id="alice", name="no-porto", reverse_tools=True)
+        session = saver.session_for_thread("trip", user_id="alice")
+        assert session.id is not None
+        return session.id, "trip"
+
+
+def test_viewer_shows_tokens_and_undone_tool_calls(tmp_path: Path) -> None:
+    chromium = require_browser()
+    from playwright.sync_api import expect
+
+    undone: list[str] = []
+    sid, thread = _seed_trip(tmp_path / "agent.db", undone)
+    assert undone == ["Porto"]
+    app, _ = viewer_app(str(tmp_path / "agent.db"))
+    with served(app) as base, browser_page(chromium) as (page, problems):
+        # the sessions page fills in each session's tokens after it shows
+        page.goto(f"{base}/agentgit/ui/")
+        page.wait_for_selector("body[data-ready=sessions]", timeout=15_000)
+        tokens = page.locator(f'tr[data-session="{sid}"] td.tokens')
+        expect(tokens).to_have_text(re.compile(r"^[1-9][0-9]*$"))
+        total = httpx.get(f"{base}/agentgit/sessions/{sid}/stats").json()["total"]
+        assert tokens.inner_text() == str(total["total_tokens"])
+
+        # the graph's panel: the branch's own figures
+        page.goto(f"{base}/agentgit/ui/#/s/{sid}")
+        page.wait_for_selector("body[data-ready=graph]", timeout=15_000)
+        page.locator("g.lane", has=page.locator(".name", has_text="main")).click()
+        expect(page.locator("#panel dl.facts")).to_contain_text("model calls")
+        facts = page.locator("#panel dl.facts").inner_text()
+        assert re.search(r"tool calls\s+2", facts), facts
+
+        # the original thread's conversation: the Porto booking is marked undone
+        page.goto(f"{base}/agentgit/ui/#/s/{sid}/t/{thread}")
+        page.wait_for_selector("body[data-ready=conversation]", timeout=15_000)
+        calls = page.locator("#conversation ul.calls li")
+        assert calls.count() == 2
+        assert "undo: reversed" in calls.filter(has_text="Porto").inner_text()
+        assert "undo:" not in calls.filter(has_text="Lisbon").inner_text()
+        page.screenshot(path=str(tmp_path / "conversation-undone.png"), full_page=True)
+        assert problems == []

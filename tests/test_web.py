@@ -92,6 +92,13 @@ async def test_reads_and_changes(api: tuple[httpx.AsyncClient, Any]) -> None:
     branch = await _post(client, f"/sessions/{sid}/rollback", body)
     retry = branch["thread_id"]
     assert branch["parent_thread_id"] == "chat" and branch["server_thread"] is False
+    # per-branch stats in the tree on request, the session's in its own endpoint
+    stats = await _get(client, f"/sessions/{sid}/stats")
+    assert stats["total"]["checkpoints"] == 7 and stats["total"]["model_calls"] == 2
+    (plain,) = (await _get(client, f"/sessions/{sid}/tree"))["roots"]
+    (with_stats,) = (await _get(client, f"/sessions/{sid}/tree", stats="1"))["roots"]
+    assert "stats" not in plain and with_stats["stats"]["model_calls"] == 2
+    assert await _get(client, f"/sessions/{sid}/reversals") == []  # no tool ran
     # intent and status round-trip through the API into the tree
     body = {"thread": retry, "status": "kept", "reason": "cheaper"}
     kept = await _post(client, f"/sessions/{sid}/status", body)
@@ -154,6 +161,8 @@ async def test_errors(api: tuple[httpx.AsyncClient, Any]) -> None:
     alien = {"configurable": {"thread_id": "elsewhere", "checkpoint_id": "x"}}
     response = await post(f"{base}/rollback", params=ALICE, json={"config": alien})
     await _error(response, 404, "ThreadNotFoundError")
+    response = await client.get(f"{base}/tree", params={**ALICE, "stats": "yes"})
+    await _error(response, 422, "InvalidRequestError")
     response = await post(f"{base}/status", params=ALICE, json={"thread": "chat", "status": "gone"})
     await _error(response, 422, "InvalidConfigError")
     response = await post(f"{base}/status", params=ALICE, json={"thread": "nope", "status": "kept"})

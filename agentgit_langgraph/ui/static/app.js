@@ -93,13 +93,13 @@ function renderMessage(m, reversals = new Map()) {
           "ul",
           { class: "calls" },
           calls.map((call) => {
-            const reversal = M.toolCall.reversal(call) ?? reversals.get(M.toolCall.id(call));
+            const reversal = reversals.get(M.toolCall.id(call));
             return h(
               "li",
               {},
               h("code", {}, `${M.toolCall.name(call)}(${JSON.stringify(M.toolCall.args(call))})`),
               M.toolCall.id(call) ? h("span", { class: "dim" }, ` ${M.toolCall.id(call)}`) : "",
-              reversal ? h("span", { class: "badge" }, `reversal: ${typeof reversal === "string" ? reversal : JSON.stringify(reversal)}`) : "",
+              reversal ? h("span", { class: `badge reversal reversal-${reversal.replace(/[^a-z_]/g, "")}` }, `undo: ${reversal}`) : "",
             );
           }),
         )
@@ -238,8 +238,10 @@ async function sessionsPage() {
   const sessions = await get(M.paths.sessions());
   const search = h("input", { type: "search", id: "filter", placeholder: "Filter by name, owner or id", "aria-label": "Filter sessions" });
   const body = h("tbody");
+  const tokenCells = new Map();
   const rows = sessions.map((s) => {
-    const st = M.session.stats(s);
+    const tokens = h("td", { class: "num opt tokens" }, "…");
+    tokenCells.set(M.session.id(s), tokens);
     const tr = h(
       "tr",
       { "data-session": M.session.id(s) },
@@ -249,7 +251,7 @@ async function sessionsPage() {
       h("td", { class: "num" }, M.session.threads(s)),
       h("td", { class: "num" }, M.session.branches(s)),
       h("td", { class: "num" }, M.session.checkpoints(s)),
-      h("td", { class: "num opt" }, st?.tokens ?? "-"),
+      tokens,
       h("td", { class: "opt" }, when(M.session.updated(s))),
     );
     tr.dataset.search = `${M.session.id(s)} ${M.session.name(s)} ${M.session.owner(s)}`.toLowerCase();
@@ -268,11 +270,30 @@ async function sessionsPage() {
       ? h("table", { class: "sessions" }, h("thead", {}, h("tr", {}, head.map((c, i) => h("th", { class: i >= 6 ? "opt" : "" }, c)))), body)
       : h("p", { class: "empty" }, "No sessions."),
   );
+  fillTokens(tokenCells);
   return "sessions";
 }
 
+// Tokens read every checkpoint of a session: filled in after the page shows,
+// a few sessions at a time, the first ones first.
+async function fillTokens(cells, atOnce = 4, most = 200) {
+  const queue = [...cells].slice(0, most);
+  for (const [, cell] of [...cells].slice(most)) cell.textContent = "-";
+  async function worker() {
+    for (let next = queue.shift(); next; next = queue.shift()) {
+      const [sid, cell] = next;
+      try {
+        cell.textContent = String(M.sessionStats(await get(M.paths.stats(sid)))?.tokens ?? "-");
+      } catch {
+        cell.textContent = "-";
+      }
+    }
+  }
+  await Promise.all(Array.from({ length: atOnce }, worker));
+}
+
 async function graphPage(sid, select) {
-  const data = await get(M.paths.tree(sid));
+  const data = await get(M.paths.tree(sid), { stats: 1 });
   intentRecorded = M.recordsIntent(data);
   setCrumbs([M.tree.name(data), null]);
   const rows = layout(M.tree.roots(data));
@@ -379,11 +400,13 @@ async function graphPage(sid, select) {
 }
 
 async function conversationPage(sid, thread) {
-  const [head, entries, data] = await Promise.all([
+  const [head, entries, data, reversals] = await Promise.all([
     get(M.paths.checkpoint(sid, thread)),
     get(M.paths.log(sid), { ref: thread, limit: 500 }),
     get(M.paths.tree(sid)),
+    get(M.paths.reversals(sid)),
   ]);
+  const undone = M.reversalStates(reversals);
   intentRecorded = M.recordsIntent(data);
   setCrumbs([`session ${sid}`, `#/s/${sid}`], [short(thread), null]);
   const values = M.checkpoint.values(head);
@@ -392,7 +415,7 @@ async function conversationPage(sid, thread) {
   view.replaceChildren(
     h("h1", {}, "Conversation ", h("code", {}, short(thread))),
     h("p", { class: "summary" }, `${messages.length} messages · head `, h("a", { href: `#/s/${sid}/c/${enc(M.checkpoint.id(head))}` }, short(M.checkpoint.id(head))), ` · next: ${M.checkpoint.next(head).join(", ") || "-"}`),
-    h("div", { class: "conversation", id: "conversation" }, messages.length ? messages.map((m) => renderMessage(m)) : h("p", { class: "empty" }, "No messages.")),
+    h("div", { class: "conversation", id: "conversation" }, messages.length ? messages.map((m) => renderMessage(m, undone)) : h("p", { class: "empty" }, "No messages.")),
     section("History (this branch, then where it came from)", historyList(sid, entries, reload)),
   );
   return "conversation";

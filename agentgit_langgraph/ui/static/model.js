@@ -4,16 +4,23 @@
 
 const list = (value) => (Array.isArray(value) ? value : []);
 
-/** Usage figures of a session or branch: {tokens, modelCalls, toolCalls} or null. */
+/** Usage figures of a branch (`BranchStats`): {tokens, modelCalls, toolCalls} or null. */
 export function stats(raw) {
   if (!raw || typeof raw !== "object") return null;
-  const tokens = raw.tokens ?? raw.total_tokens ?? null;
+  const calls = raw.tool_calls;
   return {
-    tokens: typeof tokens === "object" && tokens !== null ? tokens.total ?? null : tokens,
+    tokens: raw.total_tokens ?? null,
     modelCalls: raw.model_calls ?? null,
-    toolCalls: raw.tool_calls ?? null,
+    // tool calls by tool name: their sum
+    toolCalls: calls && typeof calls === "object" ? Object.values(calls).reduce((a, b) => a + b, 0) : calls ?? null,
   };
 }
+
+/** A session's stats (`SessionStats`): the figures of its total. */
+export const sessionStats = (raw) => stats(raw?.total);
+
+/** Reversal records: tool call id -> status (`reversed`, `failed`, `no_handler`, `pending`). */
+export const reversalStates = (records) => new Map(list(records).map((r) => [r.tool_call_id, r.status]));
 
 export const session = {
   id: (s) => s.session_id,
@@ -24,7 +31,6 @@ export const session = {
   checkpoints: (s) => s.total_checkpoints ?? 0,
   updated: (s) => s.updated_at ?? s.created_at ?? null,
   current: (s) => s.current_thread_id ?? null,
-  stats: (s) => stats(s.stats),
 };
 
 export const tree = {
@@ -117,8 +123,6 @@ export const toolCall = {
   id: (c) => c.id ?? null,
   name: (c) => c.name ?? "tool",
   args: (c) => c.args ?? {},
-  // How far undoing the call went, when the API reports it.
-  reversal: (c) => c.reversal ?? c.reversal_state ?? null,
 };
 
 export const diff = {
@@ -164,6 +168,8 @@ export const requests = {
 export const paths = {
   sessions: () => "/sessions",
   tree: (sid) => `/sessions/${sid}/tree`,
+  stats: (sid) => `/sessions/${sid}/stats`,
+  reversals: (sid) => `/sessions/${sid}/reversals`,
   log: (sid) => `/sessions/${sid}/log`,
   checkpoint: (sid, ref) => `/sessions/${sid}/checkpoints/${encodeURIComponent(ref)}`,
   diff: (sid) => `/sessions/${sid}/diff`,
