@@ -40,6 +40,7 @@ Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import gc
 import sqlite3
 import statistics
@@ -61,6 +62,7 @@ from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.memory import InMemorySaver
 
 from agentgit_langgraph import AgentGitSaver, ExternalSession, InternalSession, Tag
+from agentgit_langgraph.stores.base import BaseSessionStore
 from tests.graphs import chat_graph_builder, human
 
 MAIN = 100
@@ -184,20 +186,10 @@ def build(
             parent_thread, at = main, main_ids[10 + (i // CHAIN * 7) % (main_size - 20)]
         else:
             parent_thread, at = previous_thread, previous[BRANCH_AT]
-        ids = [builder.copy(thread_id, parent_thread, at)]
-        for _ in range(PER_BRANCH - 1):
-            ids.append(builder.put(thread_id, ids[-1]))
-        store.add_branch(
-            InternalSession(
-                thread_id=thread_id,
-                session_id=session.id,
-                parent_thread_id=parent_thread,
-                branch_checkpoint_id=at,
-                name=f"b{i:04d}",
-                checkpoint_count=PER_BRANCH,
-                is_branch=True,
-            )
+        branch = InternalSession(
+            thread_id, session.id, parent_thread, at, name=f"b{i:04d}", is_branch=True
         )
+        ids = add_branch(store, builder, branch, PER_BRANCH)
         if i % TAG_EVERY == 0:
             store.add_tag(Tag(session.id, f"t{i:04d}", thread_id, ids[3]))
         previous, previous_thread, deepest = ids, thread_id, thread_id
@@ -349,6 +341,19 @@ def report(result: HistoryResult) -> bool:
     return result.ratio <= TARGET
 
 
+def add_branch(
+    store: BaseSessionStore, builder: Builder, branch: InternalSession, checkpoints: int
+) -> list[str]:
+    """`branch` with `checkpoints` checkpoints: a copy of its branch point, then puts;
+    registered in `store` with that count. Its checkpoint ids, oldest first."""
+    assert branch.parent_thread_id is not None and branch.branch_checkpoint_id is not None
+    ids = [builder.copy(branch.thread_id, branch.parent_thread_id, branch.branch_checkpoint_id)]
+    for _ in range(checkpoints - 1):
+        ids.append(builder.put(branch.thread_id, ids[-1]))
+    store.add_branch(dataclasses.replace(branch, checkpoint_count=checkpoints))
+    return ids
+
+
 # -- stats ---------------------------------------------------------------------
 
 
@@ -368,19 +373,8 @@ def build_stats_session(
     for i in range(threads - 1):
         thread_id = f"stats-branch-{i:03d}"
         at = main_ids[i % per_thread]
-        ids = [builder.copy(thread_id, main, at)]
-        for _ in range(per_thread - 1):
-            ids.append(builder.put(thread_id, ids[-1]))
-        store.add_branch(
-            InternalSession(
-                thread_id=thread_id,
-                session_id=session.id,
-                parent_thread_id=main,
-                branch_checkpoint_id=at,
-                checkpoint_count=per_thread,
-                is_branch=True,
-            )
-        )
+        branch = InternalSession(thread_id, session.id, main, at, is_branch=True)
+        add_branch(store, builder, branch, per_thread)
     return session.id, threads * per_thread
 
 

@@ -47,7 +47,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager, redirect_stdout
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 if __package__ in (None, ""):  # run as a script: make `tests` and the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -59,6 +59,8 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from agentgit_langgraph import AgentGitSaver
 from benchmarks import bench_core, bench_fork, bench_history, bench_turns, bench_ui
 from benchmarks.bench_core import chat_checkpoints, head_template
+
+T = TypeVar("T")
 
 DEFAULT_URI = os.environ.get(
     "AGENTGIT_BENCH_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -524,37 +526,41 @@ def postgres_steps(ctx: Run) -> list[Step]:
         )
         return _core_results("postgres", rows, plan)
 
-    def history() -> list[Result]:
+    def on_scratch_schema(name: str, measure: Callable[[AgentGitSaver, Any], T]) -> T:
+        """`measure(saver, writer)` on a schema of its own, analyzed once it is built."""
         with ExitStack() as stack:
-            (uri,) = stack.enter_context(bench_postgres.scratch_schemas(server, "history"))
+            (uri,) = stack.enter_context(bench_postgres.scratch_schemas(server, name))
             saver = stack.enter_context(AgentGitSaver.from_conn_string(uri))
             saver.setup()
-            writer = stack.enter_context(bench_postgres.filler(uri))
-            result = bench_history.measure(
+            return measure(saver, stack.enter_context(bench_postgres.filler(uri)))
+
+    def history() -> list[Result]:
+        result = on_scratch_schema(
+            "history",
+            lambda saver, writer: bench_history.measure(
                 saver,
                 plan.history_rounds,
                 main_size=plan.history_main,
                 branches=plan.branches,
                 writer=writer,
-                after_build=lambda: writer.conn.execute("ANALYZE"),  # type: ignore[union-attr]
-            )
+                after_build=lambda: writer.conn.execute("ANALYZE"),
+            ),
+        )
         bench_history.report(result)
         return [_history_result("postgres", result, plan)]
 
     def stats() -> list[Result]:
-        with ExitStack() as stack:
-            (uri,) = stack.enter_context(bench_postgres.scratch_schemas(server, "stats"))
-            saver = stack.enter_context(AgentGitSaver.from_conn_string(uri))
-            saver.setup()
-            writer = stack.enter_context(bench_postgres.filler(uri))
-            result = bench_history.measure_stats(
+        result = on_scratch_schema(
+            "stats",
+            lambda saver, writer: bench_history.measure_stats(
                 saver,
                 plan.history_rounds,
                 threads=plan.stats_threads,
                 per_thread=plan.stats_per_thread,
                 writer=writer,
-                after_build=lambda: writer.conn.execute("ANALYZE"),  # type: ignore[union-attr]
-            )
+                after_build=lambda: writer.conn.execute("ANALYZE"),
+            ),
+        )
         bench_history.report_stats(result)
         return [_stats_result("postgres", result, plan)]
 

@@ -144,6 +144,30 @@ function historyList(sid, entries, onChange) {
   );
 }
 
+// An inline form that posts what `send()` returns, then hands the answer on;
+// on a refusal the form stays, with the error shown.
+function inlineForm(cls, fields, label, send, done) {
+  const form = h(
+    "form",
+    {
+      class: `inline ${cls}`,
+      onsubmit: async (event) => {
+        event.preventDefault();
+        try {
+          const answer = await send();
+          form.remove();
+          done(answer);
+        } catch (err) {
+          showError(err);
+        }
+      },
+    },
+    ...fields,
+    h("button", { type: "submit" }, label),
+  );
+  return form;
+}
+
 function rollbackForm(sid, ref, onChange) {
   const name = h("input", { name: "name", placeholder: "branch name (optional)", "aria-label": "Branch name" });
   const intent = h("input", {
@@ -153,50 +177,15 @@ function rollbackForm(sid, ref, onChange) {
     disabled: !intentRecorded,
   });
   const reverse = h("input", { type: "checkbox", name: "reverse_tools" });
-  const form = h(
-    "form",
-    {
-      class: "inline rollback",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          const made = await post(M.paths.rollback(sid), M.requests.rollback(ref, name.value.trim(), intent.value.trim(), reverse.checked));
-          form.remove();
-          onChange(M.branchMade.thread(made));
-        } catch (err) {
-          showError(err);
-        }
-      },
-    },
-    name,
-    intent,
-    h("label", {}, reverse, " undo tool calls after it"),
-    h("button", { type: "submit" }, "Roll back"),
-  );
-  return form;
+  const send = () => post(M.paths.rollback(sid), M.requests.rollback(ref, name.value.trim(), intent.value.trim(), reverse.checked));
+  const fields = [name, intent, h("label", {}, reverse, " undo tool calls after it")];
+  return inlineForm("rollback", fields, "Roll back", send, (made) => onChange(M.branchMade.thread(made)));
 }
 
 function tagForm(sid, ref, onChange) {
   const name = h("input", { name: "tag", placeholder: "tag name", required: true, "aria-label": "Tag name" });
-  const form = h(
-    "form",
-    {
-      class: "inline tag-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          await post(M.paths.tags(sid), M.requests.tag(ref, name.value.trim()));
-          form.remove();
-          onChange(null);
-        } catch (err) {
-          showError(err);
-        }
-      },
-    },
-    name,
-    h("button", { type: "submit" }, "Tag"),
-  );
-  return form;
+  const send = () => post(M.paths.tags(sid), M.requests.tag(ref, name.value.trim()));
+  return inlineForm("tag-form", [name], "Tag", send, () => onChange(null));
 }
 
 function statusForm(sid, thread, current, onChange) {
@@ -206,25 +195,8 @@ function statusForm(sid, thread, current, onChange) {
     ...["active", "kept", "abandoned"].map((s) => h("option", s === current ? { value: s, selected: true } : { value: s }, s)),
   );
   const reason = h("input", { name: "reason", placeholder: "why (optional)", "aria-label": "Reason" });
-  const form = h(
-    "form",
-    {
-      class: "inline status-form",
-      onsubmit: async (event) => {
-        event.preventDefault();
-        try {
-          await post(M.paths.status(sid), M.requests.status(thread, choice.value, reason.value.trim()));
-          onChange(thread);
-        } catch (err) {
-          showError(err);
-        }
-      },
-    },
-    choice,
-    reason,
-    h("button", { type: "submit" }, "Set"),
-  );
-  return form;
+  const send = () => post(M.paths.status(sid), M.requests.status(thread, choice.value, reason.value.trim()));
+  return inlineForm("status-form", [choice, reason], "Set", send, () => onChange(thread));
 }
 
 async function threadHistory(sid, thread, count) {
