@@ -61,6 +61,9 @@ def test_stats_json_is_the_api(db: Prepared) -> None:
     table = ok(db, "stats", "--session", str(db.session))
     assert "total" in table and db.retry_thread in table
     assert "thread_id or a session_id" in failed(db, "stats")
+    # `branches --stats`: the same figures where the branches are listed
+    assert ok(db, "branches", str(db.session), "--stats") == table
+    assert as_json(db, "branches", str(db.session), "--stats") == session
 
 
 def test_tree_with_stats(db: Prepared) -> None:
@@ -68,6 +71,8 @@ def test_tree_with_stats(db: Prepared) -> None:
     assert "3 model calls" in text and text.count("1 model call,") == 2
     data = as_json(db, "tree", str(db.session), "--stats")
     assert data["roots"][0]["stats"]["model_calls"] == 3
+    mermaid = ok(db, "tree", str(db.session), "--mermaid", "--stats")
+    assert 'commit id: "main head  3 model calls,' in mermaid
 
 
 def test_show(db: Prepared) -> None:

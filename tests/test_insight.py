@@ -241,6 +241,10 @@ def status_plan(saver: AgentGitSaver) -> Plan[None]:
     assert "[active]" not in text
     mermaid = yield from call(AgentGitSaver.mermaid, sid)
     assert "branch train" in mermaid
+    assert 'commit id: "train head  [kept: cheaper]  intent: take the train instead"' in mermaid
+    assert "[abandoned]  intent: or the bus" in mermaid and "[active]" not in mermaid
+    with_stats = yield from call(AgentGitSaver.mermaid, sid, stats=True)
+    assert "train head  [kept: cheaper]  intent: take the train instead  0 model calls" in with_stats
 
     # Pruning by status removes the abandoned branch only; a status change is reversible.
     yield from call(AgentGitSaver.set_status, train_id, "active")

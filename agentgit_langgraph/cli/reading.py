@@ -26,6 +26,7 @@ from agentgit_langgraph.cli.app import (
     want_full,
     want_json,
 )
+from agentgit_langgraph.history.stats import BranchStats, SessionStats
 from agentgit_langgraph.saver import AgentGitSaver
 from agentgit_langgraph.sessions import InternalSession
 
@@ -83,14 +84,26 @@ def threads_cmd(ctx: typer.Context, json_: JsonOption = False, full: FullOption 
     run(ctx, work, read_only=True)
 
 
+StatsOption = Annotated[
+    bool, typer.Option("--stats", help="Add each branch's model calls, tokens, tool calls.")
+]
+
+
 @app.command("branches")
 def branches_cmd(
-    ctx: typer.Context, session: SessionArg, json_: JsonOption = False, full: FullOption = False
+    ctx: typer.Context,
+    session: SessionArg,
+    stats: StatsOption = False,
+    json_: JsonOption = False,
+    full: FullOption = False,
 ) -> None:
     """List a session's threads (* = current)."""
 
     def work(saver: AgentGitSaver, state: State) -> None:
         threads = saver.branches(session, user_id=state.user)
+        if stats:
+            show_stats(ctx, json_, saver.stats(session_id=session, user_id=state.user))
+            return
         wide = want_full(ctx, full)
         short = short_ids((t.thread_id for t in threads), wide)
         points = short_ids((t.branch_checkpoint_id for t in threads), wide, checkpoints=True)
@@ -119,6 +132,67 @@ def branches_cmd(
             current=lambda i: threads[i].is_current,
             full=wide,
         )
+
+    run(ctx, work, read_only=True)
+
+
+def _row(b: BranchStats) -> tuple[str, ...]:
+    tools = ", ".join(f"{name} {n}" for name, n in b.tool_calls.items())
+    return (
+        escape(b.thread_id or "total"),
+        str(b.checkpoints),
+        str(b.steps),
+        str(b.model_calls),
+        str(b.input_tokens),
+        str(b.output_tokens),
+        str(b.total_tokens),
+        escape(tools or "-"),
+        f"{b.wall_time_s:.1f}",
+    )
+
+
+def show_stats(ctx: typer.Context, json_: bool, found: BranchStats | SessionStats) -> None:
+    """`stats`'s table (and `branches --stats`'s): one row a branch, then the total."""
+    rows = [*found.branches, found.total] if isinstance(found, SessionStats) else [found]
+    columns = (
+        "thread",
+        "checkpoints:n",
+        "steps:n",
+        "model calls:n",
+        "input:n",
+        "output:n",
+        "tokens:n",
+        "tool calls",
+        "seconds:n",
+    )
+    show_rows(ctx, json_, found.to_dict(), columns, (_row(b) for b in rows))
+
+
+@app.command("show")
+def show_cmd(
+    ctx: typer.Context,
+    target: Annotated[
+        str,
+        typer.Argument(
+            metavar="REF",
+            help="SESSION:REF (a tag, branch, checkpoint or short id), a session id "
+            "(its current head), or a thread id (its head).",
+        ),
+    ],
+    json_: JsonOption = False,
+) -> None:
+    """Show one checkpoint as a person reads it.
+
+    Its values (messages rendered), next nodes, tasks, interrupts, metadata,
+    pending writes, parent, children and tags.
+    """
+
+    def work(saver: AgentGitSaver, state: State) -> None:
+        config = _log_target(saver, target, state.user)
+        if isinstance(config, int):
+            config = saver.config_for(config, user_id=state.user)
+        view = saver.show(config, user_id=state.user)
+        show(ctx, json_, view.to_dict(), view.render)
 
     run(ctx, work, read_only=True)
 
@@ -198,9 +272,7 @@ def tree_cmd(
     mermaid: Annotated[
         bool, typer.Option("--mermaid", help="Print a Mermaid gitGraph instead.")
     ] = False,
-    stats: Annotated[
-        bool, typer.Option("--stats", help="Add each branch's model calls, tokens, tool calls.")
-    ] = False,
+    stats: StatsOption = False,
     json_: JsonOption = False,
 ) -> None:
     """Draw a session's branches as a tree.
@@ -210,7 +282,7 @@ def tree_cmd(
 
     def work(saver: AgentGitSaver, state: State) -> None:
         if mermaid:
-            text = saver.mermaid(session, user_id=state.user)
+            text = saver.mermaid(session, stats=stats, user_id=state.user)
             show(ctx, json_, {"session_id": session, "mermaid": text}, lambda: text)
         elif want_json(ctx, json_):
             print_json(saver.tree_data(session, stats=stats, user_id=state.user))

@@ -78,6 +78,16 @@ def _node_line(node: TreeNode) -> str:
     parts.append(f"({count} checkpoint{'' if count == 1 else 's'})")
     if node.tags:
         parts.append("tags: " + ", ".join(t.name for t in node.tags))
+    parts.extend(_decision_parts(node))
+    if node.is_current:
+        parts.append("*")
+    return "  ".join(parts)
+
+
+def _decision_parts(node: TreeNode) -> list[str]:
+    """What became of a branch, why it was opened, what it cost: the text tree's and
+    the Mermaid heads' words (`[abandoned: too slow]`, `intent: ...`, stats)."""
+    parts: list[str] = []
     if node.status != "active":  # the default goes unsaid
         parts.append(
             f"[{node.status}" + (f": {node.status_reason}]" if node.status_reason else "]")
@@ -86,9 +96,7 @@ def _node_line(node: TreeNode) -> str:
         parts.append(f"intent: {node.intent}")
     if node.stats is not None:
         parts.append(_stats_text(node.stats))
-    if node.is_current:
-        parts.append("*")
-    return "  ".join(parts)
+    return parts
 
 
 def _stats_text(stats: BranchStats) -> str:
@@ -222,7 +230,7 @@ def render_mermaid(data: SessionTree | Mapping[str, Any]) -> MermaidText:
                 emit(child, child_lane)
                 lines.append(f"  checkout {lane}")
         extra = ' type: HIGHLIGHT tag: "current"' if node.is_current else ""
-        commit(f"{lane} head", extra)
+        commit("  ".join([f"{lane} head", *_decision_parts(node)]), extra)
 
     for i, root in enumerate(as_tree(data).roots):
         if i == 0:
@@ -265,14 +273,21 @@ def tree_plan(
 
 
 def mermaid_plan(
-    session_id: int | ExternalSession, *, forks: bool = True, user_id: UserId | None = None
+    session_id: int | ExternalSession,
+    *,
+    forks: bool = True,
+    stats: bool = False,
+    user_id: UserId | None = None,
 ) -> Plan[MermaidText]:
     """Mermaid `gitGraph` text of the session's branches.
 
     One commit per branch point and per head (one per checkpoint would be
-    too many). In-thread forks are lanes of their own (`forks=False`: left
-    out, and only the session store is read). It renders on GitHub inside a
+    too many). A head's label carries the branch's status when not `active`,
+    its intent and, with `stats=True`, its cost, as the text tree does.
+    In-thread forks are lanes of their own (`forks=False`: left out, and
+    only the session store is read). It renders on GitHub inside a
     ```` ```mermaid ```` block; in a notebook the returned `MermaidText` is
     drawn as it is (JupyterLab 4.1+).
     """
-    return render_mermaid((yield from session_tree_plan(session_id, user_id, forks=forks)))
+    tree = yield from session_tree_plan(session_id, user_id, forks=forks, stats=stats)
+    return render_mermaid(tree)
