@@ -244,7 +244,9 @@ def status_plan(saver: AgentGitSaver) -> Plan[None]:
     assert 'commit id: "train head  [kept: cheaper]  intent: take the train instead"' in mermaid
     assert "[abandoned]  intent: or the bus" in mermaid and "[active]" not in mermaid
     with_stats = yield from call(AgentGitSaver.mermaid, sid, stats=True)
-    assert "train head  [kept: cheaper]  intent: take the train instead  0 model calls" in with_stats
+    assert (
+        "train head  [kept: cheaper]  intent: take the train instead  0 model calls" in with_stats
+    )
 
     # Pruning by status removes the abandoned branch only; a status change is reversible.
     yield from call(AgentGitSaver.set_status, train_id, "active")
