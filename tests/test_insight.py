@@ -35,6 +35,7 @@ from agentgit_langgraph import (
 )
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph.history.tree import SessionTree
+from agentgit_langgraph.stores.base import BaseSessionStore
 from tests.conftest import AsyncBackend, Run
 from tests.graphs import UsageEchoModel, UsageToolModel, chat_graph_builder, human
 from tests.plans import Graph, cfg, history, invoke, on, snapshot
@@ -372,6 +373,26 @@ def forks_plan(saver: AgentGitSaver) -> Plan[None]:
     assert text.count("\n") == 2 and text.count("fork  ") == 2
     mermaid = yield from call(AgentGitSaver.mermaid, sid)
     assert mermaid.count("  branch ") == 2
+    # Without stats the forks come from each checkpoint's parent link alone: one
+    # query on SQLite and PostgreSQL (`checkpoint_links`), a list() elsewhere.
+    links = yield from call(BaseSessionStore.checkpoint_links, sid)
+    if links is not None:
+        listed = [
+            (cid(s), (s.parent_config or {}).get("configurable", {}).get("checkpoint_id"))
+            for s in snaps
+        ]
+        assert links["fork-main"] == listed
+    plain = yield from call(AgentGitSaver.tree_data, sid)
+    strip = ("stats",)
+
+    def shape(node: dict[str, Any]) -> Any:
+        return {
+            k: ([shape(c) for c in v] if k == "children" else v)
+            for k, v in node.items()
+            if k not in strip
+        }
+
+    assert shape(plain["roots"][0]) == shape(root)
 
     # log follows each line, as the parent links run.
     for fork_id, leaf in [

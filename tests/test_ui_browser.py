@@ -276,9 +276,8 @@ def test_viewer_shows_tokens_and_undone_tool_calls(tmp_path: Path) -> None:
         page.goto(f"{base}/agentgit/ui/#/s/{sid}")
         page.wait_for_selector("body[data-ready=graph]", timeout=15_000)
         page.locator("g.lane", has=page.locator(".name", has_text="main")).click()
-        expect(page.locator("#panel dl.facts")).to_contain_text("model calls")
-        facts = page.locator("#panel dl.facts").inner_text()
-        assert re.search(r"tool calls\s+2", facts), facts
+        # the panel shows at once; the branch's stats fill in when they arrive
+        expect(page.locator("#panel dl.facts")).to_contain_text(re.compile(r"tool calls\s*2"))
 
         # the original thread's conversation: the Porto booking is marked undone
         page.goto(f"{base}/agentgit/ui/#/s/{sid}/t/{thread}")

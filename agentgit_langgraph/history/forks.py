@@ -28,7 +28,7 @@ from langgraph.checkpoint.base import CheckpointTuple
 from agentgit_langgraph._copy import parent_checkpoint_id
 from agentgit_langgraph.history.points import _cid
 
-__all__ = ["FORK_SEP", "ThreadLine", "thread_lines"]
+__all__ = ["FORK_SEP", "ThreadLine", "lines_of_links", "thread_lines"]
 
 FORK_SEP = ">"
 _ROOT = "$"
@@ -58,14 +58,19 @@ def thread_lines(tuples: Sequence[CheckpointTuple]) -> list[ThreadLine]:
     The first is the line of the latest checkpoint; the others follow,
     newest leaf first. A thread without forks has one line, `fork_id` `""`.
     """
-    if not tuples:
+    return lines_of_links([(_cid(t), parent_checkpoint_id(t)) for t in tuples])
+
+
+def lines_of_links(links: Sequence[tuple[str, str | None]]) -> list[ThreadLine]:
+    """`thread_lines` from `(checkpoint id, parent id)` pairs alone, newest first (what
+    a store beside the saver's tables reads in one query: `checkpoint_links`)."""
+    if not links:
         return []
-    ids = [_cid(t) for t in tuples]
+    ids = [cid for cid, _ in links]
     known = set(ids)
     children: dict[str, list[str]] = {}
     parent_of: dict[str, str | None] = {}
-    for tup, cid in zip(tuples, ids, strict=True):
-        parent = parent_checkpoint_id(tup)
+    for cid, parent in links:
         # A branch's first checkpoint is a copy whose parent lives in another thread:
         # within this thread it is a root, as the SDK sees a thread's history.
         key = parent if parent is not None and parent in known else _ROOT

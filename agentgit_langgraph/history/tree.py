@@ -25,7 +25,7 @@ from typing import Any
 from agentgit_langgraph._access import session_plan, stored_id
 from agentgit_langgraph._plan import Plan, call
 from agentgit_langgraph._validate import UserId
-from agentgit_langgraph.history.forks import FORK_SEP, ThreadLine, thread_lines
+from agentgit_langgraph.history.forks import FORK_SEP, ThreadLine, lines_of_links, thread_lines
 from agentgit_langgraph.history.points import _cycle
 from agentgit_langgraph.history.refs import _looks_like_uuid
 from agentgit_langgraph.history.render import _ELLIPSIS
@@ -288,22 +288,30 @@ def abbreviations(ids: Sequence[str], minimum: int = MIN_ABBREV) -> dict[str, st
 def session_tree_plan(
     session_id: Any, user_id: object, *, forks: bool = True, stats: bool = False
 ) -> Plan[SessionTree]:
-    """The session's `SessionTree`: the store's threads and tags; with `forks` or
-    `stats`, one `list()` of each thread's root namespace as well."""
+    """The session's `SessionTree`: the store's threads and tags; with `stats`, one
+    `list()` of each thread's root namespace as well. Forks alone need only each
+    checkpoint's parent: one query where the store lives beside the saver's
+    tables (SQLite, PostgreSQL), else one `list()` a thread."""
     session = yield from session_plan(session_id, user_id)
     threads: list[InternalSession] = yield from call(
         BaseSessionStore.list_threads, stored_id(session)
     )
     tags: list[Tag] = yield from call(BaseSessionStore.list_tags, stored_id(session))
     scans: dict[str, ThreadScan] = {}
-    if forks or stats:
+    lines: dict[str, list[ThreadLine]] | None = None
+    if forks and not stats:
+        links = yield from call(BaseSessionStore.checkpoint_links, stored_id(session))
+        if links is not None:
+            lines = {t.thread_id: lines_of_links(links.get(t.thread_id, ())) for t in threads}
+    if lines is None and (forks or stats):
         for thread in threads:
             scans[thread.thread_id] = yield from scan_thread_plan(thread)
-    return _build_tree(session, threads, tags, scans, forks=forks, stats=stats)
+    return _build_tree(session, threads, tags, scans, forks=forks, stats=stats, lines=lines)
 
 
 def _fork_nodes(
-    scan: ThreadScan,
+    thread: InternalSession,
+    scan: ThreadScan | None,
     lines: Sequence[ThreadLine],
     thread_short: str,
     checkpoint_short: Mapping[str, str],
@@ -318,11 +326,11 @@ def _fork_nodes(
         point = line.fork_checkpoint_id
         nodes.append(
             TreeNode(
-                thread_id=scan.thread.thread_id,
+                thread_id=thread.thread_id,
                 short_id=short,
                 name=None,
                 label="fork",
-                parent_thread_id=scan.thread.thread_id,
+                parent_thread_id=thread.thread_id,
                 short_parent_id=thread_short,
                 branch_checkpoint_id=point,
                 short_branch_checkpoint_id=checkpoint_short[point] if point else None,
@@ -334,7 +342,7 @@ def _fork_nodes(
                 kind="fork",
                 fork_id=line.fork_id,
                 head_checkpoint_id=line.head_checkpoint_id,
-                stats=line_stats(scan, line) if stats else None,
+                stats=line_stats(scan, line) if stats and scan is not None else None,
             )
         )
     return nodes
@@ -348,10 +356,18 @@ def _build_tree(
     *,
     forks: bool = False,
     stats: bool = False,
+    lines: Mapping[str, Sequence[ThreadLine]] | None = None,
 ) -> SessionTree:
-    """The session's threads as nested nodes, from store records (and `scans`)."""
+    """The session's threads as nested nodes, from store records (and `scans`, or the
+    threads' `lines` where they were read without loading checkpoints)."""
     scans = scans or {}
-    lines_of = {tid: thread_lines(scan.tuples) for tid, scan in scans.items()} if forks else {}
+    lines_of: Mapping[str, Sequence[ThreadLine]] = (
+        {}
+        if not forks
+        else lines
+        if lines is not None
+        else {tid: thread_lines(scan.tuples) for tid, scan in scans.items()}
+    )
     fork_ids = [
         c
         for lines in lines_of.values()
@@ -403,14 +419,10 @@ def _build_tree(
     nodes: dict[str, TreeNode] = {}
     for thread_id in reversed(order):
         t = records[thread_id]
-        lines = lines_of.get(thread_id, [])
-        head = next((line for line in lines if line.is_head), None)
+        own_lines = lines_of.get(thread_id, [])
+        head = next((line for line in own_lines if line.is_head), None)
         scan = scans.get(thread_id)
-        forked = (
-            _fork_nodes(scan, lines, thread_short[thread_id], checkpoint_short, stats)
-            if scan is not None
-            else []
-        )
+        forked = _fork_nodes(t, scan, own_lines, thread_short[thread_id], checkpoint_short, stats)
         nodes[thread_id] = TreeNode(
             thread_id=t.thread_id,
             short_id=thread_short[t.thread_id],

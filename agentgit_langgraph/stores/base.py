@@ -25,7 +25,10 @@ from agentgit_langgraph.sessions import (
     utc_now,
 )
 
-__all__ = ["BaseSessionStore", "PendingBranch", "now"]
+__all__ = ["BaseSessionStore", "CheckpointLinks", "PendingBranch", "now"]
+
+CheckpointLinks = dict[str, list[tuple[str, str | None]]]
+"""By thread id: `(checkpoint_id, parent_checkpoint_id)` of each root-namespace checkpoint."""
 
 
 def now() -> datetime:
@@ -186,6 +189,15 @@ class BaseSessionStore(ABC):
 
     @abstractmethod
     async def aadd_tag(self, tag: Tag) -> None: ...
+
+    def checkpoint_links(self, session_id: int) -> CheckpointLinks | None:
+        """The session's threads' root-namespace checkpoints as `(id, parent id)`, newest
+        first, by thread: in-thread forks drawn without loading checkpoints. None (the
+        default) where the store cannot read the saver's tables: callers list instead."""
+        return None
+
+    async def acheckpoint_links(self, session_id: int) -> CheckpointLinks | None:
+        return None
 
     @abstractmethod
     def list_tags(self, session_id: int) -> list[Tag]:

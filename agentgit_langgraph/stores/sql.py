@@ -15,12 +15,13 @@ from typing import Any, TypeVar
 from agentgit_langgraph._validate import UserId
 from agentgit_langgraph.errors import StoreError
 from agentgit_langgraph.sessions import Claimant, ExternalSession, InternalSession, Reversal, Tag
-from agentgit_langgraph.stores.base import BaseSessionStore, PendingBranch
+from agentgit_langgraph.stores.base import BaseSessionStore, CheckpointLinks, PendingBranch
 from agentgit_langgraph.stores.dialect import POSTGRES, SQLITE, Dialect, counting_in_saver
 from agentgit_langgraph.stores.ops import (
     add_branch,
     add_tag,
     begin_branch,
+    checkpoint_links,
     claim_reversal,
     create_session,
     delete_session,
@@ -202,6 +203,12 @@ class SqlSessionStore(BaseSessionStore):
 
     async def aadd_tag(self, tag: Tag) -> None:
         await self._arun(add_tag(self.dialect, tag), immediate=True)
+
+    def checkpoint_links(self, session_id: int) -> CheckpointLinks | None:
+        return self._run(checkpoint_links(self.dialect, session_id), immediate=False)
+
+    async def acheckpoint_links(self, session_id: int) -> CheckpointLinks | None:
+        return await self._arun(checkpoint_links(self.dialect, session_id), immediate=False)
 
     def list_tags(self, session_id: int) -> list[Tag]:
         return self._run(list_tags(self.dialect, session_id), immediate=False)

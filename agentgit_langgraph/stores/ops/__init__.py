@@ -31,6 +31,7 @@ from agentgit_langgraph.stores.ops.tags import add_tag, delete_tag, list_tags
 from agentgit_langgraph.stores.ops.threads import (
     add_branch,
     begin_branch,
+    checkpoint_links,
     forget_pending_branch,
     get_thread,
     list_pending_branches,
@@ -46,6 +47,7 @@ __all__ = [
     "add_tag",
     "applied",
     "begin_branch",
+    "checkpoint_links",
     "claim_reversal",
     "create_session",
     "delete_session",

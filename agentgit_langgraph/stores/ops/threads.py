@@ -14,7 +14,7 @@ from agentgit_langgraph.errors import (
 from agentgit_langgraph.sessions import (
     InternalSession,
 )
-from agentgit_langgraph.stores.base import PendingBranch, now
+from agentgit_langgraph.stores.base import CheckpointLinks, PendingBranch, now
 from agentgit_langgraph.stores.dialect import Dialect
 from agentgit_langgraph.stores.rows import (
     pending_branch_from_row,
@@ -83,6 +83,26 @@ def list_threads(d: Dialect, session_id: int) -> Op[list[InternalSession]]:
     session_id = check.store_session_id(session_id)
     res = yield Statement(select_threads(d), (session_id,))
     return [thread_from_row(r) for r in res.rows]
+
+
+def checkpoint_links(d: Dialect, session_id: int) -> Op[CheckpointLinks | None]:
+    """Each of the session's threads' root-namespace checkpoints as `(id, parent id)`,
+    newest first, read from the saver's own table in one query: what drawing
+    in-thread forks needs, without loading a checkpoint. None where the store
+    does not live beside the saver's tables (`Dialect.checkpoints_table`)."""
+    session_id = check.store_session_id(session_id)
+    if d.checkpoints_table is None:
+        return None
+    sql = (
+        f"SELECT c.thread_id, c.checkpoint_id, c.parent_checkpoint_id "
+        f"FROM {d.checkpoints_table} c JOIN agentgit_threads t ON t.thread_id = c.thread_id "
+        f"WHERE t.session_id = ? AND c.checkpoint_ns = '' ORDER BY c.checkpoint_id DESC"
+    )
+    res = yield Statement(d.sql(sql), (session_id,))
+    links: dict[str, list[tuple[str, str | None]]] = {}
+    for thread_id, checkpoint_id, parent in res.rows:
+        links.setdefault(str(thread_id), []).append((str(checkpoint_id), parent))
+    return links
 
 
 def record_checkpoints(

@@ -265,7 +265,9 @@ async function fillTokens(cells, atOnce = 4, most = 200) {
 }
 
 async function graphPage(sid, select) {
-  const data = await get(M.paths.tree(sid), { stats: 1 });
+  // The tree first (store rows and parent links: fast at any size), each
+  // branch's stats after it (they read every checkpoint), into the panel.
+  const data = await get(M.paths.tree(sid));
   intentRecorded = M.recordsIntent(data);
   setCrumbs([M.tree.name(data), null]);
   const rows = layout(M.tree.roots(data));
@@ -276,12 +278,11 @@ async function graphPage(sid, select) {
   let focused = 0;
   const reload = (newThread) => route(newThread ? `#/s/${sid}?select=${enc(newThread)}` : undefined);
 
-  async function openPanel(index) {
-    const item = rows[index].item;
-    const thread = M.node.thread(item);
-    const st = M.node.stats(item);
+  const statsOf = new Map();
+  const factsOf = (item) => {
+    const st = statsOf.get(M.node.key(item)) ?? M.node.stats(item);
     const facts = [
-      ["thread", thread],
+      ["thread", M.node.thread(item)],
       ["kind", M.node.kind(item)],
       ["checkpoints", M.node.count(item)],
       ["branched at", M.node.branchCheckpoint(item) ? `${short(M.node.branchCheckpoint(item))} (step ${M.node.branchStep(item)})` : "-"],
@@ -293,6 +294,12 @@ async function graphPage(sid, select) {
       ["tool calls", st?.toolCalls ?? "-"],
       ["tags", M.node.tags(item).map((t) => M.tag.name(t)).join(", ") || "-"],
     ];
+    return h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))]));
+  };
+
+  async function openPanel(index) {
+    const item = rows[index].item;
+    const thread = M.node.thread(item);
     const controls = h("div", { class: "actions" },
       h("a", { class: "button", href: `#/s/${sid}/t/${enc(thread)}` }, "Conversation"),
       canWrite && !M.node.isCurrent(item)
@@ -306,7 +313,7 @@ async function graphPage(sid, select) {
     );
     panel.replaceChildren(
       h("h2", {}, M.node.label(item), M.node.isCurrent(item) ? h("span", { class: "badge current" }, "current") : ""),
-      h("dl", { class: "facts" }, facts.flatMap(([k, v]) => [h("dt", {}, k), h("dd", {}, String(v))])),
+      factsOf(item),
       controls,
       h("h3", {}, "Checkpoints"),
       h("p", { class: "dim" }, "Loading…"),
@@ -368,6 +375,14 @@ async function graphPage(sid, select) {
   const wanted = select ?? current;
   const start = rows.findIndex((r) => M.node.thread(r.item) === wanted && M.node.kind(r.item) !== "fork");
   focusRow(start >= 0 ? start : 0);
+  get(M.paths.tree(sid), { stats: 1 })
+    .then((full) => {
+      const walk = (nodes) => nodes.forEach((n) => { statsOf.set(M.node.key(n), M.node.stats(n)); walk(M.node.children(n)); });
+      walk(M.tree.roots(full));
+      const shown = panel.querySelector("dl.facts");
+      if (shown) shown.replaceWith(factsOf(rows[focused].item));
+    })
+    .catch(showError);
   return "graph";
 }
 
