@@ -13,6 +13,7 @@ directory the test prints.
 from __future__ import annotations
 
 import re
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -244,7 +245,9 @@ def _seed_trip(db: Path, undone: list[str]) -> tuple[int, str]:
         script={"Lisbon": [("book", {"city": "Lisbon"})], "Porto": [("book", {"city": "Porto"})]}
     )
     with AgentGitSaver.from_conn_string(str(db), reversers=reversers_from([book])) as saver:
-        graph = create_react_agent(model, [book], checkpointer=saver)
+        with warnings.catch_warnings():  # deprecated in favour of langchain's create_agent
+            warnings.simplefilter("ignore")
+            graph = create_react_agent(model, [book], checkpointer=saver)
         config = {"configurable": {"thread_id": "trip", "user_id": "alice"}}
         graph.invoke({"messages": [("user", "Lisbon")]}, config)
         after_lisbon = graph.get_state(config).config
