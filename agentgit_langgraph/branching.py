@@ -20,7 +20,7 @@ import contextlib
 import dataclasses
 import uuid
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from langchain_core.messages import ToolMessage
@@ -71,9 +71,11 @@ __all__ = [
     "session_for_thread_plan",
     "set_status_plan",
     "switch_plan",
+    "switched_plan",
     "timeout_of",
     "undo_tools_plan",
     "undone_calls_plan",
+    "undone_message",
 ]
 
 
@@ -187,6 +189,20 @@ def switch_plan(
         saver.switch(session_id, "7f3a9c21")   # a short thread id
         ```
     """
+    config, undone = yield from switched_plan(session_id, ref, user_id=user_id)
+    if undone:
+        warnings.warn(
+            ReversedToolCallsWarning(undone_message(config, undone), tuple(undone)), stacklevel=2
+        )
+    return config
+
+
+def switched_plan(
+    session_id: int, ref: str, *, user_id: UserId | None = None
+) -> Plan[tuple[RunnableConfig, list[Reversal]]]:
+    """`switch` without the warning: the new current thread's config and the undone
+    tool calls its history holds, for callers that answer with them (the HTTP API,
+    where a caught warning would be process-wide)."""
     ref = check.thread_id(ref, "thread_id or ref")
     session = yield from session_plan(session_id, user_id)
     sid = stored_id(session)
@@ -195,18 +211,17 @@ def switch_plan(
     if not switched:
         raise ThreadNotFoundError(f"thread {target.thread_id!r} is not a branch of session {sid}")
     undone = yield from _undone_in_plan(sid, target.thread_id)
-    if undone:
-        calls = ", ".join(f"{r.tool_name} ({r.tool_call_id})" for r in undone)
-        warnings.warn(
-            ReversedToolCallsWarning(
-                f"session {sid} is now on thread {target.thread_id!r}, whose history holds "
-                f"{len(undone)} tool call(s) a rollback undid: {calls}. Switching does not "
-                "redo them: the world matches the branch they were undone for.",
-                tuple(undone),
-            ),
-            stacklevel=2,
-        )
-    return thread_config(target.thread_id)
+    return thread_config(target.thread_id), undone
+
+
+def undone_message(config: RunnableConfig, undone: Sequence[Reversal]) -> str:
+    """What `switch` says when the thread it made current holds undone tool calls."""
+    calls = ", ".join(f"{r.tool_name} ({r.tool_call_id})" for r in undone)
+    return (
+        f"now on thread {config['configurable']['thread_id']!r}, whose history holds "
+        f"{len(undone)} tool call(s) a rollback undid: {calls}. Switching does not "
+        "redo them: the world matches the branch they were undone for."
+    )
 
 
 def undone_calls_plan(

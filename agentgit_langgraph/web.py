@@ -51,6 +51,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute, Route
 
+from agentgit_langgraph._plan import run_async
+from agentgit_langgraph.branching import switched_plan, undone_message
 from agentgit_langgraph.errors import (
     CheckpointNotFoundError,
     InvalidConfigError,
@@ -248,16 +250,13 @@ class Api:
     async def switch(self, request: Request) -> Any:
         saver, sid, user = await self.saver(), _session_id(request), _user(request)
         target = _field(await _body(request), "thread", str, required=True)
-        # Asked after, not caught as a Python warning: catching is process-wide,
+        # The plan itself, not `aswitch`: its warning, caught, would be process-wide,
         # and other requests run meanwhile.
-        config = await saver.aswitch(sid, target, user_id=user)
+        config, undone = await run_async(
+            switched_plan(sid, target, user_id=user), saver.plan_targets
+        )
+        notes = [undone_message(config, undone)] if undone else []
         thread_id = config["configurable"]["thread_id"]
-        undone = await saver.aundone_calls(sid, thread_id, user_id=user)
-        notes = [
-            f"tool call {r.tool_name} ({r.tool_call_id}) of this thread's history was undone "
-            "by a rollback and stays undone"
-            for r in undone
-        ]
         return {"session_id": sid, "thread_id": thread_id, "config": config, "warnings": notes}
 
     async def rollback(self, request: Request) -> Any:

@@ -211,3 +211,37 @@ async def test_app_opens_agentgit_db(tmp_path: Path, monkeypatch: pytest.MonkeyP
         transport=httpx.ASGITransport(app=make_app()), base_url="http://test"
     ) as client:
         await _error(await client.get("/agentgit/sessions"), 422, "InvalidConfigError")
+
+
+async def test_switch_answers_with_undone_tool_calls(asql_backend: AsyncBackend) -> None:
+    """A switch to a thread whose history holds calls a rollback undid says so in
+    `warnings`, once, and raises no Python warning in the server process."""
+    import warnings
+
+    from tests.test_friction import _booking_agent
+
+    booked: list[str] = []
+    async with asql_backend.open() as saver:
+        agent = _booking_agent(saver, booked)
+        config = {"configurable": {"thread_id": "trip"}}
+        await agent.ainvoke({"messages": [("user", "hello")]}, config)
+        await agent.ainvoke({"messages": [("user", "book TP123")]}, config)
+        history = [s async for s in agent.aget_state_history(config)]
+        before = next(s for s in history if len(s.values["messages"]) == 2)
+        await saver.arollback(before.config, reverse_tools=True, name="no-flight")
+        assert booked == []
+        sid = (await saver.asession_for_thread("trip")).id
+        transport = httpx.ASGITransport(app=make_app(saver))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                response = await client.post(
+                    f"/agentgit/sessions/{sid}/switch", json={"thread": "main"}
+                )
+                assert response.status_code == 200, response.text
+                (note,) = response.json()["warnings"]
+                assert "book_flight" in note and "'trip'" in note
+                back = await client.post(
+                    f"/agentgit/sessions/{sid}/switch", json={"thread": "no-flight"}
+                )
+                assert back.json()["warnings"] == []
