@@ -55,6 +55,19 @@ been applied, the pool replaces the connection, and the count is never
 applied twice. Setting `trust_seconds` to 0 checks every connection (one
 round trip more per saver or store call).
 
+Reads sent alone, on a connection of their own
+-----------------------------------------------
+
+The count of a put and the owner check are reads sent alone, on every
+checkpointer call. Taking a connection from the pool for each costs more
+than the read (psycopg_pool's checkout and return, and the check); so a store
+`open_postgres_*` builds keeps one connection of its own for them
+(`HotReads`): one round trip, nothing else. It serves one read at a time; a
+read arriving while it is busy, or while it is lost, takes the pool's way
+below, as does the read a lost connection failed (it changes nothing, so it
+simply runs again there). A lost connection is opened again at the next read,
+at most once per `retry_after` seconds.
+
 Reading an owner
 ----------------
 
@@ -70,7 +83,9 @@ benchmarks/bench_access.py measures the cost.
 
 from __future__ import annotations
 
+import asyncio
 import select
+import threading
 import time
 import weakref
 from collections.abc import Iterator, Mapping
@@ -78,19 +93,22 @@ from contextlib import contextmanager
 from typing import Any
 
 import psycopg
-from psycopg import AsyncConnection, Connection
+from psycopg import AsyncConnection, AsyncCursor, Connection, Cursor
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.pq import ConnStatus, TransactionStatus
-from psycopg.rows import dict_row
+from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from agentgit_langgraph.configs import postgres_conninfo
 from agentgit_langgraph.errors import StoreError
-from agentgit_langgraph.stores.statements import Op, Statement
+from agentgit_langgraph.stores.statements import Op, Result, Statement
 
 __all__ = [
     "CONNECTION_KWARGS",
     "READ_SNAPSHOT",
+    "AsyncHotReads",
     "AsyncSweep",
+    "HotReads",
     "Liveness",
     "Outcome",
     "Sweep",
@@ -292,3 +310,134 @@ class AsyncSweep:
                 await self.pool.check()
             raise
         self.liveness.saw(conn)
+
+
+# -- reads sent alone ----------------------------------------------------------
+
+
+class _HotPolicy:
+    """What `HotReads` and `AsyncHotReads` share: when to (re)open, what a failure means."""
+
+    def __init__(self, conn_string: str, retry_after: float) -> None:
+        info = conninfo(conn_string)
+        # Opened inside a checkpointer call: never wait on an unreachable host
+        # for the operating system's TCP timeout.
+        if "connect_timeout" not in conninfo_to_dict(info):
+            info = make_conninfo(info, connect_timeout=5)
+        self.conninfo = info
+        self.retry_after = retry_after
+        self.failed_at = float("-inf")
+        self.closed = False
+
+    def may_open(self) -> bool:
+        return not self.closed and time.monotonic() - self.failed_at >= self.retry_after
+
+    def open_failed(self) -> None:
+        self.failed_at = time.monotonic()
+
+    @staticmethod
+    def lost(conn: AnyConnection) -> bool:
+        """After an error: whether it was only the connection that failed."""
+        return conn.broken or conn.closed
+
+
+class HotReads:
+    """A connection of a store's own for its reads sent alone (see "Reads sent
+    alone" above): `read` answers one, or None where the pool's way must.
+
+    Example:
+        >>> hot = HotReads("postgresql://...")  # doctest: +SKIP
+        >>> store.hot_reads = hot               # a PostgresSessionStore; close `hot` after
+    """
+
+    def __init__(self, conn_string: str, *, retry_after: float = 1.0) -> None:
+        self._policy = _HotPolicy(conn_string, retry_after)
+        self._lock = threading.Lock()
+        self._cursor: Cursor[Any] | None = None
+
+    def read(self, op: Op[Any], stmt: Statement) -> Result | None:
+        if stmt.alone is None or not self._lock.acquire(blocking=False):
+            return None  # busy with another thread's read: that one takes the pool
+        try:
+            cur = self._cursor or self._open()
+            if cur is None:
+                return None
+            try:
+                cur.execute(stmt.alone, stmt.params)
+                return Result(-1, cur.fetchall())
+            except psycopg.Error as exc:
+                if not self._policy.lost(cur.connection):
+                    raise Outcome(op).error(exc) from exc
+                self._drop()
+                return None
+        finally:
+            self._lock.release()
+
+    def _open(self) -> Cursor[Any] | None:
+        if not self._policy.may_open():
+            return None
+        try:
+            conn = Connection.connect(self._policy.conninfo, autocommit=True, prepare_threshold=0)
+        except psycopg.Error:
+            self._policy.open_failed()
+            return None
+        self._cursor = conn.cursor(row_factory=tuple_row)
+        return self._cursor
+
+    def _drop(self) -> None:
+        if self._cursor is not None:
+            self._cursor.connection.close()
+            self._cursor = None
+
+    def close(self) -> None:
+        with self._lock:
+            self._policy.closed = True
+            self._drop()
+
+
+class AsyncHotReads:
+    """`HotReads` for the async store, built in the loop that uses it."""
+
+    def __init__(self, conn_string: str, *, retry_after: float = 1.0) -> None:
+        self._policy = _HotPolicy(conn_string, retry_after)
+        self._lock = asyncio.Lock()
+        self._cursor: AsyncCursor[Any] | None = None
+
+    async def read(self, op: Op[Any], stmt: Statement) -> Result | None:
+        if stmt.alone is None or self._lock.locked():
+            return None
+        async with self._lock:
+            cur = self._cursor or await self._open()
+            if cur is None:
+                return None
+            try:
+                await cur.execute(stmt.alone, stmt.params)
+                return Result(-1, await cur.fetchall())
+            except psycopg.Error as exc:
+                if not self._policy.lost(cur.connection):
+                    raise Outcome(op).error(exc) from exc
+                await self._drop()
+                return None
+
+    async def _open(self) -> AsyncCursor[Any] | None:
+        if not self._policy.may_open():
+            return None
+        try:
+            conn = await AsyncConnection.connect(
+                self._policy.conninfo, autocommit=True, prepare_threshold=0
+            )
+        except psycopg.Error:
+            self._policy.open_failed()
+            return None
+        self._cursor = conn.cursor(row_factory=tuple_row)
+        return self._cursor
+
+    async def _drop(self) -> None:
+        if self._cursor is not None:
+            await self._cursor.connection.close()
+            self._cursor = None
+
+    async def close(self) -> None:
+        async with self._lock:
+            self._policy.closed = True
+            await self._drop()

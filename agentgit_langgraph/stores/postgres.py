@@ -62,7 +62,9 @@ from agentgit_langgraph.stores.dialect import POSTGRES, counting_in_saver
 from agentgit_langgraph.stores.pg_pool import (
     CONNECTION_KWARGS,
     READ_SNAPSHOT,
+    AsyncHotReads,
     AsyncSweep,
+    HotReads,
     Liveness,
     Outcome,
     Sweep,
@@ -72,7 +74,7 @@ from agentgit_langgraph.stores.pg_pool import (
     pool_kwargs,
     runs_alone,
 )
-from agentgit_langgraph.stores.statements import Op, Result
+from agentgit_langgraph.stores.statements import Op, Result, Statement
 from agentgit_langgraph.stores.transactions import (
     AsyncExecute,
     AsyncSqlStore,
@@ -178,6 +180,8 @@ class PostgresSessionStore(BlockingSqlStore):
         if counts_in_saver:
             self.dialect = counting_in_saver(POSTGRES)
         self.liveness = Liveness()
+        self.hot_reads: HotReads | None = None
+        """Where reads sent alone go first (`open_postgres_sync` sets it); None: the pool."""
 
     @classmethod
     @contextmanager
@@ -199,6 +203,9 @@ class PostgresSessionStore(BlockingSqlStore):
 
     def _lost(self, exc: StoreError) -> bool:
         return connection_lost(exc)
+
+    def _read_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        return None if self.hot_reads is None else self.hot_reads.read(op, stmt)
 
     @contextmanager
     def _connection(self) -> Iterator[Connection[Any]]:
@@ -261,6 +268,8 @@ class AsyncPostgresSessionStore(AsyncSqlStore):
             self.dialect = counting_in_saver(POSTGRES)
         self.loop = asyncio.get_running_loop()
         self.liveness = Liveness()
+        self.hot_reads: AsyncHotReads | None = None
+        """Where reads sent alone go first (`open_postgres_async` sets it); None: the pool."""
 
     @classmethod
     @asynccontextmanager
@@ -276,6 +285,9 @@ class AsyncPostgresSessionStore(AsyncSqlStore):
 
     def _lost(self, exc: StoreError) -> bool:
         return connection_lost(exc)
+
+    async def _aread_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        return None if self.hot_reads is None else await self.hot_reads.read(op, stmt)
 
     @asynccontextmanager
     async def _connection(self) -> AsyncIterator[AsyncConnection[Any]]:
@@ -378,7 +390,11 @@ def open_postgres_sync(
                     store.setup()
         except psycopg.Error as exc:
             raise _open_error(exc) from exc
-        yield saver, store
+        store.hot_reads = HotReads(conn_string)
+        try:
+            yield saver, store
+        finally:
+            store.hot_reads.close()
 
 
 @asynccontextmanager
@@ -404,4 +420,8 @@ async def open_postgres_async(
                 await store.asetup()
         except psycopg.Error as exc:
             raise _open_error(exc) from exc
-        yield saver, store
+        store.hot_reads = AsyncHotReads(conn_string)
+        try:
+            yield saver, store
+        finally:
+            await store.hot_reads.close()

@@ -147,6 +147,14 @@ class SqliteSessionStore(BlockingSqlStore):
                 pass
         super().setup()
 
+    def _read_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        if stmt.alone is None or self.conn.in_transaction:
+            return None
+        try:
+            return Result(-1, self.conn.execute(stmt.alone, stmt.params).fetchall())
+        except sqlite3.Error as exc:
+            _failed(exc)
+
     @contextmanager
     def _transaction(self, op: Op[Any], *, immediate: bool, alone: bool) -> Iterator[Execute]:
         cur = self.conn.cursor()
@@ -216,6 +224,15 @@ class AsyncSqliteSessionStore(AsyncSqlStore):
             await self.saver.setup()  # takes its own lock
         await super().asetup()
 
+    async def _aread_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        if stmt.alone is None or self.conn.in_transaction:
+            return None
+        try:
+            # One hop to the connection's thread, not three (execute, fetch, close).
+            return Result(-1, list(await self.conn.execute_fetchall(stmt.alone, stmt.params)))
+        except sqlite3.Error as exc:
+            _failed(exc)
+
     @asynccontextmanager
     async def _transaction(
         self, op: Op[Any], *, immediate: bool, alone: bool
@@ -225,17 +242,12 @@ class AsyncSqliteSessionStore(AsyncSqlStore):
                 rows: list[Any] = list(await cur.fetchall()) if cur.description else []
                 return Result(cur.rowcount, rows)
 
-        async def read_alone(stmt: Statement) -> Result:
-            # One hop to the connection's thread, not three (execute, fetch, close).
-            rows = list(await self.conn.execute_fetchall(stmt.sql, stmt.params))
-            return Result(-1, rows)
-
         # As in `SqliteSessionStore`: a statement sent alone is its own transaction.
         alone = alone and not self.conn.in_transaction
         try:
             if not self.conn.in_transaction and not alone:
                 await self.conn.execute(_begin(immediate))
-            yield read_alone if alone and not immediate else execute
+            yield execute
             if self.conn.in_transaction:
                 await self.conn.commit()
         except BaseException as exc:

@@ -16,7 +16,18 @@ from typing import Any, Generic, TypeVar
 
 from agentgit_langgraph.errors import AgentGitError
 
-__all__ = ["Done", "Op", "Result", "Statement", "Step", "adrive", "block_on", "drive", "start"]
+__all__ = [
+    "Done",
+    "Op",
+    "Result",
+    "Statement",
+    "Step",
+    "adrive",
+    "block_on",
+    "drive",
+    "finish",
+    "start",
+]
 
 T = TypeVar("T")
 
@@ -74,6 +85,15 @@ def drive(op: Op[T], step: Step[T], execute: Callable[[Statement], Result]) -> T
     """Carry `op` from `step` (see `start`) to its end, each statement through `execute`."""
     while not isinstance(step, Done):
         step = _advance(op, execute(step))
+    return step.value
+
+
+def finish(op: Op[T], result: Result) -> T:
+    """Give a one-statement `op` (see `Statement.alone`) its statement's result; its value."""
+    step = _advance(op, result)
+    if not isinstance(step, Done):
+        op.close()
+        raise AssertionError("an operation sent alone asked for a second statement")
     return step.value
 
 

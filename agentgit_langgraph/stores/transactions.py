@@ -29,6 +29,7 @@ from agentgit_langgraph.stores.statements import (
     adrive,
     block_on,
     drive,
+    finish,
     start,
 )
 
@@ -93,6 +94,16 @@ class BlockingSqlStore(SqlSessionStore):
         """Held while an operation runs: the connection is not for two at once."""
         return self.lock
 
+    def _read_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        """The one statement of a read sent alone (`Statement.alone`), by the
+        backend's shortest way; None where it has none free: the usual way then.
+
+        Every checkpointer call makes such a read (the count of a put, the owner
+        check), so this is the store's hot path: no transaction context, no
+        retry machinery, one call into the driver.
+        """
+        return None
+
     def setup(self) -> None:
         """Create or migrate the tables (once per store; later calls return at once)."""
         if self.is_setup:
@@ -128,7 +139,11 @@ class BlockingSqlStore(SqlSessionStore):
         step = start(op)
         if isinstance(step, Done):  # needed no statement: no transaction either
             return step.value
-        if not self.may_lose_connections:  # one try: the hot path of every SQLite put
+        if alone and not immediate and step.alone is not None:
+            result = self._read_alone(op, step)
+            if result is not None:
+                return finish(op, result)
+        if not self.may_lose_connections:
             with self._transaction(op, immediate=immediate, alone=alone) as ex:
                 return drive(op, step, ex)
         for attempt in attempts(self, immediate=immediate, alone=alone):
@@ -163,6 +178,10 @@ class AsyncSqlStore(SqlSessionStore):
     def _guard(self) -> AbstractAsyncContextManager[Any]:
         return self.lock
 
+    async def _aread_alone(self, op: Op[Any], stmt: Statement) -> Result | None:
+        """`BlockingSqlStore._read_alone`, async."""
+        return None
+
     async def asetup(self) -> None:
         """Create or migrate the tables (once per store)."""
         if self.is_setup:
@@ -179,6 +198,10 @@ class AsyncSqlStore(SqlSessionStore):
         step = start(op)
         if isinstance(step, Done):  # needed no statement: no transaction either
             return step.value
+        if alone and not immediate and step.alone is not None:
+            result = await self._aread_alone(op, step)
+            if result is not None:
+                return finish(op, result)
         if not self.may_lose_connections:
             async with self._transaction(op, immediate=immediate, alone=alone) as ex:
                 return await adrive(op, step, ex)
