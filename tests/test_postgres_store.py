@@ -920,3 +920,98 @@ async def test_thread_owner_after_the_server_dropped_every_connection(run: Run, 
     else:
         with open_postgres_sync(pg.uri) as (_, store):
             await run(owner_after_dropped_connections(pg), {BaseSessionStore: store})
+
+
+# -- reads sent alone: the store's own connection, the pool when it cannot serve -----
+
+
+def test_reads_sent_alone_need_no_pool_connection(pg: Pg) -> None:
+    with open_postgres_sync(pg.uri) as (saver, store):
+        store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
+        pool = saver.conn
+        assert isinstance(pool, ConnectionPool)
+        taken = [pool.getconn() for _ in range(pool.max_size)]
+        try:  # every pooled connection is taken: only the store's own can answer
+            assert store.record_checkpoints("t1") is True
+            assert store.record_checkpoints("nobody") is False
+            assert store.thread_owner("t1") is not None
+        finally:
+            for conn in taken:
+                pool.putconn(conn)
+        assert pg.kill_all() > 0  # its own connection too: the pool's way answers, then it reopens
+        assert store.record_checkpoints("t1") is True
+        assert store.record_checkpoints("t1") is True
+
+
+async def test_async_reads_sent_alone_need_no_pool_connection(pg: Pg) -> None:
+    async with open_postgres_async(pg.uri) as (saver, store):
+        await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
+        pool = saver.conn
+        assert isinstance(pool, AsyncConnectionPool)
+        taken = [await pool.getconn() for _ in range(pool.max_size)]
+        try:
+            assert await store.arecord_checkpoints("t1") is True
+            assert await store.arecord_checkpoints("nobody") is False
+            assert await store.athread_owner("t1") is not None
+        finally:
+            for conn in taken:
+                await pool.putconn(conn)
+        assert pg.kill_all() > 0
+        assert await store.arecord_checkpoints("t1") is True
+        assert await store.arecord_checkpoints("t1") is True
+
+
+def _bad_read() -> tuple[Any, Statement]:
+    def reads_a_missing_table() -> Any:
+        yield  # pragma: no cover - only its name is used
+
+    sql = "SELECT 1 FROM agentgit_no_such_table"
+    return reads_a_missing_table(), Statement(sql, (), alone=sql)
+
+
+def test_hot_read_errors_are_store_errors_and_it_stays_usable(pg: Pg) -> None:
+    from agentgit_langgraph.stores.pg_pool import HotReads
+
+    hot = HotReads(pg.uri)
+    try:
+        with pytest.raises(StoreError, match=r"reads_a_missing_table failed, nothing was written"):
+            hot.read(*_bad_read())
+        sql = "SELECT current_setting('application_name')"
+        assert hot.read(_bad_read()[0], Statement(sql, (), alone=sql)) is not None
+    finally:
+        hot.close()
+    assert hot.read(_bad_read()[0], Statement("SELECT 1", (), alone="SELECT 1")) is None
+
+
+async def test_async_hot_read_errors_are_store_errors_and_it_stays_usable(pg: Pg) -> None:
+    from agentgit_langgraph.stores.pg_pool import AsyncHotReads
+
+    hot = AsyncHotReads(pg.uri)
+    try:
+        with pytest.raises(StoreError, match=r"reads_a_missing_table failed, nothing was written"):
+            await hot.read(*_bad_read())
+        sql = "SELECT current_setting('application_name')"
+        assert await hot.read(_bad_read()[0], Statement(sql, (), alone=sql)) is not None
+    finally:
+        await hot.close()
+    assert await hot.read(_bad_read()[0], Statement("SELECT 1", (), alone="SELECT 1")) is None
+
+
+def test_an_unreachable_server_leaves_reads_to_the_pool_without_retrying_at_once() -> None:
+    from agentgit_langgraph.stores.pg_pool import HotReads
+
+    hot = HotReads("postgresql://postgres@127.0.0.1:1/none", retry_after=3600)
+    stmt = Statement("SELECT 1", (), alone="SELECT 1")
+    assert hot.read(_bad_read()[0], stmt) is None
+    assert not hot._policy.may_open()  # the next read does not try to connect again
+    hot.close()
+
+
+async def test_async_unreachable_server_leaves_reads_to_the_pool() -> None:
+    from agentgit_langgraph.stores.pg_pool import AsyncHotReads
+
+    hot = AsyncHotReads("postgresql://postgres@127.0.0.1:1/none", retry_after=3600)
+    stmt = Statement("SELECT 1", (), alone="SELECT 1")
+    assert await hot.read(_bad_read()[0], stmt) is None
+    assert not hot._policy.may_open()
+    await hot.close()
