@@ -31,8 +31,15 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractAsyncContextManager, AbstractContextManager, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import (
+    AbstractAsyncContextManager,
+    AbstractContextManager,
+    AsyncExitStack,
+    ExitStack,
+    asynccontextmanager,
+    contextmanager,
+)
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -136,6 +143,11 @@ class Pair:
     on its own connection and under its own lock: the least any design that
     checks something in the database per save (as ours does: is the thread
     still held by a session?) can cost.
+
+    `pool` (PostgreSQL only) is the bare saver on the connection pool the
+    wrapper opens (`open_postgres_*`: a pool that checks a connection before
+    lending it), where the bare saver's `from_conn_string` opens one
+    connection: what that choice costs by itself.
     """
 
     backend: str
@@ -145,6 +157,11 @@ class Pair:
     abare: AsyncOpener
     awrapped: AsyncOpener
     afloor: AsyncOpener
+    pool: Opener | None = None
+    apool: AsyncOpener | None = None
+
+    def sides(self) -> tuple[str, ...]:
+        return SIDES if self.pool is None else (*SIDES, "pool")
 
 
 def sqlite_pair(workdir: Path) -> Pair:
@@ -182,6 +199,9 @@ def sqlite_pair(workdir: Path) -> Pair:
 def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg_pool import AsyncConnectionPool, ConnectionPool
+
+    from agentgit_langgraph.stores.pg_pool import AsyncSweep, Sweep, pool_kwargs
 
     class FloorPostgresSaver(PostgresSaver):
         def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
@@ -197,6 +217,20 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
                 await (await cur.execute(FLOOR_SQL)).fetchall()
             return saved
 
+    @contextmanager
+    def pooled() -> Iterator[PostgresSaver]:
+        sweep = Sweep()
+        with ConnectionPool(check=sweep, **pool_kwargs(bare_uri)) as pool:
+            sweep.pool = pool
+            yield PostgresSaver(pool)
+
+    @asynccontextmanager
+    async def apooled() -> AsyncIterator[AsyncPostgresSaver]:
+        sweep = AsyncSweep()
+        async with AsyncConnectionPool(check=sweep, **pool_kwargs(bare_uri)) as pool:
+            sweep.pool = pool
+            yield AsyncPostgresSaver(pool)
+
     return Pair(
         "postgres",
         bare=lambda: PostgresSaver.from_conn_string(bare_uri),
@@ -205,6 +239,8 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
         abare=lambda: AsyncPostgresSaver.from_conn_string(bare_uri),
         awrapped=lambda: AgentGitSaver.afrom_conn_string(wrapped_uri),
         afloor=lambda: FloorAsyncPostgresSaver.from_conn_string(bare_uri),
+        pool=pooled,
+        apool=apooled,
     )
 
 
@@ -224,6 +260,8 @@ class TurnResult:
     floor_ms: float
     ratio: float  # median of the rounds' wrapped / bare
     floor_ratio: float  # median of the rounds' floor / bare
+    pool_ms: float | None = None
+    pool_ratio: float | None = None  # median of the rounds' pool / bare (PostgreSQL)
 
     @property
     def name(self) -> str:
@@ -232,6 +270,14 @@ class TurnResult:
     @property
     def floor_name(self) -> str:
         return f"floor ({self.graph}, {self.mode}): bare + 1 statement per put / bare"
+
+    @property
+    def pool_name(self) -> str:
+        return pool_name(self.graph, self.mode)
+
+
+def pool_name(graph: str, mode: str) -> str:
+    return f"pool ({graph}, {mode}): bare on the wrapper's pool / bare"
 
 
 @contextmanager
@@ -277,6 +323,10 @@ def _summary(
     def median_ms(side: str) -> float:
         return statistics.median(r[side] for r in rounds) * 1e3
 
+    def ratio(side: str) -> float:
+        return statistics.median(r[side] / r["bare"] for r in rounds)
+
+    pooled = "pool" in rounds[0]
     return TurnResult(
         pair.backend,
         graph_name,
@@ -284,29 +334,45 @@ def _summary(
         bare_ms=median_ms("bare"),
         wrapped_ms=median_ms("wrapped"),
         floor_ms=median_ms("floor"),
-        ratio=statistics.median(r["wrapped"] / r["bare"] for r in rounds),
-        floor_ratio=statistics.median(r["floor"] / r["bare"] for r in rounds),
+        ratio=ratio("wrapped"),
+        floor_ratio=ratio("floor"),
+        pool_ms=median_ms("pool") if pooled else None,
+        pool_ratio=ratio("pool") if pooled else None,
     )
 
 
-def _order(r: int) -> tuple[str, ...]:
+def _order(r: int, sides: tuple[str, ...]) -> tuple[str, ...]:
     """Round `r`'s order of the sides: each goes first, second and last in turn."""
-    k = r % len(SIDES)
-    return SIDES[k:] + SIDES[:k]
+    k = r % len(sides)
+    return sides[k:] + sides[:k]
+
+
+def _open_all(pair: Pair, stack: ExitStack) -> dict[str, BaseCheckpointSaver[Any]]:
+    openers = {"bare": pair.bare, "wrapped": pair.wrapped, "floor": pair.floor}
+    if pair.pool is not None:
+        openers["pool"] = pair.pool
+    return {side: stack.enter_context(open_()) for side, open_ in openers.items()}
+
+
+async def _aopen_all(pair: Pair, stack: AsyncExitStack) -> dict[str, BaseCheckpointSaver[Any]]:
+    openers = {"bare": pair.abare, "wrapped": pair.awrapped, "floor": pair.afloor}
+    if pair.apool is not None:
+        openers["pool"] = pair.apool
+    return {side: await stack.enter_async_context(open_()) for side, open_ in openers.items()}
 
 
 def measure_sync(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
     """`rounds` rounds of `turns` turns on each side, rotating which goes first."""
     build = BUILDERS[graph_name]
-    with pair.bare() as bare, pair.wrapped() as wrapped, pair.floor() as floor:
-        savers = {"bare": bare, "wrapped": wrapped, "floor": floor}
+    with ExitStack() as stack:
+        savers = _open_all(pair, stack)
         for saver in savers.values():
             saver.setup()  # type: ignore[attr-defined]
         graphs = {side: build(saver) for side, saver in savers.items()}
         for graph in graphs.values():  # warm-up: tables, prepared statements, caches
             _run_turns(graph, graph_name, 2)
         timed = [
-            {side: _run_turns(graphs[side], graph_name, turns) for side in _order(r)}
+            {side: _run_turns(graphs[side], graph_name, turns) for side in _order(r, pair.sides())}
             for r in range(rounds)
         ]
     return _summary(pair, graph_name, "sync", timed)
@@ -315,18 +381,17 @@ def measure_sync(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnRe
 async def measure_async(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
     """The async twin of `measure_sync`: `ainvoke` on the async savers."""
     build = BUILDERS[graph_name]
-    async with pair.abare() as bare, pair.awrapped() as wrapped, pair.afloor() as floor:
-        await bare.setup()  # type: ignore[attr-defined]
-        await floor.setup()  # type: ignore[attr-defined]
-        await wrapped.asetup()  # type: ignore[attr-defined]
-        graphs = {"bare": build(bare), "wrapped": build(wrapped), "floor": build(floor)}
+    async with AsyncExitStack() as stack:
+        savers = await _aopen_all(pair, stack)
+        for side, saver in savers.items():
+            await (saver.asetup() if side == "wrapped" else saver.setup())  # type: ignore[attr-defined]
+        graphs = {side: build(saver) for side, saver in savers.items()}
         for graph in graphs.values():
             await _arun_turns(graph, graph_name, 2)
         timed: list[dict[str, float]] = []
         for r in range(rounds):
-            timed.append(
-                {side: await _arun_turns(graphs[side], graph_name, turns) for side in _order(r)}
-            )
+            order = _order(r, pair.sides())
+            timed.append({s: await _arun_turns(graphs[s], graph_name, turns) for s in order})
     return _summary(pair, graph_name, "async", timed)
 
 
@@ -340,13 +405,15 @@ def measure_all(pair: Pair, rounds: int, turns: int) -> list[TurnResult]:
     return results + asyncio.run(both())
 
 
-def names() -> list[str]:
-    """The measures' names, in table order (as `TurnResult` writes them)."""
+def names(backend: str) -> list[str]:
+    """One backend's measures' names, in table order (as `TurnResult` writes them)."""
     out = []
     for mode in ("sync", "async"):
         for g in GRAPHS:
             out.append(f"turn ({g}, {mode}): wrapped / bare")
             out.append(f"floor ({g}, {mode}): bare + 1 statement per put / bare")
+            if backend == "postgres":
+                out.append(pool_name(g, mode))
     return out
 
 
@@ -356,12 +423,14 @@ def names() -> list[str]:
 def print_results(results: Sequence[TurnResult]) -> bool:
     ok = True
     for r in results:
+        pool = "" if r.pool_ratio is None else f"; pool {r.pool_ratio:.3f} ({r.pool_ms:.2f} ms)"
         verdict = "PASS" if r.ratio <= TARGET else "MISS"
         ok &= verdict == "PASS"
         print(
             f"{r.backend:8} {r.name:42} {r.ratio:6.3f}  (target <= {TARGET:.2f}: {verdict})"
             f"  {r.wrapped_ms:.2f} ms / {r.bare_ms:.2f} ms per turn;"
             f" floor {r.floor_ratio:.3f} ({r.floor_ms:.2f} ms)"
+            f"{pool}"
         )
     return ok
 

@@ -144,7 +144,7 @@ class Result:
 def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     """Every measure of one backend, in table order."""
     names = [
-        *bench_turns.names(),
+        *bench_turns.names(backend),
         "put: wrapped / bare",
         "get_tuple: wrapped / bare",
         f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
@@ -231,6 +231,9 @@ def _turn_results(results: Sequence[bench_turns.TurnResult]) -> list[Result]:
         rows.append(Result(r.backend, r.name, r.ratio, f"<= {bench_turns.TARGET:g}", detail))
         detail = f"{r.floor_ms:.2f} ms / {r.bare_ms:.2f} ms per turn"
         rows.append(Result(r.backend, r.floor_name, r.floor_ratio, "", detail))
+        if r.pool_ratio is not None and r.pool_ms is not None:
+            detail = f"{r.pool_ms:.2f} ms / {r.bare_ms:.2f} ms per turn"
+            rows.append(Result(r.backend, r.pool_name, r.pool_ratio, "", detail))
     return rows
 
 
