@@ -390,11 +390,11 @@ def open_postgres_sync(
                     store.setup()
         except psycopg.Error as exc:
             raise _open_error(exc) from exc
-        store.hot_reads = HotReads(conn_string)
+        store.hot_reads = hot = HotReads(conn_string)
         try:
             yield saver, store
         finally:
-            store.hot_reads.close()
+            hot.close()
 
 
 @asynccontextmanager
@@ -420,8 +420,8 @@ async def open_postgres_async(
                 await store.asetup()
         except psycopg.Error as exc:
             raise _open_error(exc) from exc
-        store.hot_reads = AsyncHotReads(conn_string)
+        store.hot_reads = ahot = AsyncHotReads(conn_string)
         try:
             yield saver, store
         finally:
-            await store.hot_reads.close()
+            await ahot.close()
