@@ -4,7 +4,7 @@ An agent that ran on a bare LangGraph saver has threads no session holds.
 `adopt_plan` (`saver.adopt`) gives one of them a session, counting every
 checkpoint it already has, in every namespace. With `auto_session` the saver
 adopts such a thread by itself, with the same exact count, on the first put
-into it (`adopt_on_put`) and on a rollback from it (`branch_parent`).
+into it (`adopt_on_put`) and on a rollback from it (`branch_session`).
 
 Example:
     ```python
@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import session_plan, thread_plan
+from agentgit_langgraph._access import Owner, access_error, owner_plan, session_plan, thread_plan
 from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._plan import Plan, call, gather, local
 from agentgit_langgraph._rewrite import BACKUP_PREFIX, read_thread, resync_count
@@ -37,7 +37,7 @@ __all__ = [
     "adopt_on_put",
     "adopt_plan",
     "adopt_thread",
-    "branch_parent",
+    "branch_session",
     "threads_plan",
 ]
 
@@ -162,9 +162,19 @@ def adopt_on_put(thread_id: str, owner: str) -> Plan[None]:
         yield from resync_count(thread_id, None)
 
 
-def branch_parent(thread_id: str, owner: str | None) -> Plan[InternalSession]:
-    """The record of a thread to branch from (with `auto_session`, adopted if need be)."""
-    record: InternalSession | None = yield from call(BaseSessionStore.get_thread, thread_id)
-    if record is None and (yield from local(SaverContext.creates_sessions)):
+def branch_session(thread_id: str, owner: str | None) -> Plan[int]:
+    """The id of the session holding a thread to branch from, checked against
+    `owner` when given (with `auto_session`, the thread is adopted if need be).
+
+    One indexed read (`thread_owner`): no count of the thread's checkpoints, so
+    a rollback costs the same at the head of a long thread as of a short one.
+    """
+    held: Owner | None = yield from owner_plan(thread_id)
+    if held is None and (yield from local(SaverContext.creates_sessions)):
         yield from adopt_thread(thread_id, owner or "0", thread_id)
-    return (yield from thread_plan(thread_id, owner))
+        held = yield from owner_plan(thread_id)
+    if held is None:
+        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
+    if owner is not None and held[1] != owner:
+        raise access_error(thread_id, held, owner)
+    return held[0]

@@ -36,7 +36,7 @@ from agentgit_langgraph._faults import reached
 from agentgit_langgraph._liveness import owner_token, running
 from agentgit_langgraph._plan import Plan, call, local, twins
 from agentgit_langgraph._validate import UserId
-from agentgit_langgraph.adoption import adopt_plan, branch_parent, threads_plan
+from agentgit_langgraph.adoption import adopt_plan, branch_session, threads_plan
 from agentgit_langgraph.configs import (
     branch_config,
     checkpoint_config,
@@ -351,7 +351,7 @@ def _branch_plan(
     if owner is None:
         owner = owner_of(config)  # a run's user may only branch its own threads
     # With `auto_session`, a thread saved without the wrapper is adopted first.
-    parent = yield from branch_parent(ref.thread_id, owner)
+    session_id = yield from branch_session(ref.thread_id, owner)
     # The thread's latest checkpoint first: a rollback to the head (the usual
     # case) then reads the state once, not twice (once to copy it, once more
     # to learn that it is the head).
@@ -369,7 +369,7 @@ def _branch_plan(
         # Undo what the tools did after the checkpoint, newest first, before the
         # branch exists: with `strict`, a failure leaves no branch behind.
         outcomes = yield from reverse_tool_calls(
-            source, parent.session_id, attempt, strict=strict, timeout=reverse_timeout
+            source, session_id, attempt, strict=strict, timeout=reverse_timeout
         )
         yield from warn_unreversed(source, outcomes)
     new_thread_id = _new_thread_id()
@@ -377,14 +377,14 @@ def _branch_plan(
     with running(token):
         # Noted first, so that if the process dies before the branch is
         # registered, `recover_branches` finds the thread to delete.
-        yield from call(BaseSessionStore.begin_branch, new_thread_id, parent.session_id, token)
+        yield from call(BaseSessionStore.begin_branch, new_thread_id, session_id, token)
         reached("rollback.noted")
         try:
             copied = yield from copy_into_thread(source, new_thread_id, is_head=is_head)
             reached("rollback.copied")
             branch = InternalSession(
                 thread_id=new_thread_id,
-                session_id=parent.session_id,
+                session_id=session_id,
                 parent_thread_id=ref.thread_id,
                 branch_checkpoint_id=ref.checkpoint_id,
                 name=name,
@@ -479,7 +479,7 @@ def undo_tools_plan(
         raise InvalidConfigError(f"strict must be a bool, got {strict!r}")
     if owner is None:
         owner = owner_of(config)
-    parent = yield from branch_parent(ref.thread_id, owner)
+    session_id = yield from branch_session(ref.thread_id, owner)
     source: CheckpointTuple | None = yield from call(BaseCheckpointSaver.get_tuple, ref.config())
     if source is None or source.checkpoint["id"] != ref.checkpoint_id:
         raise CheckpointNotFoundError(
@@ -488,7 +488,7 @@ def undo_tools_plan(
     timeout = yield from local(SaverContext.timeout_for, reverse_timeout)
     with ReversalAttempt(timeout) as attempt:
         outcomes = yield from reverse_tool_calls(
-            source, parent.session_id, attempt, strict=strict, timeout=timeout
+            source, session_id, attempt, strict=strict, timeout=timeout
         )
     return (yield from warn_unreversed(source, outcomes))
 
