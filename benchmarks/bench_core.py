@@ -53,6 +53,8 @@ from agentgit_langgraph import AgentGitSaver
 from tests.graphs import chat_graph_builder, human
 
 BIG_THREAD = 10_000
+# bench_postgres's row: the bare put and one `SELECT 1` in a round trip of its own.
+PUT_FLOOR = "  floor: bare + 1 round trip"
 SMALL_THREAD = 10
 
 

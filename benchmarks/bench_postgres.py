@@ -78,6 +78,7 @@ from agentgit_langgraph.stores.postgres import PostgresSessionStore
 from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
     BIG_THREAD,
+    PUT_FLOOR,
     SMALL_THREAD,
     Chain,
     Row,
@@ -392,9 +393,7 @@ def run(
                 probe.execute("SELECT 1")
             return len(series)
 
-        blocks = {"bare": put_block(bare, "put-bare", "")}
-        if not headline_only:
-            blocks["floor"] = floor_block
+        blocks = {"bare": put_block(bare, "put-bare", ""), "floor": floor_block}
         paths = ("transaction",) if before else COUNT_PATHS[:1] if headline_only else COUNT_PATHS
         blocks.update({path: put_block(wrapped, f"put-{path}", path) for path in paths})
         puts = interleaved_many(rounds * 10, blocks)
@@ -408,8 +407,7 @@ def run(
                 "SELECT count(*) FROM checkpoints WHERE thread_id = %s", (f"put-{path}",)
             ).fetchone()
             assert row is not None and counted == row[0], (path, counted, row)  # exact too
-        if not headline_only:
-            rows.append(puts.row("  floor: bare + 1 round trip", "floor", "bare", None))
+        rows.append(puts.row(PUT_FLOOR, "floor", "bare", None))
 
         phases.done("put")
 

@@ -146,6 +146,7 @@ def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     names = [
         *bench_turns.names(backend),
         "put: wrapped / bare",
+        *([PUT_FLOOR_NAME] if backend == "postgres" else []),
         "get_tuple: wrapped / bare",
         f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
         "rollback bytes / checkpoint bytes",
@@ -206,10 +207,14 @@ def render(results: Sequence[Result], *, details: bool = False) -> str:
 # -- rows of the existing benchmarks --------------------------------------------
 
 
+PUT_FLOOR_NAME = "put floor: bare + 1 round trip / bare"
+
+
 def _core_results(backend: str, rows: Sequence[bench_core.Row], plan: Plan) -> list[Result]:
     """The headline rows of bench_core / bench_postgres, under this table's names."""
     by_prefix = {
         "put (per call)": "put: wrapped / bare",
+        bench_core.PUT_FLOOR: PUT_FLOOR_NAME,
         "get_tuple (per call)": "get_tuple: wrapped / bare",
         "rollback: ": f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
         "rollback bytes / checkpoint bytes": "rollback bytes / checkpoint bytes",
