@@ -1,0 +1,73 @@
+"""What the wrapper adds to each checkpointer call, read off the SQL it sends.
+
+A put into a thread a session holds sends one statement of ours, a read sent
+alone (no transaction of its own around it); a rollback never counts a
+thread's checkpoints, so its cost does not grow with the thread's history.
+Read with SQLite's trace callback, on a SQLite file, sync and async.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from langgraph.graph.state import CompiledStateGraph
+
+from agentgit_langgraph import AgentGitSaver
+from tests.graphs import chat_graph_builder, human
+
+COUNT_OF_CHECKPOINTS = "COUNT(*) FROM checkpoints"
+
+
+def _ours(statements: list[str]) -> list[str]:
+    return [s for s in statements if "agentgit_" in s]
+
+
+def _graph(saver: AgentGitSaver) -> CompiledStateGraph:  # type: ignore[type-arg]
+    return chat_graph_builder().compile(checkpointer=saver)
+
+
+def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(tmp_path: Path) -> None:
+    with AgentGitSaver.from_conn_string(str(tmp_path / "a.db")) as saver:
+        graph = _graph(saver)
+        config = {"configurable": {"thread_id": "chat"}}
+        graph.invoke(human("hi", 0), config)
+        conn = saver.saver.conn  # type: ignore[attr-defined]
+        sent: list[str] = []
+        conn.set_trace_callback(sent.append)
+        graph.invoke(human("again", 1), config)
+        conn.set_trace_callback(None)
+        puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
+        assert puts and len(_ours(sent)) == len(puts)
+        assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
+        assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
+
+        earlier = list(graph.get_state_history(config))[2].config
+        sent.clear()
+        conn.set_trace_callback(sent.append)
+        saver.rollback(earlier)
+        conn.set_trace_callback(None)
+        assert sent and not any(COUNT_OF_CHECKPOINTS in s for s in sent)
+
+
+async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
+    tmp_path: Path,
+) -> None:
+    async with AgentGitSaver.afrom_conn_string(str(tmp_path / "a.db")) as saver:
+        graph = _graph(saver)
+        config = {"configurable": {"thread_id": "chat"}}
+        await graph.ainvoke(human("hi", 0), config)
+        conn = saver.saver.conn  # type: ignore[attr-defined]
+        sent: list[str] = []
+        await conn.set_trace_callback(sent.append)
+        await graph.ainvoke(human("again", 1), config)
+        await conn.set_trace_callback(None)
+        puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
+        assert puts and len(_ours(sent)) == len(puts)
+        assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
+
+        earlier = [s async for s in graph.aget_state_history(config)][2].config
+        sent.clear()
+        await conn.set_trace_callback(sent.append)
+        await saver.arollback(earlier)
+        await conn.set_trace_callback(None)
+        assert sent and not any(COUNT_OF_CHECKPOINTS in s for s in sent)
