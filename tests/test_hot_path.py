@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
 from agentgit_langgraph import AgentGitSaver
@@ -29,7 +30,7 @@ def _graph(saver: AgentGitSaver) -> CompiledStateGraph:  # type: ignore[type-arg
 def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(tmp_path: Path) -> None:
     with AgentGitSaver.from_conn_string(str(tmp_path / "a.db")) as saver:
         graph = _graph(saver)
-        config = {"configurable": {"thread_id": "chat"}}
+        config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
         graph.invoke(human("hi", 0), config)
         conn = saver.saver.conn  # type: ignore[attr-defined]
         sent: list[str] = []
@@ -54,7 +55,7 @@ async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
 ) -> None:
     async with AgentGitSaver.afrom_conn_string(str(tmp_path / "a.db")) as saver:
         graph = _graph(saver)
-        config = {"configurable": {"thread_id": "chat"}}
+        config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
         await graph.ainvoke(human("hi", 0), config)
         conn = saver.saver.conn  # type: ignore[attr-defined]
         sent: list[str] = []
