@@ -9,13 +9,18 @@ object's, one per pool or store, never this module's.
 Counting a put
 --------------
 
-`record_checkpoints` runs on every put, so it is the store's hot path. It is a
-single UPDATE, so on an autocommit connection that is not inside a
-transaction it runs alone: no BEGIN and COMMIT round trips, its own implicit
-transaction (atomic; concurrent increments queue on the row lock, none is
-lost). And it commits without waiting for its WAL flush (`SET LOCAL
-synchronous_commit TO OFF`, carried in the statement: see
-`Dialect.commit_without_flush`). That is safe for the count:
+`record_checkpoints` runs on every put, so it is the store's hot path. Where
+the store lives beside the saver's tables (`open_postgres_*`, `counts_in_saver`)
+a save is counted by being stored, and the put only reads whether a session
+still holds the thread: one SELECT sent alone (see "Reads sent alone" below).
+
+A store that keeps counters of its own runs a single UPDATE instead. On an
+autocommit connection that is not inside a transaction it runs alone: no
+BEGIN and COMMIT round trips, its own implicit transaction (atomic;
+concurrent increments queue on the row lock, none is lost). And it commits
+without waiting for its WAL flush (`SET LOCAL synchronous_commit TO OFF`,
+carried in the statement: see `Dialect.commit_without_flush`). That is safe
+for the count:
 
 * it is applied exactly once or not at all, in order with everything else:
   WAL is replayed in order, so a crash can lose only a suffix of the
