@@ -53,8 +53,9 @@ from agentgit_langgraph import AgentGitSaver
 from tests.graphs import chat_graph_builder, human
 
 BIG_THREAD = 10_000
-# bench_postgres's row: the bare put and one `SELECT 1` in a round trip of its own.
-PUT_FLOOR = "  floor: bare + 1 round trip"
+# The put's floor: the bare put and one `SELECT 1` after it (on PostgreSQL, in a
+# round trip of its own).
+PUT_FLOOR = "  floor: bare + 1 statement"
 SMALL_THREAD = 10
 
 
@@ -114,33 +115,52 @@ class Chain:
 # -- timing ------------------------------------------------------------------
 
 
-def per_call(fn: Callable[[], int]) -> float:
-    """Seconds per call of a block that runs `n` calls and returns n."""
-    gc.collect()
-    gc.disable()
-    try:
-        start = time.perf_counter()
-        n = fn()
-        return (time.perf_counter() - start) / n
-    finally:
-        gc.enable()
+@dataclass
+class Timings:
+    """Per-call seconds of each block, one figure per round."""
+
+    rounds: dict[str, list[float]]
+
+    def median(self, name: str) -> float:
+        return statistics.median(self.rounds[name])
+
+    def ratio(self, a: str, b: str) -> float:
+        """Median over the rounds of a / b: paired, so drift in load cancels."""
+        return statistics.median(x / y for x, y in zip(self.rounds[a], self.rounds[b], strict=True))
+
+    def row(self, name: str, a: str, b: str, target: float | None) -> Row:
+        return Row(name, _us(self.median(a)), _us(self.median(b)), self.ratio(a, b), target)
+
+
+def interleaved_many(rounds: int, blocks: dict[str, Callable[[], int]], warmup: int = 2) -> Timings:
+    """Time each block once per round, in an order that rotates (and reverses every
+    other cycle), with the garbage collector off during the round."""
+    names = list(blocks)
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for r in range(warmup + rounds):
+        shift = r % len(names)
+        order = names[shift:] + names[:shift]
+        if (r // len(names)) % 2:
+            order.reverse()
+        gc.collect()
+        gc.disable()
+        try:
+            for name in order:
+                start = time.perf_counter()
+                n = blocks[name]()
+                if r >= warmup:
+                    times[name].append((time.perf_counter() - start) / n)
+        finally:
+            gc.enable()
+    return Timings(times)
 
 
 def interleaved(
     rounds: int, a: Callable[[], int], b: Callable[[], int], warmup: int = 2
 ) -> tuple[float, float]:
-    """Medians of per-call times of `a` and `b`, alternating which goes first."""
-    times_a: list[float] = []
-    times_b: list[float] = []
-    for r in range(warmup + rounds):
-        if r % 2:
-            tb, ta = per_call(b), per_call(a)
-        else:
-            ta, tb = per_call(a), per_call(b)
-        if r >= warmup:
-            times_a.append(ta)
-            times_b.append(tb)
-    return statistics.median(times_a), statistics.median(times_b)
+    """Medians of per-call times of `a` and `b` (`interleaved_many` of the two)."""
+    timings = interleaved_many(rounds, {"a": a, "b": b}, warmup)
+    return timings.median("a"), timings.median("b")
 
 
 # -- storage accounting ------------------------------------------------------
@@ -327,6 +347,9 @@ def run(
         w_chain.put(series[0])  # the first put into a thread also creates its session
         b_chain.put(series[0])
 
+        f_chain = Chain(bare, "put-floor")
+        f_chain.put(series[0])
+
         def put_block(chain: Chain) -> Callable[[], int]:
             def block() -> int:
                 for template in series:
@@ -335,8 +358,19 @@ def run(
 
             return block
 
-        w_put, b_put = interleaved(rounds * 6, put_block(w_chain), put_block(b_chain))
-        rows.append(Row("put (per call)", _us(w_put), _us(b_put), w_put / b_put, 1.10))
+        def floor_block() -> int:
+            for template in series:
+                f_chain.put(template)
+                with bare.cursor(transaction=False) as cur:
+                    cur.execute("SELECT 1").fetchall()
+            return len(series)
+
+        puts = interleaved_many(
+            rounds * 6,
+            {"wrapped": put_block(w_chain), "bare": put_block(b_chain), "floor": floor_block},
+        )
+        rows.append(puts.row("put (per call)", "wrapped", "bare", 1.10))
+        rows.append(puts.row(PUT_FLOOR, "floor", "bare", None))
 
         # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread, in
         # blocks of 20 calls (~2 ms) so that a preempted block skews only one round.

@@ -54,7 +54,6 @@ import argparse
 import dataclasses
 import gc
 import os
-import statistics
 import sys
 import time
 import uuid
@@ -82,10 +81,10 @@ from benchmarks.bench_core import (
     SMALL_THREAD,
     Chain,
     Row,
-    _us,
     chat_checkpoints,
     fixed_bytes_row,
     head_template,
+    interleaved_many,
     print_table,
 )
 
@@ -246,46 +245,6 @@ def use_count_path(store: PostgresSessionStore, path: str) -> None:
             return store._run(op, immediate=store.dialect.counts_apart)
 
         store.record_checkpoints = generic  # type: ignore[method-assign]
-
-
-@dataclasses.dataclass
-class Timings:
-    """Per-call seconds of each block, one figure per round."""
-
-    rounds: dict[str, list[float]]
-
-    def median(self, name: str) -> float:
-        return statistics.median(self.rounds[name])
-
-    def ratio(self, a: str, b: str) -> float:
-        """Median over the rounds of a / b: paired, so drift in load cancels."""
-        return statistics.median(x / y for x, y in zip(self.rounds[a], self.rounds[b], strict=True))
-
-    def row(self, name: str, a: str, b: str, target: float | None) -> Row:
-        return Row(name, _us(self.median(a)), _us(self.median(b)), self.ratio(a, b), target)
-
-
-def interleaved_many(rounds: int, blocks: dict[str, Callable[[], int]], warmup: int = 2) -> Timings:
-    """Time each block once per round, in an order that rotates (and reverses every
-    other cycle), with the garbage collector off during the round."""
-    names = list(blocks)
-    times: dict[str, list[float]] = {name: [] for name in names}
-    for r in range(warmup + rounds):
-        shift = r % len(names)
-        order = names[shift:] + names[:shift]
-        if (r // len(names)) % 2:
-            order.reverse()
-        gc.collect()
-        gc.disable()
-        try:
-            for name in order:
-                start = time.perf_counter()
-                n = blocks[name]()
-                if r >= warmup:
-                    times[name].append((time.perf_counter() - start) / n)
-        finally:
-            gc.enable()
-    return Timings(times)
 
 
 class Phases:

@@ -146,7 +146,7 @@ def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     names = [
         *bench_turns.names(backend),
         "put: wrapped / bare",
-        *([PUT_FLOOR_NAME] if backend == "postgres" else []),
+        PUT_FLOOR_NAME,
         "get_tuple: wrapped / bare",
         f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
         "rollback bytes / checkpoint bytes",
@@ -207,7 +207,7 @@ def render(results: Sequence[Result], *, details: bool = False) -> str:
 # -- rows of the existing benchmarks --------------------------------------------
 
 
-PUT_FLOOR_NAME = "put floor: bare + 1 round trip / bare"
+PUT_FLOOR_NAME = "put floor: bare + 1 statement / bare"
 
 
 def _core_results(backend: str, rows: Sequence[bench_core.Row], plan: Plan) -> list[Result]:
