@@ -33,6 +33,17 @@ from agentgit_langgraph._plan import Plan, Targets, run_async, run_sync
 
 T = TypeVar("T")
 
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every PostgreSQL case is also `slow`: the quick subset (`-m "not slow"`) runs
+    memory and SQLite and takes about a minute; the full suite and CI run the
+    same cases on the server too. A PostgreSQL case is one marked `postgres`
+    or one whose name (its parameters included) says so."""
+    for item in items:
+        if item.get_closest_marker("postgres") or "postgres" in item.name:
+            item.add_marker(pytest.mark.slow)
+
+
 POSTGRES_URI = os.environ.get(
     "AGENTGIT_TEST_POSTGRES_URI", "postgresql://postgres@127.0.0.1:5432/postgres"
 )
