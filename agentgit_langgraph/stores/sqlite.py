@@ -83,12 +83,25 @@ def connect_sqlite(path: str) -> Iterator[sqlite3.Connection]:
         yield conn
 
 
+async def _worker_stopped(conn: aiosqlite.Connection) -> None:
+    """Wait until a connection that failed to open has stopped its worker thread.
+
+    aiosqlite stops it by posting a request nobody awaits; when the event loop
+    closes first, the thread's reply raises "Event loop is closed" in it.
+    """
+    worker = getattr(conn, "_thread", None)  # aiosqlite's own: no public handle
+    if isinstance(worker, threading.Thread) and worker.is_alive():
+        await asyncio.to_thread(worker.join, 5.0)
+
+
 @asynccontextmanager
 async def aconnect_sqlite(path: str) -> AsyncIterator[aiosqlite.Connection]:
     """Async twin of `connect_sqlite` (an `aiosqlite` connection)."""
+    conn = aiosqlite.connect(path)
     try:
-        conn = await aiosqlite.connect(path)
+        await conn
     except sqlite3.Error as exc:
+        await _worker_stopped(conn)
         raise _open_error(path, exc) from exc
     try:
         try:
