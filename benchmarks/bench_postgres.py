@@ -57,8 +57,8 @@ import os
 import sys
 import time
 import uuid
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from contextlib import ExitStack, asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -68,11 +68,12 @@ if __package__ in (None, ""):  # run as a script: make `tests` and the package i
 import psycopg
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.postgres import PostgresSaver
+from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from agentgit_langgraph import AgentGitSaver
-from agentgit_langgraph.stores.pg_pool import Liveness, Sweep, pool_kwargs
+from agentgit_langgraph.stores.pg_pool import AsyncSweep, Liveness, Sweep, pool_kwargs
 from agentgit_langgraph.stores.postgres import PostgresSessionStore
 from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
@@ -135,6 +136,17 @@ def bare_saver(uri: str) -> Iterator[PostgresSaver]:
         sweep.pool = pool
         saver = PostgresSaver(pool)
         saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def abare_saver(uri: str) -> AsyncIterator[AsyncPostgresSaver]:
+    """Async twin of `bare_saver`: as `open_postgres_async` builds its pool."""
+    sweep = AsyncSweep()
+    async with AsyncConnectionPool(check=sweep, **pool_kwargs(uri)) as pool:
+        sweep.pool = pool
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
         yield saver
 
 

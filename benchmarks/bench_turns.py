@@ -31,13 +31,12 @@ import sys
 import time
 import uuid
 import warnings
-from collections.abc import AsyncIterator, Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import (
     AbstractAsyncContextManager,
     AbstractContextManager,
     AsyncExitStack,
     ExitStack,
-    asynccontextmanager,
     contextmanager,
 )
 from dataclasses import dataclass
@@ -199,9 +198,8 @@ def sqlite_pair(workdir: Path) -> Pair:
 def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
     from langgraph.checkpoint.postgres import PostgresSaver
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
-    from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-    from agentgit_langgraph.stores.pg_pool import AsyncSweep, Sweep, pool_kwargs
+    from benchmarks.bench_postgres import abare_saver, bare_saver
 
     class FloorPostgresSaver(PostgresSaver):
         def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
@@ -217,20 +215,6 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
                 await (await cur.execute(FLOOR_SQL)).fetchall()
             return saved
 
-    @contextmanager
-    def pooled() -> Iterator[PostgresSaver]:
-        sweep = Sweep()
-        with ConnectionPool(check=sweep, **pool_kwargs(bare_uri)) as pool:
-            sweep.pool = pool
-            yield PostgresSaver(pool)
-
-    @asynccontextmanager
-    async def apooled() -> AsyncIterator[AsyncPostgresSaver]:
-        sweep = AsyncSweep()
-        async with AsyncConnectionPool(check=sweep, **pool_kwargs(bare_uri)) as pool:
-            sweep.pool = pool
-            yield AsyncPostgresSaver(pool)
-
     return Pair(
         "postgres",
         bare=lambda: PostgresSaver.from_conn_string(bare_uri),
@@ -239,8 +223,8 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
         abare=lambda: AsyncPostgresSaver.from_conn_string(bare_uri),
         awrapped=lambda: AgentGitSaver.afrom_conn_string(wrapped_uri),
         afloor=lambda: FloorAsyncPostgresSaver.from_conn_string(bare_uri),
-        pool=pooled,
-        apool=apooled,
+        pool=lambda: bare_saver(bare_uri),
+        apool=lambda: abare_saver(bare_uri),
     )
 
 

@@ -382,7 +382,7 @@ class HotReads:
         if not self._policy.may_open():
             return None
         try:
-            conn = Connection.connect(self._policy.conninfo, autocommit=True, prepare_threshold=0)
+            conn = Connection.connect(self._policy.conninfo, **CONNECTION_KWARGS)
         except psycopg.Error:
             self._policy.open_failed()
             return None
@@ -428,9 +428,7 @@ class AsyncHotReads:
         if not self._policy.may_open():
             return None
         try:
-            conn = await AsyncConnection.connect(
-                self._policy.conninfo, autocommit=True, prepare_threshold=0
-            )
+            conn = await AsyncConnection.connect(self._policy.conninfo, **CONNECTION_KWARGS)
         except psycopg.Error:
             self._policy.open_failed()
             return None
