@@ -136,6 +136,11 @@ class SaverContext:
         session: a put into it makes sure of its session first (`local`)."""
         return self.auto_session and thread_id not in self.registered
 
+    def steady(self, thread_id: str, user: str | None) -> bool:
+        """Whether a put into `thread_id` needs no check before saving: no `user_id`
+        to check, and not `unseen` (the common case of a running agent)."""
+        return user is None and not self.unseen(thread_id)
+
     def held(self, thread_id: str) -> None:
         """`thread_id` is held by a session: its next puts skip the check before saving."""
         self.registered.add(thread_id)

@@ -11,8 +11,9 @@ are the services' sync/async pairs, re-exported one line per pair
 declares each pair once, `twins(rollback_plan)`, from the plan function that
 carries the signature and docs (`_plan.twins`).
 
-Where a call goes: `put` → `_put_plan` here (owner check, session, save,
-count) → the wrapped saver's `put` and the store's `record_checkpoints`;
+Where a call goes: `put` → the wrapped saver's `put` and the store's
+`record_checkpoints` (with `_before_save_plan` here first unless the put is
+in the steady state: owner check, session);
 `rollback` → `Branching.rollback` → `branching.rollback_plan` → `_copy.py`
 and the store's `begin_branch`/`add_branch`; `log` → `History.log` →
 `history.log.log_plan` → the saver's `list`/`get_tuple` and the store's tags.
@@ -82,14 +83,13 @@ def _access_target(config: Any) -> tuple[str, str] | None:
     return None if thread_id is None else (str(thread_id), owner)
 
 
-def _put_target(config: Any) -> tuple[str, str]:
-    """`(thread_id, owner key)` a put counts into: checked before the saver writes.
+def _put_target(config: Any) -> tuple[str, str | None]:
+    """`(thread_id, owner key)` of a put, checked before the saver writes.
 
-    The owner is the config's `user_id` (int or str), else "0" (agentgit's user 0).
+    The owner is the config's `user_id` (int or str); None when it has none,
+    which needs no ownership check and counts as agentgit's user 0.
     """
-    thread_id = check.thread_id(config["configurable"]["thread_id"])
-    owner = owner_of(config)
-    return thread_id, "0" if owner is None else owner
+    return check.thread_id(config["configurable"]["thread_id"]), owner_of(config)
 
 
 class _Options(TypedDict, total=False):
@@ -108,48 +108,38 @@ class _ListOptions(TypedDict, total=False):
     limit: int | None
 
 
-def _access(config: Any) -> Plan[None]:
-    """Refuse a config whose `user_id` (int or str) does not own the thread's session.
+def _before_save_plan(thread_id: str, user: str | None) -> Plan[bool]:
+    """What a put checks before saving, unless it is in the steady state (no
+    `user_id`, and a thread this process saw held: `SaverContext.steady`).
 
-    Free when the config has no `user_id` (the common case on the hot
-    path); otherwise `access_plan`: one indexed store read, never cached.
-    A `user_id` that is neither an int nor a str is `InvalidConfigError`.
+    The owner, when the config has a `user_id`; then, with `auto_session`, that
+    a session holds a thread this process has not seen yet: the session comes
+    first, so a process dying after the save leaves no checkpoint that no
+    session holds (checkpoints saved earlier without the wrapper are counted
+    too: `adoption.py`). True when it had to look (the count then marks the
+    thread seen).
     """
-    if (target := _access_target(config)) is not None:
-        yield from access_plan(*target)
-
-
-def _put_plan(
-    config: RunnableConfig,
-    checkpoint: Checkpoint,
-    metadata: CheckpointMetadata,
-    new_versions: ChannelVersions,
-) -> Plan[RunnableConfig]:
-    """A put: the owner checked, the checkpoint saved, then counted into its session."""
-    thread_id, owner = _put_target(config)
-    yield from _access(config)
-    # With `auto_session`, a thread this process has not yet seen held by a session.
+    if user is not None:
+        yield from access_plan(thread_id, user)
     unseen = yield from local(SaverContext.unseen, thread_id)
     if unseen:
-        # The session first: a process dying after the save leaves no
-        # checkpoint that no session holds. Earlier checkpoints saved without
-        # the wrapper are counted too (`adoption.py`).
-        yield from adopt_on_put(thread_id, owner)
-    reached("put.before_save")
-    saved: RunnableConfig = yield from call(
-        BaseCheckpointSaver.put, config, checkpoint, metadata, new_versions
-    )
-    reached("put.saved")
-    if not (yield from call(BaseSessionStore.record_checkpoints, thread_id)):
+        yield from adopt_on_put(thread_id, "0" if user is None else user)
+    return unseen
+
+
+def _after_count_plan(thread_id: str, user: str | None, *, held: bool) -> Plan[None]:
+    """After a put's count, when it found the thread not `held` or held for the first time.
+
+    Not held: its session was deleted meanwhile (another process); with
+    `auto_session` the run goes on in a new one, which counts this save.
+    """
+    if not held:
         if not (yield from local(SaverContext.creates_sessions)):
-            return saved
-        # Its session was deleted meanwhile (another process): the run goes on in a new one.
+            return
+        owner = "0" if user is None else user
         yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
         yield from call(BaseSessionStore.record_checkpoints, thread_id)
-        unseen = True
-    if unseen:
-        yield from local(SaverContext.held, thread_id)
-    return saved
+    yield from local(SaverContext.held, thread_id)
 
 
 class AgentGitSaver(BaseCheckpointSaver[Any]):
@@ -394,7 +384,25 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return self._run(_put_plan(config, checkpoint, metadata, new_versions))
+        """Save through the wrapped saver, then count the save into its session.
+
+        The steady state (no `user_id`, a thread already seen held) calls the
+        saver and the store directly; the checks before the save and what
+        follows a count that found no session are plans, shared with `aput`,
+        which differs only in awaiting the same calls.
+        """
+        ctx = self._ctx
+        thread_id, user = _put_target(config)
+        looked = (
+            False if ctx.steady(thread_id, user) else self._run(_before_save_plan(thread_id, user))
+        )
+        reached("put.before_save")
+        saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
+        reached("put.saved")
+        held = ctx.store.record_checkpoints(thread_id)
+        if looked or not held:
+            self._run(_after_count_plan(thread_id, user, held=held))
+        return saved
 
     async def aput(
         self,
@@ -403,7 +411,19 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         metadata: CheckpointMetadata,
         new_versions: ChannelVersions,
     ) -> RunnableConfig:
-        return await self._arun(_put_plan(config, checkpoint, metadata, new_versions))
+        self._check_async()
+        ctx = self._ctx
+        thread_id, user = _put_target(config)
+        looked = False
+        if not ctx.steady(thread_id, user):
+            looked = await self._arun(_before_save_plan(thread_id, user))
+        reached("put.before_save")
+        saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
+        reached("put.saved")
+        held = await ctx.store.arecord_checkpoints(thread_id)
+        if looked or not held:
+            await self._arun(_after_count_plan(thread_id, user, held=held))
+        return saved
 
     def put_writes(
         self,
