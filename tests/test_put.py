@@ -23,7 +23,7 @@ from agentgit_langgraph._faults import clear_hooks, set_hook
 from agentgit_langgraph._plan import call
 from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, human
-from tests.plans import cfg, counts_exact, invoke, rows, on
+from tests.plans import cfg, counts_exact, invoke, on, rows
 
 
 class InjectedFault(Exception):
