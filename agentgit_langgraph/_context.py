@@ -63,6 +63,7 @@ class Forwarded(Generic[T]):
     def __init__(self, path: str, doc: str) -> None:
         self.path = path
         self.__doc__ = doc
+        self._read = operator.attrgetter(path)
 
     @overload
     def __get__(self, instance: None, owner: type) -> Forwarded[T]: ...
@@ -71,7 +72,7 @@ class Forwarded(Generic[T]):
     def __get__(self, instance: object | None, owner: type) -> Forwarded[T] | T:
         if instance is None:
             return self
-        return cast(T, operator.attrgetter(self.path)(instance))
+        return cast(T, self._read(instance))
 
 
 class Settable(Forwarded[T]):

@@ -136,10 +136,11 @@ def owner_of(config: Any) -> str | None:
     user: the LangGraph Agent Server puts `user_id: ""` in every run's config
     when no auth is configured (its anonymous user).
     """
-    if not isinstance(config, Mapping):
+    # `dict` first: an ABC check costs more than the rest on this hot path.
+    if not isinstance(config, dict) and not isinstance(config, Mapping):
         return None
     configurable = config.get("configurable")
-    if not isinstance(configurable, Mapping):
+    if not isinstance(configurable, dict) and not isinstance(configurable, Mapping):
         return None
     user_id = configurable.get("user_id")
     if user_id is None or user_id == "":
@@ -191,6 +192,8 @@ def _text(value: object, what: str, max_length: int) -> str:
 
 def thread_id(value: object, what: str = "thread_id") -> str:
     """A thread id: a str (an int or UUID is turned into one, as LangGraph does)."""
+    if type(value) is str and 0 < len(value) <= MAX_THREAD_ID_LENGTH and "\x00" not in value:
+        return value  # the common case, on every put: the checks below, inlined
     if _is_int(value) or isinstance(value, uuid.UUID):
         value = str(value)
     return _text(value, what, MAX_THREAD_ID_LENGTH)
@@ -261,6 +264,8 @@ def limit(value: object) -> int | None:
 
 def count(value: object) -> int:
     """A checkpoint count increment: an int64."""
+    if type(value) is int and MIN_INT64 <= value <= MAX_INT64:
+        return value
     if not _is_int(value) or not _in_int64(value):  # type: ignore[arg-type]
         raise InvalidConfigError(f"count must be an int within 64-bit range, got {_shown(value)}")
     assert isinstance(value, int)

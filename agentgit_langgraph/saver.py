@@ -332,13 +332,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """The wrapped saver, once a `user_id` in `config` is found to own the thread."""
         if (target := _access_target(config)) is not None:
             self._run(access_plan(*target))
-        return self.saver
+        return self._ctx.saver
 
     async def _achecked(self, config: Any) -> BaseCheckpointSaver[Any]:
         self._check_async()
         if (target := _access_target(config)) is not None:
             await self._arun(access_plan(*target))
-        return self.saver
+        return self._ctx.saver
 
     def get(self, config: RunnableConfig) -> Checkpoint | None:
         return self._checked(config).get(config)

@@ -90,11 +90,13 @@ def drive(op: Op[T], step: Step[T], execute: Callable[[Statement], Result]) -> T
 
 def finish(op: Op[T], result: Result) -> T:
     """Give a one-statement `op` (see `Statement.alone`) its statement's result; its value."""
-    step = _advance(op, result)
-    if not isinstance(step, Done):
-        op.close()
-        raise AssertionError("an operation sent alone asked for a second statement")
-    return step.value
+    try:
+        op.send(result)
+    except StopIteration as stop:
+        value: T = stop.value
+        return value
+    op.close()
+    raise AssertionError("an operation sent alone asked for a second statement")
 
 
 async def adrive(op: Op[T], step: Step[T], execute: Callable[[Statement], Awaitable[Result]]) -> T:
