@@ -53,9 +53,14 @@ from agentgit_langgraph import AgentGitSaver
 from tests.graphs import chat_graph_builder, human
 
 BIG_THREAD = 10_000
-# The put's floor: the bare put and one `SELECT 1` after it (on PostgreSQL, in a
+# The put's floor: the bare put and one `FLOOR_SQL` after it (on PostgreSQL, in a
 # round trip of its own).
 PUT_FLOOR = "  floor: bare + 1 statement"
+FLOOR_SQL = "SELECT 1 FROM checkpoints WHERE thread_id = 'floor' AND checkpoint_ns = '' LIMIT 1"
+"""The statement a floor adds after each put: an indexed read of the saver's own table,
+the least a design does that checks one thing in the database per save. On SQLite in
+WAL mode it opens a read transaction (two `fcntl` calls on the -shm file), as any read
+of a table does; a bare `SELECT 1` opens none, which made earlier floors too low."""
 SMALL_THREAD = 10
 
 
@@ -362,7 +367,7 @@ def run(
             for template in series:
                 f_chain.put(template)
                 with bare.cursor(transaction=False) as cur:
-                    cur.execute("SELECT 1").fetchall()
+                    cur.execute(FLOOR_SQL).fetchall()
             return len(series)
 
         puts = interleaved_many(

@@ -78,6 +78,7 @@ from agentgit_langgraph.stores.postgres import PostgresSessionStore
 from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
     BIG_THREAD,
+    FLOOR_SQL,
     PUT_FLOOR,
     SMALL_THREAD,
     Chain,
@@ -351,7 +352,7 @@ def run(
             return block
 
         # The floor of any count made in a round trip of its own: the bare put and one
-        # `SELECT 1` on a connection of its own.
+        # `FLOOR_SQL` on a connection of its own.
         probe = stack.enter_context(
             psycopg.Connection.connect(b_uri, autocommit=True, prepare_threshold=0)
         )
@@ -361,7 +362,7 @@ def run(
         def floor_block() -> int:
             for template in series:
                 floor_chain.put(template)
-                probe.execute("SELECT 1")
+                probe.execute(FLOOR_SQL)
             return len(series)
 
         blocks = {"bare": put_block(bare, "put-bare", ""), "floor": floor_block}

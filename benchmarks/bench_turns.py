@@ -54,6 +54,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 
 from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph.testing import EchoChatModel, ScriptedToolModel
+from benchmarks.bench_core import FLOOR_SQL
 
 TARGET = 1.05
 GRAPHS = ("messages", "react")
@@ -138,8 +139,8 @@ AsyncOpener = Callable[[], AbstractAsyncContextManager[BaseCheckpointSaver[Any]]
 class Pair:
     """How to open the bare saver, the wrapper and the floor, sync and async, on one backend.
 
-    The floor is the bare saver plus one trivial statement after each `put`,
-    on its own connection and under its own lock: the least any design that
+    The floor is the bare saver plus one indexed read of one row (`FLOOR_SQL`)
+    after each `put`, on its own connection and under its own lock: the least any design that
     checks something in the database per save (as ours does: is the thread
     still held by a session?) can cost.
 
@@ -226,9 +227,6 @@ def postgres_pair(bare_uri: str, wrapped_uri: str) -> Pair:
         pool=lambda: bare_saver(bare_uri),
         apool=lambda: abare_saver(bare_uri),
     )
-
-
-FLOOR_SQL = "SELECT 1"
 
 
 # -- timing --------------------------------------------------------------------
