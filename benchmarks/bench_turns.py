@@ -12,9 +12,11 @@ opened the way its docs show (`SqliteSaver.from_conn_string(path)`,
 * `react`: LangGraph's prebuilt ReAct agent (`create_react_agent`) with a
   scripted model that calls a tool every turn (model, tool, model).
 
-A round runs `turns` turns on a fresh thread with each saver, the order of the
-two flipping every round, with the garbage collector off; the figure is the
-median of the rounds' wrapped/bare ratios of time per turn. Run from the
+A round runs `turns` turns on a fresh thread with each saver, one turn of each
+side after the other (the order rotating every turn, so that each side's n-th
+turn runs within milliseconds of the others'), with the garbage collector
+off; the figure is the median of the rounds' wrapped/bare ratios of time per
+turn. Run from the
 repository root:
 
     .venv/bin/python -m benchmarks.bench_turns            # ~1 minute
@@ -272,28 +274,45 @@ def _no_gc() -> Iterator[None]:
         gc.enable()
 
 
-def _run_turns(graph: Any, graph_name: str, turns: int) -> float:
-    config: RunnableConfig = {"configurable": {"thread_id": f"turns-{uuid.uuid4().hex}"}}
-    values: dict[str, Any] = {}
-    with _no_gc():
-        start = time.perf_counter()
-        for n in range(turns):
-            values = graph.invoke(turn_input(n), config)
-        elapsed = time.perf_counter() - start
-    check_turn(graph_name, values)
-    return elapsed / turns
+def _new_thread() -> RunnableConfig:
+    return {"configurable": {"thread_id": f"turns-{uuid.uuid4().hex}"}}
 
 
-async def _arun_turns(graph: Any, graph_name: str, turns: int) -> float:
-    config: RunnableConfig = {"configurable": {"thread_id": f"turns-{uuid.uuid4().hex}"}}
+def _round(graphs: dict[str, Any], graph_name: str, turns: int, r: int) -> dict[str, float]:
+    """Round `r`: a new thread on every side, their turns run one by one in turn.
+
+    Each side's n-th turn runs within milliseconds of the others' (the order
+    rotating every turn), so a burst of load on this shared machine falls on
+    all sides alike instead of on whichever side's block it hit.
+    """
+    configs = {side: _new_thread() for side in graphs}
+    spent = dict.fromkeys(graphs, 0.0)
     values: dict[str, Any] = {}
     with _no_gc():
-        start = time.perf_counter()
         for n in range(turns):
-            values = await graph.ainvoke(turn_input(n), config)
-        elapsed = time.perf_counter() - start
-    check_turn(graph_name, values)
-    return elapsed / turns
+            for side in _order(r + n, tuple(graphs)):
+                start = time.perf_counter()
+                values[side] = graphs[side].invoke(turn_input(n), configs[side])
+                spent[side] += time.perf_counter() - start
+    for side_values in values.values():
+        check_turn(graph_name, side_values)
+    return {side: seconds / turns for side, seconds in spent.items()}
+
+
+async def _around(graphs: dict[str, Any], graph_name: str, turns: int, r: int) -> dict[str, float]:
+    """The async twin of `_round`: `ainvoke`."""
+    configs = {side: _new_thread() for side in graphs}
+    spent = dict.fromkeys(graphs, 0.0)
+    values: dict[str, Any] = {}
+    with _no_gc():
+        for n in range(turns):
+            for side in _order(r + n, tuple(graphs)):
+                start = time.perf_counter()
+                values[side] = await graphs[side].ainvoke(turn_input(n), configs[side])
+                spent[side] += time.perf_counter() - start
+    for side_values in values.values():
+        check_turn(graph_name, side_values)
+    return {side: seconds / turns for side, seconds in spent.items()}
 
 
 SIDES = ("bare", "wrapped", "floor")
@@ -324,7 +343,7 @@ def _summary(
 
 
 def _order(r: int, sides: tuple[str, ...]) -> tuple[str, ...]:
-    """Round `r`'s order of the sides: each goes first, second and last in turn."""
+    """Step `r`'s order of the sides: each goes first, second and last in turn."""
     k = r % len(sides)
     return sides[k:] + sides[:k]
 
@@ -344,19 +363,15 @@ async def _aopen_all(pair: Pair, stack: AsyncExitStack) -> dict[str, BaseCheckpo
 
 
 def measure_sync(pair: Pair, graph_name: str, rounds: int, turns: int) -> TurnResult:
-    """`rounds` rounds of `turns` turns on each side, rotating which goes first."""
+    """`rounds` rounds of `turns` turns on each side, interleaved turn by turn (`_round`)."""
     build = BUILDERS[graph_name]
     with ExitStack() as stack:
         savers = _open_all(pair, stack)
         for saver in savers.values():
             saver.setup()  # type: ignore[attr-defined]
-        graphs = {side: build(saver) for side, saver in savers.items()}
-        for graph in graphs.values():  # warm-up: tables, prepared statements, caches
-            _run_turns(graph, graph_name, 2)
-        timed = [
-            {side: _run_turns(graphs[side], graph_name, turns) for side in _order(r, pair.sides())}
-            for r in range(rounds)
-        ]
+        graphs = {side: build(savers[side]) for side in pair.sides()}
+        _round(graphs, graph_name, 2, 0)  # warm-up: tables, prepared statements, caches
+        timed = [_round(graphs, graph_name, turns, r) for r in range(rounds)]
     return _summary(pair, graph_name, "sync", timed)
 
 
@@ -367,13 +382,9 @@ async def measure_async(pair: Pair, graph_name: str, rounds: int, turns: int) ->
         savers = await _aopen_all(pair, stack)
         for side, saver in savers.items():
             await (saver.asetup() if side == "wrapped" else saver.setup())  # type: ignore[attr-defined]
-        graphs = {side: build(saver) for side, saver in savers.items()}
-        for graph in graphs.values():
-            await _arun_turns(graph, graph_name, 2)
-        timed: list[dict[str, float]] = []
-        for r in range(rounds):
-            order = _order(r, pair.sides())
-            timed.append({s: await _arun_turns(graphs[s], graph_name, turns) for s in order})
+        graphs = {side: build(savers[side]) for side in pair.sides()}
+        await _around(graphs, graph_name, 2, 0)
+        timed = [await _around(graphs, graph_name, turns, r) for r in range(rounds)]
     return _summary(pair, graph_name, "async", timed)
 
 
