@@ -14,11 +14,18 @@ tests put the steady state where the plans used to decide alone:
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
 
 import pytest
 
-from agentgit_langgraph import AgentGitSaver, SessionNotFoundError, ThreadNotFoundError
+from agentgit_langgraph import (
+    AgentGitSaver,
+    ExternalSession,
+    SessionNotFoundError,
+    ThreadNotFoundError,
+)
 from agentgit_langgraph._faults import clear_hooks, set_hook
 from agentgit_langgraph._plan import call
 from tests.conftest import AsyncBackend, Run
@@ -41,44 +48,47 @@ def _seen(saver: AgentGitSaver, thread_id: str) -> bool:
     return saver._ctx.steady(thread_id, None)
 
 
-async def test_a_seen_thread_whose_session_was_deleted_elsewhere_goes_on_in_a_new_one(
-    run: Run, run_sql_backend: AsyncBackend
-) -> None:
-    async with run_sql_backend.open() as ours, run_sql_backend.open() as other:
+@asynccontextmanager
+async def deleted_elsewhere(
+    run: Run, backend: AsyncBackend
+) -> AsyncIterator[tuple[AgentGitSaver, Any, str, ExternalSession]]:
+    """A saver that ran a turn in a thread whose session another saver then deleted:
+    `(saver, graph, thread id, the deleted session)`; the next put is in the steady state."""
+    async with backend.open() as ours, backend.open() as other:
         graph = chat_graph_builder().compile(checkpointer=ours)
         thread = f"chat-{uuid.uuid4().hex[:8]}"
         await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
         first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        assert first.id is not None
         await run(call(AgentGitSaver.delete_session, first.id), on(other))
         assert _seen(ours, thread)  # the next put takes the direct way
+        yield ours, graph, thread, first
 
+
+async def test_a_seen_thread_whose_session_was_deleted_elsewhere_goes_on_in_a_new_one(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    async with deleted_elsewhere(run, run_sql_backend) as (ours, graph, thread, first):
         await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
         second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        assert second.id != first.id
+        assert second.id is not None and second.id != first.id
         assert second.total_checkpoints == len(await run(rows(thread), on(ours))) > 0
         await run(counts_exact(second.id), on(ours))
-        report = await run(call(AgentGitSaver.fsck), on(other))
+        report = await run(call(AgentGitSaver.fsck), on(ours))
         assert report.clean, str(report)
 
 
 async def test_without_auto_session_such_a_put_is_saved_outside_any_session(
     run: Run, run_sql_backend: AsyncBackend
 ) -> None:
-    async with run_sql_backend.open() as ours, run_sql_backend.open() as other:
-        graph = chat_graph_builder().compile(checkpointer=ours)
-        thread = f"chat-{uuid.uuid4().hex[:8]}"
-        await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
-        first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        await run(call(AgentGitSaver.delete_session, first.id), on(other))
+    async with deleted_elsewhere(run, run_sql_backend) as (ours, graph, thread, first):
         ours.auto_session = False
-        assert _seen(ours, thread)
-
         await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
         assert len(await run(rows(thread), on(ours))) > 0  # saved, as without the wrapper
         with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
             await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
         with pytest.raises(SessionNotFoundError):
-            await run(call(AgentGitSaver.get_session, first.id), on(ours))
+            await run(call(AgentGitSaver.get_session, first.id or 0), on(ours))
 
 
 @pytest.mark.parametrize("point", ["put.before_save", "put.saved"])
@@ -107,4 +117,5 @@ async def test_a_steady_put_reaches_the_fault_points_around_its_save(
         saved = len(await run(rows(thread), on(saver))) - before
         assert saved == (0 if point == "put.before_save" else 1)
         session = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+        assert session.id is not None
         await run(counts_exact(session.id), on(saver))
