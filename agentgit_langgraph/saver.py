@@ -393,9 +393,9 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """
         ctx = self._ctx
         thread_id, user = _put_target(config)
-        looked = (
-            False if ctx.steady(thread_id, user) else self._run(_before_save_plan(thread_id, user))
-        )
+        looked = False
+        if not ctx.steady(thread_id, user):
+            looked = self._run(_before_save_plan(thread_id, user))
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
