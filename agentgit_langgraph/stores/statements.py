@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Coroutine, Generator, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 from agentgit_langgraph.errors import AgentGitError
 
@@ -32,8 +32,7 @@ __all__ = [
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class Statement:
+class Statement(NamedTuple):
     """One SQL statement, in the dialect's own placeholders."""
 
     sql: str
@@ -43,8 +42,7 @@ class Statement:
     transaction (a store may do so for a one-statement operation); None: never."""
 
 
-@dataclass(frozen=True)
-class Result:
+class Result(NamedTuple):
     """What a statement did: rows changed, and rows read (empty for a write)."""
 
     rowcount: int
