@@ -61,7 +61,7 @@ class CachedOwnerSaver(AgentGitSaver):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._cached: dict[str, tuple[int, int]] = {}
+        self._cached: dict[str, tuple[int, str]] = {}
 
     def _check_access(self, config: Any) -> None:
         target = _access_target(config)

@@ -426,7 +426,10 @@ def run(
         )
         rows.append(
             fixed_bytes_row(
-                lambda: payload_bytes(conn), lambda: wrapped.rollback(heads["small"]), head, inner
+                lambda: payload_bytes(conn),
+                lambda: wrapped.rollback(heads["small"]),  # type: ignore[arg-type]
+                head,
+                inner,
             )
         )
         # The same on pages (B-tree pages, indexes, slack), averaged over 20 rollbacks

@@ -176,6 +176,8 @@ def build(
     builder = Builder(writer if writer is not None else saver.saver)
     main = "main-thread"
     session, main_ids = first_thread(saver, builder, main, main_size)
+    assert session.id is not None
+    session_id = session.id
 
     previous: list[str] = []  # checkpoint ids of the branch before, oldest first
     previous_thread = main
@@ -187,13 +189,13 @@ def build(
         else:
             parent_thread, at = previous_thread, previous[BRANCH_AT]
         branch = InternalSession(
-            thread_id, session.id, parent_thread, at, name=f"b{i:04d}", is_branch=True
+            thread_id, session_id, parent_thread, at, name=f"b{i:04d}", is_branch=True
         )
         ids = add_branch(store, builder, branch, PER_BRANCH)
         if i % TAG_EVERY == 0:
-            store.add_tag(Tag(session.id, f"t{i:04d}", thread_id, ids[3]))
+            store.add_tag(Tag(session_id, f"t{i:04d}", thread_id, ids[3]))
         previous, previous_thread, deepest = ids, thread_id, thread_id
-    return session.id, deepest, main_size + branches * PER_BRANCH
+    return session_id, deepest, main_size + branches * PER_BRANCH
 
 
 class ReadCounter:

@@ -59,6 +59,7 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from agentgit_langgraph import AgentGitSaver
 from benchmarks import bench_core, bench_fork, bench_history, bench_turns, bench_ui
 from benchmarks.bench_core import chat_checkpoints, head_template
+from tests.ui_browser import chromium_path
 
 T = TypeVar("T")
 
@@ -306,7 +307,7 @@ def full_history_copy(
             configurable["checkpoint_id"] = parent
         saved = dict(
             saver.put(
-                {"configurable": configurable},  # type: ignore[typeddict-item]
+                {"configurable": configurable},
                 checkpoint,
                 item.metadata,
                 new_versions,
@@ -495,7 +496,7 @@ def sqlite_steps(ctx: Run) -> list[Step]:
             )
 
     def ui() -> list[Result]:
-        if bench_ui.chromium_path() is None:
+        if chromium_path() is None:
             ctx.notes.append("viewer graph page skipped: no Chromium (apt-get install chromium)")
             return []
         r = bench_ui.measure(_fresh_dir(ctx.workdir, "ui"), plan.ui_rounds, plan.branches)
