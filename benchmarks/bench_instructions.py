@@ -16,7 +16,9 @@ Sides, each on a SQLite file of its own (WAL, as `setup()` leaves it):
 * `floor`: the same, plus one `FLOOR_SQL` read after each put;
 * `wrapped`: `AgentGitSaver.from_conn_string(path)` puts into a thread its
   session holds (the steady state of a running agent);
-* `get_tuple` / `get_tuple bare`: the latest checkpoint of that thread.
+* `get_tuple` / `get_tuple bare`: the latest checkpoint of that thread;
+* `turn` / `turn bare`: a turn of bench_turns' messages graph through
+  `invoke`, 20 turns a thread (a tenth as many calls: a turn is ~30 puts' work).
 
 Needs valgrind (every machine here has it). Run from the repository root:
 
@@ -46,14 +48,15 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agentgit_langgraph import AgentGitSaver
 from benchmarks.bench_core import FLOOR_SQL, Chain, Row, chat_checkpoints, print_table
 
-SIDES = ("bare", "floor", "wrapped", "get_tuple bare", "get_tuple")
+SIDES = ("bare", "floor", "wrapped", "get_tuple bare", "get_tuple", "turn bare", "turn")
+TURNS_PER_THREAD = 20
 WARM_UP = 30
 _COLLECTED = re.compile(r"Collected : (\d+)")
 
 
 @contextmanager
 def _saver(side: str, path: str) -> Iterator[Any]:
-    if side in ("wrapped", "get_tuple"):
+    if side in ("wrapped", "get_tuple", "turn"):
         with AgentGitSaver.from_conn_string(path) as saver:
             saver.setup()
             yield saver
@@ -64,7 +67,9 @@ def _saver(side: str, path: str) -> Iterator[Any]:
 
 
 def _calls(side: str, saver: Any) -> Callable[[int], None]:
-    """`run(i)`: the `i`-th call of `side` (the thread already has checkpoints)."""
+    """`run(i)`: the `i`-th call of `side` (a put's thread already has checkpoints)."""
+    if side.startswith("turn"):
+        return _turns(saver)
     series = chat_checkpoints()
     chain = Chain(saver, "thread")
     for template in series:
@@ -87,21 +92,39 @@ def _calls(side: str, saver: Any) -> Callable[[int], None]:
     return get_tuple if side.startswith("get_tuple") else put
 
 
+def _turns(saver: Any) -> Callable[[int], None]:
+    from benchmarks.bench_turns import messages_graph, turn_input
+
+    graph = messages_graph(saver)
+
+    def turn(i: int) -> None:
+        thread = {"configurable": {"thread_id": f"turns-{i // TURNS_PER_THREAD}"}}
+        graph.invoke(turn_input(i % TURNS_PER_THREAD), thread)
+
+    return turn
+
+
 def child(side: str, calls: int, workdir: Path) -> None:
     """Run under callgrind: set up `side`, then count only its `calls` calls."""
     with _saver(side, str(workdir / "db.sqlite")) as saver:
         run = _calls(side, saver)
         for i in range(WARM_UP):
             run(i)
+        start = WARM_UP
+        if side.startswith("turn"):  # counted from a new thread's first turn on
+            start = TURNS_PER_THREAD * (WARM_UP // TURNS_PER_THREAD + 1)
         toggle = ["callgrind_control", "-i"]
         subprocess.run([*toggle, "on", str(os.getpid())], check=True, capture_output=True)
-        for i in range(calls):
+        for i in range(start, start + calls):
             run(i)
         subprocess.run([*toggle, "off", str(os.getpid())], check=True, capture_output=True)
 
 
 def count(side: str, calls: int) -> float:
-    """Instructions per call of `side`, counted by callgrind in a child process."""
+    """Instructions per call of `side`, counted by callgrind in a child process
+    (turns: `calls` // 10 of them)."""
+    if side.startswith("turn"):
+        calls = max(TURNS_PER_THREAD, calls // 10 // TURNS_PER_THREAD * TURNS_PER_THREAD)
     with tempfile.TemporaryDirectory(prefix="agentgit-instr-") as workdir:
         command = [
             "valgrind",
@@ -132,7 +155,7 @@ def _instructions(n: float) -> str:
 
 
 def run(calls: int) -> list[Row]:
-    """The rows: put wrapped / bare and its floor, get_tuple wrapped / bare."""
+    """The rows: put wrapped / bare and its floor, get_tuple and a turn wrapped / bare."""
     per_call = {side: count(side, calls) for side in SIDES}
 
     def row(name: str, a: str, b: str) -> Row:
@@ -143,6 +166,7 @@ def run(calls: int) -> list[Row]:
         row("put instructions: wrapped / bare", "wrapped", "bare"),
         row("  floor: bare + 1 statement", "floor", "bare"),
         row("get_tuple instructions: wrapped / bare", "get_tuple", "get_tuple bare"),
+        row("turn instructions (messages, sync): wrapped / bare", "turn", "turn bare"),
     ]
 
 
