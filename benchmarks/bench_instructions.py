@@ -48,6 +48,13 @@ from langgraph.checkpoint.sqlite import SqliteSaver
 from agentgit_langgraph import AgentGitSaver
 from benchmarks.bench_core import FLOOR_SQL, Chain, Row, chat_checkpoints, print_table
 
+NAMES = (
+    "put instructions: wrapped / bare",
+    "put instructions floor: bare + 1 statement / bare",
+    "get_tuple instructions: wrapped / bare",
+    "turn instructions (messages, sync): wrapped / bare",
+)
+"""The rows, in order (`run_all` prints them under these names too)."""
 SIDES = ("bare", "floor", "wrapped", "get_tuple bare", "get_tuple", "turn bare", "turn")
 TURNS_PER_THREAD = 20
 WARM_UP = 30
@@ -162,11 +169,12 @@ def run(calls: int) -> list[Row]:
         ratio = per_call[a] / per_call[b]
         return Row(name, _instructions(per_call[a]), _instructions(per_call[b]), ratio, None)
 
+    put, floor, get_tuple, turn = NAMES
     return [
-        row("put instructions: wrapped / bare", "wrapped", "bare"),
-        row("  floor: bare + 1 statement", "floor", "bare"),
-        row("get_tuple instructions: wrapped / bare", "get_tuple", "get_tuple bare"),
-        row("turn instructions (messages, sync): wrapped / bare", "turn", "turn bare"),
+        row(put, "wrapped", "bare"),
+        row(floor, "floor", "bare"),
+        row(get_tuple, "get_tuple", "get_tuple bare"),
+        row(turn, "turn", "turn bare"),
     ]
 
 

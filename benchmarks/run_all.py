@@ -10,6 +10,9 @@ Runs, per backend (PostgreSQL is skipped, with a note, when no server answers):
   100 threads of 100 checkpoints / one `list()` of them;
 * bench_ui (SQLite; skipped, with a note, without Chromium): the viewer's graph
   page of that session ready in headless Chromium / its tree JSON alone;
+* bench_instructions (SQLite; skipped, with a note, without valgrind): CPU
+  instructions per put, get_tuple and turn, wrapped / bare (no targets: what
+  the wrapper adds, exactly, whatever the machine's load);
 * a baseline that rolls back the way agentgit does, by copying the full
   history: every checkpoint of the source thread up to the chosen one, with its
   pending writes, read with the saver's `list` and written with its `put` and
@@ -37,6 +40,7 @@ import gc
 import io
 import os
 import platform
+import shutil
 import sqlite3
 import statistics
 import sys
@@ -57,7 +61,14 @@ from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from agentgit_langgraph import AgentGitSaver
-from benchmarks import bench_core, bench_fork, bench_history, bench_turns, bench_ui
+from benchmarks import (
+    bench_core,
+    bench_fork,
+    bench_history,
+    bench_instructions,
+    bench_turns,
+    bench_ui,
+)
 from benchmarks.bench_core import chat_checkpoints, head_template
 from tests.ui_browser import chromium_path
 
@@ -89,6 +100,7 @@ class Plan:
     fork_rounds: int = 11
     fork_state: int = bench_fork.STATE_BYTES
     ui_rounds: int = 5
+    instruction_calls: int = 1000  # counted calls a side (turns: a tenth)
     # rounds of the baseline comparison, per size (the copy of 10,000 takes seconds)
     baseline_rounds: tuple[int, ...] = (30, 9, 3)
 
@@ -102,6 +114,7 @@ QUICK = Plan(
     turns=10,
     fork_rounds=3,
     ui_rounds=2,
+    instruction_calls=200,
 )
 SMOKE = Plan(
     big=50,
@@ -119,6 +132,7 @@ SMOKE = Plan(
     fork_state=50_000,
     baseline_rounds=(2, 1, 1),
     ui_rounds=1,
+    instruction_calls=50,
 )
 
 
@@ -158,6 +172,7 @@ def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     ]
     if backend == "sqlite":
         names.append(f"{bench_ui.UiResult.name}, {plan.branches:,} branches")
+        names.extend(bench_instructions.NAMES)
     for n in plan.baseline_sizes:
         names.append(f"full-history copy / rollback, time, {n:,} ckpts")
         names.append(f"full-history copy / rollback, bytes, {n:,} ckpts")
@@ -503,6 +518,13 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         detail = f"{r.page_ms:,.0f} ms / {r.tree_ms:,.0f} ms"
         return [Result("sqlite", f"{r.name}, {plan.branches:,} branches", r.ratio, "", detail)]
 
+    def instructions() -> list[Result]:
+        if shutil.which("valgrind") is None:
+            ctx.notes.append("instruction counts skipped: no valgrind (apt-get install valgrind)")
+            return []
+        rows = bench_instructions.run(plan.instruction_calls)
+        return [Result("sqlite", r.name, r.ratio, "", f"{r.wrapped} / {r.bare}") for r in rows]
+
     def turns() -> list[Result]:
         pair = bench_turns.sqlite_pair(_fresh_dir(ctx.workdir, "turns"))
         return _turn_results(bench_turns.measure_all(pair, plan.turn_rounds, plan.turns))
@@ -517,6 +539,7 @@ def sqlite_steps(ctx: Run) -> list[Step]:
         Step("sqlite: 5 MB rollback vs update_state fork", fork),
         Step("sqlite: tree + log vs list", history),
         Step("sqlite: viewer graph page in Chromium", ui),
+        Step("sqlite: instructions per call (callgrind)", instructions),
         Step("sqlite: stats vs list", stats),
         Step("sqlite: full-history baseline", baseline),
     ]
