@@ -22,7 +22,7 @@ Sides, each on a SQLite file of its own (WAL, as `setup()` leaves it):
 
 Needs valgrind (every machine here has it). Run from the repository root:
 
-    .venv/bin/python -m benchmarks.bench_instructions             # ~1 minute
+    .venv/bin/python -m benchmarks.bench_instructions             # ~2 minutes
     .venv/bin/python -m benchmarks.bench_instructions --calls 50  # a smoke run
 """
 

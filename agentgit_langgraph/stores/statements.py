@@ -32,6 +32,8 @@ __all__ = [
 T = TypeVar("T")
 
 
+# Named tuples, not frozen dataclasses (which set each field through
+# object.__setattr__): one of each is built on every checkpointer call.
 class Statement(NamedTuple):
     """One SQL statement, in the dialect's own placeholders."""
 
