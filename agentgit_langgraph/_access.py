@@ -33,9 +33,11 @@ __all__ = [
     "ThreadSet",
     "access_plan",
     "owner_plan",
+    "refuse_other_owner",
     "session_plan",
     "stored_id",
     "thread_plan",
+    "unheld_error",
 ]
 
 Owner = tuple[int, str]
@@ -75,7 +77,7 @@ def thread_plan(thread_id: object, user_id: object) -> Plan[InternalSession]:
     thread_id = check.thread_id(thread_id)
     thread: InternalSession | None = yield from call(BaseSessionStore.get_thread, thread_id)
     if thread is None:
-        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
+        raise unheld_error(thread_id)
     if user_id is not None:
         yield from session_plan(thread.session_id, user_id)
     return thread
@@ -111,10 +113,17 @@ class ThreadSet:
             self._ids.difference_update(thread_ids)
 
 
-def access_error(thread_id: str, owner: Owner, user_id: str) -> SessionAccessError:
-    return SessionAccessError(
-        f"user {user_id} does not own session {owner[0]} (thread {thread_id!r})"
-    )
+def unheld_error(thread_id: str) -> ThreadNotFoundError:
+    return ThreadNotFoundError(f"no session holds thread {thread_id!r}")
+
+
+def refuse_other_owner(thread_id: str, owner: Owner, user_id: str | None) -> None:
+    """`SessionAccessError` when `user_id` (an owner key; None: no check) is not
+    the owner of the session `owner` (`thread_owner`'s answer) names."""
+    if user_id is not None and owner[1] != user_id:
+        raise SessionAccessError(
+            f"user {user_id} does not own session {owner[0]} (thread {thread_id!r})"
+        )
 
 
 def access_plan(thread_id: str, user_id: str) -> Plan[None]:
@@ -125,7 +134,5 @@ def access_plan(thread_id: str, user_id: str) -> Plan[None]:
     holds yet is open to anyone (it is about to be adopted).
     """
     owner = yield from owner_plan(thread_id)
-    if owner is None:
-        return
-    if owner[1] != user_id:
-        raise access_error(thread_id, owner, user_id)
+    if owner is not None:
+        refuse_other_owner(thread_id, owner, user_id)

@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
 from agentgit_langgraph import _validate as check
-from agentgit_langgraph._access import Owner, access_error, owner_plan, session_plan, thread_plan
+from agentgit_langgraph._access import (
+    Owner,
+    owner_plan,
+    refuse_other_owner,
+    session_plan,
+    thread_plan,
+    unheld_error,
+)
 from agentgit_langgraph._context import SaverContext
 from agentgit_langgraph._plan import Plan, call, gather, local
 from agentgit_langgraph._rewrite import BACKUP_PREFIX, read_thread, resync_count
@@ -174,7 +181,6 @@ def branch_session(thread_id: str, owner: str | None) -> Plan[int]:
         yield from adopt_thread(thread_id, owner or "0", thread_id)
         held = yield from owner_plan(thread_id)
     if held is None:
-        raise ThreadNotFoundError(f"no session holds thread {thread_id!r}")
-    if owner is not None and held[1] != owner:
-        raise access_error(thread_id, held, owner)
+        raise unheld_error(thread_id)
+    refuse_other_owner(thread_id, held, owner)
     return held[0]
