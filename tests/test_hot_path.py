@@ -65,6 +65,7 @@ async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
         puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
         assert puts and len(_ours(sent)) == len(puts)
         assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
+        assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
 
         earlier = [s async for s in graph.aget_state_history(config)][2].config
         sent.clear()
