@@ -64,6 +64,12 @@ of a table does; a bare `SELECT 1` opens none, which made earlier floors too low
 SMALL_THREAD = 10
 
 
+def floor_read(saver: SqliteSaver) -> None:
+    """The floors' one statement (`FLOOR_SQL`), on the saver's connection under its lock."""
+    with saver.cursor(transaction=False) as cur:
+        cur.execute(FLOOR_SQL).fetchall()
+
+
 # -- realistic checkpoints ---------------------------------------------------
 
 
@@ -366,8 +372,7 @@ def run(
         def floor_block() -> int:
             for template in series:
                 f_chain.put(template)
-                with bare.cursor(transaction=False) as cur:
-                    cur.execute(FLOOR_SQL).fetchall()
+                floor_read(bare)
             return len(series)
 
         puts = interleaved_many(

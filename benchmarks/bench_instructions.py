@@ -46,7 +46,7 @@ if __package__ in (None, ""):  # run as a script: make `tests` and the package i
 from langgraph.checkpoint.sqlite import SqliteSaver
 
 from agentgit_langgraph import AgentGitSaver
-from benchmarks.bench_core import FLOOR_SQL, Chain, Row, chat_checkpoints, print_table
+from benchmarks.bench_core import Chain, Row, chat_checkpoints, floor_read, print_table
 
 NAMES = (
     "put instructions: wrapped / bare",
@@ -88,8 +88,7 @@ def _calls(side: str, saver: Any) -> Callable[[int], None]:
 
     def put_and_read(i: int) -> None:
         chain.put(series[i % len(series)])
-        with saver.cursor(transaction=False) as cur:
-            cur.execute(FLOOR_SQL).fetchall()
+        floor_read(saver)
 
     def get_tuple(i: int) -> None:
         saver.get_tuple(latest)

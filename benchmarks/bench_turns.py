@@ -56,7 +56,7 @@ from langgraph.graph import END, START, MessagesState, StateGraph
 
 from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph.testing import EchoChatModel, ScriptedToolModel
-from benchmarks.bench_core import FLOOR_SQL
+from benchmarks.bench_core import FLOOR_SQL, floor_read
 
 TARGET = 1.05
 GRAPHS = ("messages", "react")
@@ -173,8 +173,7 @@ def sqlite_pair(workdir: Path) -> Pair:
     class FloorSqliteSaver(SqliteSaver):
         def put(self, *args: Any, **kwargs: Any) -> RunnableConfig:
             saved = super().put(*args, **kwargs)
-            with self.cursor(transaction=False) as cur:
-                cur.execute(FLOOR_SQL).fetchall()
+            floor_read(self)
             return saved
 
     class FloorAsyncSqliteSaver(AsyncSqliteSaver):
