@@ -16,6 +16,7 @@ one. `benchmarks/bench_access.py` measures what the read costs.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterable
 
 from agentgit_langgraph import _validate as check
@@ -90,27 +91,37 @@ def owner_plan(thread_id: str) -> Plan[Owner | None]:
 
 
 class ThreadSet:
-    """A bounded set of thread ids, safe across threads (cleared when full)."""
+    """Thread ids, each with when it was last added (`time.monotonic()`).
+
+    Bounded (cleared when full) and safe across threads: a lookup or an add
+    takes no lock (one dict operation each), only clearing and removal do.
+    """
 
     def __init__(self, max_size: int = 65536) -> None:
-        self._ids: set[str] = set()
+        self._added: dict[str, float] = {}
         self._max_size = max_size
         self._lock = threading.Lock()
 
     def __contains__(self, thread_id: object) -> bool:
-        return thread_id in self._ids
+        return thread_id in self._added
 
     def add(self, thread_id: str) -> None:
-        if thread_id in self._ids:
-            return
-        with self._lock:
-            if len(self._ids) >= self._max_size:
-                self._ids.clear()
-            self._ids.add(thread_id)
+        added = self._added
+        if len(added) >= self._max_size and thread_id not in added:
+            with self._lock:
+                if len(added) >= self._max_size:
+                    added.clear()
+        added[thread_id] = time.monotonic()
+
+    def added_within(self, thread_id: str, seconds: float) -> bool:
+        """Whether `thread_id` was added less than `seconds` ago."""
+        added = self._added.get(thread_id)
+        return added is not None and time.monotonic() - added < seconds
 
     def discard(self, thread_ids: Iterable[str]) -> None:
         with self._lock:
-            self._ids.difference_update(thread_ids)
+            for thread_id in thread_ids:
+                self._added.pop(thread_id, None)
 
 
 def unheld_error(thread_id: str) -> ThreadNotFoundError:

@@ -24,6 +24,7 @@ from typing import Any, Generic, TypeVar, cast, overload
 
 from langgraph.checkpoint.base import BaseCheckpointSaver
 
+from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import ThreadSet
 from agentgit_langgraph._plan import Targets
 from agentgit_langgraph.errors import InvalidConfigError
@@ -94,8 +95,12 @@ class SaverContext:
         reverse_timeout: The default bound, in seconds, on each reversal handler.
         targets: The plan targets (`_plan.py`): `{BaseCheckpointSaver: saver,
             BaseSessionStore: store, ToolReversers: reversers, SaverContext: self}`.
-        registered: Threads this process saw held by a session: their puts
-            skip the session check before saving (the count after still checks).
+        registered: Threads this process saw held by a session, with when:
+            their puts skip the session check before saving, and, where the
+            store counts saves in the saver's own table, the count after for
+            `held_recheck_seconds` (see `held_lately`).
+        held_recheck_seconds: How long a thread seen held is trusted to stay
+            held before a put reads it again (0: a put reads it every time).
     """
 
     def __init__(
@@ -106,6 +111,7 @@ class SaverContext:
         auto_session: bool,
         reversers: ToolReversers,
         reverse_timeout: float | None,
+        held_recheck_seconds: float = 0.0,
     ) -> None:
         self.saver = saver
         self.store = store
@@ -119,6 +125,17 @@ class SaverContext:
             SaverContext: self,
         }
         self.registered = ThreadSet()
+        self.held_recheck_seconds = held_recheck_seconds
+
+    @property
+    def held_recheck_seconds(self) -> float:
+        return self._held_recheck_seconds
+
+    @held_recheck_seconds.setter
+    def held_recheck_seconds(self, value: float) -> None:
+        self._held_recheck_seconds = check.seconds(value, "held_recheck_seconds")
+        # Where the store keeps counters of its own, every save must reach it.
+        self._may_skip_counts = self.store.counts_in_saver and self._held_recheck_seconds > 0
 
     def with_saver(self, saver: BaseCheckpointSaver[Any]) -> SaverContext:
         """A copy wrapping `saver` instead; the store and the thread set stay shared."""
@@ -143,8 +160,26 @@ class SaverContext:
         return user is None and not self.unseen(thread_id)
 
     def held(self, thread_id: str) -> None:
-        """`thread_id` is held by a session: its next puts skip the check before saving."""
+        """`thread_id` is held by a session (as of now): its next puts skip the
+        check before saving, and for `held_recheck_seconds` the count after."""
         self.registered.add(thread_id)
+
+    def held_lately(self, thread_id: str) -> bool:
+        """Whether a put into `thread_id` may skip its count after saving: the store
+        counts a save by its being stored (`BaseSessionStore.counts_in_saver`), so
+        the count would only read whether a session still holds the thread, and
+        this process saw one hold it less than `held_recheck_seconds` ago.
+
+        What that costs: a session deleted by another process (or by this one
+        while the read that saw it held was under way) is noticed by this
+        process's puts, which then go on in a new session with `auto_session`,
+        up to `held_recheck_seconds` late. No count is lost or doubled: counts
+        are read from the saver's table. This process's other deletions are
+        noticed at once (`forget`).
+        """
+        return self._may_skip_counts and self.registered.added_within(
+            thread_id, self._held_recheck_seconds
+        )
 
     def creates_sessions(self) -> bool:
         """`auto_session` (`local`)."""

@@ -58,6 +58,7 @@ __all__ = [
     "reversal",
     "reversal_filter",
     "reversal_key",
+    "seconds",
     "session_id",
     "session_name",
     "store_session_id",
@@ -270,6 +271,15 @@ def count(value: object) -> int:
         raise InvalidConfigError(f"count must be an int within 64-bit range, got {_shown(value)}")
     assert isinstance(value, int)
     return value
+
+
+def seconds(value: object, what: str) -> float:
+    """A duration: a non-negative int or float (`math.inf` allowed), never `bool` or NaN."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+        raise InvalidConfigError(
+            f"{what} must be a non-negative number of seconds, got {_shown(value)}"
+        )
+    return float(value)
 
 
 def _check_json(value: Any, path: str) -> None:

@@ -98,6 +98,7 @@ class _Options(TypedDict, total=False):
     auto_session: bool
     reversers: Mapping[str, Reverser] | None
     reverse_timeout: float | None
+    held_recheck_seconds: float
 
 
 class _ListOptions(TypedDict, total=False):
@@ -108,7 +109,7 @@ class _ListOptions(TypedDict, total=False):
     limit: int | None
 
 
-def _before_save_plan(thread_id: str, user: str | None) -> Plan[bool]:
+def _before_save_plan(thread_id: str, user: str | None) -> Plan[None]:
     """What a put checks before saving, unless it is in the steady state (no
     `user_id`, and a thread this process saw held: `SaverContext.steady`).
 
@@ -116,29 +117,23 @@ def _before_save_plan(thread_id: str, user: str | None) -> Plan[bool]:
     a session holds a thread this process has not seen yet: the session comes
     first, so a process dying after the save leaves no checkpoint that no
     session holds (checkpoints saved earlier without the wrapper are counted
-    too: `adoption.py`). True when it had to look (the count then marks the
-    thread seen).
+    too: `adoption.py`).
     """
     if user is not None:
         yield from access_plan(thread_id, user)
-    unseen = yield from local(SaverContext.unseen, thread_id)
-    if unseen:
+    if (yield from local(SaverContext.unseen, thread_id)):
         yield from adopt_on_put(thread_id, "0" if user is None else user)
-    return unseen
 
 
-def _after_count_plan(thread_id: str, user: str | None, *, held: bool) -> Plan[None]:
-    """After a put's count, when it found the thread not `held` or held for the first time.
-
-    Not held: its session was deleted meanwhile (another process); with
-    `auto_session` the run goes on in a new one, which counts this save.
-    """
-    if not held:
-        if not (yield from local(SaverContext.creates_sessions)):
-            return
-        owner = "0" if user is None else user
-        yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
-        yield from call(BaseSessionStore.record_checkpoints, thread_id)
+def _unheld_plan(thread_id: str, user: str | None) -> Plan[None]:
+    """After a put whose count found no session holding the thread: its session
+    was deleted meanwhile (another process); with `auto_session` the run goes
+    on in a new one, which counts this save."""
+    if not (yield from local(SaverContext.creates_sessions)):
+        return
+    owner = "0" if user is None else user
+    yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
+    yield from call(BaseSessionStore.record_checkpoints, thread_id)
     yield from local(SaverContext.held, thread_id)
 
 
@@ -184,6 +179,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         auto_session: bool = True,
         reversers: Mapping[str, Reverser] | None = None,
         reverse_timeout: float | None = None,
+        held_recheck_seconds: float = 1.0,
     ) -> None:
         """See the class docstring.
 
@@ -193,6 +189,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         More can be added with `register_reverser`. `reverse_timeout` is the
         default bound, in seconds, on each handler of such a rollback (None: no
         bound; a rollback's own `reverse_timeout=` overrides it).
+
+        `held_recheck_seconds`: where the store counts saves in the saver's own
+        tables (`from_conn_string`, or a SQLite or PostgreSQL saver with its
+        default store), a put reads whether a session still holds its thread
+        at most once in that many seconds per thread; a session another
+        process deletes is noticed that much later at most (0: every put
+        reads). See `SaverContext.held_lately`.
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self._attach(
@@ -202,6 +205,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
                 auto_session=auto_session,
                 reversers=ToolReversers(reversers),
                 reverse_timeout=timeout_of(reverse_timeout),
+                held_recheck_seconds=held_recheck_seconds,
             )
         )
 
@@ -230,6 +234,11 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     auto_session = Settable[bool](
         "_ctx.auto_session",
         "Whether a put into a thread no session holds creates a session for it.",
+    )
+    held_recheck_seconds = Settable[float](
+        "_ctx.held_recheck_seconds",
+        "How long a thread seen held by a session is trusted to stay held before a put "
+        "reads it again, where the store counts saves in the saver's tables (0: every put).",
     )
     reverse_timeout = Settable[float | None](
         "_ctx.reverse_timeout",
@@ -264,7 +273,8 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
         A SQLite path (or `":memory:"`) opens `SqliteSaver`; a `postgresql://`
         URI opens `PostgresSaver` (needs the `postgres` extra). `options`:
-        `auto_session`, `reversers`, `reverse_timeout`, as for the constructor.
+        `auto_session`, `reversers`, `reverse_timeout`, `held_recheck_seconds`,
+        as for the constructor.
 
         Example:
             ```python
@@ -387,21 +397,27 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """Save through the wrapped saver, then count the save into its session.
 
         The steady state (no `user_id`, a thread already seen held) calls the
-        saver and the store directly; the checks before the save and what
-        follows a count that found no session are plans, shared with `aput`,
-        which differs only in awaiting the same calls.
+        saver and the store directly, and skips the count where it would only
+        read what this process saw lately (`SaverContext.held_lately`); the
+        checks before the save and what follows a count that found no session
+        are plans, shared with `aput`, which differs only in awaiting the same
+        calls.
         """
         ctx = self._ctx
         thread_id, user = _put_target(config)
-        looked = False
+        counted = False
         if not ctx.steady(thread_id, user):
-            looked = self._run(_before_save_plan(thread_id, user))
+            self._run(_before_save_plan(thread_id, user))
+        else:
+            counted = ctx.held_lately(thread_id)
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
-        held = ctx.store.record_checkpoints(thread_id)
-        if looked or not held:
-            self._run(_after_count_plan(thread_id, user, held=held))
+        if not counted:
+            if ctx.store.record_checkpoints(thread_id):
+                ctx.held(thread_id)
+            else:
+                self._run(_unheld_plan(thread_id, user))
         return saved
 
     async def aput(
@@ -414,15 +430,19 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         self._check_async()
         ctx = self._ctx
         thread_id, user = _put_target(config)
-        looked = False
+        counted = False
         if not ctx.steady(thread_id, user):
-            looked = await self._arun(_before_save_plan(thread_id, user))
+            await self._arun(_before_save_plan(thread_id, user))
+        else:
+            counted = ctx.held_lately(thread_id)
         reached("put.before_save")
         saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")
-        held = await ctx.store.arecord_checkpoints(thread_id)
-        if looked or not held:
-            await self._arun(_after_count_plan(thread_id, user, held=held))
+        if not counted:
+            if await ctx.store.arecord_checkpoints(thread_id):
+                ctx.held(thread_id)
+            else:
+                await self._arun(_unheld_plan(thread_id, user))
         return saved
 
     def put_writes(

@@ -120,7 +120,9 @@ async def test_fsck_finds_and_repairs_each_violation(run: Run, run_backend: Asyn
 
 
 def failing_count_flow(saver: AgentGitSaver, monkeypatch: pytest.MonkeyPatch) -> Plan[None]:
-    """The store fails right after a save: the put raises, and the save stays counted."""
+    """The store fails right after a save: the put raises, and the save stays counted.
+    (Every put reads the store here: `held_recheck_seconds` 0.)"""
+    saver.held_recheck_seconds = 0
     graph = chat_graph_builder().compile(checkpointer=saver)
     yield from call(Graph.invoke, graph, human("one", 0), cfg("t"))
 

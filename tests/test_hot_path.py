@@ -1,15 +1,17 @@
 """What the wrapper adds to each checkpointer call, read off the SQL it sends.
 
-A put into a thread a session holds sends one statement of ours, a read sent
-alone (no transaction of its own around it); a rollback never counts a
-thread's checkpoints, so its cost does not grow with the thread's history.
-Read with SQLite's trace callback, on a SQLite file, sync and async.
+A put into a thread a session holds sends at most one statement of ours, a
+read sent alone (no transaction of its own around it), and none while the
+thread was seen held less than `held_recheck_seconds` ago; a rollback never
+counts a thread's checkpoints, so its cost does not grow with the thread's
+history. Read with SQLite's trace callback, on a SQLite file, sync and async.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from langchain_core.runnables import RunnableConfig
 from langgraph.graph.state import CompiledStateGraph
 
@@ -27,8 +29,25 @@ def _graph(saver: AgentGitSaver) -> CompiledStateGraph:  # type: ignore[type-arg
     return chat_graph_builder().compile(checkpointer=saver)
 
 
-def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(tmp_path: Path) -> None:
-    with AgentGitSaver.from_conn_string(str(tmp_path / "a.db")) as saver:
+def _check_puts(sent: list[str], recheck: float) -> None:
+    """Each put sent one read of ours alone (`recheck` 0), or none (inside the window)."""
+    puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
+    assert len(puts) >= 3
+    assert len(_ours(sent)) == (len(puts) if recheck == 0 else 0)
+    assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
+    assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
+
+
+RECHECKS = pytest.mark.parametrize("recheck", [0.0, 60.0])
+
+
+@RECHECKS
+def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
+    tmp_path: Path, recheck: float
+) -> None:
+    with AgentGitSaver.from_conn_string(
+        str(tmp_path / "a.db"), held_recheck_seconds=recheck
+    ) as saver:
         graph = _graph(saver)
         config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
         graph.invoke(human("hi", 0), config)
@@ -37,10 +56,7 @@ def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(tmp_path: Pa
         conn.set_trace_callback(sent.append)
         graph.invoke(human("again", 1), config)
         conn.set_trace_callback(None)
-        puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
-        assert puts and len(_ours(sent)) == len(puts)
-        assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
-        assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
+        _check_puts(sent, recheck)
 
         earlier = list(graph.get_state_history(config))[2].config
         sent.clear()
@@ -50,10 +66,13 @@ def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(tmp_path: Pa
         assert sent and not any(COUNT_OF_CHECKPOINTS in s for s in sent)
 
 
+@RECHECKS
 async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
-    tmp_path: Path,
+    tmp_path: Path, recheck: float
 ) -> None:
-    async with AgentGitSaver.afrom_conn_string(str(tmp_path / "a.db")) as saver:
+    async with AgentGitSaver.afrom_conn_string(
+        str(tmp_path / "a.db"), held_recheck_seconds=recheck
+    ) as saver:
         graph = _graph(saver)
         config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
         await graph.ainvoke(human("hi", 0), config)
@@ -62,10 +81,7 @@ async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
         await conn.set_trace_callback(sent.append)
         await graph.ainvoke(human("again", 1), config)
         await conn.set_trace_callback(None)
-        puts = [s for s in sent if s.startswith("INSERT OR REPLACE INTO checkpoints")]
-        assert puts and len(_ours(sent)) == len(puts)
-        assert all(s.startswith("SELECT 1 FROM agentgit_threads") for s in _ours(sent))
-        assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
+        _check_puts(sent, recheck)
 
         earlier = [s async for s in graph.aget_state_history(config)][2].config
         sent.clear()

@@ -9,25 +9,39 @@ tests put the steady state where the plans used to decide alone:
   counts it, or, without `auto_session`, is saved outside any session;
 * the named fault points around the save (`put.before_save`, `put.saved`,
   where the crash harness kills its workers) are still reached, in order.
+
+Where the store counts saves in the saver's own table (every SQL backend
+here), a steady put reads whether a session still holds its thread at most
+once per `held_recheck_seconds`: the tests of a deletion elsewhere set it to
+0 (every put reads) or to a short window they wait out, and others show that
+inside the window no put reads, that a store with counters of its own is
+still told of every save, and that counts stay exact either way.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
 
 from agentgit_langgraph import (
     AgentGitSaver,
     ExternalSession,
+    InvalidConfigError,
     SessionNotFoundError,
     ThreadNotFoundError,
 )
 from agentgit_langgraph._faults import clear_hooks, set_hook
 from agentgit_langgraph._plan import call
+from agentgit_langgraph.stores.sqlite import AsyncSqliteSessionStore, SqliteSessionStore
 from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, human
 from tests.plans import cfg, counts_exact, invoke, on, rows
@@ -50,11 +64,13 @@ def _seen(saver: AgentGitSaver, thread_id: str) -> bool:
 
 @asynccontextmanager
 async def deleted_elsewhere(
-    run: Run, backend: AsyncBackend
+    run: Run, backend: AsyncBackend, recheck: float = 0.0
 ) -> AsyncIterator[tuple[AgentGitSaver, Any, str, ExternalSession]]:
     """A saver that ran a turn in a thread whose session another saver then deleted:
-    `(saver, graph, thread id, the deleted session)`; the next put is in the steady state."""
+    `(saver, graph, thread id, the deleted session)`; the next put is in the steady state.
+    `recheck`: the saver's `held_recheck_seconds`."""
     async with backend.open() as ours, backend.open() as other:
+        ours.held_recheck_seconds = recheck
         graph = chat_graph_builder().compile(checkpointer=ours)
         thread = f"chat-{uuid.uuid4().hex[:8]}"
         await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
@@ -119,3 +135,120 @@ async def test_a_steady_put_reaches_the_fault_points_around_its_save(
         session = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
         assert session.id is not None
         await run(counts_exact(session.id), on(saver))
+
+
+class CountedCounts:
+    """Counts the calls of the store's `record_checkpoints` and its async twin."""
+
+    def __init__(self, saver: AgentGitSaver) -> None:
+        self.calls = 0
+        store = saver.store
+        sync, async_ = store.record_checkpoints, store.arecord_checkpoints
+
+        def record(thread_id: str, count: int = 1) -> bool:
+            self.calls += 1
+            return sync(thread_id, count)
+
+        async def arecord(thread_id: str, count: int = 1) -> bool:
+            self.calls += 1
+            return await async_(thread_id, count)
+
+        store.record_checkpoints = record  # type: ignore[method-assign]
+        store.arecord_checkpoints = arecord  # type: ignore[method-assign]
+
+
+async def test_a_put_deleted_elsewhere_within_the_window_is_counted_once_it_is_noticed(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    window = 0.5
+    async with deleted_elsewhere(run, run_sql_backend, window) as (ours, graph, thread, first):
+        counted = CountedCounts(ours)
+        await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
+        within = counted.calls
+        with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
+            await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        await asyncio.sleep(window)
+        await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
+        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        assert second.id is not None and second.id != first.id
+        # Every checkpoint since the deletion, those saved inside the window too.
+        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) > 3
+        await run(counts_exact(second.id), on(ours))
+        report = await run(call(AgentGitSaver.fsck), on(ours))
+        assert report.clean, str(report)
+    assert within == 0  # the turn inside the window read nothing of the store
+
+
+@pytest.mark.parametrize("recheck", [0.0, 60.0])
+async def test_inside_the_window_a_steady_put_reads_nothing_and_every_count_stays_exact(
+    run: Run, run_sql_backend: AsyncBackend, recheck: float
+) -> None:
+    async with run_sql_backend.open() as saver:
+        assert saver.store.counts_in_saver
+        saver.held_recheck_seconds = recheck
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        thread = f"chat-{uuid.uuid4().hex[:8]}"
+        await run(invoke(graph, human("one", 0), cfg(thread)), on(saver))
+        before = len(await run(rows(thread), on(saver)))
+        counted = CountedCounts(saver)
+        for turn in range(1, 4):
+            await run(invoke(graph, human("more", turn), cfg(thread)), on(saver))
+        puts = len(await run(rows(thread), on(saver))) - before
+        assert puts >= 6
+        assert counted.calls == (puts if recheck == 0 else 0)
+        session = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+        assert session.id is not None
+        assert session.total_checkpoints == before + puts
+        await run(counts_exact(session.id), on(saver))
+
+
+async def test_a_store_with_counters_of_its_own_is_told_of_every_save(
+    run: Run, tmp_path: Path
+) -> None:
+    """A store apart from the saver's tables cannot count a save by its being
+    stored: every put records it, whatever the window."""
+    async with _apart(run, tmp_path) as saver:
+        assert not saver.store.counts_in_saver and saver.held_recheck_seconds > 0
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        thread = f"chat-{uuid.uuid4().hex[:8]}"
+        counted = CountedCounts(saver)
+        for turn in range(3):
+            await run(invoke(graph, human("more", turn), cfg(thread)), on(saver))
+        stored = len(await run(rows(thread), on(saver)))
+        assert counted.calls == stored >= 6
+        session = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+        assert session.id is not None and session.total_checkpoints == stored
+        await run(counts_exact(session.id), on(saver))
+
+
+@asynccontextmanager
+async def _apart(run: Run, tmp_path: Path) -> AsyncIterator[AgentGitSaver]:
+    """A SQLite saver whose sessions live in a store file of their own."""
+    if run.is_async:
+        async with (
+            AsyncSqliteSaver.from_conn_string(str(tmp_path / "a.db")) as saver,
+            AsyncSqliteSessionStore.from_conn_string(str(tmp_path / "s.db")) as store,
+        ):
+            await saver.setup()
+            await store.asetup()
+            yield AgentGitSaver(saver, store)
+    else:
+        with (
+            SqliteSaver.from_conn_string(str(tmp_path / "a.db")) as ssaver,
+            SqliteSessionStore.from_conn_string(str(tmp_path / "s.db")) as sstore,
+        ):
+            ssaver.setup()
+            sstore.setup()
+            yield AgentGitSaver(ssaver, sstore)
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, True, "1", None, float("nan")])
+def test_a_window_that_is_not_a_duration_is_refused_and_changes_nothing(
+    tmp_path: Path, value: Any
+) -> None:
+    with pytest.raises(InvalidConfigError, match="held_recheck_seconds"):
+        AgentGitSaver(InMemorySaver(), held_recheck_seconds=value)
+    with AgentGitSaver.from_conn_string(str(tmp_path / "w.db")) as saver:
+        with pytest.raises(InvalidConfigError, match="held_recheck_seconds"):
+            saver.held_recheck_seconds = value
+        assert saver.held_recheck_seconds == 1.0

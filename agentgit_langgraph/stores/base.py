@@ -58,6 +58,14 @@ class BaseSessionStore(ABC):
     other way round, as LangGraph's own savers do.
     """
 
+    @property
+    def counts_in_saver(self) -> bool:
+        """Whether a thread's count is read from the saver's own table, so that a
+        save is counted by being stored and `record_checkpoints` writes nothing
+        (it only reads whether a session holds the thread). False: the store
+        keeps counters of its own, and every save must be recorded."""
+        return False
+
     # -- setup ---------------------------------------------------------------
     def setup(self) -> None:  # noqa: B027 - a store without tables needs no setup
         """Create or migrate the store's tables. Safe to call more than once."""

@@ -81,6 +81,10 @@ class SqlSessionStore(BaseSessionStore):
 
     dialect: Dialect
 
+    @property
+    def counts_in_saver(self) -> bool:
+        return not self.dialect.counts_apart
+
     def _run(self, op: Op[T], *, immediate: bool, alone: bool = False) -> T:
         raise NotImplementedError
 
