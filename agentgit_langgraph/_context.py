@@ -31,9 +31,21 @@ from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.reversal import ToolReversers
 from agentgit_langgraph.stores.base import BaseSessionStore
 
-__all__ = ["Forwarded", "SaverContext", "Service", "Settable", "is_overridden", "timeout_of"]
+__all__ = [
+    "HELD_RECHECK_SECONDS",
+    "Forwarded",
+    "SaverContext",
+    "Service",
+    "Settable",
+    "is_overridden",
+    "timeout_of",
+]
 
 T = TypeVar("T")
+
+HELD_RECHECK_SECONDS = 1.0
+"""`AgentGitSaver`'s default `held_recheck_seconds`: a put reads whether a session still
+holds its thread about once a second per running thread, instead of on every save."""
 
 
 def is_overridden(saver: BaseCheckpointSaver[Any], method: str) -> bool:
@@ -101,6 +113,8 @@ class SaverContext:
             `held_recheck_seconds` (see `held_lately`).
         held_recheck_seconds: How long a thread seen held is trusted to stay
             held before a put reads it again (0: a put reads it every time).
+        unread: Threads put into without that read since it was last made
+            (`skips_count`): `recheck_held` reads them.
     """
 
     def __init__(
@@ -111,7 +125,7 @@ class SaverContext:
         auto_session: bool,
         reversers: ToolReversers,
         reverse_timeout: float | None,
-        held_recheck_seconds: float = 0.0,
+        held_recheck_seconds: float = HELD_RECHECK_SECONDS,
     ) -> None:
         self.saver = saver
         self.store = store
@@ -125,6 +139,7 @@ class SaverContext:
             SaverContext: self,
         }
         self.registered = ThreadSet()
+        self.unread: set[str] = set()
         self.held_recheck_seconds = held_recheck_seconds
 
     @property
@@ -147,7 +162,9 @@ class SaverContext:
     # -- what plans ask of it (`_plan.py`) -----------------------------------------
     def forget(self, thread_ids: Iterable[str]) -> None:
         """Threads deleted or moved out of their session: check them again on put (`local`)."""
+        thread_ids = list(thread_ids)
         self.registered.discard(thread_ids)
+        self.unread.difference_update(thread_ids)
 
     def unseen(self, thread_id: str) -> bool:
         """With `auto_session`, whether this process has yet to see `thread_id` held by a
@@ -160,26 +177,39 @@ class SaverContext:
         return user is None and not self.unseen(thread_id)
 
     def held(self, thread_id: str) -> None:
-        """`thread_id` is held by a session (as of now): its next puts skip the
+        """`thread_id` is held by a session (read just now): its next puts skip the
         check before saving, and for `held_recheck_seconds` the count after."""
         self.registered.add(thread_id)
+        self.unread.discard(thread_id)
 
-    def held_lately(self, thread_id: str) -> bool:
-        """Whether a put into `thread_id` may skip its count after saving: the store
-        counts a save by its being stored (`BaseSessionStore.counts_in_saver`), so
-        the count would only read whether a session still holds the thread, and
-        this process saw one hold it less than `held_recheck_seconds` ago.
+    def skips_count(self, thread_id: str) -> bool:
+        """Whether a put into `thread_id` may skip its count after saving, noting the
+        thread as `unread` if so: the store counts a save by its being stored
+        (`BaseSessionStore.counts_in_saver`), so the count would only read whether
+        a session still holds the thread, and this process saw one hold it less
+        than `held_recheck_seconds` ago.
 
         What that costs: a session deleted by another process (or by this one
         while the read that saw it held was under way) is noticed by this
-        process's puts, which then go on in a new session with `auto_session`,
-        up to `held_recheck_seconds` late. No count is lost or doubled: counts
-        are read from the saver's table. This process's other deletions are
-        noticed at once (`forget`).
+        process's next put after the window, or by `recheck_held` (which
+        `from_conn_string` runs on closing), instead of by the put itself; the
+        run then goes on in a new session with `auto_session`. Until then the
+        checkpoints saved meanwhile belong to no session. No count is lost or
+        doubled: counts are read from the saver's table. This process's other
+        deletions are noticed at once (`forget`).
         """
-        return self._may_skip_counts and self.registered.added_within(
+        if self._may_skip_counts and self.registered.added_within(
             thread_id, self._held_recheck_seconds
-        )
+        ):
+            self.unread.add(thread_id)
+            return True
+        return False
+
+    def take_unread(self) -> list[str]:
+        """The `unread` threads, which are then no longer noted (`local`)."""
+        taken = list(self.unread)
+        self.unread.difference_update(taken)
+        return taken
 
     def creates_sessions(self) -> bool:
         """`auto_session` (`local`)."""

@@ -29,6 +29,7 @@ Example:
 from __future__ import annotations
 
 import builtins
+import contextlib
 import copy
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
 from contextlib import asynccontextmanager, contextmanager
@@ -47,14 +48,20 @@ from langgraph.checkpoint.serde.base import SerializerProtocol
 
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import access_plan
-from agentgit_langgraph._context import Forwarded, SaverContext, Settable, timeout_of
+from agentgit_langgraph._context import (
+    HELD_RECHECK_SECONDS,
+    Forwarded,
+    SaverContext,
+    Settable,
+    timeout_of,
+)
 from agentgit_langgraph._faults import reached
-from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync
-from agentgit_langgraph.adoption import adopt_on_put
+from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync, twins
+from agentgit_langgraph.adoption import adopt_on_put, adopt_thread
 from agentgit_langgraph.backends import default_store_for, sync_only
 from agentgit_langgraph.branching import Branching
 from agentgit_langgraph.configs import owner_of
-from agentgit_langgraph.errors import AsyncUnsupportedError
+from agentgit_langgraph.errors import AsyncUnsupportedError, ThreadNotFoundError
 from agentgit_langgraph.history import History
 from agentgit_langgraph.maintenance import (
     Maintenance,
@@ -137,6 +144,35 @@ def _unheld_plan(thread_id: str, user: str | None) -> Plan[None]:
     yield from local(SaverContext.held, thread_id)
 
 
+def recheck_held_plan() -> Plan[list[str]]:
+    """Read whether a session still holds each thread this process put into
+    without reading it (inside `held_recheck_seconds` of the last read); return
+    those no session held.
+
+    A thread whose session another process deleted meanwhile, and which holds
+    checkpoints saved since, is adopted by a new session that counts them, as
+    its next put after the window would do (with `auto_session`; without, it
+    stays outside any session). `from_conn_string` runs this on closing; a
+    process that builds its saver itself may run it before it stops.
+
+    Example:
+        ```python
+        saver.recheck_held()  # [] unless a session was deleted elsewhere meanwhile
+        ```
+    """
+    unheld: list[str] = []
+    for thread_id in (yield from local(SaverContext.take_unread)):
+        if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
+            yield from local(SaverContext.held, thread_id)
+            continue
+        unheld.append(thread_id)
+        if (yield from local(SaverContext.creates_sessions)):
+            # No checkpoint left (they went with its session): nothing to hold.
+            with contextlib.suppress(ThreadNotFoundError):
+                yield from adopt_thread(thread_id, "0", thread_id)
+    return unheld
+
+
 class AgentGitSaver(BaseCheckpointSaver[Any]):
     """A checkpointer that wraps another one and adds sessions and branches.
 
@@ -179,7 +215,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         auto_session: bool = True,
         reversers: Mapping[str, Reverser] | None = None,
         reverse_timeout: float | None = None,
-        held_recheck_seconds: float = 1.0,
+        held_recheck_seconds: float = HELD_RECHECK_SECONDS,
     ) -> None:
         """See the class docstring.
 
@@ -195,7 +231,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         default store), a put reads whether a session still holds its thread
         at most once in that many seconds per thread; a session another
         process deletes is noticed that much later at most (0: every put
-        reads). See `SaverContext.held_lately`.
+        reads). See `SaverContext.skips_count` and `recheck_held`.
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self._attach(
@@ -272,7 +308,8 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """Open the LangGraph saver and the session store on one database.
 
         A SQLite path (or `":memory:"`) opens `SqliteSaver`; a `postgresql://`
-        URI opens `PostgresSaver` (needs the `postgres` extra). `options`:
+        URI opens `PostgresSaver` (needs the `postgres` extra). Closing runs
+        `recheck_held` (see `held_recheck_seconds`). `options`:
         `auto_session`, `reversers`, `reverse_timeout`, `held_recheck_seconds`,
         as for the constructor.
 
@@ -287,7 +324,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         with open_sync(conn_string) as (saver, store):
             wrapped = cls(saver, store, **options)
             wrapped.recover_branches()  # cheap: finishes what dead operations left
-            yield wrapped
+            try:
+                yield wrapped
+            except BaseException:
+                with contextlib.suppress(Exception):  # the error in flight says more
+                    wrapped.recheck_held()
+                raise
+            wrapped.recheck_held()
 
     @classmethod
     @asynccontextmanager
@@ -300,7 +343,13 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         async with open_async(conn_string) as (saver, store):
             wrapped = cls(saver, store, **options)
             await wrapped.arecover_branches()
-            yield wrapped
+            try:
+                yield wrapped
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    await wrapped.arecheck_held()
+                raise
+            await wrapped.arecheck_held()
 
     def setup(self) -> None:
         """Set up the wrapped saver (if it has `setup`) and the session store."""
@@ -398,7 +447,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
 
         The steady state (no `user_id`, a thread already seen held) calls the
         saver and the store directly, and skips the count where it would only
-        read what this process saw lately (`SaverContext.held_lately`); the
+        read what this process saw lately (`SaverContext.skips_count`); the
         checks before the save and what follows a count that found no session
         are plans, shared with `aput`, which differs only in awaiting the same
         calls.
@@ -409,7 +458,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         if not ctx.steady(thread_id, user):
             self._run(_before_save_plan(thread_id, user))
         else:
-            counted = ctx.held_lately(thread_id)
+            counted = ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
@@ -434,7 +483,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         if not ctx.steady(thread_id, user):
             await self._arun(_before_save_plan(thread_id, user))
         else:
-            counted = ctx.held_lately(thread_id)
+            counted = ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")
@@ -527,6 +576,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
     prune_branches, aprune_branches = Maintenance.prune_branches, Maintenance.aprune_branches
     recover_branches, arecover_branches = Branching.recover_branches, Branching.arecover_branches
     fsck, afsck = Branching.fsck, Branching.afsck
+    recheck_held, arecheck_held = twins(recheck_held_plan)
 
     # history (`history/`)
     log, alog = History.log, History.alog

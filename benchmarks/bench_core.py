@@ -56,6 +56,8 @@ BIG_THREAD = 10_000
 # The put's floor: the bare put and one `FLOOR_SQL` after it (on PostgreSQL, in a
 # round trip of its own).
 PUT_FLOOR = "  floor: bare + 1 statement"
+# The wrapped put with `held_recheck_seconds=0`: the store read on every put.
+PUT_EVERY = "  every put reads (recheck 0)"
 FLOOR_SQL = "SELECT 1 FROM checkpoints WHERE thread_id = 'floor' AND checkpoint_ns = '' LIMIT 1"
 """The statement a floor adds after each put: an indexed read of the saver's own table,
 the least a design does that checks one thing in the database per save. On SQLite in
@@ -360,6 +362,10 @@ def run(
 
         f_chain = Chain(bare, "put-floor")
         f_chain.put(series[0])
+        # The same wrapper reading the store on every put (no window), beside the floor.
+        every = AgentGitSaver(inner, wrapped.store, held_recheck_seconds=0)
+        e_chain = Chain(every, "put-every")
+        e_chain.put(series[0])
 
         def put_block(chain: Chain) -> Callable[[], int]:
             def block() -> int:
@@ -377,9 +383,15 @@ def run(
 
         puts = interleaved_many(
             rounds * 6,
-            {"wrapped": put_block(w_chain), "bare": put_block(b_chain), "floor": floor_block},
+            {
+                "wrapped": put_block(w_chain),
+                "bare": put_block(b_chain),
+                "floor": floor_block,
+                "every": put_block(e_chain),
+            },
         )
         rows.append(puts.row("put (per call)", "wrapped", "bare", 1.10))
+        rows.append(puts.row(PUT_EVERY, "every", "bare", None))
         rows.append(puts.row(PUT_FLOOR, "floor", "bare", None))
 
         # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread, in

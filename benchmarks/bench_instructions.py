@@ -15,7 +15,12 @@ Sides, each on a SQLite file of its own (WAL, as `setup()` leaves it):
 * `bare`: `SqliteSaver.from_conn_string(path)` puts into one thread;
 * `floor`: the same, plus one `FLOOR_SQL` read after each put;
 * `wrapped`: `AgentGitSaver.from_conn_string(path)` puts into a thread its
-  session holds (the steady state of a running agent);
+  session holds (the steady state of a running agent), inside the window in
+  which it does not read the store again (`held_recheck_seconds`, here made
+  endless: under valgrind a second lasts a few calls, and the count would
+  depend on the machine's speed; at full speed a running thread reads about
+  once in 1,000 puts);
+* `every`: the same with `held_recheck_seconds=0`, reading on every put;
 * `get_tuple` / `get_tuple bare`: the latest checkpoint of that thread;
 * `turn` / `turn bare`: a turn of bench_turns' messages graph through
   `invoke`, 20 turns a thread (a tenth as many calls: a turn is ~30 puts' work).
@@ -29,6 +34,7 @@ Needs valgrind (every machine here has it). Run from the repository root:
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import re
 import shutil
@@ -50,12 +56,15 @@ from benchmarks.bench_core import Chain, Row, chat_checkpoints, floor_read, prin
 
 NAMES = (
     "put instructions: wrapped / bare",
+    "put instructions, every put reads (recheck 0) / bare",
     "put instructions floor: bare + 1 statement / bare",
     "get_tuple instructions: wrapped / bare",
     "turn instructions (messages, sync): wrapped / bare",
 )
 """The rows, in order (`run_all` prints them under these names too)."""
-SIDES = ("bare", "floor", "wrapped", "get_tuple bare", "get_tuple", "turn bare", "turn")
+SIDES = ("bare", "floor", "wrapped", "every", "get_tuple bare", "get_tuple", "turn bare", "turn")
+WRAPPED = {"wrapped": math.inf, "every": 0.0, "get_tuple": math.inf, "turn": math.inf}
+"""The wrapped sides, each with its `held_recheck_seconds`."""
 TURNS_PER_THREAD = 20
 WARM_UP = 30
 _COLLECTED = re.compile(r"Collected : (\d+)")
@@ -63,8 +72,8 @@ _COLLECTED = re.compile(r"Collected : (\d+)")
 
 @contextmanager
 def _saver(side: str, path: str) -> Iterator[Any]:
-    if side in ("wrapped", "get_tuple", "turn"):
-        with AgentGitSaver.from_conn_string(path) as saver:
+    if side in WRAPPED:
+        with AgentGitSaver.from_conn_string(path, held_recheck_seconds=WRAPPED[side]) as saver:
             saver.setup()
             yield saver
     else:
@@ -168,9 +177,10 @@ def run(calls: int) -> list[Row]:
         ratio = per_call[a] / per_call[b]
         return Row(name, _instructions(per_call[a]), _instructions(per_call[b]), ratio, None)
 
-    put, floor, get_tuple, turn = NAMES
+    put, every, floor, get_tuple, turn = NAMES
     return [
         row(put, "wrapped", "bare"),
+        row(every, "every", "bare"),
         row(floor, "floor", "bare"),
         row(get_tuple, "get_tuple", "get_tuple bare"),
         row(turn, "turn", "turn bare"),

@@ -27,16 +27,18 @@ run and dropped afterwards. Run it from the repository root:
     .venv/bin/python -m benchmarks.bench_postgres --before   # as before the hot path
 
 (a) also times, in the same interleaved rounds, the wrapped `put` with the
-store counting it the ways its hot path replaced (stores/postgres.py,
+store counting it the ways its hot path replaced (stores/pg_pool.py,
 "counting a put", says why the count stays exact):
 
-    alone                  the store's own: one autocommit UPDATE that commits
-                           without waiting for its WAL flush, on a connection
-                           the pool lends without a check round trip when it
-                           was seen working just before;
+    window                 the saver's own: a thread seen held less than
+                           `held_recheck_seconds` (1 s) ago is not read again,
+                           so a steady put sends nothing of ours;
+    alone                  every put reads (`held_recheck_seconds=0`): one
+                           statement sent alone, on a connection the pool
+                           lends without a check round trip when it was seen
+                           working just before;
     alone, checked         the same, the pool checking the connection first;
-    alone, checked, flush  ... and waiting for the WAL flush;
-    transaction            BEGIN, UPDATE, COMMIT (flushed) on a checked
+    transaction            BEGIN, the statement, COMMIT on a checked
                            connection: the generic path of every other store
                            operation, and what each put paid before.
 
@@ -51,7 +53,6 @@ its target (a tripwire, not a gate: timings on shared machines are noisy).
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import gc
 import os
 import sys
@@ -73,12 +74,14 @@ from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from agentgit_langgraph import AgentGitSaver
+from agentgit_langgraph._context import HELD_RECHECK_SECONDS
 from agentgit_langgraph.stores.pg_pool import AsyncSweep, Liveness, Sweep, pool_kwargs
 from agentgit_langgraph.stores.postgres import PostgresSessionStore
 from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
     BIG_THREAD,
     FLOOR_SQL,
+    PUT_EVERY,
     PUT_FLOOR,
     SMALL_THREAD,
     Chain,
@@ -239,19 +242,20 @@ def _server_facts(conn: psycopg.Connection[Any]) -> str:
     return ", ".join(f"{k}={v}" for k, v in facts.items())
 
 
-# How the store counts a put (see the module doc); "alone" is its own way.
-COUNT_PATHS = ("alone", "alone, checked", "alone, checked, flush", "transaction")
+# How the saver counts a put (see the module doc); "window" is its own way.
+COUNT_PATHS = ("window", "alone", "alone, checked", "transaction")
 TRUST_RECENT = Liveness().trust_seconds
 
 
-def use_count_path(store: PostgresSessionStore, path: str) -> None:
-    """Make `store` count puts the `path` way, from then on."""
-    store.__dict__.pop("dialect", None)
+def use_count_path(wrapped: AgentGitSaver, path: str) -> None:
+    """Make `wrapped` count puts the `path` way, from then on. The store keeps its
+    own dialect: it counts in the saver's table, so a count is one read."""
+    wrapped.held_recheck_seconds = HELD_RECHECK_SECONDS if path == "window" else 0.0
+    store = wrapped.store
+    assert isinstance(store, PostgresSessionStore) and store.counts_in_saver
     store.__dict__.pop("record_checkpoints", None)
-    store.liveness.trust_seconds = TRUST_RECENT if path == "alone" else -1.0
-    if path == "alone, checked, flush":
-        store.dialect = dataclasses.replace(store.dialect, commit_without_flush="")
-    elif path == "transaction":
+    store.liveness.trust_seconds = TRUST_RECENT if path in ("window", "alone") else -1.0
+    if path == "transaction":
 
         def generic(thread_id: str, count: int = 1) -> bool:
             op = record_checkpoints(store.dialect, thread_id, count)
@@ -286,7 +290,8 @@ def run(
     headline_only: bool = False,
 ) -> list[Row]:
     """The rows above; `big` and `small` size the two threads rollback is timed on;
-    `headline_only` times the put only the store's own way (no other count paths)."""
+    `headline_only` times the put only the saver's own way and with every put
+    reading (`window` and `alone`: no other count paths)."""
     phases = Phases()
     series = chat_checkpoints()
     head = head_template(series)
@@ -334,17 +339,16 @@ def run(
 
         # (a) put: replay the chat's checkpoints, one pass per block; each count path
         # into a thread of its own.
-        store = wrapped.store
 
         def put_block(saver: BaseCheckpointSaver[Any], thread_id: str, path: str) -> Any:
             chain = Chain(saver, thread_id)
             if saver is wrapped:
-                use_count_path(store, path)
+                use_count_path(wrapped, path)
             chain.put(series[0])  # the first put into a thread also creates its session
 
             def block() -> int:
                 if saver is wrapped:
-                    use_count_path(store, path)
+                    use_count_path(wrapped, path)
                 for template in series:
                     chain.put(template)
                 return len(series)
@@ -366,13 +370,19 @@ def run(
             return len(series)
 
         blocks = {"bare": put_block(bare, "put-bare", ""), "floor": floor_block}
-        paths = ("transaction",) if before else COUNT_PATHS[:1] if headline_only else COUNT_PATHS
+        paths = ("transaction",) if before else COUNT_PATHS[:2] if headline_only else COUNT_PATHS
         blocks.update({path: put_block(wrapped, f"put-{path}", path) for path in paths})
         puts = interleaved_many(rounds * 10, blocks)
-        use_count_path(store, paths[0])
+        use_count_path(wrapped, paths[0])
         for path in paths:
             headline = path == paths[0]
-            name = "put (per call)" if headline else f"  count {path}"
+            name = (
+                "put (per call)"
+                if headline
+                else PUT_EVERY
+                if path == "alone"
+                else f"  count {path}"
+            )
             rows.append(puts.row(name, path, "bare", 1.05 if headline else None))
             counted = wrapped.session_for_thread(f"put-{path}").total_checkpoints
             row = admin.execute(

@@ -161,6 +161,7 @@ def measure_names(plan: Plan, backend: str = "sqlite") -> list[str]:
     names = [
         *bench_turns.names(backend),
         "put: wrapped / bare",
+        PUT_EVERY_NAME,
         PUT_FLOOR_NAME,
         "get_tuple: wrapped / bare",
         f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
@@ -224,6 +225,7 @@ def render(results: Sequence[Result], *, details: bool = False) -> str:
 
 
 PUT_FLOOR_NAME = "put floor: bare + 1 statement / bare"
+PUT_EVERY_NAME = "put, every put reads (recheck 0) / bare"
 
 
 def _core_results(backend: str, rows: Sequence[bench_core.Row], plan: Plan) -> list[Result]:
@@ -231,6 +233,7 @@ def _core_results(backend: str, rows: Sequence[bench_core.Row], plan: Plan) -> l
     by_prefix = {
         "put (per call)": "put: wrapped / bare",
         bench_core.PUT_FLOOR: PUT_FLOOR_NAME,
+        bench_core.PUT_EVERY: PUT_EVERY_NAME,
         "get_tuple (per call)": "get_tuple: wrapped / bare",
         "rollback: ": f"rollback time: {plan.big:,}-ckpt / {plan.small}-ckpt thread",
         "rollback bytes / checkpoint bytes": "rollback bytes / checkpoint bytes",

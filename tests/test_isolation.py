@@ -219,6 +219,7 @@ NOT_FOR_A_USER = {
     "register_reverser": "registers a tool handler in this process",
     "recover_branches": "operator clean-up of unregistered threads; touches no session",
     "fsck": "operator check and repair of every user's sessions; takes no user_id",
+    "recheck_held": "re-reads threads this process put into; adopts them as a put would",
 }
 
 

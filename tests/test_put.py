@@ -179,6 +179,89 @@ async def test_a_put_deleted_elsewhere_within_the_window_is_counted_once_it_is_n
     assert within == 0  # the turn inside the window read nothing of the store
 
 
+async def test_recheck_held_gives_a_new_session_to_what_was_saved_after_a_delete_elsewhere(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    """The writer stops inside the window: `recheck_held` does what its next put would."""
+    async with deleted_elsewhere(run, run_sql_backend, 60.0) as (ours, graph, thread, first):
+        await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == [thread]
+        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        assert second.id is not None and second.id != first.id
+        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) >= 3
+        await run(counts_exact(second.id), on(ours))
+        report = await run(call(AgentGitSaver.fsck), on(ours))
+        assert report.clean, str(report)
+        # Read once: nothing is left to read, and a held thread is not reported.
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
+        await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
+        assert (await run(call(AgentGitSaver.session_for_thread, thread), on(ours))).id == second.id
+
+
+async def test_closing_the_saver_rechecks_what_it_saved_inside_the_window(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    thread = f"chat-{uuid.uuid4().hex[:8]}"
+    async with run_sql_backend.open() as other:
+        async with run_sql_backend.open() as ours:
+            ours.held_recheck_seconds = 60.0
+            graph = chat_graph_builder().compile(checkpointer=ours)
+            await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
+            first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+            assert first.id is not None
+            await run(call(AgentGitSaver.delete_session, first.id), on(other))
+            await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
+            with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
+                await run(call(AgentGitSaver.session_for_thread, thread), on(other))
+        # `ours` closed: it read the thread again and gave it a session.
+        second = await run(call(AgentGitSaver.session_for_thread, thread), on(other))
+        assert second.id is not None and second.id != first.id
+        assert second.total_checkpoints == len(await run(rows(thread), on(other))) >= 3
+        await run(counts_exact(second.id), on(other))
+        report = await run(call(AgentGitSaver.fsck), on(other))
+        assert report.clean, str(report)
+
+
+async def test_a_session_deleted_after_the_last_put_stays_deleted(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    """Its checkpoints went with it: `recheck_held` reports the thread and makes nothing."""
+    async with run_sql_backend.open() as ours, run_sql_backend.open() as other:
+        ours.held_recheck_seconds = 60.0
+        graph = chat_graph_builder().compile(checkpointer=ours)
+        thread = f"chat-{uuid.uuid4().hex[:8]}"
+        await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
+        await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))  # unread puts
+        first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        await run(call(AgentGitSaver.delete_session, first.id or 0), on(other))
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == [thread]
+        assert await run(rows(thread), on(ours)) == []
+        with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
+            await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        assert await run(call(AgentGitSaver.list_sessions), on(ours)) == []
+
+
+async def test_a_delete_in_this_process_is_not_undone_by_a_recheck(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    async with run_sql_backend.open() as saver:
+        saver.held_recheck_seconds = 60.0
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        thread = f"chat-{uuid.uuid4().hex[:8]}"
+        await run(invoke(graph, human("one", 0), cfg(thread)), on(saver))
+        await run(invoke(graph, human("two", 1), cfg(thread)), on(saver))  # unread puts
+        first = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+        await run(call(AgentGitSaver.delete_session, first.id or 0), on(saver))
+        assert await run(call(AgentGitSaver.recheck_held), on(saver)) == []
+        assert await run(call(AgentGitSaver.list_sessions), on(saver)) == []
+        # And the next put into it notices at once: a new session, not the window.
+        await run(invoke(graph, human("three", 2), cfg(thread)), on(saver))
+        second = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+        assert second.id is not None and second.id != first.id
+        await run(counts_exact(second.id), on(saver))
+
+
 @pytest.mark.parametrize("recheck", [0.0, 60.0])
 async def test_inside_the_window_a_steady_put_reads_nothing_and_every_count_stays_exact(
     run: Run, run_sql_backend: AsyncBackend, recheck: float
