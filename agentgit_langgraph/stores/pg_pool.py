@@ -143,11 +143,21 @@ def conninfo(conn_string: str) -> str:
     return postgres_conninfo(conn_string) or conn_string
 
 
+# One connection, more only while calls overlap (at most four). The pool lends
+# its connections in turn (first in, first out), so four kept open serve a
+# single run's calls from four server processes, each with cold caches: a
+# graph turn on the bare saver read 1.07 to 1.10 of one connection on a pool
+# of four, against 1.04 to 1.07 on this one (benchmarks/bench_turns.py's pool
+# rows, same runs).
+POOL_SIZES: Mapping[str, int] = {"min_size": 1, "max_size": 4}
+
+
 def pool_kwargs(conn_string: str) -> dict[str, Any]:
     """What `open_postgres_*` builds its pool with (but `check`)."""
     return {
         "conninfo": conninfo(conn_string),
         "kwargs": dict(CONNECTION_KWARGS),
+        **POOL_SIZES,
         "open": False,  # opened by the caller's `with`
     }
 
