@@ -29,10 +29,9 @@ Example:
 from __future__ import annotations
 
 import builtins
-import contextlib
 import copy
 from collections.abc import AsyncIterator, Collection, Iterator, Mapping, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from contextlib import asynccontextmanager, contextmanager, suppress
 from typing import Any, TypedDict, TypeVar, Unpack
 
 from langchain_core.runnables import RunnableConfig
@@ -56,12 +55,12 @@ from agentgit_langgraph._context import (
     timeout_of,
 )
 from agentgit_langgraph._faults import reached
-from agentgit_langgraph._plan import Plan, call, local, run_async, run_sync, twins
-from agentgit_langgraph.adoption import adopt_on_put, adopt_thread
+from agentgit_langgraph._plan import Plan, call, gather, local, run_async, run_sync, twins
+from agentgit_langgraph.adoption import adopt_on_put
 from agentgit_langgraph.backends import default_store_for, sync_only
 from agentgit_langgraph.branching import Branching
-from agentgit_langgraph.configs import owner_of
-from agentgit_langgraph.errors import AsyncUnsupportedError, ThreadNotFoundError
+from agentgit_langgraph.configs import checkpoint_config, owner_of
+from agentgit_langgraph.errors import AsyncUnsupportedError
 from agentgit_langgraph.history import History
 from agentgit_langgraph.maintenance import (
     Maintenance,
@@ -133,10 +132,17 @@ def _before_save_plan(thread_id: str, user: str | None) -> Plan[None]:
 
 
 def _unheld_plan(thread_id: str, user: str | None) -> Plan[None]:
-    """After a put whose count found no session holding the thread: its session
-    was deleted meanwhile (another process); with `auto_session` the run goes
-    on in a new one, which counts this save."""
+    """A thread no session holds any more, read after a put into it (or by
+    `recheck_held`): another process deleted its session meanwhile. With
+    `auto_session` the run goes on in a new session, which counts what was
+    saved into the thread since; a thread whose checkpoints all went with its
+    session is left deleted."""
     if not (yield from local(SaverContext.creates_sessions)):
+        return
+    saved: list[CheckpointTuple] = yield from gather(
+        BaseCheckpointSaver.list, checkpoint_config(thread_id, None), limit=1
+    )
+    if not saved:
         return
     owner = "0" if user is None else user
     yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
@@ -150,9 +156,9 @@ def recheck_held_plan() -> Plan[list[str]]:
     those no session held.
 
     A thread whose session another process deleted meanwhile, and which holds
-    checkpoints saved since, is adopted by a new session that counts them, as
-    its next put after the window would do (with `auto_session`; without, it
-    stays outside any session). `from_conn_string` runs this on closing; a
+    checkpoints saved since, gets a new session that counts them, as its next
+    put after the window would (with `auto_session`; without, it stays
+    outside any session). `from_conn_string` runs this on closing; a
     process that builds its saver itself may run it before it stops.
 
     Example:
@@ -166,10 +172,7 @@ def recheck_held_plan() -> Plan[list[str]]:
             yield from local(SaverContext.held, thread_id)
             continue
         unheld.append(thread_id)
-        if (yield from local(SaverContext.creates_sessions)):
-            # No checkpoint left (they went with its session): nothing to hold.
-            with contextlib.suppress(ThreadNotFoundError):
-                yield from adopt_thread(thread_id, "0", thread_id)
+        yield from _unheld_plan(thread_id, None)
     return unheld
 
 
@@ -327,7 +330,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
             try:
                 yield wrapped
             except BaseException:
-                with contextlib.suppress(Exception):  # the error in flight says more
+                with suppress(Exception):  # the error in flight says more
                     wrapped.recheck_held()
                 raise
             wrapped.recheck_held()
@@ -346,7 +349,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
             try:
                 yield wrapped
             except BaseException:
-                with contextlib.suppress(Exception):
+                with suppress(Exception):
                     await wrapped.arecheck_held()
                 raise
             await wrapped.arecheck_held()
