@@ -224,3 +224,16 @@ def note_in_zone(conn: str, zone: str, thread_id: str, session_id: int, owner: s
     time.tzset()
     with AgentGitSaver.from_conn_string(conn) as saver:
         saver.store.begin_branch(thread_id, session_id, owner)
+
+
+def write_across_a_delete(conn: str, thread_id: str, ran: Any, deleted: Any) -> None:
+    """A turn, then (once another process deleted the session: `deleted`) another
+    inside the window, then SIGKILL: the second turn's checkpoints are read by no one."""
+    with AgentGitSaver.from_conn_string(conn, held_recheck_seconds=600) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        graph.invoke(human("before", 0), {"configurable": {"thread_id": thread_id}})
+        ran.set()
+        if not deleted.wait(60):
+            raise TimeoutError("the session was never deleted")
+        graph.invoke(human("after", 1), {"configurable": {"thread_id": thread_id}})
+        os.kill(os.getpid(), signal.SIGKILL)

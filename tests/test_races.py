@@ -154,6 +154,42 @@ def test_notes_from_another_host_are_aged_in_utc(
         assert saver.recover_branches(older_than=timedelta(0)) == ["far"]
 
 
+def test_a_writer_killed_inside_the_window_after_a_delete_leaves_what_fsck_adopts(
+    forkserver: ForkServerContext, conn_string: str
+) -> None:
+    """Another process deletes the session; the writer, trusting its last read
+    (`held_recheck_seconds`), saves a turn and is killed before reading again:
+    that turn's checkpoints belong to no session, and `fsck(repair=True)` gives
+    them one with exact counts (README: "A session deleted by another process")."""
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        saver.setup()
+        ran, deleted = forkserver.Event(), forkserver.Event()
+        child = forkserver.Process(
+            target=chaos.write_across_a_delete, args=(conn_string, "w", ran, deleted)
+        )
+        child.start()
+        try:
+            assert ran.wait(60), "the child never ran its first turn"
+            first = saver.session_for_thread("w")
+            assert first.id is not None
+            saver.delete_session(first.id)
+            deleted.set()
+            child.join(60)
+            assert child.exitcode == -9
+        finally:
+            child.kill()
+            child.join()
+        stored = len(list(saver.saver.list(cfg("w"))))
+        assert stored >= 3  # the second turn, saved after the delete
+        assert chaos.check(saver) == [f"thread w holds {stored} checkpoints, no session"]
+        report = saver.fsck(repair=True)
+        assert [v.subject for v in report.violations] == ["w"], str(report)
+        assert chaos.check(saver) == []
+        adopted = saver.session_for_thread("w")
+        assert adopted.id != first.id and adopted.total_checkpoints == stored
+        assert saver.fsck().violations == []
+
+
 @pytest.mark.slow
 def test_mixed_operations_from_four_processes(
     forkserver: ForkServerContext, conn_string: str, tmp_path: Path
