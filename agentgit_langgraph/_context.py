@@ -211,6 +211,10 @@ class SaverContext:
         self.unread.difference_update(taken)
         return taken
 
+    def counts_in_saver(self) -> bool:
+        """The store's `counts_in_saver` (`local`)."""
+        return self.store.counts_in_saver
+
     def creates_sessions(self) -> bool:
         """`auto_session` (`local`)."""
         return self.auto_session

@@ -152,21 +152,26 @@ def adopt_thread(thread_id: str, owner: str, name: str) -> Plan[ExternalSession]
 
 
 def adopt_on_put(thread_id: str, owner: str) -> Plan[None]:
-    """Before a put, with `auto_session`: make sure a session holds the thread.
+    """Before a put, with `auto_session`: make sure a session holds the thread
+    (and note it held, as of now: `SaverContext.held`).
 
     A new thread gets a session (as `ensure_session_for_thread`); one with
-    checkpoints saved without the wrapper is adopted with its exact count.
-    The store is asked first: a held thread (the usual case, e.g. after a
+    checkpoints saved without the wrapper is adopted with its exact count,
+    which a store counting in the saver's table reads there by itself (a
+    store with counters of its own is set to what the saver holds). The
+    store is asked first: a held thread (the usual case, e.g. after a
     restart) costs one indexed read, not a load of its latest checkpoint.
     """
-    if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
-        return
-    earlier: list[CheckpointTuple] = yield from gather(
-        BaseCheckpointSaver.list, checkpoint_config(thread_id, None), limit=1
-    )
-    yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
-    if earlier:
-        yield from resync_count(thread_id, None)
+    if (yield from call(BaseSessionStore.thread_owner, thread_id)) is None:
+        earlier: list[CheckpointTuple] = []
+        if not (yield from local(SaverContext.counts_in_saver)):
+            earlier = yield from gather(
+                BaseCheckpointSaver.list, checkpoint_config(thread_id, None), limit=1
+            )
+        yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
+        if earlier:
+            yield from resync_count(thread_id, None)
+    yield from local(SaverContext.held, thread_id)
 
 
 def branch_session(thread_id: str, owner: str | None) -> Plan[int]:

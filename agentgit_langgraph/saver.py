@@ -457,11 +457,10 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         """
         ctx = self._ctx
         thread_id, user = _put_target(config)
-        counted = False
         if not ctx.steady(thread_id, user):
             self._run(_before_save_plan(thread_id, user))
-        else:
-            counted = ctx.skips_count(thread_id)
+        # A put with a `user_id` always reads: a new session would be that user's.
+        counted = user is None and ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
@@ -482,11 +481,10 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         self._check_async()
         ctx = self._ctx
         thread_id, user = _put_target(config)
-        counted = False
         if not ctx.steady(thread_id, user):
             await self._arun(_before_save_plan(thread_id, user))
-        else:
-            counted = ctx.skips_count(thread_id)
+        # A put with a `user_id` always reads: a new session would be that user's.
+        counted = user is None and ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")

@@ -2,7 +2,8 @@
 
 A put into a thread a session holds sends at most one statement of ours, a
 read sent alone (no transaction of its own around it), and none while the
-thread was seen held less than `held_recheck_seconds` ago; a rollback never
+thread was seen held less than `held_recheck_seconds` ago (its first turn:
+one owner read and the transaction creating its session, then the same); a rollback never
 counts a thread's checkpoints, so its cost does not grow with the thread's
 history. Read with SQLite's trace callback, on a SQLite file, sync and async.
 """
@@ -38,6 +39,17 @@ def _check_puts(sent: list[str], recheck: float) -> None:
     assert not any(s.upper().startswith(("BEGIN", "SAVEPOINT")) for s in _ours(sent))
 
 
+def _after_new_session(sent: list[str]) -> list[str]:
+    """What a new thread's first turn sent after the transaction creating its
+    session (which comes first among ours, after one owner read)."""
+    begin = sent.index("BEGIN IMMEDIATE")
+    end = sent.index("COMMIT", begin)
+    before = _ours(sent[:begin])
+    assert len(before) == 1 and before[0].startswith("SELECT s.id"), before  # the owner read
+    assert any(s.startswith("INSERT INTO agentgit_sessions") for s in sent[begin:end])
+    return sent[end + 1 :]
+
+
 RECHECKS = pytest.mark.parametrize("recheck", [0.0, 60.0])
 
 
@@ -50,9 +62,13 @@ def test_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
     ) as saver:
         graph = _graph(saver)
         config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
-        graph.invoke(human("hi", 0), config)
         conn = saver.saver.conn  # type: ignore[attr-defined]
         sent: list[str] = []
+        conn.set_trace_callback(sent.append)
+        graph.invoke(human("hi", 0), config)
+        conn.set_trace_callback(None)
+        _check_puts(_after_new_session(sent), recheck)  # the session was read just now
+        sent.clear()
         conn.set_trace_callback(sent.append)
         graph.invoke(human("again", 1), config)
         conn.set_trace_callback(None)
@@ -75,9 +91,13 @@ async def test_async_a_put_sends_one_read_of_ours_and_a_rollback_counts_nothing(
     ) as saver:
         graph = _graph(saver)
         config: RunnableConfig = {"configurable": {"thread_id": "chat"}}
-        await graph.ainvoke(human("hi", 0), config)
         conn = saver.saver.conn  # type: ignore[attr-defined]
         sent: list[str] = []
+        await conn.set_trace_callback(sent.append)
+        await graph.ainvoke(human("hi", 0), config)
+        await conn.set_trace_callback(None)
+        _check_puts(_after_new_session(sent), recheck)
+        sent.clear()
         await conn.set_trace_callback(sent.append)
         await graph.ainvoke(human("again", 1), config)
         await conn.set_trace_callback(None)
