@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import math
 import operator
+import time
 from collections.abc import Iterable
 from typing import Any, Generic, TypeVar, cast, overload
 
@@ -114,7 +115,9 @@ class SaverContext:
         held_recheck_seconds: How long a thread seen held is trusted to stay
             held before a put reads it again (0: a put reads it every time).
         unread: Threads put into without that read since it was last made
-            (`skips_count`): `recheck_held` reads them.
+            (`skips_count`), each with when the first such put came, oldest
+            first: `recheck_held` reads them, and a put reads those idle for
+            a whole window (`unread_threads`).
     """
 
     def __init__(
@@ -139,7 +142,7 @@ class SaverContext:
             SaverContext: self,
         }
         self.registered = ThreadSet()
-        self.unread: set[str] = set()
+        self.unread: dict[str, float] = {}
         self.held_recheck_seconds = held_recheck_seconds
 
     @property
@@ -164,7 +167,8 @@ class SaverContext:
         """Threads deleted or moved out of their session: check them again on put (`local`)."""
         thread_ids = list(thread_ids)
         self.registered.discard(thread_ids)
-        self.unread.difference_update(thread_ids)
+        for thread_id in thread_ids:
+            self.unread.pop(thread_id, None)
 
     def unseen(self, thread_id: str) -> bool:
         """With `auto_session`, whether this process has yet to see `thread_id` held by a
@@ -180,7 +184,11 @@ class SaverContext:
         """`thread_id` is held by a session (read just now): its next puts skip the
         check before saving, and for `held_recheck_seconds` the count after."""
         self.registered.add(thread_id)
-        self.unread.discard(thread_id)
+        self.unread.pop(thread_id, None)
+
+    def unheld(self, thread_id: str) -> None:
+        """`thread_id` was read just now and no session holds it (`local`)."""
+        self.unread.pop(thread_id, None)
 
     def skips_count(self, thread_id: str) -> bool:
         """Whether a put into `thread_id` may skip its count after saving, noting the
@@ -191,9 +199,11 @@ class SaverContext:
 
         What that costs: a session deleted by another process (or by this one
         while the read that saw it held was under way) is noticed by this
-        process's next put after the window, or by `recheck_held` (which
-        `from_conn_string` runs on closing), instead of by the put itself; the
-        run then goes on in a new session with `auto_session`. Until then the
+        process's next put into the thread after the window, or, if there is
+        none, by its first put into any thread a window later
+        (`unread_threads`), by `recheck_held`, or on closing a saver opened
+        with `from_conn_string`, instead of by the put itself; the run then
+        goes on in a new session with `auto_session`. Until then the
         checkpoints saved meanwhile belong to no session. No count is lost or
         doubled: counts are read from the saver's table. This process's other
         deletions are noticed at once (`forget`).
@@ -201,15 +211,29 @@ class SaverContext:
         if self._may_skip_counts and self.registered.added_within(
             thread_id, self._held_recheck_seconds
         ):
-            self.unread.add(thread_id)
+            if thread_id not in self.unread:
+                self.unread[thread_id] = time.monotonic()
             return True
         return False
 
-    def take_unread(self) -> list[str]:
-        """The `unread` threads, which are then no longer noted (`local`)."""
-        taken = list(self.unread)
-        self.unread.difference_update(taken)
-        return taken
+    def unread_threads(self, idle_only: bool = False) -> list[str]:
+        """The `unread` threads; with `idle_only`, those whose first unread put is
+        a whole window old, which no put of theirs will read any more: a thread
+        still written is read by its own next put after the window (`local`).
+
+        Cheap when there are none, as on most puts: one look at the oldest.
+        """
+        unread = self.unread
+        if not idle_only:
+            return list(unread)
+        try:
+            oldest = next(iter(unread.values()))
+        except (StopIteration, RuntimeError):  # none, or another thread changed it
+            return []
+        cutoff = time.monotonic() - self._held_recheck_seconds
+        if oldest > cutoff:
+            return []
+        return [thread_id for thread_id, first in list(unread.items()) if first <= cutoff]
 
     def counts_in_saver(self) -> bool:
         """The store's `counts_in_saver` (`local`)."""

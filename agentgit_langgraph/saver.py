@@ -137,6 +137,7 @@ def _unheld_plan(thread_id: str, user: str | None) -> Plan[None]:
     `auto_session` the run goes on in a new session, which counts what was
     saved into the thread since; a thread whose checkpoints all went with its
     session is left deleted."""
+    yield from local(SaverContext.unheld, thread_id)
     if not (yield from local(SaverContext.creates_sessions)):
         return
     saved: list[CheckpointTuple] = yield from gather(
@@ -158,16 +159,22 @@ def recheck_held_plan() -> Plan[list[str]]:
     A thread whose session another process deleted meanwhile, and which holds
     checkpoints saved since, gets a new session that counts them, as its next
     put after the window would (with `auto_session`; without, it stays
-    outside any session). `from_conn_string` runs this on closing; a
-    process that builds its saver itself may run it before it stops.
+    outside any session). `from_conn_string` runs this on closing, and a put
+    runs it for threads left unread for a whole window; a process that builds
+    its saver itself may run it before it stops.
 
     Example:
         ```python
         saver.recheck_held()  # [] unless a session was deleted elsewhere meanwhile
         ```
     """
+    return (yield from _recheck_plan((yield from local(SaverContext.unread_threads))))
+
+
+def _recheck_plan(thread_ids: list[str]) -> Plan[list[str]]:
+    """`recheck_held` of `thread_ids`: those no session held."""
     unheld: list[str] = []
-    for thread_id in (yield from local(SaverContext.take_unread)):
+    for thread_id in thread_ids:
         if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
             yield from local(SaverContext.held, thread_id)
             continue
@@ -232,9 +239,10 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         `held_recheck_seconds`: where the store counts saves in the saver's own
         tables (`from_conn_string`, or a SQLite or PostgreSQL saver with its
         default store), a put reads whether a session still holds its thread
-        at most once in that many seconds per thread; a session another
-        process deletes is noticed that much later at most (0: every put
-        reads). See `SaverContext.skips_count` and `recheck_held`.
+        at most once in that many seconds per thread, so a session another
+        process deletes is noticed by a later put, about that much later
+        (0: every put reads). See `SaverContext.skips_count` and
+        `recheck_held`.
         """
         # BaseCheckpointSaver.__init__ only sets `serde`, which we take from `saver`.
         self._attach(
@@ -469,6 +477,9 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
                 ctx.held(thread_id)
             else:
                 self._run(_unheld_plan(thread_id, user))
+        idle = ctx.unread_threads(idle_only=True)
+        if idle:
+            self._run(_recheck_plan(idle))
         return saved
 
     async def aput(
@@ -493,6 +504,9 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
                 ctx.held(thread_id)
             else:
                 await self._arun(_unheld_plan(thread_id, user))
+        idle = ctx.unread_threads(idle_only=True)
+        if idle:
+            await self._arun(_recheck_plan(idle))
         return saved
 
     def put_writes(

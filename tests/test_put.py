@@ -199,6 +199,31 @@ async def test_recheck_held_gives_a_new_session_to_what_was_saved_after_a_delete
         assert (await run(call(AgentGitSaver.session_for_thread, thread), on(ours))).id == second.id
 
 
+async def test_a_put_into_another_thread_a_window_later_rechecks_an_idle_one(
+    run: Run, run_sql_backend: AsyncBackend
+) -> None:
+    """The writer moved on to another conversation: its first put a window
+    later reads the idle thread, which goes on in a new session; read threads
+    are not kept (what the process remembers stays bounded)."""
+    window = 1.0
+    async with deleted_elsewhere(run, run_sql_backend, window) as (ours, graph, thread, first):
+        await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))  # unread
+        assert thread in ours._ctx.unread
+        await asyncio.sleep(window)
+        others = [f"other-{uuid.uuid4().hex[:8]}" for _ in range(2)]
+        for other in others:
+            await run(invoke(graph, human("elsewhere", 0), cfg(other)), on(ours))
+        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        assert second.id is not None and second.id != first.id
+        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) >= 3
+        await run(counts_exact(second.id), on(ours))
+        assert thread not in ours._ctx.unread and set(ours._ctx.unread) <= set(others)
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
+        assert not ours._ctx.unread
+        report = await run(call(AgentGitSaver.fsck), on(ours))
+        assert report.clean, str(report)
+
+
 async def test_closing_the_saver_rechecks_what_it_saved_inside_the_window(
     run: Run, run_sql_backend: AsyncBackend
 ) -> None:
