@@ -9,10 +9,11 @@ object's, one per pool or store, never this module's.
 Counting a put
 --------------
 
-`record_checkpoints` runs on every put, so it is the store's hot path. Where
-the store lives beside the saver's tables (`open_postgres_*`, `counts_in_saver`)
-a save is counted by being stored, and the put only reads whether a session
-still holds the thread: one SELECT sent alone (see "Reads sent alone" below).
+`record_checkpoints` is the store's hot path. Where the store lives beside the
+saver's tables (`open_postgres_*`, `counts_in_saver`) a save is counted by being
+stored, and a put only reads whether a session still holds the thread, at most
+once per `held_recheck_seconds` per thread (`SaverContext.skips_count`): one
+SELECT sent alone (see "Reads sent alone" below).
 
 A store that keeps counters of its own runs a single UPDATE instead. On an
 autocommit connection that is not inside a transaction it runs alone: no

@@ -108,11 +108,12 @@ def checkpoint_links(d: Dialect, session_id: int) -> Op[CheckpointLinks | None]:
 def record_checkpoints(
     d: Dialect, thread_id: str, count: int, *, without_flush: bool = False
 ) -> Op[bool]:
-    """Note `count` more saves of a thread, on every put; False if no session holds it.
+    """Note `count` more saves of a thread, after a put; False if no session holds it.
 
     Where the store counts in the saver's own table (`Dialect.checkpoints_table`)
     a save is counted by being stored: this only reads whether the thread is
-    held, so no crash between the save and this call can lose a count.
+    held, so no crash between the save and this call can lose a count (and a
+    put may skip it for a thread read held lately: `SaverContext.skips_count`).
     Otherwise it is one UPDATE, so a store may run it alone in autocommit (it
     is its own transaction, atomic; concurrent increments serialize on the row
     lock and none is lost). Alone (or with `without_flush`, where the
