@@ -186,10 +186,6 @@ class SaverContext:
         self.registered.add(thread_id)
         self.unread.pop(thread_id, None)
 
-    def unheld(self, thread_id: str) -> None:
-        """`thread_id` was read just now and no session holds it (`local`)."""
-        self.unread.pop(thread_id, None)
-
     def skips_count(self, thread_id: str) -> bool:
         """Whether a put into `thread_id` may skip its count after saving, noting the
         thread as `unread` if so: the store counts a save by its being stored

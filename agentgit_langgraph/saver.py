@@ -136,8 +136,8 @@ def _unheld_plan(thread_id: str, user: str | None) -> Plan[None]:
     `recheck_held`): another process deleted its session meanwhile. With
     `auto_session` the run goes on in a new session, which counts what was
     saved into the thread since; a thread whose checkpoints all went with its
-    session is left deleted."""
-    yield from local(SaverContext.unheld, thread_id)
+    session is left deleted. Either way this process stops trusting it held."""
+    yield from local(SaverContext.forget, [thread_id])
     if not (yield from local(SaverContext.creates_sessions)):
         return
     saved: list[CheckpointTuple] = yield from gather(

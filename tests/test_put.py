@@ -81,17 +81,26 @@ async def deleted_elsewhere(
         yield ours, graph, thread, first
 
 
+async def in_a_new_session(
+    run: Run, saver: AgentGitSaver, thread: str, first: ExternalSession, at_least: int = 1
+) -> ExternalSession:
+    """The session holding `thread` now: not `first`, counting each of the at least
+    `at_least` checkpoints the thread holds, with a clean `fsck`."""
+    second = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
+    assert second.id is not None and second.id != first.id
+    assert second.total_checkpoints == len(await run(rows(thread), on(saver))) >= at_least
+    await run(counts_exact(second.id), on(saver))
+    report = await run(call(AgentGitSaver.fsck), on(saver))
+    assert report.clean, str(report)
+    return second
+
+
 async def test_a_seen_thread_whose_session_was_deleted_elsewhere_goes_on_in_a_new_one(
     run: Run, run_sql_backend: AsyncBackend
 ) -> None:
     async with deleted_elsewhere(run, run_sql_backend) as (ours, graph, thread, first):
         await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        assert second.id is not None and second.id != first.id
-        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) > 0
-        await run(counts_exact(second.id), on(ours))
-        report = await run(call(AgentGitSaver.fsck), on(ours))
-        assert report.clean, str(report)
+        await in_a_new_session(run, ours, thread, first)
 
 
 async def test_without_auto_session_such_a_put_is_saved_outside_any_session(
@@ -169,13 +178,8 @@ async def test_a_put_deleted_elsewhere_within_the_window_is_counted_once_it_is_n
             await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
         await asyncio.sleep(window)
         await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        assert second.id is not None and second.id != first.id
         # Every checkpoint since the deletion, those saved inside the window too.
-        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) > 3
-        await run(counts_exact(second.id), on(ours))
-        report = await run(call(AgentGitSaver.fsck), on(ours))
-        assert report.clean, str(report)
+        await in_a_new_session(run, ours, thread, first, at_least=4)
     assert within == 0  # the turn inside the window read nothing of the store
 
 
@@ -186,12 +190,7 @@ async def test_recheck_held_gives_a_new_session_to_what_was_saved_after_a_delete
     async with deleted_elsewhere(run, run_sql_backend, 60.0) as (ours, graph, thread, first):
         await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))
         assert await run(call(AgentGitSaver.recheck_held), on(ours)) == [thread]
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        assert second.id is not None and second.id != first.id
-        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) >= 3
-        await run(counts_exact(second.id), on(ours))
-        report = await run(call(AgentGitSaver.fsck), on(ours))
-        assert report.clean, str(report)
+        second = await in_a_new_session(run, ours, thread, first, at_least=3)
         # Read once: nothing is left to read, and a held thread is not reported.
         assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
         await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
@@ -213,15 +212,10 @@ async def test_a_put_into_another_thread_a_window_later_rechecks_an_idle_one(
         others = [f"other-{uuid.uuid4().hex[:8]}" for _ in range(2)]
         for other in others:
             await run(invoke(graph, human("elsewhere", 0), cfg(other)), on(ours))
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        assert second.id is not None and second.id != first.id
-        assert second.total_checkpoints == len(await run(rows(thread), on(ours))) >= 3
-        await run(counts_exact(second.id), on(ours))
+        await in_a_new_session(run, ours, thread, first, at_least=3)
         assert thread not in ours._ctx.unread and set(ours._ctx.unread) <= set(others)
         assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
         assert not ours._ctx.unread
-        report = await run(call(AgentGitSaver.fsck), on(ours))
-        assert report.clean, str(report)
 
 
 async def test_closing_the_saver_rechecks_what_it_saved_inside_the_window(
@@ -240,18 +234,16 @@ async def test_closing_the_saver_rechecks_what_it_saved_inside_the_window(
             with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
                 await run(call(AgentGitSaver.session_for_thread, thread), on(other))
         # `ours` closed: it read the thread again and gave it a session.
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(other))
-        assert second.id is not None and second.id != first.id
-        assert second.total_checkpoints == len(await run(rows(thread), on(other))) >= 3
-        await run(counts_exact(second.id), on(other))
-        report = await run(call(AgentGitSaver.fsck), on(other))
-        assert report.clean, str(report)
+        await in_a_new_session(run, other, thread, first, at_least=3)
 
 
+@pytest.mark.parametrize("where", ["elsewhere", "here"])
 async def test_a_session_deleted_after_the_last_put_stays_deleted(
-    run: Run, run_sql_backend: AsyncBackend
+    run: Run, run_sql_backend: AsyncBackend, where: str
 ) -> None:
-    """Its checkpoints went with it: `recheck_held` reports the thread and makes nothing."""
+    """Its checkpoints went with it: a recheck makes nothing (it reports the thread
+    when another saver deleted it, which this one could not know), and the next put
+    into the thread starts a new session at once, not a window later."""
     async with run_sql_backend.open() as ours, run_sql_backend.open() as other:
         ours.held_recheck_seconds = 60.0
         graph = chat_graph_builder().compile(checkpointer=ours)
@@ -259,32 +251,16 @@ async def test_a_session_deleted_after_the_last_put_stays_deleted(
         await run(invoke(graph, human("one", 0), cfg(thread)), on(ours))
         await run(invoke(graph, human("two", 1), cfg(thread)), on(ours))  # unread puts
         first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
-        await run(call(AgentGitSaver.delete_session, first.id or 0), on(other))
-        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == [thread]
+        deleter = other if where == "elsewhere" else ours
+        await run(call(AgentGitSaver.delete_session, first.id or 0), on(deleter))
+        reported = await run(call(AgentGitSaver.recheck_held), on(ours))
+        assert reported == ([thread] if where == "elsewhere" else [])
         assert await run(rows(thread), on(ours)) == []
         with pytest.raises((SessionNotFoundError, ThreadNotFoundError)):
             await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
         assert await run(call(AgentGitSaver.list_sessions), on(ours)) == []
-
-
-async def test_a_delete_in_this_process_is_not_undone_by_a_recheck(
-    run: Run, run_sql_backend: AsyncBackend
-) -> None:
-    async with run_sql_backend.open() as saver:
-        saver.held_recheck_seconds = 60.0
-        graph = chat_graph_builder().compile(checkpointer=saver)
-        thread = f"chat-{uuid.uuid4().hex[:8]}"
-        await run(invoke(graph, human("one", 0), cfg(thread)), on(saver))
-        await run(invoke(graph, human("two", 1), cfg(thread)), on(saver))  # unread puts
-        first = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
-        await run(call(AgentGitSaver.delete_session, first.id or 0), on(saver))
-        assert await run(call(AgentGitSaver.recheck_held), on(saver)) == []
-        assert await run(call(AgentGitSaver.list_sessions), on(saver)) == []
-        # And the next put into it notices at once: a new session, not the window.
-        await run(invoke(graph, human("three", 2), cfg(thread)), on(saver))
-        second = await run(call(AgentGitSaver.session_for_thread, thread), on(saver))
-        assert second.id is not None and second.id != first.id
-        await run(counts_exact(second.id), on(saver))
+        await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
+        await in_a_new_session(run, ours, thread, first)
 
 
 @pytest.mark.parametrize("recheck", [0.0, 60.0])
