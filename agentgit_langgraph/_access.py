@@ -137,8 +137,9 @@ def refuse_other_owner(thread_id: str, owner: Owner, user_id: str | None) -> Non
         )
 
 
-def access_plan(thread_id: str, user_id: str) -> Plan[None]:
-    """Refuse the owner key `user_id` on a thread whose session another user owns.
+def access_plan(thread_id: str, user_id: str) -> Plan[Owner | None]:
+    """Refuse the owner key `user_id` on a thread whose session another user owns;
+    the owner read (None: no session holds the thread).
 
     One store read on every call, so the owner checked is the one committed
     when the call starts, whichever process changed it. A thread no session
@@ -147,3 +148,4 @@ def access_plan(thread_id: str, user_id: str) -> Plan[None]:
     owner = yield from owner_plan(thread_id)
     if owner is not None:
         refuse_other_owner(thread_id, owner, user_id)
+    return owner

@@ -111,13 +111,14 @@ class SaverContext:
         registered: Threads this process saw held by a session, with when:
             their puts skip the session check before saving, and, where the
             store counts saves in the saver's own table, the count after for
-            `held_recheck_seconds` (see `held_lately`).
+            `held_recheck_seconds` (see `skips_count`).
         held_recheck_seconds: How long a thread seen held is trusted to stay
             held before a put reads it again (0: a put reads it every time).
         unread: Threads put into without that read since it was last made
-            (`skips_count`), each with when the first such put came, oldest
-            first: `recheck_held` reads them, and a put reads those idle for
-            a whole window (`unread_threads`).
+            (`skips_count`), each with when the first such put came (oldest
+            first) and its owner key (None: no `user_id`): `recheck_held`
+            reads them, and a put reads those idle for a whole window
+            (`unread_threads`).
     """
 
     def __init__(
@@ -142,7 +143,7 @@ class SaverContext:
             SaverContext: self,
         }
         self.registered = ThreadSet()
-        self.unread: dict[str, float] = {}
+        self.unread: dict[str, tuple[float, str | None]] = {}
         self.held_recheck_seconds = held_recheck_seconds
 
     @property
@@ -186,9 +187,10 @@ class SaverContext:
         self.registered.add(thread_id)
         self.unread.pop(thread_id, None)
 
-    def skips_count(self, thread_id: str) -> bool:
-        """Whether a put into `thread_id` may skip its count after saving, noting the
-        thread as `unread` if so: the store counts a save by its being stored
+    def skips_count(self, thread_id: str, user: str | None) -> bool:
+        """Whether a put into `thread_id` (by the owner key `user`, None without a
+        `user_id`) may skip its count after saving, noting the thread and `user`
+        as `unread` if so: the store counts a save by its being stored
         (`BaseSessionStore.counts_in_saver`), so the count would only read whether
         a session still holds the thread, and this process saw one hold it less
         than `held_recheck_seconds` ago.
@@ -208,28 +210,29 @@ class SaverContext:
             thread_id, self._held_recheck_seconds
         ):
             if thread_id not in self.unread:
-                self.unread[thread_id] = time.monotonic()
+                self.unread[thread_id] = (time.monotonic(), user)
             return True
         return False
 
-    def unread_threads(self, idle_only: bool = False) -> list[str]:
-        """The `unread` threads; with `idle_only`, those whose first unread put is
-        a whole window old, which no put of theirs will read any more: a thread
-        still written is read by its own next put after the window (`local`).
+    def unread_threads(self, idle_only: bool = False) -> list[tuple[str, str | None]]:
+        """The `unread` threads, each with the owner key of its puts; with
+        `idle_only`, those whose first unread put is a whole window old, which
+        no put of theirs will read any more: a thread still written is read by
+        its own next put after the window (`local`).
 
         Cheap when there are none, as on most puts: one look at the oldest.
         """
-        unread = self.unread
-        if not idle_only:
-            return list(unread)
-        try:
-            oldest = next(iter(unread.values()))
-        except (StopIteration, RuntimeError):  # none, or another thread changed it
-            return []
-        cutoff = time.monotonic() - self._held_recheck_seconds
-        if oldest > cutoff:
-            return []
-        return [thread_id for thread_id, first in list(unread.items()) if first <= cutoff]
+        cutoff = math.inf
+        if idle_only:
+            try:
+                oldest, _ = next(iter(self.unread.values()))
+            except (StopIteration, RuntimeError):  # none, or another thread changed it
+                return []
+            cutoff = time.monotonic() - self._held_recheck_seconds
+            if oldest > cutoff:
+                return []
+        unread = list(self.unread.items())
+        return [(thread_id, user) for thread_id, (first, user) in unread if first <= cutoff]
 
     def counts_in_saver(self) -> bool:
         """The store's `counts_in_saver` (`local`)."""

@@ -126,7 +126,11 @@ def _before_save_plan(thread_id: str, user: str | None) -> Plan[None]:
     too: `adoption.py`).
     """
     if user is not None:
-        yield from access_plan(thread_id, user)
+        # The owner read is also a read of whether a session holds the thread.
+        if (yield from access_plan(thread_id, user)) is None:
+            yield from local(SaverContext.forget, [thread_id])
+        else:
+            yield from local(SaverContext.held, thread_id)
     if (yield from local(SaverContext.unseen, thread_id)):
         yield from adopt_on_put(thread_id, "0" if user is None else user)
 
@@ -171,15 +175,16 @@ def recheck_held_plan() -> Plan[list[str]]:
     return (yield from _recheck_plan((yield from local(SaverContext.unread_threads))))
 
 
-def _recheck_plan(thread_ids: list[str]) -> Plan[list[str]]:
-    """`recheck_held` of `thread_ids`: those no session held."""
+def _recheck_plan(threads: list[tuple[str, str | None]]) -> Plan[list[str]]:
+    """`recheck_held` of `threads` (`(thread id, owner key of its puts)`): those
+    no session held, each given a new session of that owner as its put would."""
     unheld: list[str] = []
-    for thread_id in thread_ids:
+    for thread_id, user in threads:
         if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
             yield from local(SaverContext.held, thread_id)
             continue
         unheld.append(thread_id)
-        yield from _unheld_plan(thread_id, None)
+        yield from _unheld_plan(thread_id, user)
     return unheld
 
 
@@ -467,8 +472,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         thread_id, user = _put_target(config)
         if not ctx.steady(thread_id, user):
             self._run(_before_save_plan(thread_id, user))
-        # A put with a `user_id` always reads: a new session would be that user's.
-        counted = user is None and ctx.skips_count(thread_id)
+        counted = ctx.skips_count(thread_id, user)
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
@@ -494,8 +498,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         thread_id, user = _put_target(config)
         if not ctx.steady(thread_id, user):
             await self._arun(_before_save_plan(thread_id, user))
-        # A put with a `user_id` always reads: a new session would be that user's.
-        counted = user is None and ctx.skips_count(thread_id)
+        counted = ctx.skips_count(thread_id, user)
         reached("put.before_save")
         saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")

@@ -44,7 +44,7 @@ from agentgit_langgraph._plan import call
 from agentgit_langgraph.stores.sqlite import AsyncSqliteSessionStore, SqliteSessionStore
 from tests.conftest import AsyncBackend, Run
 from tests.graphs import chat_graph_builder, human
-from tests.plans import cfg, counts_exact, invoke, on, rows
+from tests.plans import Graph, cfg, counts_exact, invoke, on, rows
 
 
 class InjectedFault(Exception):
@@ -261,6 +261,46 @@ async def test_a_session_deleted_after_the_last_put_stays_deleted(
         assert await run(call(AgentGitSaver.list_sessions), on(ours)) == []
         await run(invoke(graph, human("three", 2), cfg(thread)), on(ours))
         await in_a_new_session(run, ours, thread, first)
+
+
+async def test_a_users_put_reads_its_owner_only_and_notices_a_delete_elsewhere_at_once(
+    run: Run, run_sql_backend: AsyncBackend, hooks: None
+) -> None:
+    """With a `user_id` the owner is read before every save (never trusted), and
+    that read says too whether a session holds the thread: a session deleted
+    elsewhere is replaced by the user's next put, before it saves. A delete
+    between that read and the save is left to the window, and the thread's
+    new session is still that user's."""
+    async with run_sql_backend.open() as ours, run_sql_backend.open() as other:
+        ours.held_recheck_seconds = 60.0
+        graph = chat_graph_builder().compile(checkpointer=ours)
+        thread = f"chat-{uuid.uuid4().hex[:8]}"
+        alice = cfg(thread, user_id="alice")
+        await run(invoke(graph, human("one", 0), alice), on(ours))
+        counted = CountedCounts(ours)
+        await run(invoke(graph, human("two", 1), alice), on(ours))
+        assert counted.calls == 0  # only the owner read before each save
+        first = await run(call(AgentGitSaver.session_for_thread, thread), on(ours))
+        await run(call(AgentGitSaver.delete_session, first.id or 0), on(other))
+        await run(invoke(graph, human("three", 2), alice), on(ours))
+        second = await in_a_new_session(run, ours, thread, first)
+        assert second.owner == "alice"
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == []
+
+        if run.is_async:
+            return  # the hook below would have to wait on the event loop it blocks
+
+        # Deleted after the owner read, before the save (of a lone put: a turn's
+        # next put would read the owner again): read later, still alice's.
+        def delete_now(_point: str) -> None:
+            clear_hooks()
+            other.delete_session(second.id or 0)
+
+        set_hook("put.before_save", delete_now)
+        await run(call(Graph.update_state, graph, alice, {"messages": []}), on(ours))
+        assert await run(call(AgentGitSaver.recheck_held), on(ours)) == [thread]
+        third = await in_a_new_session(run, ours, thread, second)
+        assert third.owner == "alice"
 
 
 @pytest.mark.parametrize("recheck", [0.0, 60.0])
