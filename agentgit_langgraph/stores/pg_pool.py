@@ -147,7 +147,7 @@ def conninfo(conn_string: str) -> str:
 # One connection, more only while calls overlap (at most four). The pool lends
 # its connections in turn (first in, first out), so four kept open serve a
 # single run's calls from four server processes, each with cold caches: a
-# graph turn on the bare saver read 1.07 to 1.10 of one connection on a pool
+# graph turn on the bare saver read 1.06 to 1.10 of one connection on a pool
 # of four, against 1.04 to 1.07 on this one (benchmarks/bench_turns.py's pool
 # rows, same runs).
 POOL_SIZES: Mapping[str, int] = {"min_size": 1, "max_size": 4}
