@@ -114,11 +114,11 @@ class SaverContext:
             `held_recheck_seconds` (see `skips_count`).
         held_recheck_seconds: How long a thread seen held is trusted to stay
             held before a put reads it again (0: a put reads it every time).
-        unread: Threads put into without that read since it was last made
-            (`skips_count`), each with when the first such put came (oldest
-            first) and its owner key (None: no `user_id`): `recheck_held`
-            reads them, and a put reads those idle for a whole window
-            (`unread_threads`).
+        unread: Threads saved into without that read since it was last made
+            (`note_unread`), each with when the last such save ended (oldest
+            first) and the owner key of its put (None: no `user_id`):
+            `recheck_held` reads them, and a put reads those idle for a whole
+            window (`unread_threads`).
     """
 
     def __init__(
@@ -181,16 +181,27 @@ class SaverContext:
         to check, and not `unseen` (the common case of a running agent)."""
         return user is None and not self.unseen(thread_id)
 
-    def held(self, thread_id: str) -> None:
+    def held(self, thread_id: str, read_at: float | None = None) -> None:
         """`thread_id` is held by a session (read just now): its next puts skip the
-        check before saving, and for `held_recheck_seconds` the count after."""
-        self.registered.add(thread_id)
-        self.unread.pop(thread_id, None)
+        check before saving, and for `held_recheck_seconds` the count after.
 
-    def skips_count(self, thread_id: str, user: str | None) -> bool:
-        """Whether a put into `thread_id` (by the owner key `user`, None without a
-        `user_id`) may skip its count after saving, noting the thread and `user`
-        as `unread` if so: the store counts a save by its being stored
+        `read_at` (`clock()` when that read began) also settles the thread's
+        `unread` saves that ended before it; a save that ended later (in another
+        thread or task of this process) stays noted: the read may have missed it.
+        """
+        self.registered.add(thread_id)
+        if read_at is not None:
+            noted = self.unread.get(thread_id)
+            if noted is not None and noted[0] <= read_at:
+                self.unread.pop(thread_id, None)
+
+    def clock(self) -> float:
+        """`time.monotonic()`: when a read begins, for `held` (`local`)."""
+        return time.monotonic()
+
+    def skips_count(self, thread_id: str) -> bool:
+        """Whether a put into `thread_id` may skip its count after saving (it then
+        notes the save: `note_unread`): the store counts a save by its being stored
         (`BaseSessionStore.counts_in_saver`), so the count would only read whether
         a session still holds the thread, and this process saw one hold it less
         than `held_recheck_seconds` ago.
@@ -206,17 +217,19 @@ class SaverContext:
         doubled: counts are read from the saver's table. This process's other
         deletions are noticed at once (`forget`).
         """
-        if self._may_skip_counts and self.registered.added_within(
+        return self._may_skip_counts and self.registered.added_within(
             thread_id, self._held_recheck_seconds
-        ):
-            if thread_id not in self.unread:
-                self.unread[thread_id] = (time.monotonic(), user)
-            return True
-        return False
+        )
+
+    def note_unread(self, thread_id: str, user: str | None) -> None:
+        """A save into `thread_id` by the owner key `user` (None: no `user_id`) just
+        ended without its count: note it `unread`, as the newest."""
+        self.unread.pop(thread_id, None)
+        self.unread[thread_id] = (time.monotonic(), user)
 
     def unread_threads(self, idle_only: bool = False) -> list[tuple[str, str | None]]:
         """The `unread` threads, each with the owner key of its puts; with
-        `idle_only`, those whose first unread put is a whole window old, which
+        `idle_only`, those whose last unread save is a whole window old, which
         no put of theirs will read any more: a thread still written is read by
         its own next put after the window (`local`).
 

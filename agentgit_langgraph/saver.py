@@ -127,10 +127,11 @@ def _before_save_plan(thread_id: str, user: str | None) -> Plan[None]:
     """
     if user is not None:
         # The owner read is also a read of whether a session holds the thread.
+        read_at = yield from local(SaverContext.clock)
         if (yield from access_plan(thread_id, user)) is None:
             yield from local(SaverContext.forget, [thread_id])
         else:
-            yield from local(SaverContext.held, thread_id)
+            yield from local(SaverContext.held, thread_id, read_at)
     if (yield from local(SaverContext.unseen, thread_id)):
         yield from adopt_on_put(thread_id, "0" if user is None else user)
 
@@ -180,8 +181,9 @@ def _recheck_plan(threads: list[tuple[str, str | None]]) -> Plan[list[str]]:
     no session held, each given a new session of that owner as its put would."""
     unheld: list[str] = []
     for thread_id, user in threads:
+        read_at = yield from local(SaverContext.clock)
         if (yield from call(BaseSessionStore.thread_owner, thread_id)) is not None:
-            yield from local(SaverContext.held, thread_id)
+            yield from local(SaverContext.held, thread_id, read_at)
             continue
         unheld.append(thread_id)
         yield from _unheld_plan(thread_id, user)
@@ -472,13 +474,18 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         thread_id, user = _put_target(config)
         if not ctx.steady(thread_id, user):
             self._run(_before_save_plan(thread_id, user))
-        counted = ctx.skips_count(thread_id, user)
+        counted = ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = ctx.saver.put(config, checkpoint, metadata, new_versions)
         reached("put.saved")
-        if not counted:
+        # Unless forgotten while it saved (by a recheck finding it unheld, or a
+        # delete, in another thread or task of this process): then read it now.
+        if counted and thread_id in ctx.registered:
+            ctx.note_unread(thread_id, user)
+        else:
+            read_at = ctx.clock()
             if ctx.store.record_checkpoints(thread_id):
-                ctx.held(thread_id)
+                ctx.held(thread_id, read_at)
             else:
                 self._run(_unheld_plan(thread_id, user))
         idle = ctx.unread_threads(idle_only=True)
@@ -498,13 +505,18 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         thread_id, user = _put_target(config)
         if not ctx.steady(thread_id, user):
             await self._arun(_before_save_plan(thread_id, user))
-        counted = ctx.skips_count(thread_id, user)
+        counted = ctx.skips_count(thread_id)
         reached("put.before_save")
         saved = await ctx.saver.aput(config, checkpoint, metadata, new_versions)
         reached("put.saved")
-        if not counted:
+        # Unless forgotten while it saved (by a recheck finding it unheld, or a
+        # delete, in another thread or task of this process): then read it now.
+        if counted and thread_id in ctx.registered:
+            ctx.note_unread(thread_id, user)
+        else:
+            read_at = ctx.clock()
             if await ctx.store.arecord_checkpoints(thread_id):
-                ctx.held(thread_id)
+                ctx.held(thread_id, read_at)
             else:
                 await self._arun(_unheld_plan(thread_id, user))
         idle = ctx.unread_threads(idle_only=True)

@@ -24,9 +24,11 @@ from typing import Any
 import pytest
 from langgraph.checkpoint.base import CheckpointTuple
 
-from agentgit_langgraph import AgentGitSaver, ExternalSession, InternalSession
+from agentgit_langgraph import AgentGitError, AgentGitSaver, ExternalSession, InternalSession
+from tests import chaos
 from tests.concurrency_worker import fresh_checkpoint, put_many
 from tests.conftest import postgres_backends_enabled
+from tests.graphs import chat_graph_builder, human
 
 pytestmark = pytest.mark.slow
 
@@ -569,3 +571,103 @@ async def test_auto_session_race_tasks(conn_string: str) -> None:
         assert s.internal_session_ids == [thread_id]
         assert s.total_checkpoints == RACERS
         assert_consistent(await asnapshot(saver, _ids(s)[0]))
+
+
+# -- 6. sessions deleted by another saver while threads write inside the window ----
+
+
+def test_threads_writing_while_another_saver_deletes_their_sessions(conn_string: str) -> None:
+    """4 threads run graph turns with a short window (`held_recheck_seconds`) while
+    another saver deletes their sessions at random: no error but documented typed
+    ones, and once the writers' saver closed, every invariant holds (every
+    checkpoint in a session, every count exact)."""
+    threads = [[_unique(f"w{k}-t{j}") for j in range(3)] for k in range(WORKERS)]
+    stop = threading.Event()
+    deleted: list[int] = []
+    with AgentGitSaver.from_conn_string(conn_string, held_recheck_seconds=0.05) as ours:
+        graph = chat_graph_builder().compile(checkpointer=ours)
+        start = threading.Barrier(WORKERS + 1)
+
+        def write(k: int) -> None:
+            start.wait(timeout=TIMEOUT)
+            for turn in range(8):
+                for thread_id in threads[k]:
+                    graph.invoke(
+                        human(f"turn {turn}", turn), {"configurable": {"thread_id": thread_id}}
+                    )
+
+        def delete() -> None:
+            rng = random.Random(7)
+            with AgentGitSaver.from_conn_string(conn_string) as other:
+                start.wait(timeout=TIMEOUT)
+                while not stop.wait(0.02):
+                    sessions = other.list_sessions()
+                    if not sessions:
+                        continue
+                    victim = rng.choice(sessions)
+                    assert victim.id is not None
+                    try:
+                        other.delete_session(victim.id)
+                        deleted.append(victim.id)
+                    except AgentGitError:
+                        pass  # documented and typed: gone already, or a branch busy
+
+        deleter = threading.Thread(target=delete)
+        deleter.start()
+        try:
+            with ThreadPoolExecutor(WORKERS) as pool:
+                list(pool.map(write, range(WORKERS), timeout=TIMEOUT))
+        finally:
+            stop.set()
+            deleter.join(TIMEOUT)
+    assert deleted, "the other saver deleted nothing: the race did not happen"
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        broken = chaos.check(saver)
+        assert broken == [], chaos.tally(broken)
+        assert saver.fsck().violations == []
+
+
+async def test_tasks_writing_while_another_saver_deletes_their_sessions(conn_string: str) -> None:
+    """The async twin: 4 asyncio tasks run `ainvoke` turns while a task of another
+    saver deletes their sessions; every invariant holds once the writers' saver closed."""
+    threads = [[_unique(f"a{k}-t{j}") for j in range(3)] for k in range(WORKERS)]
+    stop = asyncio.Event()
+    deleted: list[int] = []
+    async with (
+        AgentGitSaver.afrom_conn_string(conn_string, held_recheck_seconds=0.05) as ours,
+        AgentGitSaver.afrom_conn_string(conn_string) as other,
+    ):
+        graph = chat_graph_builder().compile(checkpointer=ours)
+
+        async def write(k: int) -> None:
+            for turn in range(8):
+                for thread_id in threads[k]:
+                    config: Any = {"configurable": {"thread_id": thread_id}}
+                    await graph.ainvoke(human(f"turn {turn}", turn), config)
+
+        async def delete() -> None:
+            rng = random.Random(7)
+            while not stop.is_set():
+                await asyncio.sleep(0.02)
+                sessions = await other.alist_sessions()
+                if sessions:
+                    victim = rng.choice(sessions)
+                    assert victim.id is not None
+                    try:
+                        await other.adelete_session(victim.id)
+                        deleted.append(victim.id)
+                    except AgentGitError:
+                        pass  # documented and typed: gone already, or a branch busy
+
+        deleter = asyncio.create_task(delete())
+        try:
+            await asyncio.wait_for(asyncio.gather(*(write(k) for k in range(WORKERS))), TIMEOUT)
+        finally:
+            stop.set()
+            await asyncio.wait_for(deleter, TIMEOUT)
+        await ours.arecheck_held()  # what closing `ours` would do, before `other` reads
+    assert deleted, "the other saver deleted nothing: the race did not happen"
+    with AgentGitSaver.from_conn_string(conn_string) as saver:
+        broken = chaos.check(saver)
+        assert broken == [], chaos.tally(broken)
+        assert saver.fsck().violations == []
