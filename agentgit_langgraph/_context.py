@@ -28,7 +28,6 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from agentgit_langgraph import _validate as check
 from agentgit_langgraph._access import ThreadSet
 from agentgit_langgraph._plan import Targets
-from agentgit_langgraph.errors import InvalidConfigError
 from agentgit_langgraph.reversal import ToolReversers
 from agentgit_langgraph.stores.base import BaseSessionStore
 
@@ -66,9 +65,8 @@ def timeout_of(value: Any) -> float | None:
     """A handler timeout in seconds: a positive number; None or `math.inf` for no bound."""
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
-        raise InvalidConfigError(f"reverse_timeout must be a positive number of seconds: {value!r}")
-    return None if math.isinf(value) else float(value)
+    timeout = check.seconds(value, "reverse_timeout", positive=True)
+    return None if math.isinf(timeout) else timeout
 
 
 class Forwarded(Generic[T]):

@@ -273,12 +273,16 @@ def count(value: object) -> int:
     return value
 
 
-def seconds(value: object, what: str) -> float:
-    """A duration: a non-negative int or float (`math.inf` allowed), never `bool` or NaN."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
-        raise InvalidConfigError(
-            f"{what} must be a non-negative number of seconds, got {_shown(value)}"
-        )
+def seconds(value: object, what: str, *, positive: bool = False) -> float:
+    """A duration: an int or float >= 0 (`positive`: > 0), `math.inf` allowed; never
+    `bool` or NaN."""
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not (value > 0 if positive else value >= 0)
+    ):
+        kind = "positive" if positive else "non-negative"
+        raise InvalidConfigError(f"{what} must be a {kind} number of seconds, got {_shown(value)}")
     return float(value)
 
 
