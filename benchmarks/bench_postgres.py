@@ -71,11 +71,18 @@ from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 from langgraph.checkpoint.postgres import PostgresSaver
 from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 from psycopg.rows import dict_row
-from psycopg_pool import AsyncConnectionPool, ConnectionPool
+from psycopg_pool import ConnectionPool
 
 from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph._context import HELD_RECHECK_SECONDS
-from agentgit_langgraph.stores.pg_pool import AsyncSweep, Liveness, Sweep, pool_kwargs
+from agentgit_langgraph.stores.pg_pool import (
+    AsyncStickyConnectionPool,
+    AsyncSweep,
+    Liveness,
+    StickyConnectionPool,
+    Sweep,
+    pool_kwargs,
+)
 from agentgit_langgraph.stores.postgres import PostgresSessionStore
 from agentgit_langgraph.stores.sql import record_checkpoints
 from benchmarks.bench_core import (
@@ -136,7 +143,7 @@ def scratch_schemas(server: str, *names: str) -> Iterator[list[str]]:
 def bare_saver(uri: str) -> Iterator[PostgresSaver]:
     """`PostgresSaver` on a pool built exactly as `open_postgres_sync` builds its own."""
     sweep = Sweep()
-    with ConnectionPool(check=sweep, **pool_kwargs(uri)) as pool:
+    with StickyConnectionPool(check=sweep, liveness=sweep.liveness, **pool_kwargs(uri)) as pool:
         sweep.pool = pool
         saver = PostgresSaver(pool)
         saver.setup()
@@ -147,7 +154,9 @@ def bare_saver(uri: str) -> Iterator[PostgresSaver]:
 async def abare_saver(uri: str) -> AsyncIterator[AsyncPostgresSaver]:
     """Async twin of `bare_saver`: as `open_postgres_async` builds its pool."""
     sweep = AsyncSweep()
-    async with AsyncConnectionPool(check=sweep, **pool_kwargs(uri)) as pool:
+    async with AsyncStickyConnectionPool(
+        check=sweep, liveness=sweep.liveness, **pool_kwargs(uri)
+    ) as pool:
         sweep.pool = pool
         saver = AsyncPostgresSaver(pool)
         await saver.setup()

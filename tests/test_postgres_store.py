@@ -45,6 +45,10 @@ from agentgit_langgraph.stores.postgres import (  # noqa: E402
     open_postgres_async,
     open_postgres_sync,
 )
+from agentgit_langgraph.stores.pg_pool import (  # noqa: E402
+    AsyncStickyConnectionPool,
+    StickyConnectionPool,
+)
 from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
 from tests.conftest import Run  # noqa: E402
 from tests.graphs import chat_graph_builder, contents, human  # noqa: E402
@@ -930,14 +934,15 @@ def test_reads_sent_alone_need_no_pool_connection(pg: Pg) -> None:
         store.create_session(user_id=4, session_name="", metadata=None, thread_id="t1")
         pool = saver.conn
         assert isinstance(pool, ConnectionPool)
-        taken = [pool.getconn() for _ in range(pool.max_size)]
-        try:  # every pooled connection is taken: only the store's own can answer
-            assert store.record_checkpoints("t1") is True
-            assert store.record_checkpoints("nobody") is False
-            assert store.thread_owner("t1") is not None
-        finally:
-            for conn in taken:
-                pool.putconn(conn)
+        with pool.connection():  # the connection it lends whenever free, and every other:
+            taken = [pool.getconn() for _ in range(pool.max_size - 1)]
+            try:  # only the store's own can answer
+                assert store.record_checkpoints("t1") is True
+                assert store.record_checkpoints("nobody") is False
+                assert store.thread_owner("t1") is not None
+            finally:
+                for conn in taken:
+                    pool.putconn(conn)
         assert pg.kill_all() > 0  # its own connection too: the pool's way answers, then it reopens
         assert store.record_checkpoints("t1") is True
         assert store.record_checkpoints("t1") is True
@@ -948,14 +953,15 @@ async def test_async_reads_sent_alone_need_no_pool_connection(pg: Pg) -> None:
         await store.acreate_session(user_id=4, session_name="", metadata=None, thread_id="t1")
         pool = saver.conn
         assert isinstance(pool, AsyncConnectionPool)
-        taken = [await pool.getconn() for _ in range(pool.max_size)]
-        try:
-            assert await store.arecord_checkpoints("t1") is True
-            assert await store.arecord_checkpoints("nobody") is False
-            assert await store.athread_owner("t1") is not None
-        finally:
-            for conn in taken:
-                await pool.putconn(conn)
+        async with pool.connection():
+            taken = [await pool.getconn() for _ in range(pool.max_size - 1)]
+            try:
+                assert await store.arecord_checkpoints("t1") is True
+                assert await store.arecord_checkpoints("nobody") is False
+                assert await store.athread_owner("t1") is not None
+            finally:
+                for conn in taken:
+                    await pool.putconn(conn)
         assert pg.kill_all() > 0
         assert await store.arecord_checkpoints("t1") is True
         assert await store.arecord_checkpoints("t1") is True
@@ -1015,3 +1021,106 @@ async def test_async_unreachable_server_leaves_reads_to_the_pool() -> None:
     assert await hot.read(_bad_read()[0], stmt) is None
     assert not hot._policy.may_open()
     await hot.close()
+
+
+# -- the pool `open_postgres_*` builds lends one connection whenever it is free ------
+
+
+def test_sticky_pool_lends_one_connection_to_saver_and_store(pg: Pg) -> None:
+    """A run's saver and store calls reach one server process, not one per call."""
+    config = {"configurable": {"thread_id": "sticky"}}
+    with AgentGitSaver.from_conn_string(pg.uri) as saver:
+        pool = saver.saver.conn
+        assert isinstance(pool, StickyConnectionPool)
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        before = pool.get_stats().get("requests_num", 0)
+        for n in range(3):
+            graph.invoke(human(f"hi {n}", n), config)
+        saver.rollback(list(graph.get_state_history(config))[2].config)
+        # About 30 saver and store calls; the pool itself lent at most once.
+        assert pool.get_stats().get("requests_num", 0) - before <= 1
+        with pool.connection() as a, pool.connection() as b:  # busy: another one
+            assert a is not b
+            assert a.execute("SELECT 1").fetchone() and b.execute("SELECT 1").fetchone()
+        with pool.connection() as c:
+            assert c is a
+
+
+async def test_async_sticky_pool_lends_one_connection_to_saver_and_store(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "sticky"}}
+    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
+        pool = saver.saver.conn
+        assert isinstance(pool, AsyncStickyConnectionPool)
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        before = pool.get_stats().get("requests_num", 0)
+        for n in range(3):
+            await graph.ainvoke(human(f"hi {n}", n), config)
+        states = [s async for s in graph.aget_state_history(config)]
+        await saver.arollback(states[2].config)
+        assert pool.get_stats().get("requests_num", 0) - before <= 1
+        async with pool.connection() as a, pool.connection() as b:
+            assert a is not b
+            assert await (await a.execute("SELECT 1")).fetchone()
+            assert await (await b.execute("SELECT 1")).fetchone()
+        async with pool.connection() as c:
+            assert c is a
+
+
+def test_sticky_pool_never_lends_a_connection_left_in_a_transaction(pg: Pg) -> None:
+    with open_postgres_sync(pg.uri) as (saver, store):
+        pool = saver.conn
+        with pool.connection() as conn:
+            conn.execute("BEGIN")
+            conn.execute("CREATE TABLE left_open (x int)")
+        with pool.connection() as again:  # the pool rolled it back before lending it
+            assert again.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            row = again.execute("SELECT to_regclass('left_open') AS t").fetchone()
+            assert row == {"t": None}
+        assert pg.kill_all() > 0  # the connection it holds dies: replaced, no error
+        store.create_session(user_id=1, session_name="", metadata=None, thread_id="t")
+        assert store.thread_owner("t") is not None
+
+
+async def test_async_sticky_pool_never_lends_a_connection_left_in_a_transaction(pg: Pg) -> None:
+    async with open_postgres_async(pg.uri) as (saver, store):
+        pool = saver.conn
+        async with pool.connection() as conn:
+            await conn.execute("BEGIN")
+            await conn.execute("CREATE TABLE left_open (x int)")
+        async with pool.connection() as again:
+            assert again.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+            cur = await again.execute("SELECT to_regclass('left_open') AS t")
+            assert await cur.fetchone() == {"t": None}
+        assert pg.kill_all() > 0
+        await store.acreate_session(user_id=1, session_name="", metadata=None, thread_id="t")
+        assert await store.athread_owner("t") is not None
+
+
+def test_closing_while_a_list_holds_the_connection_neither_waits_nor_leaks(pg: Pg) -> None:
+    config = {"configurable": {"thread_id": "left"}}
+    with AgentGitSaver.from_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        graph.invoke(human("hi", 0), config)
+        unfinished = saver.list(config)
+        assert next(unfinished)
+        pool = saver.saver.conn
+        assert isinstance(pool, StickyConnectionPool)
+        with pool.connection():  # noqa: SIM117 - the list holds the saver's lock, not this
+            pass
+    started = time.monotonic()
+    unfinished.close()  # hands its connection back to the closed pool, which closes it
+    assert time.monotonic() - started < 5
+    assert pg.backend_pids() == []
+
+
+async def test_async_closing_while_a_list_holds_the_connection_neither_waits_nor_leaks(
+    pg: Pg,
+) -> None:
+    config = {"configurable": {"thread_id": "left"}}
+    async with AgentGitSaver.afrom_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        await graph.ainvoke(human("hi", 0), config)
+        unfinished = saver.alist(config)
+        assert await unfinished.__anext__()
+    await unfinished.aclose()
+    assert pg.backend_pids() == []

@@ -44,8 +44,9 @@ connection in a transaction, or not in autocommit), it runs in the usual
 transaction instead, and there without relaxing anything.
 
 On the pool `open_postgres_*` builds, which checks a connection with a round
-trip before lending it (`Sweep`), every checkout (the saver's and the
-store's) skips that check for a connection seen working less than
+trip before lending it (`Sweep`) and lends the same one whenever it is free
+(`StickyConnectionPool`), every checkout (the saver's and the store's) skips
+that check for a connection seen working less than
 `Liveness.trust_seconds` ago whose socket has nothing to read: a round trip
 per saver call is what made a wrapped graph turn cost 1.5x a bare one. A
 server that ends a connection (restart, `pg_terminate_backend`,
@@ -94,8 +95,8 @@ import select
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Mapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 
 import psycopg
@@ -113,10 +114,12 @@ __all__ = [
     "CONNECTION_KWARGS",
     "READ_SNAPSHOT",
     "AsyncHotReads",
+    "AsyncStickyConnectionPool",
     "AsyncSweep",
     "HotReads",
     "Liveness",
     "Outcome",
+    "StickyConnectionPool",
     "Sweep",
     "connection_lost",
     "conninfo",
@@ -144,17 +147,15 @@ def conninfo(conn_string: str) -> str:
     return postgres_conninfo(conn_string) or conn_string
 
 
-# One connection, more only while calls overlap (at most four). The pool lends
-# its connections in turn (first in, first out), so four kept open serve a
-# single run's calls from four server processes, each with cold caches: a
-# graph turn on the bare saver read 1.06 to 1.10 of one connection on a pool
-# of four, against 1.04 to 1.07 on this one (benchmarks/bench_turns.py's pool
-# rows, same runs).
+# One connection, more only while calls overlap (at most four): the saver's
+# calls and the store's take turns on it (`StickyConnectionPool`), so a run's
+# statements reach one server process with warm caches, as on the bare
+# saver's one connection.
 POOL_SIZES: Mapping[str, int] = {"min_size": 1, "max_size": 4}
 
 
 def pool_kwargs(conn_string: str) -> dict[str, Any]:
-    """What `open_postgres_*` builds its pool with (but `check`)."""
+    """What `open_postgres_*` builds its pool with (but `check` and `liveness`)."""
     return {
         "conninfo": conninfo(conn_string),
         "kwargs": dict(CONNECTION_KWARGS),
@@ -243,6 +244,12 @@ class Outcome:
 # -- connections seen working --------------------------------------------------
 
 
+def _reusable(conn: AnyConnection) -> bool:
+    """Whether `conn` is as a pool lends it: open, no transaction left."""
+    pgconn = conn.pgconn
+    return pgconn.status == ConnStatus.OK and pgconn.transaction_status == TransactionStatus.IDLE
+
+
 def _readable(fd: int) -> bool:
     if hasattr(select, "poll"):
         poller = select.poll()
@@ -278,10 +285,7 @@ class Liveness:
         seen = self._seen.get(conn)
         if seen is None or time.monotonic() - seen > self.trust_seconds:
             return False
-        pgconn = conn.pgconn
-        if pgconn.status != ConnStatus.OK or pgconn.transaction_status != TransactionStatus.IDLE:
-            return False
-        return not _readable(pgconn.socket)
+        return _reusable(conn) and not _readable(conn.pgconn.socket)
 
 
 class Sweep:
@@ -326,6 +330,121 @@ class AsyncSweep:
                 await self.pool.check()
             raise
         self.liveness.saw(conn)
+
+
+# -- the same connection, whenever it is free ----------------------------------
+
+
+class StickyConnectionPool(ConnectionPool[Connection[Any]]):
+    """A `ConnectionPool` that lends the same connection whenever it is free.
+
+    LangGraph's `PostgresSaver` takes a connection for every call and holds
+    its own lock around it, so one connection serves it; but `psycopg_pool`
+    lends its idle connections first in, first out, through a lock, its
+    statistics and the `check`. Measured on whole graph turns against
+    `PostgresSaver.from_conn_string`'s one connection, the bare saver read
+    1.048 on a plain pool of four, 1.028 to 1.051 on a pool of one, and 1.016
+    to 1.031 on this pool (benchmarks/bench_turns.py's pool rows). This pool
+    keeps one connection out of the pool for whoever asks while it is free
+    and lends it after only `Liveness.seen_working` (the part of `Sweep`
+    that needs no round trip). Everything else is the pool's: a call
+    arriving while that connection is busy gets another one, and a held
+    connection not seen working lately (or whose socket shows the server
+    ended it), or one a call left in a transaction or broken, goes back to
+    the pool, which checks, resets or replaces it as it does any other.
+
+    Example:
+        >>> liveness = Liveness()  # doctest: +SKIP
+        >>> with StickyConnectionPool(uri, liveness=liveness, check=Sweep(liveness)) as pool:
+        ...     saver = PostgresSaver(pool)
+    """
+
+    def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.liveness = liveness
+        self._held: Connection[Any] | None = None
+        self._held_lock = threading.Lock()
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Connection[Any]]:
+        if not self._held_lock.acquire(blocking=False):
+            with super().connection(timeout) as conn:
+                yield conn
+            return
+        try:
+            held, self._held = self._held, None
+            if held is not None and self.liveness.seen_working(held):
+                conn = held
+            else:
+                if held is not None:
+                    self.putconn(held)  # the pool checks, resets or replaces it
+                conn = self.getconn(timeout)
+            try:
+                yield conn
+            finally:
+                if _reusable(conn) and not self.closed:
+                    self._held = conn
+                    self.liveness.saw(conn)
+                else:
+                    self.putconn(conn)
+        finally:
+            self._held_lock.release()
+
+    def close(self, timeout: float = 5.0) -> None:
+        # A call still holding it (a `list` left unfinished) returns it to the
+        # closed pool, which closes it: never wait for that call here.
+        if self._held_lock.acquire(blocking=False):
+            try:
+                conn, self._held = self._held, None
+                if conn is not None:
+                    self.putconn(conn)
+            finally:
+                self._held_lock.release()
+        super().close(timeout)
+
+
+class AsyncStickyConnectionPool(AsyncConnectionPool[AsyncConnection[Any]]):
+    """`StickyConnectionPool` for asyncio: an `AsyncConnectionPool` that lends
+    the same connection whenever it is free."""
+
+    def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.liveness = liveness
+        self._held: AsyncConnection[Any] | None = None
+        self._held_busy = False  # one event loop: nothing runs between test and set
+
+    @asynccontextmanager
+    async def connection(self, timeout: float | None = None) -> AsyncIterator[AsyncConnection[Any]]:
+        if self._held_busy:
+            async with super().connection(timeout) as conn:
+                yield conn
+            return
+        self._held_busy = True
+        try:
+            held, self._held = self._held, None
+            if held is not None and self.liveness.seen_working(held):
+                conn = held
+            else:
+                if held is not None:
+                    await self.putconn(held)  # the pool checks, resets or replaces it
+                conn = await self.getconn(timeout)
+            try:
+                yield conn
+            finally:
+                if _reusable(conn) and not self.closed:
+                    self._held = conn
+                    self.liveness.saw(conn)
+                else:
+                    await self.putconn(conn)
+        finally:
+            self._held_busy = False
+
+    async def close(self, timeout: float = 5.0) -> None:
+        if not self._held_busy:  # else the call holding it returns it (`close`)
+            conn, self._held = self._held, None
+            if conn is not None:
+                await self.putconn(conn)
+        await super().close(timeout)
 
 
 # -- reads sent alone ----------------------------------------------------------

@@ -63,10 +63,12 @@ from agentgit_langgraph.stores.pg_pool import (
     CONNECTION_KWARGS,
     READ_SNAPSHOT,
     AsyncHotReads,
+    AsyncStickyConnectionPool,
     AsyncSweep,
     HotReads,
     Liveness,
     Outcome,
+    StickyConnectionPool,
     Sweep,
     connection_lost,
     conninfo,
@@ -363,8 +365,9 @@ def open_postgres_sync(
 ) -> Iterator[tuple[PostgresSaver, PostgresSessionStore]]:
     """A `PostgresSaver` and a `PostgresSessionStore` on one connection pool, set up.
 
-    The pool checks each connection before lending it, so a connection the
-    server dropped is replaced instead of failing the next call. First-time
+    The pool lends the saver and the store the same connection whenever it is
+    free (`StickyConnectionPool`) and checks a connection before lending it,
+    so one the server dropped is replaced instead of failing the next call. First-time
     setup is serialized across processes. This is what
     `AgentGitSaver.from_conn_string("postgresql://...")` uses. With
     `set_up_store=False` the store's tables are left as they are (see
@@ -377,7 +380,9 @@ def open_postgres_sync(
     from langgraph.checkpoint.postgres import PostgresSaver
 
     sweep = Sweep()
-    with ConnectionPool(check=sweep, **pool_kwargs(conn_string)) as pool:
+    with StickyConnectionPool(
+        check=sweep, liveness=sweep.liveness, **pool_kwargs(conn_string)
+    ) as pool:
         sweep.pool = pool
         saver = PostgresSaver(pool)
         store = PostgresSessionStore(pool, counts_in_saver=True)
@@ -406,7 +411,9 @@ async def open_postgres_async(
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
     sweep = AsyncSweep()
-    async with AsyncConnectionPool(check=sweep, **pool_kwargs(conn_string)) as pool:
+    async with AsyncStickyConnectionPool(
+        check=sweep, liveness=sweep.liveness, **pool_kwargs(conn_string)
+    ) as pool:
         sweep.pool = pool
         saver = AsyncPostgresSaver(pool)
         store = AsyncPostgresSessionStore(pool, counts_in_saver=True)
