@@ -401,7 +401,7 @@ class AgentGitSaver(BaseCheckpointSaver[Any]):
         return clone
 
     def get_next_version(self, current: Any, channel: None) -> Any:
-        return self.saver.get_next_version(current, channel)
+        return self._ctx.saver.get_next_version(current, channel)
 
     # -- user isolation ------------------------------------------------------
     # Each checkpointer call: the owner check, then the wrapped saver's own call.

@@ -41,6 +41,11 @@ class Dialect:
     # Taken first in the migration transaction, where several processes may
     # set up one schema at once; "" where the backend runs writers one at a time.
     migration_lock: str = ""
+    # An expression that takes the next session id ahead of its row, so one
+    # statement can insert a thread before its session (with data-modifying
+    # CTEs): `ensure_session_for_thread` in one round trip. "" where a
+    # session's id comes only from inserting it.
+    next_session_id: str = ""
     # One row when the table named by the parameter exists (read-only opening).
     has_table: str = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
 
@@ -102,6 +107,7 @@ POSTGRES = Dialect(
     # `SET LOCAL synchronous_commit TO OFF`, as an expression: it can ride in
     # the statement itself, which then needs no transaction block of its own.
     commit_without_flush="set_config('synchronous_commit', 'off', true) = 'off'",
+    next_session_id="nextval(pg_get_serial_sequence('agentgit_sessions', 'id'))",
     # Two first `setup()`s racing on `CREATE TABLE IF NOT EXISTS` would collide
     # in the catalog. Transaction-scoped: released at commit or rollback.
     migration_lock=(

@@ -128,12 +128,12 @@ class SqlSessionStore(BaseSessionStore):
         return await self._arun(op, immediate=True)
 
     def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
-        self._run(ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True)
+        op = ensure_session_for_thread(self.dialect, thread_id, user_id)
+        self._run(op, immediate=True, alone=bool(self.dialect.next_session_id))
 
     async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
-        await self._arun(
-            ensure_session_for_thread(self.dialect, thread_id, user_id), immediate=True
-        )
+        op = ensure_session_for_thread(self.dialect, thread_id, user_id)
+        await self._arun(op, immediate=True, alone=bool(self.dialect.next_session_id))
 
     def get_session(self, session_id: int) -> ExternalSession | None:
         return self._run(get_session(self.dialect, session_id), immediate=False)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from agentgit_langgraph import _validate as check
@@ -17,7 +18,12 @@ from agentgit_langgraph.sessions import (
 )
 from agentgit_langgraph.stores.base import now
 from agentgit_langgraph.stores.dialect import Dialect
-from agentgit_langgraph.stores.ops.threads import INSERT_THREAD, select_threads, thread_params
+from agentgit_langgraph.stores.ops.threads import (
+    INSERT_THREAD,
+    THREAD_INSERT_COLUMNS,
+    select_threads,
+    thread_params,
+)
 from agentgit_langgraph.stores.rows import (
     SESSION_COLUMNS,
     as_metadata,
@@ -29,10 +35,15 @@ from agentgit_langgraph.stores.statements import Op, Statement
 
 _SELECT_SESSION = f"SELECT {SESSION_COLUMNS} FROM agentgit_sessions WHERE id = ?"
 
+# The columns `_session_params` fills, in its order.
+_SESSION_INSERT_COLUMNS = (
+    "user_id, session_name, created_at, updated_at, is_active, current_thread_id, "
+    "metadata, branch_count, owner"
+)
+
 _INSERT_SESSION = (
-    "INSERT INTO agentgit_sessions (user_id, session_name, created_at, updated_at, "
-    "is_active, current_thread_id, metadata, branch_count, owner) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?) RETURNING id"
+    f"INSERT INTO agentgit_sessions ({_SESSION_INSERT_COLUMNS}) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 
@@ -44,6 +55,24 @@ def _load_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:
     return session_from_rows(res.rows[0], threads.rows)
 
 
+def _session_params(
+    d: Dialect, owner: str, session_name: str, metadata: str, thread_id: str, stamp: datetime
+) -> tuple[Any, ...]:
+    """A new session's row (`_SESSION_INSERT_COLUMNS`), its first thread `thread_id`."""
+    created = d.ts(stamp)
+    return (
+        check.user_id_column(owner),
+        session_name,
+        created,
+        created,
+        True,
+        thread_id,
+        metadata,
+        0,
+        owner,
+    )
+
+
 def _insert_session(
     d: Dialect, owner: str, session_name: str, metadata: str, thread_id: str
 ) -> Op[int | None]:
@@ -53,17 +82,7 @@ def _insert_session(
     """
     stamp = now()
     res = yield Statement(
-        d.sql(_INSERT_SESSION),
-        (
-            check.user_id_column(owner),
-            session_name,
-            d.ts(stamp),
-            d.ts(stamp),
-            True,
-            thread_id,
-            metadata,
-            owner,
-        ),
+        d.sql(_INSERT_SESSION), _session_params(d, owner, session_name, metadata, thread_id, stamp)
     )
     session_id = int(res.rows[0][0])
     first = InternalSession(thread_id=thread_id, session_id=session_id, created_at=stamp)
@@ -93,17 +112,43 @@ def create_session(
     return session
 
 
+# A run writing to a thread deleted meanwhile keeps what it writes now.
+_KEEP_WRITING = "DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"
+
+
 def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: UserId) -> Op[None]:
+    """A session of `user_id`'s named after `thread_id`, holding it, unless one holds it.
+
+    Every caller has just read the thread unheld, so this inserts first and
+    lets a thread already held (taken meanwhile) undo the insert. Where the
+    dialect can (`Dialect.next_session_id`) it is one statement, which the
+    store sends alone: the first put of every new conversation makes it.
+    """
     owner, thread_id = check.owner_key(user_id), check.thread_id(thread_id)
-    held = yield Statement(
-        d.sql("SELECT 1 FROM agentgit_threads WHERE thread_id = ?"), (thread_id,)
+    if d.next_session_id:
+        yield _ensure_in_one_statement(d, owner, thread_id)
+    elif (yield from _insert_session(d, owner, thread_id, "{}", thread_id)) is not None:
+        yield Statement(d.sql(_KEEP_WRITING), (thread_id,))
+
+
+def _ensure_in_one_statement(d: Dialect, owner: str, thread_id: str) -> Statement:
+    """`ensure_session_for_thread` as one statement: the thread first, with the
+    session's id taken ahead, then the session only if the thread went in. A
+    thread held already, or taken by a concurrent insert (which this one waits
+    for), inserts nothing at all; the foreign key is checked at the end of the
+    statement, when both rows are there."""
+    stamp = now()
+    thread = thread_params(d, InternalSession(thread_id, 0, created_at=stamp), stamp)
+    session = _session_params(d, owner, thread_id, "{}", thread_id, stamp)
+    sql = d.sql(
+        f"WITH t AS (INSERT INTO agentgit_threads ({THREAD_INSERT_COLUMNS}) "
+        f"VALUES (?, {d.next_session_id}, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (thread_id) DO NOTHING RETURNING session_id), "
+        f"s AS (INSERT INTO agentgit_sessions (id, {_SESSION_INSERT_COLUMNS}) "
+        "SELECT session_id, ?, ?, ?, ?, ?, ?, ?, ?, ? FROM t RETURNING id) "
+        f"{_KEEP_WRITING} AND EXISTS (SELECT 1 FROM s)"
     )
-    if not held.rows:
-        yield from _insert_session(d, owner, thread_id, "{}", thread_id)
-        # A run writing to a thread deleted meanwhile keeps what it writes now.
-        yield Statement(
-            d.sql("DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"), (thread_id,)
-        )
+    return Statement(sql, (thread[0], *thread[2:], *session, thread_id), alone=sql)
 
 
 def get_session(d: Dialect, session_id: int) -> Op[ExternalSession | None]:

@@ -29,10 +29,14 @@ def select_threads(d: Dialect) -> str:
     )
 
 
+# The columns `thread_params` fills, in its order (`session_id` second).
+THREAD_INSERT_COLUMNS = (
+    "thread_id, session_id, parent_thread_id, branch_checkpoint_id, name, created_at, "
+    "checkpoint_count, is_branch, updated_at, status, status_reason, intent"
+)
+
 INSERT_THREAD = (
-    "INSERT INTO agentgit_threads (thread_id, session_id, parent_thread_id, "
-    "branch_checkpoint_id, name, created_at, checkpoint_count, is_branch, updated_at, "
-    "status, status_reason, intent) "
+    f"INSERT INTO agentgit_threads ({THREAD_INSERT_COLUMNS}) "
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (thread_id) DO NOTHING"
 )
 
