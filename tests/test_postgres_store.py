@@ -39,15 +39,15 @@ from agentgit_langgraph import (  # noqa: E402
 )
 from agentgit_langgraph._plan import Plan, Targets, call, run_async, run_sync  # noqa: E402
 from agentgit_langgraph.stores.base import BaseSessionStore  # noqa: E402
+from agentgit_langgraph.stores.pg_pool import (  # noqa: E402
+    AsyncStickyConnectionPool,
+    StickyConnectionPool,
+)
 from agentgit_langgraph.stores.postgres import (  # noqa: E402
     AsyncPostgresSessionStore,
     PostgresSessionStore,
     open_postgres_async,
     open_postgres_sync,
-)
-from agentgit_langgraph.stores.pg_pool import (  # noqa: E402
-    AsyncStickyConnectionPool,
-    StickyConnectionPool,
 )
 from agentgit_langgraph.stores.sql import POSTGRES, SqlSessionStore, Statement  # noqa: E402
 from tests.conftest import Run  # noqa: E402
@@ -371,6 +371,54 @@ async def test_ensure_session_for_thread(st: Driver) -> None:
     # A branch is held too.
     await st(call(BaseSessionStore.ensure_session_for_thread, "chat-b", user_id=0))
     assert [x.id for x in await st(call(BaseSessionStore.list_sessions))] == [s.id]
+
+
+async def test_ensure_session_takes_back_a_thread_noted_for_deletion(st: Driver) -> None:
+    from tests.test_stores import ensure_session_takes_back_a_thread_noted_for_deletion_flow
+
+    await st(ensure_session_takes_back_a_thread_noted_for_deletion_flow())
+
+
+def test_a_new_threads_session_is_one_statement_sent_alone(
+    pg: Pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The first put of every conversation makes it: one round trip, no BEGIN or COMMIT."""
+    sent: list[str] = []
+    execute = psycopg.Cursor.execute
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    with PostgresSessionStore.from_conn_string(pg.uri) as store:
+        store.setup()
+        monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+        store.ensure_session_for_thread("new", user_id=3)
+        assert len(sent) == 1 and sent[0].startswith("WITH t AS (INSERT INTO agentgit_threads")
+        assert store.conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        store.ensure_session_for_thread("new", user_id=4)  # held: the same statement, no-op
+        assert len(sent) == 2
+    assert pg.rows("SELECT user_id, session_name, current_thread_id FROM agentgit_sessions") == [
+        (3, "new", "new")
+    ]
+
+
+async def test_async_new_threads_session_is_one_statement_sent_alone(
+    pg: Pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent: list[str] = []
+    execute = psycopg.AsyncCursor.execute
+
+    async def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        sent.append(str(query))
+        return await execute(self, query, *args, **kwargs)
+
+    async with AsyncPostgresSessionStore.from_conn_string(pg.uri) as store:
+        await store.asetup()
+        monkeypatch.setattr(psycopg.AsyncCursor, "execute", spy)
+        await store.aensure_session_for_thread("new", user_id=3)
+        assert len(sent) == 1 and sent[0].startswith("WITH t AS (INSERT INTO agentgit_threads")
+    assert pg.rows("SELECT user_id, session_name FROM agentgit_sessions") == [(3, "new")]
 
 
 async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
@@ -1105,7 +1153,7 @@ def test_closing_while_a_list_holds_the_connection_neither_waits_nor_leaks(pg: P
         assert next(unfinished)
         pool = saver.saver.conn
         assert isinstance(pool, StickyConnectionPool)
-        with pool.connection():  # noqa: SIM117 - the list holds the saver's lock, not this
+        with pool.connection():  # the list holds the one it lends when free: another one
             pass
     started = time.monotonic()
     unfinished.close()  # hands its connection back to the closed pool, which closes it

@@ -520,6 +520,24 @@ async def test_ensure_session_for_thread_is_idempotent(store_run: StoreRun) -> N
     await store_run(ensure_session_for_thread_is_idempotent_flow())
 
 
+def ensure_session_takes_back_a_thread_noted_for_deletion_flow() -> Plan[None]:
+    """A run writing into a thread whose session was deleted gets a new session,
+    and the thread's note for deletion goes, so no sweep deletes what it writes."""
+    yield from call(BaseSessionStore.ensure_session_for_thread, "gone", user_id=1)
+    assert (yield from call(BaseSessionStore.forget_thread, "gone")) is True
+    assert (yield from call(BaseSessionStore.list_pending_deletes)) == ["gone"]
+    yield from call(BaseSessionStore.ensure_session_for_thread, "gone", user_id=2)
+    assert (yield from call(BaseSessionStore.list_pending_deletes)) == []
+    [s] = yield from call(BaseSessionStore.list_sessions)
+    assert (s.user_id, s.internal_session_ids) == (2, ["gone"])
+    yield from call(BaseSessionStore.ensure_session_for_thread, "gone", user_id=3)
+    assert [x.to_dict() for x in (yield from call(BaseSessionStore.list_sessions))] == [s.to_dict()]
+
+
+async def test_ensure_session_takes_back_a_thread_noted_for_deletion(store_run: StoreRun) -> None:
+    await store_run(ensure_session_takes_back_a_thread_noted_for_deletion_flow())
+
+
 def ensure_session_for_held_thread_creates_nothing_flow() -> Plan[None]:
     s = yield from make_session(user_id=1)
     yield from call(BaseSessionStore.add_branch, branch(s.id, "b1"))
