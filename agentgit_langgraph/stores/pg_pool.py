@@ -97,7 +97,7 @@ import time
 import weakref
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import asynccontextmanager, contextmanager
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import psycopg
 from psycopg import AsyncConnection, AsyncCursor, Connection, Cursor
@@ -129,6 +129,7 @@ __all__ = [
 ]
 
 AnyConnection = Connection[Any] | AsyncConnection[Any]
+C = TypeVar("C", Connection[Any], AsyncConnection[Any])
 
 # How LangGraph's Postgres savers want their connections; the store reads
 # tuples through its own cursors, so it works on these as on any other.
@@ -335,6 +336,38 @@ class AsyncSweep:
 # -- the same connection, whenever it is free ----------------------------------
 
 
+class _HeldConnection(Generic[C]):
+    """The connection a sticky pool lends whenever it is free: the decisions its
+    blocking and async twins share (they differ only in awaiting the pool)."""
+
+    def __init__(self, liveness: Liveness) -> None:
+        self.liveness = liveness
+        self.conn: C | None = None
+
+    def take(self) -> tuple[C | None, C | None]:
+        """`(ready, stale)`: the held connection if it may be lent as it is
+        (`Liveness.seen_working`), else one to give back to the pool, which
+        checks, resets or replaces it."""
+        held, self.conn = self.conn, None
+        if held is None:
+            return None, None
+        return (held, None) if self.liveness.seen_working(held) else (None, held)
+
+    def keep(self, conn: C, pool_closed: bool) -> bool:
+        """After a call on `conn`: hold it again (True), or give it back to the pool
+        (broken, left in a transaction, or the pool closed meanwhile)."""
+        if pool_closed or not _reusable(conn):
+            return False
+        self.conn = conn
+        self.liveness.saw(conn)
+        return True
+
+    def release(self) -> C | None:
+        """On closing: the held connection, to give back to the pool."""
+        conn, self.conn = self.conn, None
+        return conn
+
+
 class StickyConnectionPool(ConnectionPool[Connection[Any]]):
     """A `ConnectionPool` that lends the same connection whenever it is free.
 
@@ -362,7 +395,7 @@ class StickyConnectionPool(ConnectionPool[Connection[Any]]):
     def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.liveness = liveness
-        self._held: Connection[Any] | None = None
+        self._held: _HeldConnection[Connection[Any]] = _HeldConnection(liveness)
         self._held_lock = threading.Lock()
 
     @contextmanager
@@ -372,20 +405,14 @@ class StickyConnectionPool(ConnectionPool[Connection[Any]]):
                 yield conn
             return
         try:
-            held, self._held = self._held, None
-            if held is not None and self.liveness.seen_working(held):
-                conn = held
-            else:
-                if held is not None:
-                    self.putconn(held)  # the pool checks, resets or replaces it
-                conn = self.getconn(timeout)
+            ready, stale = self._held.take()
+            if stale is not None:
+                self.putconn(stale)
+            conn = ready if ready is not None else self.getconn(timeout)
             try:
                 yield conn
             finally:
-                if _reusable(conn) and not self.closed:
-                    self._held = conn
-                    self.liveness.saw(conn)
-                else:
+                if not self._held.keep(conn, self.closed):
                     self.putconn(conn)
         finally:
             self._held_lock.release()
@@ -395,8 +422,7 @@ class StickyConnectionPool(ConnectionPool[Connection[Any]]):
         # closed pool, which closes it: never wait for that call here.
         if self._held_lock.acquire(blocking=False):
             try:
-                conn, self._held = self._held, None
-                if conn is not None:
+                if (conn := self._held.release()) is not None:
                     self.putconn(conn)
             finally:
                 self._held_lock.release()
@@ -410,7 +436,7 @@ class AsyncStickyConnectionPool(AsyncConnectionPool[AsyncConnection[Any]]):
     def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.liveness = liveness
-        self._held: AsyncConnection[Any] | None = None
+        self._held: _HeldConnection[AsyncConnection[Any]] = _HeldConnection(liveness)
         self._held_busy = False  # one event loop: nothing runs between test and set
 
     @asynccontextmanager
@@ -421,29 +447,22 @@ class AsyncStickyConnectionPool(AsyncConnectionPool[AsyncConnection[Any]]):
             return
         self._held_busy = True
         try:
-            held, self._held = self._held, None
-            if held is not None and self.liveness.seen_working(held):
-                conn = held
-            else:
-                if held is not None:
-                    await self.putconn(held)  # the pool checks, resets or replaces it
-                conn = await self.getconn(timeout)
+            ready, stale = self._held.take()
+            if stale is not None:
+                await self.putconn(stale)
+            conn = ready if ready is not None else await self.getconn(timeout)
             try:
                 yield conn
             finally:
-                if _reusable(conn) and not self.closed:
-                    self._held = conn
-                    self.liveness.saw(conn)
-                else:
+                if not self._held.keep(conn, self.closed):
                     await self.putconn(conn)
         finally:
             self._held_busy = False
 
     async def close(self, timeout: float = 5.0) -> None:
-        if not self._held_busy:  # else the call holding it returns it (`close`)
-            conn, self._held = self._held, None
-            if conn is not None:
-                await self.putconn(conn)
+        # Else the call holding it returns it to the closed pool (as in `close`).
+        if not self._held_busy and (conn := self._held.release()) is not None:
+            await self.putconn(conn)
         await super().close(timeout)
 
 
