@@ -148,8 +148,9 @@ class Pair:
 
     `pool` (PostgreSQL only) is the bare saver on the connection pool the
     wrapper opens (`open_postgres_*`: a pool that checks a connection before
-    lending it), where the bare saver's `from_conn_string` opens one
-    connection: what that choice costs by itself.
+    lending it, and lends the same one whenever it is free), where the bare
+    saver's `from_conn_string` opens one connection: what that choice costs
+    by itself.
     """
 
     backend: str
