@@ -249,6 +249,13 @@ class SaverContext:
         """The store's `counts_in_saver` (`local`)."""
         return self.store.counts_in_saver
 
+    def adopts_in_one_statement(self) -> bool:
+        """Whether a new thread's first put makes sure of its session with one
+        statement and no read first (`local`): the store counts in the saver's
+        table (nothing saved earlier needs counting) and
+        `ensures_in_one_statement`."""
+        return self.store.counts_in_saver and self.store.ensures_in_one_statement
+
     def creates_sessions(self) -> bool:
         """`auto_session` (`local`)."""
         return self.auto_session

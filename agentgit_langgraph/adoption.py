@@ -161,8 +161,13 @@ def adopt_on_put(thread_id: str, owner: str) -> Plan[None]:
     store with counters of its own is set to what the saver holds). The
     store is asked first: a held thread (the usual case, e.g. after a
     restart) costs one indexed read, not a load of its latest checkpoint.
+    Where making sure is one statement that changes nothing for a held thread
+    (`SaverContext.adopts_in_one_statement`: PostgreSQL), that statement is
+    all, held or new: one round trip.
     """
-    if (yield from call(BaseSessionStore.thread_owner, thread_id)) is None:
+    if (yield from local(SaverContext.adopts_in_one_statement)):
+        yield from call(BaseSessionStore.ensure_session_for_thread, thread_id, user_id=owner)
+    elif (yield from call(BaseSessionStore.thread_owner, thread_id)) is None:
         earlier: list[CheckpointTuple] = []
         if not (yield from local(SaverContext.counts_in_saver)):
             earlier = yield from gather(

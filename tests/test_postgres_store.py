@@ -421,6 +421,41 @@ async def test_async_new_threads_session_is_one_statement_sent_alone(
     assert pg.rows("SELECT user_id, session_name FROM agentgit_sessions") == [(3, "new")]
 
 
+def _store_statements(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every statement of the session store sent from now on, sync or async."""
+    sent: list[str] = []
+    execute, aexecute = psycopg.Cursor.execute, psycopg.AsyncCursor.execute
+
+    def spy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if "agentgit_" in str(query):
+            sent.append(str(query))
+        return execute(self, query, *args, **kwargs)
+
+    async def aspy(self: Any, query: Any, *args: Any, **kwargs: Any) -> Any:
+        if "agentgit_" in str(query):
+            sent.append(str(query))
+        return await aexecute(self, query, *args, **kwargs)
+
+    monkeypatch.setattr(psycopg.Cursor, "execute", spy)
+    monkeypatch.setattr(psycopg.AsyncCursor, "execute", aspy)
+    return sent
+
+
+async def test_a_new_conversations_first_turn_makes_one_store_statement(
+    run: Run, pg: Pg, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No owner read first: the one statement is a no-op where a session holds the thread."""
+    async with run.from_conn_string(pg.uri) as saver:
+        graph = chat_graph_builder().compile(checkpointer=saver)
+        sent = _store_statements(monkeypatch)
+        await run(invoke(graph, human("hi", 0), {"configurable": {"thread_id": "new"}}), on(saver))
+        assert [q.split(" (")[0] for q in sent] == ["WITH t AS"]
+        monkeypatch.undo()
+        s = await run(call(AgentGitSaver.session_for_thread, "new"), on(saver))
+        assert (s.user_id, s.internal_session_ids) == (0, ["new"])
+        assert s.total_checkpoints == (await run(held(["new"]), on(saver))) > 0
+
+
 async def test_driver_errors_are_store_errors_and_the_connection_stays_usable(
     st: Driver, pg: Pg
 ) -> None:

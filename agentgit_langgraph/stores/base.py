@@ -66,6 +66,13 @@ class BaseSessionStore(ABC):
         keeps counters of its own, and every save must be recorded."""
         return False
 
+    @property
+    def ensures_in_one_statement(self) -> bool:
+        """Whether `ensure_session_for_thread` is one statement, which changes
+        nothing where a session holds the thread already: then a new thread's
+        first put calls it without reading the thread's owner first."""
+        return False
+
     # -- setup ---------------------------------------------------------------
     def setup(self) -> None:  # noqa: B027 - a store without tables needs no setup
         """Create or migrate the store's tables. Safe to call more than once."""

@@ -85,6 +85,10 @@ class SqlSessionStore(BaseSessionStore):
     def counts_in_saver(self) -> bool:
         return not self.dialect.counts_apart
 
+    @property
+    def ensures_in_one_statement(self) -> bool:
+        return bool(self.dialect.next_session_id)
+
     def _run(self, op: Op[T], *, immediate: bool, alone: bool = False) -> T:
         raise NotImplementedError
 
@@ -129,11 +133,11 @@ class SqlSessionStore(BaseSessionStore):
 
     def ensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         op = ensure_session_for_thread(self.dialect, thread_id, user_id)
-        self._run(op, immediate=True, alone=bool(self.dialect.next_session_id))
+        self._run(op, immediate=True, alone=self.ensures_in_one_statement)
 
     async def aensure_session_for_thread(self, thread_id: str, *, user_id: UserId) -> None:
         op = ensure_session_for_thread(self.dialect, thread_id, user_id)
-        await self._arun(op, immediate=True, alone=bool(self.dialect.next_session_id))
+        await self._arun(op, immediate=True, alone=self.ensures_in_one_statement)
 
     def get_session(self, session_id: int) -> ExternalSession | None:
         return self._run(get_session(self.dialect, session_id), immediate=False)
