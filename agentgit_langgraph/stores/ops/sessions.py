@@ -119,10 +119,11 @@ _KEEP_WRITING = "DELETE FROM agentgit_pending_deletes WHERE thread_id = ?"
 def ensure_session_for_thread(d: Dialect, thread_id: str, user_id: UserId) -> Op[None]:
     """A session of `user_id`'s named after `thread_id`, holding it, unless one holds it.
 
-    Every caller has just read the thread unheld, so this inserts first and
-    lets a thread already held (taken meanwhile) undo the insert. Where the
-    dialect can (`Dialect.next_session_id`) it is one statement, which the
-    store sends alone: the first put of every new conversation makes it.
+    Where the dialect can (`Dialect.next_session_id`) it is one statement,
+    which the store sends alone and which changes nothing for a held thread:
+    the first put of every new conversation makes it, without reading first.
+    Elsewhere its callers have just read the thread unheld, so it inserts
+    first and lets a thread held meanwhile undo the insert.
     """
     owner, thread_id = check.owner_key(user_id), check.thread_id(thread_id)
     if d.next_session_id:
