@@ -251,9 +251,15 @@ class AsyncSqliteSessionStore(AsyncSqlStore):
         self, op: Op[Any], *, immediate: bool, alone: bool
     ) -> AsyncIterator[AsyncExecute]:
         async def execute(stmt: Statement) -> Result:
-            async with self.conn.execute(stmt.sql, stmt.params) as cur:
-                rows: list[Any] = list(await cur.fetchall()) if cur.description else []
-                return Result(cur.rowcount, rows)
+            # One hop to the connection's thread (execute, fetch and close
+            # together), not two or three: each is a thread handoff, which a
+            # new conversation's session makes several of. The rows a statement
+            # changed are what the connection's total grew by: no trigger
+            # fires on these tables, every delete removes dependent rows first
+            # (no cascade adds to it), and the lock keeps other statements out.
+            before = self.conn.total_changes
+            rows = list(await self.conn.execute_fetchall(stmt.sql, stmt.params))
+            return Result(self.conn.total_changes - before, rows)
 
         # As in `SqliteSessionStore`: a statement sent alone is its own transaction.
         alone = alone and not self.conn.in_transaction
