@@ -77,10 +77,8 @@ from agentgit_langgraph import AgentGitSaver
 from agentgit_langgraph._context import HELD_RECHECK_SECONDS
 from agentgit_langgraph.stores.pg_pool import (
     AsyncStickyConnectionPool,
-    AsyncSweep,
     Liveness,
     StickyConnectionPool,
-    Sweep,
     pool_kwargs,
 )
 from agentgit_langgraph.stores.postgres import PostgresSessionStore
@@ -142,9 +140,7 @@ def scratch_schemas(server: str, *names: str) -> Iterator[list[str]]:
 @contextmanager
 def bare_saver(uri: str) -> Iterator[PostgresSaver]:
     """`PostgresSaver` on a pool built exactly as `open_postgres_sync` builds its own."""
-    sweep = Sweep()
-    with StickyConnectionPool(check=sweep, liveness=sweep.liveness, **pool_kwargs(uri)) as pool:
-        sweep.pool = pool
+    with StickyConnectionPool(**pool_kwargs(uri)) as pool:
         saver = PostgresSaver(pool)
         saver.setup()
         yield saver
@@ -153,11 +149,7 @@ def bare_saver(uri: str) -> Iterator[PostgresSaver]:
 @asynccontextmanager
 async def abare_saver(uri: str) -> AsyncIterator[AsyncPostgresSaver]:
     """Async twin of `bare_saver`: as `open_postgres_async` builds its pool."""
-    sweep = AsyncSweep()
-    async with AsyncStickyConnectionPool(
-        check=sweep, liveness=sweep.liveness, **pool_kwargs(uri)
-    ) as pool:
-        sweep.pool = pool
+    async with AsyncStickyConnectionPool(**pool_kwargs(uri)) as pool:
         saver = AsyncPostgresSaver(pool)
         await saver.setup()
         yield saver

@@ -156,7 +156,7 @@ POOL_SIZES: Mapping[str, int] = {"min_size": 1, "max_size": 4}
 
 
 def pool_kwargs(conn_string: str) -> dict[str, Any]:
-    """What `open_postgres_*` builds its pool with (but `check` and `liveness`)."""
+    """What `open_postgres_*` builds its pool with."""
     return {
         "conninfo": conninfo(conn_string),
         "kwargs": dict(CONNECTION_KWARGS),
@@ -396,20 +396,24 @@ class StickyConnectionPool(ConnectionPool[Connection[Any]]):
     and lends it after only `Liveness.seen_working` (the part of `Sweep`
     that needs no round trip). Everything else is the pool's: a call
     arriving while that connection is busy gets another one, and a held
-    connection not seen working lately (or whose socket shows the server
-    ended it), or one a call left in a transaction or broken, goes back to
+    connection not seen working lately (or that the server ended), or one a
+    call left in a transaction or broken, goes back to
     the pool, which checks, resets or replaces it as it does any other.
 
+    Its `check` is a `Sweep` of its own, sharing `liveness`.
+
     Example:
-        >>> liveness = Liveness()  # doctest: +SKIP
-        >>> with StickyConnectionPool(uri, liveness=liveness, check=Sweep(liveness)) as pool:
+        >>> with StickyConnectionPool(**pool_kwargs(uri)) as pool:  # doctest: +SKIP
         ...     saver = PostgresSaver(pool)
     """
 
-    def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.liveness = liveness
-        self._held: _HeldConnection[Connection[Any]] = _HeldConnection(liveness)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        sweep = Sweep()
+        super().__init__(*args, check=sweep, **kwargs)
+        sweep.pool = self
+        self.liveness = sweep.liveness
+        """What this pool trusts; a store on it shares it (`open_postgres_sync`)."""
+        self._held: _HeldConnection[Connection[Any]] = _HeldConnection(self.liveness)
         self._held_lock = threading.Lock()
 
     @contextmanager
@@ -447,10 +451,12 @@ class AsyncStickyConnectionPool(AsyncConnectionPool[AsyncConnection[Any]]):
     """`StickyConnectionPool` for asyncio: an `AsyncConnectionPool` that lends
     the same connection whenever it is free."""
 
-    def __init__(self, *args: Any, liveness: Liveness, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.liveness = liveness
-        self._held: _HeldConnection[AsyncConnection[Any]] = _HeldConnection(liveness)
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        sweep = AsyncSweep()
+        super().__init__(*args, check=sweep, **kwargs)
+        sweep.pool = self
+        self.liveness = sweep.liveness
+        self._held: _HeldConnection[AsyncConnection[Any]] = _HeldConnection(self.liveness)
         self._held_busy = False  # one event loop: nothing runs between test and set
 
     @asynccontextmanager

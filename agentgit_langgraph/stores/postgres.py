@@ -64,12 +64,10 @@ from agentgit_langgraph.stores.pg_pool import (
     READ_SNAPSHOT,
     AsyncHotReads,
     AsyncStickyConnectionPool,
-    AsyncSweep,
     HotReads,
     Liveness,
     Outcome,
     StickyConnectionPool,
-    Sweep,
     connection_lost,
     conninfo,
     may_have_run,
@@ -379,14 +377,10 @@ def open_postgres_sync(
     """
     from langgraph.checkpoint.postgres import PostgresSaver
 
-    sweep = Sweep()
-    with StickyConnectionPool(
-        check=sweep, liveness=sweep.liveness, **pool_kwargs(conn_string)
-    ) as pool:
-        sweep.pool = pool
+    with StickyConnectionPool(**pool_kwargs(conn_string)) as pool:
         saver = PostgresSaver(pool)
         store = PostgresSessionStore(pool, counts_in_saver=True)
-        store.liveness = sweep.liveness  # what the store sees working, the pool trusts
+        store.liveness = pool.liveness  # what the store sees working, the pool trusts
         try:
             with Connection.connect(conninfo(conn_string), autocommit=True) as guard:
                 _take_open_lock(guard)  # released when `guard` closes
@@ -410,14 +404,10 @@ async def open_postgres_async(
     `AsyncPostgresSessionStore` on one `AsyncConnectionPool`, set up."""
     from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
 
-    sweep = AsyncSweep()
-    async with AsyncStickyConnectionPool(
-        check=sweep, liveness=sweep.liveness, **pool_kwargs(conn_string)
-    ) as pool:
-        sweep.pool = pool
+    async with AsyncStickyConnectionPool(**pool_kwargs(conn_string)) as pool:
         saver = AsyncPostgresSaver(pool)
         store = AsyncPostgresSessionStore(pool, counts_in_saver=True)
-        store.liveness = sweep.liveness
+        store.liveness = pool.liveness
         try:
             async with await AsyncConnection.connect(
                 conninfo(conn_string), autocommit=True
