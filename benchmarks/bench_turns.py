@@ -19,7 +19,7 @@ off; the figure is the median of the rounds' wrapped/bare ratios of time per
 turn. Run from the
 repository root:
 
-    .venv/bin/python -m benchmarks.bench_turns            # ~1 minute
+    .venv/bin/python -m benchmarks.bench_turns            # ~7 minutes on 2 cores
     .venv/bin/python -m benchmarks.bench_turns --quick    # a few seconds a row
 """
 
@@ -60,6 +60,11 @@ from benchmarks.bench_core import FLOOR_SQL, floor_read
 
 TARGET = 1.05
 GRAPHS = ("messages", "react")
+ROUNDS = 31
+"""Rounds a figure is the median of. On a shared 2-core host one round's
+wrapped/bare ratio spreads by about 6% between its quartiles, so the median of
+15 rounds has a standard error of about 1.4%, as much as the wrapper costs; 31
+rounds bring it to about 1.0%, for about 7 minutes of turns."""
 
 
 # -- the graphs ----------------------------------------------------------------
@@ -442,7 +447,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from benchmarks.run_all import DEFAULT_URI, postgres_version
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--rounds", type=int, default=ROUNDS)
     parser.add_argument("--turns", type=int, default=20)
     parser.add_argument("--quick", action="store_true", help="5 rounds of 10 turns")
     parser.add_argument("--postgres", default=DEFAULT_URI, help="server URI ('' to skip)")

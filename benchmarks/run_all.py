@@ -95,7 +95,7 @@ class Plan:
     baseline_sizes: tuple[int, ...] = (10, 1_000, 10_000)
     core_rounds: int = 15
     history_rounds: int = 7
-    turn_rounds: int = 15
+    turn_rounds: int = bench_turns.ROUNDS
     turns: int = 20  # a thread's turns in one round
     fork_rounds: int = 11
     fork_state: int = bench_fork.STATE_BYTES
