@@ -27,7 +27,7 @@ Sides, each on a SQLite file of its own (WAL, as `setup()` leaves it):
 
 Needs valgrind (every machine here has it). Run from the repository root:
 
-    .venv/bin/python -m benchmarks.bench_instructions             # ~2 minutes
+    .venv/bin/python -m benchmarks.bench_instructions             # ~1 minute on 2 cores
     .venv/bin/python -m benchmarks.bench_instructions --calls 50  # a smoke run
 """
 
@@ -42,6 +42,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -170,8 +171,15 @@ def _instructions(n: float) -> str:
 
 
 def run(calls: int) -> list[Row]:
-    """The rows: put wrapped / bare and its floor, get_tuple and a turn wrapped / bare."""
-    per_call = {side: count(side, calls) for side in SIDES}
+    """The rows: put wrapped / bare and its floor, get_tuple and a turn wrapped / bare.
+
+    The sides' children run side by side, one per core: a count does not
+    depend on the machine's load, and most of a child's time is valgrind
+    translating the interpreter and its imports.
+    """
+    with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as workers:
+        counts = workers.map(lambda side: count(side, calls), SIDES)
+        per_call = dict(zip(SIDES, counts, strict=True))
 
     def row(name: str, a: str, b: str) -> Row:
         ratio = per_call[a] / per_call[b]
