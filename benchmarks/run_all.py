@@ -25,8 +25,8 @@ Timed blocks alternate or rotate within each round, with the garbage collector
 off; every time is a median over rounds, every time ratio the median of the
 rounds' paired ratios where the rounds are paired. Run from the repository root:
 
-    .venv/bin/python -m benchmarks.run_all            # about 3-4 minutes on 2 cores
-    .venv/bin/python -m benchmarks.run_all --quick    # fewer rounds, ~1-2 minutes
+    .venv/bin/python -m benchmarks.run_all            # about 15-20 minutes on 2 cores
+    .venv/bin/python -m benchmarks.run_all --quick    # fewer rounds, a few minutes
     .venv/bin/python -m benchmarks.run_all --smoke    # tiny sizes, seconds (tests)
 
 Exits 1 when a ratio misses its target (not with --smoke, whose sizes are too
@@ -717,7 +717,7 @@ def _captured(verbose: bool) -> Iterator[io.StringIO]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="fewer rounds (~1-2 minutes)")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds")
     parser.add_argument(
         "--smoke",
         action="store_true",
