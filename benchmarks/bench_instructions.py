@@ -27,7 +27,7 @@ Sides, each on a SQLite file of its own (WAL, as `setup()` leaves it):
 
 Needs valgrind (every machine here has it). Run from the repository root:
 
-    .venv/bin/python -m benchmarks.bench_instructions             # ~1 minute on 2 cores
+    .venv/bin/python -m benchmarks.bench_instructions             # the sides one per core
     .venv/bin/python -m benchmarks.bench_instructions --calls 50  # a smoke run
 """
 
