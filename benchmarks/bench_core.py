@@ -193,6 +193,7 @@ def alternating_calls(
     clock = time.perf_counter_ns
     a_times: list[int] = []
     b_times: list[int] = []
+    sides = ((a, a_times), (b, b_times))
     for _ in range(warmup):
         a()
         b()
@@ -200,22 +201,14 @@ def alternating_calls(
     gc.disable()
     try:
         for i in range(calls):
-            if i % 2:
-                start = clock()
-                a()
-                middle = clock()
-                b()
-                end = clock()
-                a_times.append(middle - start)
-                b_times.append(end - middle)
-            else:
-                start = clock()
-                b()
-                middle = clock()
-                a()
-                end = clock()
-                b_times.append(middle - start)
-                a_times.append(end - middle)
+            (first, first_times), (second, second_times) = sides if i % 2 else sides[::-1]
+            start = clock()
+            first()
+            middle = clock()
+            second()
+            end = clock()
+            first_times.append(middle - start)
+            second_times.append(end - middle)
             if i % 500 == 499:
                 gc.enable()
                 gc.collect()
