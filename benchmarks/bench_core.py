@@ -144,7 +144,9 @@ class Timings:
         return statistics.median(x / y for x, y in zip(self.rounds[a], self.rounds[b], strict=True))
 
     def row(self, name: str, a: str, b: str, target: float | None) -> Row:
-        return Row(name, _us(self.median(a)), _us(self.median(b)), self.ratio(a, b), target)
+        return Row(
+            name, format_us(self.median(a)), format_us(self.median(b)), self.ratio(a, b), target
+        )
 
 
 def interleaved_many(rounds: int, blocks: dict[str, Callable[[], int]], warmup: int = 2) -> Timings:
@@ -216,6 +218,18 @@ def alternating_calls(
     finally:
         gc.enable()
     return statistics.median(a_times) / 1e9, statistics.median(b_times) / 1e9
+
+
+def get_tuple_row(
+    wrapped: BaseCheckpointSaver[Any], bare: BaseCheckpointSaver[Any], calls: int
+) -> Row:
+    """(b): `get_tuple` of the latest checkpoint of thread `big`, wrapped / bare,
+    `calls` a side, the two savers taking turns call by call (`alternating_calls`)."""
+    latest: Any = {"configurable": {"thread_id": "big", "checkpoint_ns": ""}}
+    w_get, b_get = alternating_calls(
+        calls, lambda: wrapped.get_tuple(latest), lambda: bare.get_tuple(latest)
+    )
+    return Row("get_tuple (per call)", format_us(w_get), format_us(b_get), w_get / b_get, 1.02)
 
 
 # -- storage accounting ------------------------------------------------------
@@ -326,7 +340,7 @@ class Row:
         return "pass" if self.ratio <= self.target else "MISS"
 
 
-def _us(seconds: float) -> str:
+def format_us(seconds: float) -> str:
     return f"{seconds * 1e6:,.0f} us"
 
 
@@ -436,13 +450,7 @@ def run(
         rows.append(puts.row(PUT_EVERY, "every", "bare", None))
         rows.append(puts.row(PUT_FLOOR, "floor", "bare", None))
 
-        # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread, the
-        # two savers taking turns call by call.
-        latest: Any = {"configurable": {"thread_id": "big", "checkpoint_ns": ""}}
-        w_get, b_get = alternating_calls(
-            rounds * 600, lambda: wrapped.get_tuple(latest), lambda: bare.get_tuple(latest)
-        )
-        rows.append(Row("get_tuple (per call)", _us(w_get), _us(b_get), w_get / b_get, 1.02))
+        rows.append(get_tuple_row(wrapped, bare, rounds * 600))
 
         # (c) rollback at the head of the long thread vs of the short one.
         def rollback_block(config: dict[str, Any]) -> Callable[[], int]:
@@ -459,8 +467,8 @@ def run(
         rows.append(
             Row(
                 f"rollback: {big:,}-ckpt / {small}-ckpt thread",
-                _us(t_big),
-                _us(t_small),
+                format_us(t_big),
+                format_us(t_small),
                 t_big / t_small,
                 1.5,
             )

@@ -92,10 +92,9 @@ from benchmarks.bench_core import (
     SMALL_THREAD,
     Chain,
     Row,
-    _us,
-    alternating_calls,
     chat_checkpoints,
     fixed_bytes_row,
+    get_tuple_row,
     head_template,
     interleaved_many,
     print_table,
@@ -398,13 +397,9 @@ def run(
         phases.done("put")
 
         # (b) get_tuple: the latest checkpoint of the 10,000-checkpoint thread.
-        # The two savers take turns call by call (`alternating_calls`).
-        latest: Any = {"configurable": {"thread_id": "big", "checkpoint_ns": ""}}
-        w_get, b_get = alternating_calls(
-            rounds * 300, lambda: wrapped.get_tuple(latest), lambda: bare.get_tuple(latest)
-        )
+        get_tuple = get_tuple_row(wrapped, bare, rounds * 300)
         phases.done("get_tuple")
-        rows.append(Row("get_tuple (per call)", _us(w_get), _us(b_get), w_get / b_get, 1.02))
+        rows.append(get_tuple)
 
         # (c) rollback at the head of the long thread vs of the short one.
         def rollback_block(config: dict[str, Any]) -> Callable[[], int]:
